@@ -1,1 +1,34 @@
-//! placeholder
+//! `emvex-value`: the Convex value model.
+//!
+//! Owns everything about Convex values that does not need storage or a JS engine:
+//! the [`Value`] type and its total order (§4.3 of `convex-runtime.md`), the Convex JSON
+//! encoding (§4.2) and the lossy "clean" export format, the order-preserving index-key
+//! encoding ([`sort_key`]), document ids in the v6 format ([`id`]), size and name limits
+//! ([`limits`]) and argument / schema validators ([`validator`]).
+//!
+//! Invariant: every fallible function returns a [`ValueError`] whose `code` is a stable
+//! identifier (for tests and error mapping) and whose `message` is the user-facing text,
+//! copied from Convex where Convex has one.
+
+mod base64_util;
+mod error;
+pub mod id;
+pub mod limits;
+pub mod sort_key;
+pub mod validator;
+mod value;
+
+pub use error::ValueError;
+pub use value::{Object, Value, compare_maybe, maybe_value_from_convex_json};
+
+/// Standard base64 (with `=` padding), the encoding Convex uses for `$integer`, `$float`
+/// and `$bytes`.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    base64_util::encode(bytes)
+}
+
+/// Decode base64 the way the `convex` client does: standard or URL-safe alphabet, length
+/// a multiple of 4.
+pub fn base64_decode(s: &str) -> Result<Vec<u8>, ValueError> {
+    base64_util::decode(s)
+}

@@ -1,0 +1,556 @@
+//! Convex validators (§2.6): the JSON grammar produced by `exportArgs()` / `exportReturns()`
+//! and schema `documentType`, checking values against them with Convex's messages, and
+//! Convex's `v.…` rendering of validators.
+//!
+//! Invariants:
+//! - `Validator::from_json(&v.to_json()) == Ok(v)` for every validator `from_json` accepts.
+//! - `check` never coerces: `Number` accepts only Float64, `BigInt` and `CommitTs` only
+//!   Int64; object validators reject missing required fields and extra fields.
+//! - Error messages are the backend's texts (`crates/common/src/schemas/validator.rs`),
+//!   including the `Path: .a[0].b` line naming the bad field; callers add the
+//!   `ArgumentValidationError: ` / `ReturnsValidationError: ` prefixes themselves.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Value as Json, json};
+
+use crate::id::DocumentId;
+use crate::{Value, ValueError, limits};
+
+/// A validator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validator {
+    Null,
+    /// `v.number()` / `v.float64()`: Float64 only.
+    Number,
+    /// `v.int64()` / `v.bigint()`: Int64 only.
+    BigInt,
+    Boolean,
+    String,
+    Bytes,
+    Any,
+    /// `v.commitTs()`: an Int64 at rest.
+    CommitTs,
+    /// `v.literal(x)`: x is a Float64, Int64, Boolean or String.
+    Literal(Value),
+    /// `v.id("table")`.
+    Id(String),
+    Array(Box<Validator>),
+    Object(BTreeMap<String, FieldValidator>),
+    /// `v.record(keys, values)`: keys are string-like, values are never optional.
+    Record { keys: Box<Validator>, values: Box<FieldValidator> },
+    Union(Vec<Validator>),
+    /// `v.function(...)` (convex 1.49): a function handle string (`function://...`).
+    Function,
+}
+
+/// A field of an object validator (or the value of a record validator).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldValidator {
+    pub validator: Validator,
+    pub optional: bool,
+}
+
+/// Resolves table numbers of the current component's namespace (virtual system tables
+/// included), for `v.id("t")`.
+pub trait TableNames {
+    fn table_name(&self, table_number: u32) -> Option<String>;
+}
+
+impl<F: Fn(u32) -> Option<String>> TableNames for F {
+    fn table_name(&self, table_number: u32) -> Option<String> {
+        self(table_number)
+    }
+}
+
+/// A namespace with no tables (every `v.id` check fails).
+pub struct NoTables;
+
+impl TableNames for NoTables {
+    fn table_name(&self, _: u32) -> Option<String> {
+        None
+    }
+}
+
+/// A failed validation: `message` is Convex's text (without the
+/// `ArgumentValidationError: ` / `ReturnsValidationError: ` prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    pub message: String,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ValidationError {}
+
+fn invalid(message: impl Into<String>) -> ValueError {
+    ValueError::new("InvalidValidator", message)
+}
+
+impl Validator {
+    /// Parse the validator JSON grammar of §2.6 (what `exportArgs()`, `exportReturns()`
+    /// and schema `documentType` produce).
+    pub fn from_json(json: &Json) -> Result<Validator, ValueError> {
+        let obj = json
+            .as_object()
+            .ok_or_else(|| invalid(format!("Invalid validator JSON {json}: expected an object")))?;
+        let ty = obj.get("type").and_then(Json::as_str).ok_or_else(|| {
+            invalid(format!("Invalid validator JSON {json}: missing string field `type`"))
+        })?;
+        let field = |name: &str| {
+            obj.get(name).ok_or_else(|| {
+                invalid(format!("Invalid validator JSON {json}: missing field `{name}`"))
+            })
+        };
+        Ok(match ty {
+            "null" => Validator::Null,
+            "number" => Validator::Number,
+            "bigint" => Validator::BigInt,
+            "boolean" => Validator::Boolean,
+            "string" => Validator::String,
+            "bytes" => Validator::Bytes,
+            // `map` and `set` are obsolete aliases the backend still parses as `any`.
+            "any" | "map" | "set" => Validator::Any,
+            "commitTs" => Validator::CommitTs,
+            "function" => {
+                for key in ["args", "returns"] {
+                    if let Some(inner) = obj.get(key) {
+                        Validator::from_json(inner)?;
+                    }
+                }
+                Validator::Function
+            }
+            "literal" => {
+                let value = Value::from_convex_json(field("value")?)?;
+                match value {
+                    Value::Float64(_) | Value::Int64(_) | Value::Boolean(_) | Value::String(_) => {
+                        Validator::Literal(value)
+                    }
+                    other => return Err(invalid(format!("Value {other} is not a valid literal."))),
+                }
+            }
+            "id" => {
+                let table = field("tableName")?.as_str().ok_or_else(|| {
+                    invalid(format!("Invalid validator JSON {json}: `tableName` must be a string"))
+                })?;
+                limits::check_identifier(table).map_err(|e| invalid(e.message))?;
+                Validator::Id(table.to_string())
+            }
+            "array" => Validator::Array(Box::new(Validator::from_json(field("value")?)?)),
+            "object" => {
+                let fields = field("value")?.as_object().ok_or_else(|| {
+                    invalid(format!("Invalid validator JSON {json}: `value` must be an object"))
+                })?;
+                let mut out = BTreeMap::new();
+                for (k, v) in fields {
+                    limits::check_field_name(k)
+                        .and_then(|()| limits::check_identifier(k))
+                        .map_err(|e| invalid(e.message))?;
+                    let fv = FieldValidator::from_json(v).map_err(|e| {
+                        invalid(format!("Invalid validator for key `{k}`: {}", e.message))
+                    })?;
+                    out.insert(k.clone(), fv);
+                }
+                Validator::Object(out)
+            }
+            "record" => {
+                let keys = Validator::from_json(field("keys")?)?;
+                if !keys.is_subset(&Validator::String) {
+                    return Err(invalid(format!(
+                        "Records can only have string keys. Your validator contains a record \
+                         with key typed as `{keys}`, which is not a subtype of `v.string()`"
+                    )));
+                }
+                let values = FieldValidator::from_json(field("values")?)?;
+                if keys.has_string_literal() {
+                    return Err(invalid("Records cannot have string literal keys"));
+                }
+                if values.optional {
+                    return Err(invalid("Records cannot have optional values"));
+                }
+                Validator::Record { keys: Box::new(keys), values: Box::new(values) }
+            }
+            "union" => {
+                let members = field("value")?.as_array().ok_or_else(|| {
+                    invalid(format!("Invalid validator JSON {json}: `value` must be an array"))
+                })?;
+                Validator::Union(
+                    members.iter().map(Validator::from_json).collect::<Result<_, _>>()?,
+                )
+            }
+            other => return Err(invalid(format!("Unknown validator type \"{other}\" in {json}"))),
+        })
+    }
+
+    /// The JSON grammar of §2.6 (inverse of [`Validator::from_json`]).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Validator::Null => json!({"type": "null"}),
+            Validator::Number => json!({"type": "number"}),
+            Validator::BigInt => json!({"type": "bigint"}),
+            Validator::Boolean => json!({"type": "boolean"}),
+            Validator::String => json!({"type": "string"}),
+            Validator::Bytes => json!({"type": "bytes"}),
+            Validator::Any => json!({"type": "any"}),
+            Validator::CommitTs => json!({"type": "commitTs"}),
+            Validator::Function => json!({"type": "function"}),
+            Validator::Literal(v) => json!({"type": "literal", "value": v.to_convex_json()}),
+            Validator::Id(t) => json!({"type": "id", "tableName": t}),
+            Validator::Array(e) => json!({"type": "array", "value": e.to_json()}),
+            Validator::Object(fields) => {
+                let value: serde_json::Map<String, Json> =
+                    fields.iter().map(|(k, f)| (k.clone(), f.to_json())).collect();
+                json!({"type": "object", "value": value})
+            }
+            Validator::Record { keys, values } => {
+                json!({"type": "record", "keys": keys.to_json(), "values": values.to_json()})
+            }
+            Validator::Union(members) => json!({
+                "type": "union",
+                "value": members.iter().map(Validator::to_json).collect::<Vec<_>>(),
+            }),
+        }
+    }
+
+    /// Check `value`. The error message is Convex's text and names the path of the bad
+    /// field (`Path: .a[0].b`).
+    pub fn check(&self, value: &Value, tables: &dyn TableNames) -> Result<(), ValidationError> {
+        self.check_inner(value, tables).map_err(|e| ValidationError { message: e.render() })
+    }
+
+    /// Convex's rendering of a validator in messages, e.g. `v.object({name: v.string()})`.
+    pub fn describe(&self) -> String {
+        self.to_string()
+    }
+
+    /// Whether every value accepted by `self` is accepted by `superset` (conservative:
+    /// may answer `false` for some true subsets, never `true` for a non-subset).
+    pub fn is_subset(&self, superset: &Validator) -> bool {
+        use Validator as V;
+        match (self, superset) {
+            (V::Array(a), V::Array(b)) => a.is_subset(b),
+            (V::Object(a), V::Object(b)) => {
+                a.keys().all(|k| b.contains_key(k))
+                    && b.iter().all(|(k, bf)| match a.get(k) {
+                        Some(af) => {
+                            (!af.optional || bf.optional) && af.validator.is_subset(&bf.validator)
+                        }
+                        None => bf.optional,
+                    })
+            }
+            (a, b) if a == b => true,
+            (_, V::Any) => true,
+            (V::Literal(Value::String(_)), V::String)
+            | (V::Literal(Value::Int64(_)), V::BigInt)
+            | (V::Literal(Value::Int64(_)), V::CommitTs)
+            | (V::Literal(Value::Float64(_)), V::Number)
+            | (V::Literal(Value::Boolean(_)), V::Boolean)
+            | (V::CommitTs, V::BigInt)
+            | (V::BigInt, V::CommitTs)
+            | (V::Id(_), V::String) => true,
+            (V::Union(members), _) => members.iter().all(|m| m.is_subset(superset)),
+            (_, V::Union(members)) => {
+                members.iter().any(|m| self.is_subset(m))
+                    || (*self == V::Boolean
+                        && V::Literal(Value::Boolean(true)).is_subset(superset)
+                        && V::Literal(Value::Boolean(false)).is_subset(superset))
+            }
+            _ => false,
+        }
+    }
+
+    fn has_string_literal(&self) -> bool {
+        match self {
+            Validator::Literal(Value::String(_)) => true,
+            Validator::Union(members) => members.iter().any(Validator::has_string_literal),
+            _ => false,
+        }
+    }
+
+    fn check_inner(&self, value: &Value, tables: &dyn TableNames) -> Result<(), Failure> {
+        let no_match = || Failure::new(Kind::NoMatch { value: value.clone(), validator: self.clone() });
+        match (self, value) {
+            (Validator::Id(expected), Value::String(s)) => {
+                let Ok(id) = DocumentId::decode(s) else { return Err(no_match()) };
+                let Some(found) = tables.table_name(id.table_number) else {
+                    return Err(no_match());
+                };
+                if &found != expected {
+                    let kind = if found.starts_with('_') {
+                        Kind::SystemTable { id: s.clone(), expected: expected.clone() }
+                    } else {
+                        Kind::WrongTable { id: s.clone(), found, expected: expected.clone() }
+                    };
+                    return Err(Failure::new(kind));
+                }
+                Ok(())
+            }
+            (Validator::Null, Value::Null)
+            | (Validator::Number, Value::Float64(_))
+            | (Validator::BigInt, Value::Int64(_))
+            | (Validator::CommitTs, Value::Int64(_))
+            | (Validator::Boolean, Value::Boolean(_))
+            | (Validator::String, Value::String(_))
+            | (Validator::Bytes, Value::Bytes(_))
+            | (Validator::Any, _) => Ok(()),
+            (Validator::Function, Value::String(s)) if s.starts_with("function://") => Ok(()),
+            (Validator::Literal(literal), v) => {
+                if v == literal {
+                    Ok(())
+                } else {
+                    Err(Failure::new(Kind::Literal { value: v.clone(), literal: literal.clone() }))
+                }
+            }
+            (Validator::Array(element), Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    element.check_inner(item, tables).map_err(|e| e.at(format!("[{i}]")))?;
+                }
+                Ok(())
+            }
+            (Validator::Record { keys, values }, Value::Object(fields)) => {
+                for (k, v) in fields {
+                    keys.check_inner(&Value::String(k.clone()), tables)
+                        .map_err(|e| e.at(".keys()".into()))?;
+                    values.validator.check_inner(v, tables).map_err(|e| e.at(".values()".into()))?;
+                }
+                Ok(())
+            }
+            (Validator::Object(validators), Value::Object(fields)) => {
+                for (name, fv) in validators {
+                    match fields.get(name) {
+                        Some(v) => fv
+                            .validator
+                            .check_inner(v, tables)
+                            .map_err(|e| e.at(format!(".{name}")))?,
+                        None if !fv.optional => {
+                            return Err(Failure::new(Kind::MissingField {
+                                object: value.clone(),
+                                field: name.clone(),
+                                validator: self.clone(),
+                            }));
+                        }
+                        None => {}
+                    }
+                }
+                if let Some(extra) = fields.keys().find(|k| !validators.contains_key(*k)) {
+                    return Err(Failure::new(Kind::ExtraField {
+                        object: value.clone(),
+                        field: extra.clone(),
+                        validator: self.clone(),
+                    }));
+                }
+                Ok(())
+            }
+            (Validator::Union(members), v) => {
+                if members.len() == 1 {
+                    return members[0].check_inner(v, tables);
+                }
+                if members.iter().any(|m| m.check_inner(v, tables).is_ok()) {
+                    Ok(())
+                } else {
+                    Err(no_match())
+                }
+            }
+            _ => Err(no_match()),
+        }
+    }
+}
+
+impl FieldValidator {
+    pub fn required(validator: Validator) -> Self {
+        FieldValidator { validator, optional: false }
+    }
+
+    pub fn optional(validator: Validator) -> Self {
+        FieldValidator { validator, optional: true }
+    }
+
+    /// Parse `{"fieldType": <validator>, "optional": bool}`.
+    pub fn from_json(json: &Json) -> Result<FieldValidator, ValueError> {
+        let obj = json.as_object().ok_or_else(|| {
+            invalid(format!("Invalid field validator JSON {json}: expected an object"))
+        })?;
+        let field_type = obj.get("fieldType").ok_or_else(|| {
+            invalid(format!("Invalid field validator JSON {json}: missing field `fieldType`"))
+        })?;
+        let optional = match obj.get("optional") {
+            None => false,
+            Some(Json::Bool(b)) => *b,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "Invalid field validator JSON {json}: `optional` must be a boolean, got {other}"
+                )));
+            }
+        };
+        Ok(FieldValidator { validator: Validator::from_json(field_type)?, optional })
+    }
+
+    pub fn to_json(&self) -> Json {
+        json!({"fieldType": self.validator.to_json(), "optional": self.optional})
+    }
+}
+
+/// Check a function's positional arguments against its args validator the way the backend
+/// does (`ArgsValidator::check_args`): with `v.any()` (no `args` given) anything passes;
+/// otherwise exactly one argument, which must be an object matching the validator.
+pub fn check_args(
+    validator: &Validator,
+    args: &[Value],
+    tables: &dyn TableNames,
+) -> Result<(), ValidationError> {
+    if *validator == Validator::Any {
+        return Ok(());
+    }
+    let [arg] = args else {
+        let rendered = Value::Array(args.to_vec());
+        return Err(ValidationError {
+            message: format!(
+                "Expected to receive a single object as the function's argument. Instead \
+                 received {} arguments: {rendered}",
+                args.len()
+            ),
+        });
+    };
+    if !matches!(arg, Value::Object(_)) {
+        return Err(ValidationError {
+            message: format!(
+                "Expected to receive an object as the function's argument. Instead received: \
+                 {arg}"
+            ),
+        });
+    }
+    validator.check(arg, tables)
+}
+
+/// An internal validation failure with the path collected innermost-first.
+struct Failure {
+    kind: Kind,
+    reversed_path: Vec<String>,
+}
+
+enum Kind {
+    WrongTable { id: String, found: String, expected: String },
+    SystemTable { id: String, expected: String },
+    Literal { value: Value, literal: Value },
+    MissingField { object: Value, field: String, validator: Validator },
+    ExtraField { object: Value, field: String, validator: Validator },
+    NoMatch { value: Value, validator: Validator },
+}
+
+impl Failure {
+    fn new(kind: Kind) -> Self {
+        Failure { kind, reversed_path: Vec::new() }
+    }
+
+    fn at(mut self, step: String) -> Self {
+        self.reversed_path.push(step);
+        self
+    }
+
+    fn render(&self) -> String {
+        let context = if self.reversed_path.is_empty() {
+            String::new()
+        } else {
+            let mut s = String::from("Path: ");
+            for step in self.reversed_path.iter().rev() {
+                s.push_str(step);
+            }
+            s
+        };
+        match &self.kind {
+            Kind::WrongTable { id, found, expected } => format!(
+                "Found ID \"{id}\" from table `{found}`, which does not match the table name in \
+                 validator `v.id(\"{expected}\")`.{context}"
+            ),
+            Kind::SystemTable { id, expected } => format!(
+                "Found ID \"{id}\" from a system table, which does not match the table name in \
+                 validator `v.id(\"{expected}\")`.{context}"
+            ),
+            Kind::Literal { value, literal } => format!(
+                "`{value}` does not match literal validator `v.literal({})`.{context}",
+                literal_display(literal)
+            ),
+            Kind::MissingField { object, field, validator } => format!(
+                "Object is missing the required field `{field}`. Consider wrapping the field \
+                 validator in `v.optional(...)` if this is expected.\n{context}\nObject: \
+                 {object}\nValidator: {validator}"
+            ),
+            Kind::ExtraField { object, field, validator } => format!(
+                "Object contains extra field `{field}` that is not in the validator.\n{context}\n\
+                 Object: {object}\nValidator: {validator}"
+            ),
+            Kind::NoMatch { value, validator } => format!(
+                "Value does not match validator.\n{context}\nValue: {value}\nValidator: {validator}"
+            ),
+        }
+    }
+}
+
+/// The backend's rendering of a literal: JSON where possible, else the type.
+fn literal_display(v: &Value) -> String {
+    match v {
+        Value::Float64(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => n.to_string(),
+            None => "<number>".into(),
+        },
+        Value::Int64(_) => "<bigint>".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::String(s) => Json::String(s.clone()).to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl fmt::Display for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Validator::Id(t) => write!(f, "v.id(\"{t}\")"),
+            Validator::Null => f.write_str("v.null()"),
+            Validator::Number => f.write_str("v.float64()"),
+            Validator::BigInt => f.write_str("v.int64()"),
+            Validator::CommitTs => f.write_str("v.commitTs()"),
+            Validator::Boolean => f.write_str("v.boolean()"),
+            Validator::String => f.write_str("v.string()"),
+            Validator::Bytes => f.write_str("v.bytes()"),
+            Validator::Any => f.write_str("v.any()"),
+            Validator::Function => f.write_str("v.function()"),
+            Validator::Literal(v) => write!(f, "v.literal({})", literal_display(v)),
+            Validator::Array(e) => write!(f, "v.array({e})"),
+            Validator::Record { keys, values } => write!(f, "v.record({keys}, {})", values.validator),
+            Validator::Object(fields) => {
+                f.write_str("v.object({")?;
+                for (i, (k, fv)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {fv}")?;
+                }
+                f.write_str("})")
+            }
+            Validator::Union(members) => {
+                f.write_str("v.union(")?;
+                for (i, m) in members.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{m}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+impl fmt::Display for FieldValidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.optional {
+            write!(f, "v.optional({})", self.validator)
+        } else {
+            write!(f, "{}", self.validator)
+        }
+    }
+}

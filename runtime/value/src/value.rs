@@ -1,0 +1,554 @@
+//! The Convex [`Value`] type, its total order (§4.3), its Convex JSON encoding (§4.2), the
+//! lossy "clean" JSON export, and the §4.6 size formula.
+//!
+//! Invariants:
+//! - `Ord`/`Eq` implement Convex's total order: type order
+//!   `Null < Int64 < Float64 < Boolean < String < Bytes < Array < Object`; floats compare by
+//!   `f64::total_cmp` and are equal only when bit-identical (so `NaN == NaN`, `-0 != +0`);
+//!   an `Int64` never equals a `Float64`. `Hash` agrees with `Eq`.
+//! - `from_convex_json(v.to_convex_json()) == v` for every value that passes
+//!   [`crate::limits::check_value`].
+//! - `Display` renders values the way Convex's backend does in error messages
+//!   (`{a: 1.0, b: "x"}`, ints without suffix, bytes as `b"base64"`).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use serde_json::Value as Json;
+
+use crate::{ValueError, base64_util, limits};
+
+/// A Convex object: fields in byte order of their names.
+pub type Object = BTreeMap<String, Value>;
+
+/// A Convex value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    Null,
+    Int64(i64),
+    Float64(f64),
+    Boolean(bool),
+    String(String),
+    Bytes(Vec<u8>),
+    Array(Vec<Value>),
+    Object(Object),
+}
+
+impl Value {
+    /// Decode Convex JSON (§4.2): `$integer`, `$float`, `$bytes`. Rejects `$undefined`,
+    /// `$commitTs`, `$set`, `$map`, bad base64, `$float` encodings of ordinary numbers and
+    /// invalid field names with Convex's messages, and enforces the general value limits
+    /// of §4.6 (size, nesting, array length, field count).
+    pub fn from_convex_json(json: &Json) -> Result<Value, ValueError> {
+        Ok(decode(json)?.0)
+    }
+
+    /// Encode as Convex JSON (§4.2). Object keys come out in byte order.
+    pub fn to_convex_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Int64(n) => {
+                single("$integer", Json::String(base64_util::encode(&n.to_le_bytes())))
+            }
+            Value::Float64(f) => {
+                if is_special_float(*f) {
+                    single("$float", Json::String(base64_util::encode(&f.to_le_bytes())))
+                } else {
+                    Json::Number(
+                        serde_json::Number::from_f64(*f).expect("finite float is a JSON number"),
+                    )
+                }
+            }
+            Value::Boolean(b) => Json::Bool(*b),
+            Value::String(s) => Json::String(s.clone()),
+            Value::Bytes(b) => single("$bytes", Json::String(base64_util::encode(b))),
+            Value::Array(items) => Json::Array(items.iter().map(Value::to_convex_json).collect()),
+            Value::Object(fields) => Json::Object(
+                fields.iter().map(|(k, v)| (k.clone(), v.to_convex_json())).collect(),
+            ),
+        }
+    }
+
+    /// The lossy "clean" export (`format: "json"` on the HTTP API): int64 as a decimal
+    /// string, bytes as a base64 string, NaN / Infinity / -Infinity as those strings.
+    pub fn to_clean_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Int64(n) => Json::String(n.to_string()),
+            Value::Float64(f) => {
+                if f.is_nan() {
+                    Json::String("NaN".into())
+                } else if f.is_infinite() {
+                    Json::String(if *f > 0.0 { "Infinity" } else { "-Infinity" }.into())
+                } else {
+                    Json::Number(
+                        serde_json::Number::from_f64(*f).expect("finite float is a JSON number"),
+                    )
+                }
+            }
+            Value::Boolean(b) => Json::Bool(*b),
+            Value::String(s) => Json::String(s.clone()),
+            Value::Bytes(b) => Json::String(base64_util::encode(b)),
+            Value::Array(items) => Json::Array(items.iter().map(Value::to_clean_json).collect()),
+            Value::Object(fields) => Json::Object(
+                fields.iter().map(|(k, v)| (k.clone(), v.to_clean_json())).collect(),
+            ),
+        }
+    }
+
+    /// Size in bytes by Convex's formula (§4.6): null/boolean 1; int64/float64 9;
+    /// string and bytes 2 + byte length; array 2 + Σ elements; object
+    /// 2 + Σ (name length + 1 + value size).
+    pub fn size(&self) -> usize {
+        match self {
+            Value::Null | Value::Boolean(_) => 1,
+            Value::Int64(_) | Value::Float64(_) => 9,
+            Value::String(s) => 2 + s.len(),
+            Value::Bytes(b) => 2 + b.len(),
+            Value::Array(items) => 2 + items.iter().map(Value::size).sum::<usize>(),
+            Value::Object(fields) => object_size(fields),
+        }
+    }
+
+    /// Nesting depth as Convex counts it: scalars 0, an array or object is one more than
+    /// its deepest element (so `{}` and `[]` are 1).
+    pub fn nesting(&self) -> usize {
+        match self {
+            Value::Array(items) => 1 + items.iter().map(Value::nesting).max().unwrap_or(0),
+            Value::Object(fields) => 1 + fields.values().map(Value::nesting).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// The type name Convex's backend uses in messages: `"Null"`, `"Int64"`, `"Float64"`,
+    /// `"Boolean"`, `"String"`, `"Bytes"`, `"Array"`, `"Object"`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "Null",
+            Value::Int64(_) => "Int64",
+            Value::Float64(_) => "Float64",
+            Value::Boolean(_) => "Boolean",
+            Value::String(_) => "String",
+            Value::Bytes(_) => "Bytes",
+            Value::Array(_) => "Array",
+            Value::Object(_) => "Object",
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn into_object(self) -> Option<Object> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Follow a dotted field path (`["a", "b"]` for `a.b`) through nested objects.
+    /// `None` (undefined) if any step is missing or is not an object.
+    pub fn get_path<S: AsRef<str>>(&self, path: &[S]) -> Option<&Value> {
+        let mut cur = self;
+        for part in path {
+            cur = cur.as_object()?.get(part.as_ref())?;
+        }
+        Some(cur)
+    }
+
+    fn type_rank(&self) -> u8 {
+        match self {
+            Value::Null => 0,
+            Value::Int64(_) => 1,
+            Value::Float64(_) => 2,
+            Value::Boolean(_) => 3,
+            Value::String(_) => 4,
+            Value::Bytes(_) => 5,
+            Value::Array(_) => 6,
+            Value::Object(_) => 7,
+        }
+    }
+}
+
+pub(crate) fn object_size(fields: &Object) -> usize {
+    2 + fields.iter().map(|(k, v)| k.len() + 1 + v.size()).sum::<usize>()
+}
+
+/// Decode a value that may be `{"$undefined": null}` (filter literals, index range values,
+/// top-level patch fields). `Ok(None)` means undefined.
+pub fn maybe_value_from_convex_json(json: &Json) -> Result<Option<Value>, ValueError> {
+    if let Json::Object(map) = json
+        && map.len() == 1
+        && let Some(inner) = map.get("$undefined")
+    {
+        if !inner.is_null() {
+            return Err(ValueError::new(
+                "InvalidConvexJson",
+                format!("Malformed $undefined field on {}", js_object_string(json)),
+            ));
+        }
+        return Ok(None);
+    }
+    Value::from_convex_json(json).map(Some)
+}
+
+/// Total order on possibly-undefined values: undefined (`None`) is lowest.
+pub fn compare_maybe(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(a), Some(b)) => a.cmp(b),
+    }
+}
+
+fn single(key: &str, value: Json) -> Json {
+    let mut map = serde_json::Map::new();
+    map.insert(key.to_string(), value);
+    Json::Object(map)
+}
+
+/// NaN, ±Infinity and -0 cannot be plain JSON numbers.
+fn is_special_float(f: f64) -> bool {
+    !f.is_finite() || (f == 0.0 && f.is_sign_negative())
+}
+
+/// What JS's template literal prints for a non-string JSON value (`${value}`).
+fn js_object_string(json: &Json) -> String {
+    match json {
+        Json::Object(_) => "[object Object]".into(),
+        Json::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Json::Null => String::new(),
+                other => js_object_string(other),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Json::String(s) => s.clone(),
+        Json::Null => "null".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.as_f64().map(js_number_string).unwrap_or_else(|| n.to_string()),
+    }
+}
+
+/// Format a float the way JavaScript's `Number.prototype.toString()` does.
+pub(crate) fn js_number_string(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if x == 0.0 {
+        return "0".into();
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    // Shortest round-trip digits and decimal exponent, e.g. "1.2345e-7".
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("exponent is an integer");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let k = digits.len() as i32;
+    let n = exp + 1;
+    let body = if k <= n && n <= 21 {
+        format!("{digits}{}", "0".repeat((n - k) as usize))
+    } else if 0 < n && n <= 21 {
+        format!("{}.{}", &digits[..n as usize], &digits[n as usize..])
+    } else if -6 < n && n <= 0 {
+        format!("0.{}{digits}", "0".repeat((-n) as usize))
+    } else {
+        let e = n - 1;
+        let e_str = if e >= 0 { format!("+{e}") } else { e.to_string() };
+        if k == 1 {
+            format!("{digits}e{e_str}")
+        } else {
+            format!("{}.{}e{e_str}", &digits[..1], &digits[1..])
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// Decode one Convex JSON value, returning it with its size and nesting so limits are
+/// checked bottom-up in one pass (as the backend's constructors do).
+fn decode(json: &Json) -> Result<(Value, usize, usize), ValueError> {
+    let value = match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => Value::Float64(n.as_f64().ok_or_else(|| {
+            ValueError::new("InvalidConvexJson", format!("Unsupported JSON number {n}"))
+        })?),
+        Json::String(s) => Value::String(s.clone()),
+        Json::Array(items) => {
+            limits::check_array_length(items.len())?;
+            let mut out = Vec::with_capacity(items.len());
+            let mut size = 2;
+            let mut nesting = 0;
+            for item in items {
+                let (v, s, n) = decode(item)?;
+                size += s;
+                nesting = nesting.max(n);
+                out.push(v);
+            }
+            limits::check_size(size, limits::MAX_VALUE_SIZE)?;
+            limits::check_nesting(nesting + 1)?;
+            return Ok((Value::Array(out), size, nesting + 1));
+        }
+        Json::Object(map) => {
+            if map.len() == 1 {
+                let (key, inner) = map.iter().next().expect("one entry");
+                if let Some(special) = decode_special(key, inner, json)? {
+                    let size = special.size();
+                    return Ok((special, size, 0));
+                }
+            }
+            limits::check_field_count(map.len())?;
+            let mut out = Object::new();
+            let mut size = 2;
+            let mut nesting = 0;
+            for (k, v) in map {
+                limits::check_field_name(k)?;
+                let (v, s, n) = decode(v)?;
+                size += k.len() + 1 + s;
+                nesting = nesting.max(n);
+                out.insert(k.clone(), v);
+            }
+            limits::check_size(size, limits::MAX_VALUE_SIZE)?;
+            limits::check_nesting(nesting + 1)?;
+            return Ok((Value::Object(out), size, nesting + 1));
+        }
+    };
+    let size = value.size();
+    limits::check_size(size, limits::MAX_VALUE_SIZE)?;
+    Ok((value, size, 0))
+}
+
+fn decode_special(key: &str, inner: &Json, whole: &Json) -> Result<Option<Value>, ValueError> {
+    let malformed = || {
+        ValueError::new(
+            "InvalidConvexJson",
+            format!("Malformed {key} field on {}", js_object_string(whole)),
+        )
+    };
+    let value = match key {
+        "$bytes" => {
+            let s = inner.as_str().ok_or_else(malformed)?;
+            Value::Bytes(base64_util::decode(s)?)
+        }
+        "$integer" => {
+            let s = inner.as_str().ok_or_else(malformed)?;
+            let bytes = base64_util::decode(s)?;
+            let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                ValueError::new(
+                    "InvalidConvexJson",
+                    format!("Received {} bytes, expected 8 for $integer", bytes.len()),
+                )
+            })?;
+            Value::Int64(i64::from_le_bytes(bytes))
+        }
+        "$float" => {
+            let s = inner.as_str().ok_or_else(malformed)?;
+            let bytes = base64_util::decode(s)?;
+            let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                ValueError::new(
+                    "InvalidConvexJson",
+                    format!("Received {} bytes, expected 8 for $float", bytes.len()),
+                )
+            })?;
+            let f = f64::from_le_bytes(bytes);
+            if !is_special_float(f) {
+                return Err(ValueError::new(
+                    "InvalidConvexJson",
+                    format!("Float {} should be encoded as a number", js_number_string(f)),
+                ));
+            }
+            Value::Float64(f)
+        }
+        "$commitTs" => {
+            if !inner.is_null() {
+                return Err(malformed());
+            }
+            return Err(ValueError::new(
+                "CommitTsNotAllowed",
+                "The commit timestamp placeholder (db.vars.commitTs) is not allowed here: it can \
+                 only be written into a document by a mutation.",
+            ));
+        }
+        "$undefined" => {
+            return Err(ValueError::new(
+                "UndefinedNotAllowed",
+                "undefined is not a valid Convex value. To learn about Convex's supported types, \
+                 see https://docs.convex.dev/using/types.",
+            ));
+        }
+        "$set" => {
+            return Err(ValueError::new(
+                "InvalidConvexJson",
+                "Received a Set which is no longer supported as a Convex type.",
+            ));
+        }
+        "$map" => {
+            return Err(ValueError::new(
+                "InvalidConvexJson",
+                "Received a Map which is no longer supported as a Convex type.",
+            ));
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(value))
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Value::Null, Value::Null) => Ordering::Equal,
+            (Value::Int64(a), Value::Int64(b)) => a.cmp(b),
+            (Value::Float64(a), Value::Float64(b)) => a.total_cmp(b),
+            (Value::Boolean(a), Value::Boolean(b)) => a.cmp(b),
+            (Value::String(a), Value::String(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Value::Bytes(a), Value::Bytes(b)) => a.cmp(b),
+            (Value::Array(a), Value::Array(b)) => a.cmp(b),
+            (Value::Object(a), Value::Object(b)) => {
+                let mut ai = a.iter();
+                let mut bi = b.iter();
+                loop {
+                    match (ai.next(), bi.next()) {
+                        (None, None) => return Ordering::Equal,
+                        (None, Some(_)) => return Ordering::Less,
+                        (Some(_), None) => return Ordering::Greater,
+                        (Some((ak, av)), Some((bk, bv))) => {
+                            let o = ak.as_bytes().cmp(bk.as_bytes()).then_with(|| av.cmp(bv));
+                            if o != Ordering::Equal {
+                                return o;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => self.type_rank().cmp(&other.type_rank()),
+        }
+    }
+}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Value {}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u8(self.type_rank());
+        match self {
+            Value::Null => {}
+            Value::Int64(n) => n.hash(h),
+            Value::Float64(f) => f.to_bits().hash(h),
+            Value::Boolean(b) => b.hash(h),
+            Value::String(s) => s.hash(h),
+            Value::Bytes(b) => b.hash(h),
+            Value::Array(items) => items.hash(h),
+            Value::Object(fields) => fields.hash(h),
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Int64(n) => write!(f, "{n}"),
+            Value::Float64(x) => write!(f, "{x:?}"),
+            Value::Boolean(b) => write!(f, "{b}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::Bytes(b) => write!(f, "b{:?}", base64_util::encode(b)),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Object(fields) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Int64(n)
+    }
+}
+impl From<f64> for Value {
+    fn from(x: f64) -> Self {
+        Value::Float64(x)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Boolean(b)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Self {
+        Value::Bytes(b)
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Self {
+        Value::Array(items)
+    }
+}
+impl From<Object> for Value {
+    fn from(o: Object) -> Self {
+        Value::Object(o)
+    }
+}
