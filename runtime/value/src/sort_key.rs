@@ -109,3 +109,148 @@ fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&[0x00, 0x01]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Object, compare_maybe};
+    use proptest::prelude::*;
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::Int64),
+            prop_oneof![
+                Just(i64::MIN),
+                Just(i64::MAX),
+                Just(0),
+                Just(-1),
+                Just(1),
+                Just(127),
+                Just(-128),
+                Just(128)
+            ]
+            .prop_map(Value::Int64),
+            any::<f64>().prop_map(Value::Float64),
+            prop_oneof![
+                Just(f64::NAN),
+                Just(-f64::NAN),
+                Just(f64::INFINITY),
+                Just(f64::NEG_INFINITY),
+                Just(0.0),
+                Just(-0.0),
+                Just(f64::MIN_POSITIVE),
+                Just(f64::MAX),
+                Just(1.0),
+            ]
+            .prop_map(Value::Float64),
+            any::<bool>().prop_map(Value::Boolean),
+            "[\\x00\\x01a-c\\u{e000}\\u{ffff}\\u{10000}\\u{1f600}]{0,4}".prop_map(Value::String),
+            prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8), any::<u8>()], 0..4)
+                .prop_map(Value::Bytes),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("[\\x00a-b]{0,2}", inner, 0..4)
+                    .prop_map(|m: Object| Value::Object(m)),
+            ]
+        })
+    }
+
+    fn maybe() -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![1 => Just(None), 6 => value().prop_map(Some)]
+    }
+
+    fn key(v: Option<&Value>) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_value(v, &mut out);
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+        #[test]
+        fn order_matches_ord(a in maybe(), b in maybe()) {
+            let (ka, kb) = (key(a.as_ref()), key(b.as_ref()));
+            prop_assert_eq!(compare_maybe(a.as_ref(), b.as_ref()), ka.cmp(&kb));
+            if ka != kb {
+                prop_assert!(!kb.starts_with(&ka), "{:?} is a prefix of {:?}", ka, kb);
+                prop_assert!(!ka.starts_with(&kb), "{:?} is a prefix of {:?}", kb, ka);
+            }
+        }
+
+        #[test]
+        fn sorting_by_key_equals_sorting_by_ord(mut values in prop::collection::vec(value(), 0..12)) {
+            values.sort();
+            let keys: Vec<Vec<u8>> = values.iter().map(|v| key(Some(v))).collect();
+            for w in keys.windows(2) {
+                prop_assert!(w[0] <= w[1]);
+            }
+            for (i, v) in values.iter().enumerate() {
+                for (j, u) in values.iter().enumerate() {
+                    prop_assert_eq!(v.cmp(u), keys[i].cmp(&keys[j]));
+                }
+            }
+        }
+
+        #[test]
+        fn tuple_order_is_lexicographic(a in prop::collection::vec(maybe(), 0..3),
+                                        b in prop::collection::vec(maybe(), 0..3)) {
+            let ka = encode_tuple(&a.iter().map(Option::as_ref).collect::<Vec<_>>());
+            let kb = encode_tuple(&b.iter().map(Option::as_ref).collect::<Vec<_>>());
+            let mut expected = std::cmp::Ordering::Equal;
+            for (x, y) in a.iter().zip(b.iter()) {
+                expected = compare_maybe(x.as_ref(), y.as_ref());
+                if expected.is_ne() { break; }
+            }
+            if expected.is_eq() { expected = a.len().cmp(&b.len()); }
+            prop_assert_eq!(ka.cmp(&kb), expected);
+        }
+
+        #[test]
+        fn prefix_end_bounds_all_extensions(prefix in prop::collection::vec(any::<u8>(), 0..6),
+                                            suffix in prop::collection::vec(any::<u8>(), 0..6)) {
+            let mut extended = prefix.clone();
+            extended.extend_from_slice(&suffix);
+            match prefix_end(&prefix) {
+                Some(end) => {
+                    prop_assert!(extended < end);
+                    prop_assert!(end > prefix);
+                    prop_assert!(!end.starts_with(&prefix));
+                }
+                None => prop_assert!(prefix.iter().all(|b| *b == 0xFF)),
+            }
+        }
+    }
+
+    #[test]
+    fn edge_cases() {
+        // A string is never a prefix-key of its extension by a NUL.
+        let a = key(Some(&Value::String("a".into())));
+        let b = key(Some(&Value::String("a\u{0}".into())));
+        assert!(a < b && !b.starts_with(&a));
+        // Empty field name vs empty object.
+        let mut with_empty = Object::new();
+        with_empty.insert(String::new(), Value::Null);
+        let e = key(Some(&Value::Object(Object::new())));
+        let f = key(Some(&Value::Object(with_empty)));
+        assert!(e < f);
+        // Undefined sorts below null.
+        assert!(key(None) < key(Some(&Value::Null)));
+        assert!(key(Some(&Value::Float64(-0.0))) < key(Some(&Value::Float64(0.0))));
+        assert!(key(Some(&Value::Int64(i64::MAX))) < key(Some(&Value::Float64(f64::NEG_INFINITY))));
+    }
+
+    #[test]
+    fn prefix_end_examples() {
+        assert_eq!(prefix_end(&[1, 2, 3]), Some(vec![1, 2, 4]));
+        assert_eq!(prefix_end(&[1, 0xFF, 0xFF]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xFF]), None);
+        assert_eq!(prefix_end(&[]), None);
+    }
+}

@@ -552,3 +552,290 @@ impl From<Object> for Value {
         Value::Object(o)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dec(j: Json) -> Result<Value, ValueError> {
+        Value::from_convex_json(&j)
+    }
+
+    #[test]
+    fn spec_vectors_encode() {
+        assert_eq!(Value::Int64(1).to_convex_json(), json!({"$integer": "AQAAAAAAAAA="}));
+        assert_eq!(Value::Int64(-1).to_convex_json(), json!({"$integer": "//////////8="}));
+        assert_eq!(Value::Int64(10).to_convex_json(), json!({"$integer": "CgAAAAAAAAA="}));
+        assert_eq!(Value::Int64(42).to_convex_json(), json!({"$integer": "KgAAAAAAAAA="}));
+        assert_eq!(Value::Float64(f64::NAN).to_convex_json(), json!({"$float": "AAAAAAAA+H8="}));
+        assert_eq!(
+            Value::Float64(f64::INFINITY).to_convex_json(),
+            json!({"$float": "AAAAAAAA8H8="})
+        );
+        assert_eq!(
+            Value::Float64(f64::NEG_INFINITY).to_convex_json(),
+            json!({"$float": "AAAAAAAA8P8="})
+        );
+        assert_eq!(Value::Float64(-0.0).to_convex_json(), json!({"$float": "AAAAAAAAAIA="}));
+        assert_eq!(Value::Float64(0.0).to_convex_json(), json!(0.0));
+        assert_eq!(Value::Float64(5.0).to_convex_json(), json!(5.0));
+        assert_eq!(Value::Bytes(vec![0, 0x10, 0x83]).to_convex_json(), json!({"$bytes": "ABCD"}));
+    }
+
+    #[test]
+    fn spec_vectors_decode() {
+        assert_eq!(dec(json!({"$integer": "AQAAAAAAAAA="})).unwrap(), Value::Int64(1));
+        assert_eq!(dec(json!({"$integer": "//////////8="})).unwrap(), Value::Int64(-1));
+        assert_eq!(dec(json!({"$integer": "CgAAAAAAAAA="})).unwrap(), Value::Int64(10));
+        let nan = dec(json!({"$float": "AAAAAAAA+H8="})).unwrap();
+        assert!(matches!(nan, Value::Float64(f) if f.is_nan()));
+        assert_eq!(dec(json!({"$float": "AAAAAAAA8H8="})).unwrap(), Value::Float64(f64::INFINITY));
+        assert_eq!(
+            dec(json!({"$float": "AAAAAAAA8P8="})).unwrap(),
+            Value::Float64(f64::NEG_INFINITY)
+        );
+        let neg_zero = dec(json!({"$float": "AAAAAAAAAIA="})).unwrap();
+        assert_eq!(neg_zero, Value::Float64(-0.0));
+        assert_ne!(neg_zero, Value::Float64(0.0));
+        // Every plain JSON number is a Float64, even an integer.
+        assert_eq!(dec(json!(5)).unwrap(), Value::Float64(5.0));
+        assert_eq!(dec(json!(-7)).unwrap(), Value::Float64(-7.0));
+        assert_eq!(dec(json!(u64::MAX)).unwrap(), Value::Float64(u64::MAX as f64));
+        assert_eq!(dec(json!({"$bytes": "ABCD"})).unwrap(), Value::Bytes(vec![0, 0x10, 0x83]));
+        assert_eq!(dec(json!({"$bytes": ""})).unwrap(), Value::Bytes(vec![]));
+        // URL-safe characters are accepted like the client does.
+        assert_eq!(dec(json!({"$bytes": "-_8="})).unwrap(), dec(json!({"$bytes": "+/8="})).unwrap());
+    }
+
+    #[test]
+    fn decode_objects_and_arrays() {
+        let v = dec(json!({"b": [1, true, null, "x"], "a": {"$integer": "AQAAAAAAAAA="}, "": {}}))
+            .unwrap();
+        let mut expected = Object::new();
+        expected.insert("".into(), Value::Object(Object::new()));
+        expected.insert("a".into(), Value::Int64(1));
+        expected.insert(
+            "b".into(),
+            Value::Array(vec![
+                Value::Float64(1.0),
+                Value::Boolean(true),
+                Value::Null,
+                Value::String("x".into()),
+            ]),
+        );
+        assert_eq!(v, Value::Object(expected));
+        // Two keys: not special, but `$` field names are invalid.
+        let e = dec(json!({"$integer": "AQAAAAAAAAA=", "x": 1})).unwrap_err();
+        assert_eq!(e.message, "Field name $integer starts with a '$', which is reserved.");
+    }
+
+    #[test]
+    fn keys_come_out_sorted() {
+        let v = dec(json!({"b": 1, "Name": 2, "_id": "x", "a": 3, "_creationTime": 4})).unwrap();
+        let j = v.to_convex_json();
+        let keys: Vec<&String> = j.as_object().unwrap().keys().collect();
+        assert_eq!(keys, vec!["Name", "_creationTime", "_id", "a", "b"]);
+        assert_eq!(
+            serde_json::to_string(&j).unwrap(),
+            r#"{"Name":2.0,"_creationTime":4.0,"_id":"x","a":3.0,"b":1.0}"#
+        );
+    }
+
+    #[test]
+    fn rejections_with_convex_messages() {
+        let msg = |j: Json| dec(j).unwrap_err().message;
+        assert_eq!(msg(json!({"$set": []})), "Received a Set which is no longer supported as a Convex type.");
+        assert_eq!(msg(json!({"$map": []})), "Received a Map which is no longer supported as a Convex type.");
+        assert_eq!(dec(json!({"$undefined": null})).unwrap_err().code, "UndefinedNotAllowed");
+        assert_eq!(dec(json!([{"$undefined": null}])).unwrap_err().code, "UndefinedNotAllowed");
+        assert_eq!(dec(json!({"$commitTs": null})).unwrap_err().code, "CommitTsNotAllowed");
+        assert_eq!(msg(json!({"$float": "AAAAAAAA8D8="})), "Float 1 should be encoded as a number");
+        assert_eq!(msg(json!({"$float": "AAAAAAAAAAA="})), "Float 0 should be encoded as a number");
+        assert_eq!(msg(json!({"$float": "mpmZmZmZuT8="})), "Float 0.1 should be encoded as a number");
+        assert_eq!(msg(json!({"$integer": "AQ=="})), "Received 1 bytes, expected 8 for $integer");
+        assert_eq!(msg(json!({"$float": "AQ=="})), "Received 1 bytes, expected 8 for $float");
+        assert_eq!(msg(json!({"$integer": "AQ"})), "Invalid string. Length must be a multiple of 4");
+        assert_eq!(dec(json!({"$bytes": "A!=="})).unwrap_err().code, "InvalidBase64");
+        assert_eq!(msg(json!({"$integer": 5})), "Malformed $integer field on [object Object]");
+        assert_eq!(msg(json!({"$bytes": null})), "Malformed $bytes field on [object Object]");
+        assert_eq!(msg(json!({"$foo": 1})), "Field name $foo starts with a '$', which is reserved.");
+        assert_eq!(
+            msg(json!({"a\u{7f}": 1})),
+            "Field name a\u{7f} has invalid character '\u{7f}': Field names can only contain non-control ASCII characters"
+        );
+        assert_eq!(
+            msg(json!({"é": 1})),
+            "Field name é has invalid character 'é': Field names can only contain non-control ASCII characters"
+        );
+        assert_eq!(dec(json!({"a": {"$foo": 1}})).unwrap_err().code, "InvalidFieldName");
+    }
+
+    #[test]
+    fn decode_enforces_limits() {
+        let long: Vec<Json> = (0..8193).map(|_| Json::Null).collect();
+        assert_eq!(dec(Json::Array(long)).unwrap_err().code, "ArrayTooLong");
+        let ok: Vec<Json> = (0..8192).map(|_| Json::Null).collect();
+        assert!(dec(Json::Array(ok)).is_ok());
+        let mut nested = json!(1);
+        for _ in 0..64 {
+            nested = json!([nested]);
+        }
+        assert!(dec(nested.clone()).is_ok());
+        let e = dec(json!([nested])).unwrap_err();
+        assert_eq!(e.code, "TooNested");
+        assert_eq!(e.message, "Value is too nested (nested 65 levels deep > maximum nesting 64)");
+    }
+
+    #[test]
+    fn maybe_value() {
+        assert_eq!(maybe_value_from_convex_json(&json!({"$undefined": null})).unwrap(), None);
+        assert_eq!(
+            maybe_value_from_convex_json(&json!(null)).unwrap(),
+            Some(Value::Null)
+        );
+        assert!(maybe_value_from_convex_json(&json!({"$undefined": 1})).is_err());
+        // Only the top level may be undefined.
+        assert!(maybe_value_from_convex_json(&json!({"a": {"$undefined": null}})).is_err());
+    }
+
+    #[test]
+    fn clean_json() {
+        let mut o = Object::new();
+        o.insert("i".into(), Value::Int64(-9007199254740993));
+        o.insert("b".into(), Value::Bytes(vec![0, 0x10, 0x83]));
+        o.insert("n".into(), Value::Float64(f64::NAN));
+        o.insert("p".into(), Value::Float64(f64::INFINITY));
+        o.insert("m".into(), Value::Float64(f64::NEG_INFINITY));
+        o.insert("z".into(), Value::Float64(-0.0));
+        o.insert("f".into(), Value::Float64(1.5));
+        o.insert("a".into(), Value::Array(vec![Value::Int64(3), Value::Null]));
+        assert_eq!(
+            Value::Object(o).to_clean_json(),
+            json!({"i": "-9007199254740993", "b": "ABCD", "n": "NaN", "p": "Infinity",
+                   "m": "-Infinity", "z": -0.0, "f": 1.5, "a": ["3", null]})
+        );
+    }
+
+    #[test]
+    fn size_formula() {
+        assert_eq!(Value::Null.size(), 1);
+        assert_eq!(Value::Boolean(true).size(), 1);
+        assert_eq!(Value::Int64(1).size(), 9);
+        assert_eq!(Value::Float64(1.0).size(), 9);
+        assert_eq!(Value::String("héllo".into()).size(), 2 + 6);
+        assert_eq!(Value::Bytes(vec![1, 2, 3]).size(), 5);
+        assert_eq!(Value::Array(vec![Value::Null, Value::Int64(0)]).size(), 2 + 1 + 9);
+        let mut o = Object::new();
+        o.insert("ab".into(), Value::Null);
+        o.insert("c".into(), Value::String("x".into()));
+        assert_eq!(Value::Object(o).size(), 2 + (2 + 1 + 1) + (1 + 1 + 3));
+        assert_eq!(Value::Object(Object::new()).nesting(), 1);
+        assert_eq!(Value::Array(vec![Value::Array(vec![])]).nesting(), 2);
+        assert_eq!(Value::Null.nesting(), 0);
+    }
+
+    #[test]
+    fn total_order_across_types() {
+        let ordered = vec![
+            Value::Null,
+            Value::Int64(i64::MIN),
+            Value::Int64(-1),
+            Value::Int64(0),
+            Value::Int64(i64::MAX),
+            Value::Float64(-f64::NAN),
+            Value::Float64(f64::NEG_INFINITY),
+            Value::Float64(-1.0),
+            Value::Float64(-0.0),
+            Value::Float64(0.0),
+            Value::Float64(0.5),
+            Value::Float64(f64::INFINITY),
+            Value::Float64(f64::NAN),
+            Value::Boolean(false),
+            Value::Boolean(true),
+            Value::String("".into()),
+            Value::String("\u{0}".into()),
+            Value::String("A".into()),
+            Value::String("a".into()),
+            Value::String("\u{ffff}".into()),
+            Value::String("\u{1F600}".into()),
+            Value::Bytes(vec![]),
+            Value::Bytes(vec![0]),
+            Value::Bytes(vec![255]),
+            Value::Array(vec![]),
+            Value::Array(vec![Value::Null]),
+            Value::Array(vec![Value::Null, Value::Null]),
+            Value::Array(vec![Value::Int64(0)]),
+            Value::Object(Object::new()),
+        ];
+        for (i, a) in ordered.iter().enumerate() {
+            for (j, b) in ordered.iter().enumerate() {
+                assert_eq!(a.cmp(b), i.cmp(&j), "{a} vs {b}");
+            }
+        }
+        // Ints never equal floats.
+        assert!(Value::Int64(1) < Value::Float64(0.5));
+        assert_ne!(Value::Int64(1), Value::Float64(1.0));
+        // NaN equals itself (same bits).
+        assert_eq!(Value::Float64(f64::NAN), Value::Float64(f64::NAN));
+    }
+
+    #[test]
+    fn object_order() {
+        let obj = |pairs: &[(&str, Value)]| {
+            Value::Object(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        };
+        // Field names first, then values, then fewer fields first.
+        assert!(obj(&[("a", Value::Int64(5))]) < obj(&[("b", Value::Int64(0))]));
+        assert!(obj(&[("a", Value::Int64(0))]) < obj(&[("a", Value::Int64(1))]));
+        assert!(obj(&[("a", Value::Int64(0))]) < obj(&[("a", Value::Int64(0)), ("b", Value::Null)]));
+        assert!(obj(&[("a", Value::Null), ("c", Value::Null)]) > obj(&[("a", Value::Null), ("b", Value::Null)]));
+        assert_eq!(compare_maybe(None, Some(&Value::Null)), Ordering::Less);
+        assert_eq!(compare_maybe(None, None), Ordering::Equal);
+    }
+
+    #[test]
+    fn display_like_backend() {
+        let v = dec(json!({"a": 1, "b": "x\"y", "c": [true, null, {"$integer": "AQAAAAAAAAA="}],
+                           "d": {"$bytes": "ABCD"}})).unwrap();
+        assert_eq!(v.to_string(), r#"{a: 1.0, b: "x\"y", c: [true, null, 1], d: b"ABCD"}"#);
+        assert_eq!(Value::Float64(f64::NAN).to_string(), "NaN");
+        assert_eq!(Value::Float64(-0.0).to_string(), "-0.0");
+    }
+
+    #[test]
+    fn js_number_formatting() {
+        for (x, s) in [
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.1, "0.1"),
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (123456789.125, "123456789.125"),
+            (1e-7, "1e-7"),
+            (0.000001, "0.000001"),
+            (1.5e-10, "1.5e-10"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+        ] {
+            assert_eq!(js_number_string(x), s);
+        }
+    }
+
+    #[test]
+    fn type_names() {
+        assert_eq!(Value::Float64(1.0).type_name(), "Float64");
+        assert_eq!(Value::Int64(1).type_name(), "Int64");
+        assert_eq!(Value::Object(Object::new()).type_name(), "Object");
+        assert!(Value::Object(Object::new()).as_object().is_some());
+        assert!(Value::Null.as_object().is_none());
+    }
+
+    #[test]
+    fn get_path() {
+        let v = dec(json!({"a": {"b": {"c": 1}}, "x": 2})).unwrap();
+        assert_eq!(v.get_path(&["a", "b", "c"]), Some(&Value::Float64(1.0)));
+        assert_eq!(v.get_path(&["x", "y"]), None);
+        assert_eq!(v.get_path::<&str>(&[]), Some(&v));
+    }
+}
