@@ -178,3 +178,125 @@ fn base32_decode(s: &str) -> Option<Vec<u8>> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+
+    fn hex(s: &str) -> [u8; 16] {
+        let v: Vec<u8> =
+            (0..16).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect();
+        v.try_into().unwrap()
+    }
+
+    #[test]
+    fn spec_vectors() {
+        let id = DocumentId::new(10001, std::array::from_fn(|i| i as u8));
+        assert_eq!(id.encode(), "j57000820c20a1g7104gm2rc1m70ynr8");
+        assert_eq!(DocumentId::decode("j57000820c20a1g7104gm2rc1m70ynr8").unwrap(), id);
+
+        let id = DocumentId::new(1, [0; 16]);
+        assert_eq!(id.encode(), "0400000000000000000000000000248");
+        assert_eq!(DocumentId::decode("0400000000000000000000000000248").unwrap(), id);
+
+        let id = DocumentId::decode("nx70paj9d23tdhf40ch42r3zktyxrddc").unwrap();
+        assert_eq!(id.table_number, 10031);
+        assert_eq!(id.internal_id, hex("0b2a496887a6c5e4032241607f9ebddc"));
+        assert_eq!(id.to_string(), "nx70paj9d23tdhf40ch42r3zktyxrddc");
+    }
+
+    #[test]
+    fn lengths_by_table_number() {
+        for (table, len) in [
+            (1u32, 31),
+            (127, 31),
+            (128, 32),
+            (10001, 32),
+            (16383, 32),
+            (16384, 34),
+            ((1 << 21) - 1, 34),
+            (1 << 21, 36),
+            ((1 << 28) - 1, 36),
+            (1 << 28, 37),
+            (u32::MAX, 37),
+        ] {
+            let id = DocumentId::new(table, [0xAB; 16]);
+            let s = id.encode();
+            assert_eq!(s.len(), len, "table {table}");
+            assert_eq!(DocumentId::decode(&s).unwrap(), id);
+        }
+        assert_eq!(MIN_ENCODED_LEN, 31);
+        assert_eq!(MAX_ENCODED_LEN, 37);
+    }
+
+    #[test]
+    fn rejections() {
+        let good = "j57000820c20a1g7104gm2rc1m70ynr8";
+        let msg = |s: &str| DocumentId::decode(s).unwrap_err().message;
+        assert_eq!(msg(""), "Unable to decode ID: Invalid ID length 0");
+        assert_eq!(msg(&good[..30]), "Unable to decode ID: Invalid ID length 30");
+        assert_eq!(msg(&format!("{good}000000")), "Unable to decode ID: Invalid ID length 38");
+        // Upper case and characters outside the Crockford alphabet.
+        assert_eq!(msg(&good.to_uppercase()), "Unable to decode ID: ID wasn't valid base32");
+        assert_eq!(msg(&good.replace('j', "i")), "Unable to decode ID: ID wasn't valid base32");
+        assert_eq!(msg(&good.replace('0', "u")), "Unable to decode ID: ID wasn't valid base32");
+        // Zero table number.
+        let mut zero = vec![0u8];
+        zero.extend_from_slice(&[0; 16]);
+        let f = fletcher16(&zero);
+        zero.extend_from_slice(&f.to_le_bytes());
+        assert_eq!(msg(&base32_encode(&zero)), "Unable to decode ID: Invalid table number");
+        // Checksum mismatch.
+        let mut bytes = base32_decode(good).unwrap();
+        bytes[5] ^= 1;
+        assert!(msg(&base32_encode(&bytes)).starts_with("Unable to decode ID: Invalid ID version"));
+        // Non-canonical: last character carries non-zero padding bits.
+        let last = good.chars().last().unwrap();
+        let idx = ALPHABET.iter().position(|c| *c as char == last).unwrap();
+        let tweaked = format!("{}{}", &good[..good.len() - 1], ALPHABET[idx ^ 1] as char);
+        assert!(DocumentId::decode(&tweaked).is_err());
+        // Trailing bytes: a table-1 id padded to a 32-char string.
+        let short = DocumentId::new(1, [7; 16]).encode();
+        let mut b = base32_decode(&short).unwrap();
+        b.push(0);
+        assert!(DocumentId::decode(&base32_encode(&b)).is_err());
+        assert!(DocumentId::decode("not an id").is_err());
+        assert_eq!(DocumentId::decode("x").unwrap_err().code, "InvalidId");
+    }
+
+    #[test]
+    fn random_ids_differ_and_round_trip() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let a = DocumentId::random(10001, &mut rng);
+        let b = DocumentId::random(10001, &mut rng);
+        assert_ne!(a, b);
+        assert_eq!(a.table_number, 10001);
+        assert_eq!(DocumentId::decode(&a.encode()).unwrap(), a);
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(table in 1u32.., internal in any::<[u8; 16]>()) {
+            let id = DocumentId::new(table, internal);
+            prop_assert_eq!(DocumentId::decode(&id.encode()).unwrap(), id);
+        }
+
+        #[test]
+        fn single_character_corruption_is_rejected(table in 1u32..20000,
+                                                   internal in any::<[u8; 16]>(),
+                                                   pos in any::<prop::sample::Index>(),
+                                                   replacement in 0usize..32) {
+            let s = DocumentId::new(table, internal).encode();
+            let i = pos.index(s.len());
+            let mut bytes = s.clone().into_bytes();
+            prop_assume!(bytes[i] != ALPHABET[replacement]);
+            bytes[i] = ALPHABET[replacement];
+            let corrupted = String::from_utf8(bytes).unwrap();
+            // Fletcher-16 detects every single-symbol change of these short messages, and
+            // non-canonical padding bits are rejected by the re-encoding check.
+            prop_assert!(DocumentId::decode(&corrupted).is_err(), "{} accepted", corrupted);
+        }
+    }
+}

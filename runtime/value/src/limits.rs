@@ -291,3 +291,208 @@ fn walk(v: &Value, depth: usize) -> Result<(usize, usize), ValueError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(pairs: Vec<(String, Value)>) -> Object {
+        pairs.into_iter().collect()
+    }
+
+    fn nested_arrays(levels: usize) -> Value {
+        let mut v = Value::Null;
+        for _ in 0..levels {
+            v = Value::Array(vec![v]);
+        }
+        v
+    }
+
+    #[test]
+    fn field_names() {
+        assert!(check_field_name("").is_ok());
+        assert!(check_field_name("_id").is_ok());
+        assert!(check_field_name("a b~!@#%^&*()").is_ok());
+        assert!(check_field_name(&"a".repeat(1024)).is_ok());
+        let e = check_field_name(&"a".repeat(1025)).unwrap_err();
+        assert_eq!(e.code, "InvalidFieldName");
+        assert_eq!(
+            e.message,
+            format!("Field name {} exceeds maximum field name length 1024.", "a".repeat(1025))
+        );
+        assert_eq!(
+            check_field_name("$x").unwrap_err().message,
+            "Field name $x starts with a '$', which is reserved."
+        );
+        assert!(check_field_name("x$").is_ok());
+        assert_eq!(
+            check_field_name("a\nb").unwrap_err().message,
+            "Field name a\nb has invalid character '\n': Field names can only contain non-control ASCII characters"
+        );
+        assert!(check_field_name("\u{7f}").is_err());
+        assert!(check_field_name("\u{1f600}").is_err());
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(check_identifier("a").is_ok());
+        assert!(check_identifier("_a1").is_ok());
+        assert!(check_identifier(&"a".repeat(64)).is_ok());
+        assert_eq!(
+            check_identifier(&"a".repeat(65)).unwrap_err().message,
+            "Identifier is too long (65 > maximum 64)"
+        );
+        assert_eq!(check_identifier("").unwrap_err().message, "Identifier cannot be empty");
+        assert_eq!(
+            check_identifier("1a").unwrap_err().message,
+            "Invalid first character '1' in 1a: Identifiers must start with an alphabetic character or underscore"
+        );
+        assert_eq!(
+            check_identifier("a-b").unwrap_err().message,
+            "Identifier a-b has invalid character '-': Identifiers can only contain alphanumeric characters or underscores"
+        );
+        assert_eq!(
+            check_identifier("___").unwrap_err().message,
+            "Identifier ___ cannot have exclusively underscores"
+        );
+    }
+
+    #[test]
+    fn table_names() {
+        assert!(check_table_name("messages").is_ok());
+        assert!(check_table_name("M_1").is_ok());
+        assert!(check_table_name(&"t".repeat(64)).is_ok());
+        assert_eq!(
+            check_table_name("_storage").unwrap_err().message,
+            "Invalid table name _storage starts with metadata prefix '_'"
+        );
+        assert_eq!(
+            check_table_name("bad-name").unwrap_err().message,
+            "Invalid table name: \"bad-name\". Identifiers must start with a letter and can only contain letters, digits, and underscores."
+        );
+        assert!(check_table_name("").is_err());
+        assert!(check_table_name("9lives").is_err());
+        let e = check_table_name(&"t".repeat(65)).unwrap_err();
+        assert_eq!(e.code, "InvalidTableName");
+        assert_eq!(e.message, "Identifier is too long (65 > maximum 64)");
+    }
+
+    #[test]
+    fn index_names() {
+        assert!(check_index_name("t", "by_author").is_ok());
+        for bad in ["by_id", "by_creation_time", "_x"] {
+            let e = check_index_name("t", bad).unwrap_err();
+            assert_eq!(e.code, "InvalidIndexName");
+            assert!(e.message.contains("because the name is reserved"), "{}", e.message);
+        }
+        assert_eq!(check_index_name("t", "a.b").unwrap_err().code, "InvalidIndexName");
+    }
+
+    #[test]
+    fn array_length_boundary() {
+        assert!(check_value(&Value::Array(vec![Value::Null; 8192])).is_ok());
+        let e = check_value(&Value::Array(vec![Value::Null; 8193])).unwrap_err();
+        assert_eq!(e.code, "ArrayTooLong");
+        assert_eq!(e.message, "Array length is too long (8193 > maximum length 8192)");
+    }
+
+    #[test]
+    fn field_count_boundary() {
+        let fields = |n: usize| {
+            Value::Object(obj((0..n).map(|i| (format!("f{i}"), Value::Null)).collect()))
+        };
+        assert!(check_value(&fields(1024)).is_ok());
+        let e = check_value(&fields(1025)).unwrap_err();
+        assert_eq!(e.code, "TooManyFields");
+        assert_eq!(e.message, "Object has too many fields (1025 > maximum number 1024)");
+    }
+
+    #[test]
+    fn nesting_boundary() {
+        assert!(check_value(&nested_arrays(64)).is_ok());
+        let e = check_value(&nested_arrays(65)).unwrap_err();
+        assert_eq!(e.code, "TooNested");
+        assert_eq!(e.message, "Value is too nested (nested 65 levels deep > maximum nesting 64)");
+        // Deep values fail without recursing to the bottom.
+        assert_eq!(check_value(&nested_arrays(10_000)).unwrap_err().code, "TooNested");
+    }
+
+    #[test]
+    fn value_size_boundary() {
+        // A string of size exactly 32 MiB (2 + len).
+        let exact = Value::String("x".repeat(MAX_VALUE_SIZE - 2));
+        assert_eq!(exact.size(), MAX_VALUE_SIZE);
+        assert!(check_value(&exact).is_ok());
+        let over = Value::String("x".repeat(MAX_VALUE_SIZE - 1));
+        let e = check_value(&over).unwrap_err();
+        assert_eq!(e.code, "ValueTooLarge");
+        assert_eq!(e.message, "Value is too large (32.00 MiB > maximum size 32 MiB)");
+        // Inside an array: 2 + (2 + len) bytes.
+        let arr = Value::Array(vec![Value::Bytes(vec![0; MAX_VALUE_SIZE - 4])]);
+        assert_eq!(arr.size(), MAX_VALUE_SIZE);
+        assert!(check_value(&arr).is_ok());
+        let arr = Value::Array(vec![Value::Bytes(vec![0; MAX_VALUE_SIZE - 3])]);
+        assert_eq!(check_value(&arr).unwrap_err().code, "ValueTooLarge");
+    }
+
+    #[test]
+    fn invalid_field_names_inside_values() {
+        let v = Value::Array(vec![Value::Object(obj(vec![("$bad".into(), Value::Null)]))]);
+        assert_eq!(check_value(&v).unwrap_err().code, "InvalidFieldName");
+    }
+
+    #[test]
+    fn document_size_boundary() {
+        // 2 (object) + 2 ("s" + NUL) + 2 + len (string) = 1 MiB exactly.
+        let len = MAX_DOCUMENT_SIZE - 6;
+        let doc = obj(vec![("s".into(), Value::String("x".repeat(len)))]);
+        assert_eq!(Value::Object(doc.clone()).size(), MAX_DOCUMENT_SIZE);
+        assert!(check_document(&doc).is_ok());
+        let doc = obj(vec![("s".into(), Value::String("x".repeat(len + 1)))]);
+        let e = check_document(&doc).unwrap_err();
+        assert_eq!(e.code, "ValueTooLarge");
+        assert_eq!(e.message, "Value is too large (1.00 MiB > maximum size 1 MiB)");
+    }
+
+    #[test]
+    fn document_nesting_boundary() {
+        // The document itself is level 1; 15 more levels of arrays make 16.
+        let doc = obj(vec![("a".into(), nested_arrays(15))]);
+        assert!(check_document(&doc).is_ok());
+        let doc = obj(vec![("a".into(), nested_arrays(16))]);
+        let e = check_document(&doc).unwrap_err();
+        assert_eq!(e.code, "TooNested");
+        assert_eq!(e.message, "Document is too nested (nested 17 levels deep > maximum nesting 16)");
+    }
+
+    #[test]
+    fn document_system_fields() {
+        let doc = obj(vec![
+            ("_id".into(), Value::String("x".into())),
+            ("_creationTime".into(), Value::Float64(1.0)),
+            ("a".into(), Value::Object(obj(vec![("_nested".into(), Value::Null)]))),
+        ]);
+        assert!(check_document(&doc).is_ok());
+        let doc = obj(vec![("_secret".into(), Value::Null)]);
+        let e = check_document(&doc).unwrap_err();
+        assert_eq!(e.code, "InvalidDocument");
+        assert_eq!(
+            e.message,
+            "Field '_secret' starts with an underscore, which is only allowed for system fields like '_id'"
+        );
+        assert_eq!(
+            check_document(&obj(vec![("$x".into(), Value::Null)])).unwrap_err().code,
+            "InvalidFieldName"
+        );
+    }
+
+    #[test]
+    fn binary_sizes() {
+        assert_eq!(format_binary_size(0), "0 B");
+        assert_eq!(format_binary_size(500), "500 B");
+        assert_eq!(format_binary_size(1024), "1 KiB");
+        assert_eq!(format_binary_size(1536), "1.50 KiB");
+        assert_eq!(format_binary_size(1 << 20), "1 MiB");
+        assert_eq!(format_binary_size(1 << 25), "32 MiB");
+    }
+}
