@@ -1,0 +1,205 @@
+//! `Database`: the shared handle (file or in-memory), its connections and active schemas.
+//!
+//! Invariants: there is exactly one writer connection and at most one transaction holds it
+//! at a time (`begin_mutation` blocks until it is free), so mutations run one at a time.
+//! A file database serves queries from a pool of reader connections, each transaction
+//! pinned to a WAL snapshot; an in-memory database has a single connection, so its queries
+//! also wait for the writer. The cached schema of a component always equals the stored one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+use rusqlite::{Connection, params};
+
+use crate::schema::SchemaDefinition;
+use crate::storage;
+use crate::transaction::{Transaction, TxKind};
+use crate::DbError;
+
+/// The database handle: cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    file: Option<PathBuf>,
+    writer: Mutex<Option<Connection>>,
+    writer_free: Condvar,
+    readers: Mutex<Vec<Connection>>,
+    schemas: RwLock<HashMap<String, Arc<SchemaDefinition>>>,
+}
+
+impl Inner {
+    pub(crate) fn schema(&self, component: &str) -> Option<Arc<SchemaDefinition>> {
+        self.schemas.read().unwrap_or_else(|e| e.into_inner()).get(component).cloned()
+    }
+
+    fn take_writer(&self) -> Connection {
+        let mut guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(conn) = guard.take() {
+                return conn;
+            }
+            guard = self.writer_free.wait(guard).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Returns a connection taken by a transaction of `kind`.
+    pub(crate) fn release(&self, conn: Connection, kind: TxKind) {
+        if kind == TxKind::Query && self.file.is_some() {
+            self.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+        } else {
+            *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+            self.writer_free.notify_one();
+        }
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("file", &self.inner.file).finish()
+    }
+}
+
+fn load_schemas(conn: &Connection) -> Result<HashMap<String, Arc<SchemaDefinition>>, DbError> {
+    let mut stmt = conn.prepare("SELECT component, json FROM emvex_schemas")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let mut out = HashMap::new();
+    for row in rows {
+        let (component, json) = row?;
+        out.insert(component, Arc::new(SchemaDefinition::from_export_json(&json)?));
+    }
+    Ok(out)
+}
+
+impl Database {
+    fn from_connection(conn: Connection, file: Option<PathBuf>) -> Result<Database, DbError> {
+        storage::migrate(&conn)?;
+        let schemas = load_schemas(&conn)?;
+        Ok(Database {
+            inner: Arc::new(Inner {
+                file,
+                writer: Mutex::new(Some(conn)),
+                writer_free: Condvar::new(),
+                readers: Mutex::new(Vec::new()),
+                schemas: RwLock::new(schemas),
+            }),
+        })
+    }
+
+    /// Opens (creating or migrating) the database file at `path`.
+    pub fn open(path: &Path) -> Result<Database, DbError> {
+        let conn = storage::open_file(path)?;
+        Database::from_connection(conn, Some(path.to_path_buf()))
+    }
+
+    /// A private in-memory database.
+    pub fn open_in_memory() -> Result<Database, DbError> {
+        Database::from_connection(storage::open_memory()?, None)
+    }
+
+    /// The database file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.file.as_deref()
+    }
+
+    fn start(&self, conn: Connection, kind: TxKind) -> Result<Transaction, DbError> {
+        let begin = if kind == TxKind::Mutation { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        if let Err(e) = conn.execute_batch(begin) {
+            self.inner.release(conn, kind);
+            return Err(e.into());
+        }
+        // The first read pins the snapshot.
+        let meta = (|| -> Result<(u64, f64), DbError> {
+            let ts = storage::meta_get_i64(&conn, "last_commit_ts")?.unwrap_or(0).max(0) as u64;
+            let ct = storage::meta_get_f64(&conn, "last_creation_time")?.unwrap_or(0.0);
+            Ok((ts, ct))
+        })();
+        match meta {
+            Ok((ts, ct)) => Ok(Transaction::new(self.inner.clone(), conn, kind, ts, ct)),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                self.inner.release(conn, kind);
+                Err(e)
+            }
+        }
+    }
+
+    /// Begins a mutation: takes the single writer (blocking until it is free) and opens
+    /// `BEGIN IMMEDIATE`. Do not call while the same thread holds another mutation.
+    pub fn begin_mutation(&self) -> Result<Transaction, DbError> {
+        let conn = self.inner.take_writer();
+        self.start(conn, TxKind::Mutation)
+    }
+
+    /// Begins a read-only transaction on a consistent snapshot.
+    pub fn begin_query(&self) -> Result<Transaction, DbError> {
+        let conn = match &self.inner.file {
+            Some(path) => {
+                let pooled = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                match pooled {
+                    Some(c) => c,
+                    None => {
+                        let c = storage::open_file(path)?;
+                        c.execute_batch("PRAGMA query_only=ON")?;
+                        c
+                    }
+                }
+            }
+            None => self.inner.take_writer(),
+        };
+        self.start(conn, TxKind::Query)
+    }
+
+    /// Reconciles the component's stored indexes with `schema` (creates declared tables,
+    /// backfills new or changed indexes, drops removed ones), checks existing documents
+    /// against it when `schemaValidation` is on, and makes it the schema writes are
+    /// validated against. `None` removes the schema and every user index of the component.
+    pub fn apply_schema(&self, component: &str, schema: Option<&SchemaDefinition>) -> Result<(), DbError> {
+        let mut tx = self.begin_mutation()?;
+        tx.apply_schema_inner(component, schema)?;
+        tx.commit()?;
+        // Re-parse from the stored text so the cache owns its copy.
+        let mut cache = self.inner.schemas.write().unwrap_or_else(|e| e.into_inner());
+        match schema {
+            Some(s) => {
+                cache.insert(component.to_string(), Arc::new(SchemaDefinition::from_export_json(&s.json_text)?));
+            }
+            None => {
+                cache.remove(component);
+            }
+        }
+        Ok(())
+    }
+
+    /// The export text of the active schema of `component`, if any.
+    pub fn schema_json(&self, component: &str) -> Option<String> {
+        self.inner.schema(component).map(|s| s.json_text.clone())
+    }
+
+    /// Names of the components that have data or a schema.
+    pub fn components(&self) -> Result<Vec<String>, DbError> {
+        let tx = self.begin_query()?;
+        let conn = tx.conn.as_ref().expect("live transaction");
+        let mut stmt = conn.prepare_cached(
+            "SELECT component FROM emvex_tables UNION SELECT component FROM emvex_schemas ORDER BY 1",
+        )?;
+        let names = stmt.query_map(params![], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_is_send_sync_and_transaction_is_send() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        fn send<T: Send + 'static>() {}
+        send_sync::<Database>();
+        send::<Transaction>();
+    }
+}

@@ -1,0 +1,204 @@
+//! SQLite storage: opening connections with emvex's pragmas, the on-disk schema, and the
+//! storage benchmark baseline. This module (with `transaction`/`database`, which go through
+//! the helpers here) is the only place that knows SQL table layouts.
+//!
+//! Layout (all tables `WITHOUT ROWID` where keyed by a natural key):
+//! - `emvex_meta(key, value)`: `format_version`, `last_commit_ts` (ns, strictly increasing
+//!   across commits and restarts) and `last_creation_time` (ms, the largest `_creationTime`
+//!   ever assigned).
+//! - `emvex_tables(tid, component, name, number, doc_count)`: one row per table of each
+//!   component namespace; `tid` is a global surrogate key, `number` the per-component table
+//!   number used in ids (user tables from 10001, system tables 513..=10000).
+//! - `emvex_indexes(index_id, tid, name, fields)`: `fields` is the JSON array of the FULL key
+//!   fields (`by_id` = `["_id"]`, `by_creation_time` = `["_creationTime","_id"]`, user index =
+//!   `[f.., "_creationTime", "_id"]`).
+//! - `emvex_documents(tid, internal_id, creation_time, body)`: body = Convex JSON text of the
+//!   document without its system fields.
+//! - `emvex_index_entries(index_id, key, internal_id)`: key = `sort_key::encode_tuple` of the
+//!   indexed values; unique because every key ends with `_id`.
+//! - `emvex_schemas(component, json)`: the active `schema.export()` text of each component.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::DbError;
+
+/// Version of the on-disk layout written by this code.
+pub(crate) const FORMAT_VERSION: i64 = 1;
+
+const SCHEMA_SQL: &str = "
+CREATE TABLE IF NOT EXISTS emvex_meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS emvex_tables (
+    tid INTEGER PRIMARY KEY,
+    component TEXT NOT NULL,
+    name TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    doc_count INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (component, name),
+    UNIQUE (component, number)
+);
+CREATE TABLE IF NOT EXISTS emvex_indexes (
+    index_id INTEGER PRIMARY KEY,
+    tid INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    UNIQUE (tid, name)
+);
+CREATE TABLE IF NOT EXISTS emvex_documents (
+    tid INTEGER NOT NULL,
+    internal_id BLOB NOT NULL,
+    creation_time REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (tid, internal_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS emvex_index_entries (
+    index_id INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    internal_id BLOB NOT NULL,
+    PRIMARY KEY (index_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS emvex_schemas (component TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+";
+
+/// Applies the connection pragmas every emvex connection uses.
+fn configure(conn: &Connection, file_backed: bool) -> Result<(), DbError> {
+    if file_backed {
+        // journal_mode returns a row; query it rather than execute.
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(DbError::storage(format!("could not enable WAL mode (got {mode})")));
+        }
+        conn.busy_timeout(Duration::from_secs(30))?;
+    }
+    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Opens (and creates/migrates) a file-backed database connection.
+pub(crate) fn open_file(path: &Path) -> Result<Connection, DbError> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::storage(format!("cannot create directory {}: {e}", dir.display())))?;
+    }
+    let conn = Connection::open(path)
+        .map_err(|e| DbError::storage(format!("cannot open database {}: {e}", path.display())))?;
+    configure(&conn, true)?;
+    Ok(conn)
+}
+
+/// Opens a private in-memory connection.
+pub(crate) fn open_memory() -> Result<Connection, DbError> {
+    let conn = Connection::open_in_memory()?;
+    configure(&conn, false)?;
+    Ok(conn)
+}
+
+/// Creates the layout if missing and checks the format version.
+pub(crate) fn migrate(conn: &Connection) -> Result<(), DbError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = (|| -> Result<(), DbError> {
+        conn.execute_batch(SCHEMA_SQL)?;
+        let version: Option<i64> = conn
+            .query_row("SELECT value FROM emvex_meta WHERE key = 'format_version'", [], |r| r.get(0))
+            .optional()?;
+        match version {
+            None => {
+                conn.execute(
+                    "INSERT INTO emvex_meta (key, value) VALUES ('format_version', ?1)",
+                    params![FORMAT_VERSION],
+                )?;
+            }
+            Some(v) if v == FORMAT_VERSION => {}
+            Some(v) => {
+                return Err(DbError::new(
+                    "UnsupportedFormat",
+                    format!("database format version {v} is not supported (this build reads {FORMAT_VERSION})"),
+                ));
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+pub(crate) fn meta_get_i64(conn: &Connection, key: &str) -> Result<Option<i64>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM emvex_meta WHERE key = ?1")?
+        .query_row(params![key], |r| r.get::<_, i64>(0))
+        .optional()?)
+}
+
+pub(crate) fn meta_get_f64(conn: &Connection, key: &str) -> Result<Option<f64>, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM emvex_meta WHERE key = ?1")?
+        .query_row(params![key], |r| r.get::<_, f64>(0))
+        .optional()?)
+}
+
+pub(crate) fn meta_set(conn: &Connection, key: &str, value: rusqlite::types::Value) -> Result<(), DbError> {
+    conn.prepare_cached("INSERT OR REPLACE INTO emvex_meta (key, value) VALUES (?1, ?2)")?
+        .execute(params![key, value])?;
+    Ok(())
+}
+
+/// Baseline for the benchmark: `n` single-row INSERT+COMMITs in a fresh SQLite file at `path`
+/// (deleted first if present) with the same pragmas emvex uses. Returns the elapsed time.
+pub fn baseline_single_row_commits(path: &Path, n: usize) -> Result<Duration, DbError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(&p);
+    }
+    let conn = open_file(path)?;
+    conn.execute_batch("CREATE TABLE bench (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")?;
+    let start = Instant::now();
+    for i in 0..n {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.prepare_cached("INSERT INTO bench (k, v) VALUES (?1, ?2)")?
+            .execute(params![i as i64, "{\"text\":\"hello\"}"])?;
+        conn.execute_batch("COMMIT")?;
+    }
+    Ok(start.elapsed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrate_is_idempotent_and_versioned() {
+        let conn = open_memory().unwrap();
+        migrate(&conn).unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(meta_get_i64(&conn, "format_version").unwrap(), Some(FORMAT_VERSION));
+        meta_set(&conn, "format_version", rusqlite::types::Value::Integer(99)).unwrap();
+        let e = migrate(&conn).unwrap_err();
+        assert_eq!(e.code, "UnsupportedFormat");
+    }
+
+    #[test]
+    fn baseline_runs() {
+        let dir = std::env::temp_dir().join(format!("emvex-db-baseline-{}", std::process::id()));
+        let path = dir.join("bench.sqlite3");
+        let d = baseline_single_row_commits(&path, 50).unwrap();
+        assert!(d > Duration::ZERO);
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM bench", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 50);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
