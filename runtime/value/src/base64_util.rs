@@ -34,9 +34,9 @@ pub(crate) fn decode(s: &str) -> Result<Vec<u8>, ValueError> {
             c => c,
         })
         .collect();
-    DECODER.decode(normalized.as_bytes()).map_err(|e| {
-        ValueError::new("InvalidBase64", format!("Invalid base64 string {s:?}: {e}"))
-    })
+    DECODER
+        .decode(normalized.as_bytes())
+        .map_err(|e| ValueError::new("InvalidBase64", format!("Invalid base64 string {s:?}: {e}")))
 }
 
 #[cfg(test)]

@@ -39,9 +39,7 @@ pub fn check_field_name(name: &str) -> Result<(), ValueError> {
     if length > MAX_FIELD_NAME_LENGTH {
         return Err(ValueError::new(
             "InvalidFieldName",
-            format!(
-                "Field name {name} exceeds maximum field name length {MAX_FIELD_NAME_LENGTH}."
-            ),
+            format!("Field name {name} exceeds maximum field name length {MAX_FIELD_NAME_LENGTH}."),
         ));
     }
     if name.starts_with('$') {
@@ -90,7 +88,9 @@ pub fn check_identifier(name: &str) -> Result<(), ValueError> {
         ));
     }
     if name.chars().all(|c| c == '_') {
-        return err(format!("Identifier {name} cannot have exclusively underscores"));
+        return err(format!(
+            "Identifier {name} cannot have exclusively underscores"
+        ));
     }
     Ok(())
 }
@@ -318,7 +318,10 @@ mod tests {
         assert_eq!(e.code, "InvalidFieldName");
         assert_eq!(
             e.message,
-            format!("Field name {} exceeds maximum field name length 1024.", "a".repeat(1025))
+            format!(
+                "Field name {} exceeds maximum field name length 1024.",
+                "a".repeat(1025)
+            )
         );
         assert_eq!(
             check_field_name("$x").unwrap_err().message,
@@ -342,7 +345,10 @@ mod tests {
             check_identifier(&"a".repeat(65)).unwrap_err().message,
             "Identifier is too long (65 > maximum 64)"
         );
-        assert_eq!(check_identifier("").unwrap_err().message, "Identifier cannot be empty");
+        assert_eq!(
+            check_identifier("").unwrap_err().message,
+            "Identifier cannot be empty"
+        );
         assert_eq!(
             check_identifier("1a").unwrap_err().message,
             "Invalid first character '1' in 1a: Identifiers must start with an alphabetic character or underscore"
@@ -383,9 +389,16 @@ mod tests {
         for bad in ["by_id", "by_creation_time", "_x"] {
             let e = check_index_name("t", bad).unwrap_err();
             assert_eq!(e.code, "InvalidIndexName");
-            assert!(e.message.contains("because the name is reserved"), "{}", e.message);
+            assert!(
+                e.message.contains("because the name is reserved"),
+                "{}",
+                e.message
+            );
         }
-        assert_eq!(check_index_name("t", "a.b").unwrap_err().code, "InvalidIndexName");
+        assert_eq!(
+            check_index_name("t", "a.b").unwrap_err().code,
+            "InvalidIndexName"
+        );
     }
 
     #[test]
@@ -393,18 +406,26 @@ mod tests {
         assert!(check_value(&Value::Array(vec![Value::Null; 8192])).is_ok());
         let e = check_value(&Value::Array(vec![Value::Null; 8193])).unwrap_err();
         assert_eq!(e.code, "ArrayTooLong");
-        assert_eq!(e.message, "Array length is too long (8193 > maximum length 8192)");
+        assert_eq!(
+            e.message,
+            "Array length is too long (8193 > maximum length 8192)"
+        );
     }
 
     #[test]
     fn field_count_boundary() {
         let fields = |n: usize| {
-            Value::Object(obj((0..n).map(|i| (format!("f{i}"), Value::Null)).collect()))
+            Value::Object(obj((0..n)
+                .map(|i| (format!("f{i}"), Value::Null))
+                .collect()))
         };
         assert!(check_value(&fields(1024)).is_ok());
         let e = check_value(&fields(1025)).unwrap_err();
         assert_eq!(e.code, "TooManyFields");
-        assert_eq!(e.message, "Object has too many fields (1025 > maximum number 1024)");
+        assert_eq!(
+            e.message,
+            "Object has too many fields (1025 > maximum number 1024)"
+        );
     }
 
     #[test]
@@ -412,9 +433,15 @@ mod tests {
         assert!(check_value(&nested_arrays(64)).is_ok());
         let e = check_value(&nested_arrays(65)).unwrap_err();
         assert_eq!(e.code, "TooNested");
-        assert_eq!(e.message, "Value is too nested (nested 65 levels deep > maximum nesting 64)");
+        assert_eq!(
+            e.message,
+            "Value is too nested (nested 65 levels deep > maximum nesting 64)"
+        );
         // Deep values fail without recursing to the bottom.
-        assert_eq!(check_value(&nested_arrays(10_000)).unwrap_err().code, "TooNested");
+        assert_eq!(
+            check_value(&nested_arrays(10_000)).unwrap_err().code,
+            "TooNested"
+        );
     }
 
     #[test]
@@ -426,7 +453,10 @@ mod tests {
         let over = Value::String("x".repeat(MAX_VALUE_SIZE - 1));
         let e = check_value(&over).unwrap_err();
         assert_eq!(e.code, "ValueTooLarge");
-        assert_eq!(e.message, "Value is too large (32.00 MiB > maximum size 32 MiB)");
+        assert_eq!(
+            e.message,
+            "Value is too large (32.00 MiB > maximum size 32 MiB)"
+        );
         // Inside an array: 2 + (2 + len) bytes.
         let arr = Value::Array(vec![Value::Bytes(vec![0; MAX_VALUE_SIZE - 4])]);
         assert_eq!(arr.size(), MAX_VALUE_SIZE);
@@ -451,7 +481,10 @@ mod tests {
         let doc = obj(vec![("s".into(), Value::String("x".repeat(len + 1)))]);
         let e = check_document(&doc).unwrap_err();
         assert_eq!(e.code, "ValueTooLarge");
-        assert_eq!(e.message, "Value is too large (1.00 MiB > maximum size 1 MiB)");
+        assert_eq!(
+            e.message,
+            "Value is too large (1.00 MiB > maximum size 1 MiB)"
+        );
     }
 
     #[test]
@@ -462,7 +495,10 @@ mod tests {
         let doc = obj(vec![("a".into(), nested_arrays(16))]);
         let e = check_document(&doc).unwrap_err();
         assert_eq!(e.code, "TooNested");
-        assert_eq!(e.message, "Document is too nested (nested 17 levels deep > maximum nesting 16)");
+        assert_eq!(
+            e.message,
+            "Document is too nested (nested 17 levels deep > maximum nesting 16)"
+        );
     }
 
     #[test]
@@ -470,7 +506,10 @@ mod tests {
         let doc = obj(vec![
             ("_id".into(), Value::String("x".into())),
             ("_creationTime".into(), Value::Float64(1.0)),
-            ("a".into(), Value::Object(obj(vec![("_nested".into(), Value::Null)]))),
+            (
+                "a".into(),
+                Value::Object(obj(vec![("_nested".into(), Value::Null)])),
+            ),
         ]);
         assert!(check_document(&doc).is_ok());
         let doc = obj(vec![("_secret".into(), Value::Null)]);
@@ -481,7 +520,9 @@ mod tests {
             "Field '_secret' starts with an underscore, which is only allowed for system fields like '_id'"
         );
         assert_eq!(
-            check_document(&obj(vec![("$x".into(), Value::Null)])).unwrap_err().code,
+            check_document(&obj(vec![("$x".into(), Value::Null)]))
+                .unwrap_err()
+                .code,
             "InvalidFieldName"
         );
     }

@@ -67,7 +67,11 @@ fn encode_present(v: &Value, out: &mut Vec<u8>) {
         }
         Value::Float64(f) => {
             let bits = f.to_bits();
-            let key = if bits & (1 << 63) != 0 { !bits } else { bits | (1 << 63) };
+            let key = if bits & (1 << 63) != 0 {
+                !bits
+            } else {
+                bits | (1 << 63)
+            };
             out.push(FLOAT64);
             out.extend_from_slice(&key.to_be_bytes());
         }
@@ -146,8 +150,11 @@ mod tests {
             .prop_map(Value::Float64),
             any::<bool>().prop_map(Value::Boolean),
             "[\\x00\\x01a-c\\u{e000}\\u{ffff}\\u{10000}\\u{1f600}]{0,4}".prop_map(Value::String),
-            prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8), any::<u8>()], 0..4)
-                .prop_map(Value::Bytes),
+            prop::collection::vec(
+                prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8), any::<u8>()],
+                0..4
+            )
+            .prop_map(Value::Bytes),
         ]
     }
 
