@@ -251,6 +251,44 @@ impl Validator {
             })
     }
 
+    /// Schema enforcement of a stored document (backend `DocumentSchema::check_value`):
+    /// top-level system fields (names starting with `_`, i.e. `_id` and `_creationTime`) are
+    /// removed from the document and from the top-level object validators before checking.
+    pub fn check_document(
+        &self,
+        document: &crate::Object,
+        tables: &dyn TableNames,
+    ) -> Result<(), ValidationError> {
+        let user_fields: crate::Object = document
+            .iter()
+            .filter(|(k, _)| !k.starts_with('_'))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.without_top_level_system_fields()
+            .check(&Value::Object(user_fields), tables)
+    }
+
+    /// This validator with `_`-prefixed fields removed from its top-level object
+    /// validators (including those inside a top-level union).
+    pub fn without_top_level_system_fields(&self) -> Validator {
+        match self {
+            Validator::Object(fields) => Validator::Object(
+                fields
+                    .iter()
+                    .filter(|(k, _)| !k.starts_with('_'))
+                    .map(|(k, f)| (k.clone(), f.clone()))
+                    .collect(),
+            ),
+            Validator::Union(members) => Validator::Union(
+                members
+                    .iter()
+                    .map(Validator::without_top_level_system_fields)
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
     /// Convex's rendering of a validator in messages, e.g. `v.object({name: v.string()})`.
     pub fn describe(&self) -> String {
         self.to_string()
@@ -1013,6 +1051,28 @@ mod tests {
             Ok(())
         );
         let _ = Object::new();
+    }
+
+    #[test]
+    fn documents_ignore_system_fields() {
+        let v = parse(OBJ);
+        let doc = val(json!({"_id": id(USERS), "_creationTime": 1.5, "name": "a", "tags": []}));
+        let doc = doc.as_object().unwrap();
+        assert_eq!(v.check_document(doc, &tables), Ok(()));
+        assert!(v.check(&Value::Object(doc.clone()), &tables).is_err());
+        let with_sys = Validator::Union(vec![Validator::Object(
+            [("_id".to_string(), FieldValidator::required(Validator::Null))].into(),
+        )]);
+        assert_eq!(
+            with_sys
+                .check_document(doc, &tables)
+                .unwrap_err()
+                .message
+                .lines()
+                .next(),
+            Some("Object contains extra field `name` that is not in the validator.")
+        );
+        assert_eq!(Validator::Any.check_document(doc, &tables), Ok(()));
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl Value {
     /// invalid field names with Convex's messages, and enforces the general value limits
     /// of §4.6 (size, nesting, array length, field count).
     pub fn from_convex_json(json: &Json) -> Result<Value, ValueError> {
-        Ok(decode(json)?.0)
+        Ok(decode(json, 0)?.0)
     }
 
     /// Encode as Convex JSON (§4.2). Object keys come out in byte order.
@@ -309,8 +309,12 @@ pub(crate) fn js_number_string(x: f64) -> String {
 }
 
 /// Decode one Convex JSON value, returning it with its size and nesting so limits are
-/// checked bottom-up in one pass (as the backend's constructors do).
-fn decode(json: &Json) -> Result<(Value, usize, usize), ValueError> {
+/// checked bottom-up in one pass (as the backend's constructors do). `depth` counts the
+/// enclosing containers so that over-deep input fails before recursing further.
+fn decode(json: &Json, depth: usize) -> Result<(Value, usize, usize), ValueError> {
+    if matches!(json, Json::Array(_)) || matches!(json, Json::Object(m) if m.len() != 1) {
+        limits::check_nesting(depth + 1)?;
+    }
     let value = match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Boolean(*b),
@@ -324,7 +328,7 @@ fn decode(json: &Json) -> Result<(Value, usize, usize), ValueError> {
             let mut size = 2;
             let mut nesting = 0;
             for item in items {
-                let (v, s, n) = decode(item)?;
+                let (v, s, n) = decode(item, depth + 1)?;
                 size += s;
                 nesting = nesting.max(n);
                 out.push(v);
@@ -347,7 +351,7 @@ fn decode(json: &Json) -> Result<(Value, usize, usize), ValueError> {
             let mut nesting = 0;
             for (k, v) in map {
                 limits::check_field_name(k)?;
-                let (v, s, n) = decode(v)?;
+                let (v, s, n) = decode(v, depth + 1)?;
                 size += k.len() + 1 + s;
                 nesting = nesting.max(n);
                 out.insert(k.clone(), v);
