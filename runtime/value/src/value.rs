@@ -808,6 +808,12 @@ mod tests {
             e.message,
             "Value is too nested (nested 65 levels deep > maximum nesting 64)"
         );
+        // Very deep input fails early instead of recursing to the bottom.
+        let mut deep = json!(null);
+        for _ in 0..5000 {
+            deep = json!({"a": [deep]});
+        }
+        assert_eq!(dec(deep).unwrap_err().code, "TooNested");
     }
 
     #[test]
