@@ -15,6 +15,8 @@ mod error;
 pub mod id;
 pub mod limits;
 pub mod sort_key;
+#[cfg(test)]
+mod test_strategies;
 pub mod validator;
 mod value;
 

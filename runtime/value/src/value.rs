@@ -982,6 +982,18 @@ mod tests {
         assert!(Value::Null.as_object().is_none());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn convex_json_round_trip(v in crate::test_strategies::valid_value()) {
+            crate::limits::check_value(&v).unwrap();
+            let json = v.to_convex_json();
+            let text = serde_json::to_string(&json).unwrap();
+            let reparsed: Json = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(Value::from_convex_json(&reparsed).unwrap(), v.clone());
+            proptest::prop_assert_eq!(v.size(), Value::from_convex_json(&json).unwrap().size());
+        }
+    }
+
     #[test]
     fn get_path() {
         let v = dec(json!({"a": {"b": {"c": 1}}, "x": 2})).unwrap();
