@@ -1,1 +1,269 @@
-//! placeholder
+//! emvex-engine: runs a real Convex app's JavaScript inside QuickJS (through rquickjs).
+//!
+//! Owns: loading an app's `convex/` folder (discovery, TypeScript stripping with oxc, Node/ESM
+//! resolution with oxc_resolver, QuickJS bytecode compiled once and cached on disk), the global
+//! environment Convex functions expect (the `Convex` host object, console, frozen `Date`, seeded
+//! `Math.random`/crypto, web API subset), analysis of exported functions and the schema, and
+//! invocation of queries/mutations through the host ABI with limits (time, memory, stack).
+//!
+//! Invariants:
+//! - This is the only crate that sees rquickjs or oxc; no engine type leaks through the API.
+//! - An [`App`] is immutable after [`App::load`] and is shared (`Send + Sync`) by many
+//!   [`Isolate`]s; an `Isolate` lives on one thread.
+//! - Exactly one instance of each module per realm (module names are canonical file names).
+//! - A failed load never yields a half-loaded app; a limit hit (timeout, out of memory, stack)
+//!   ends that invocation only and leaves the isolate usable.
+
+mod alloc;
+mod app;
+mod isolate;
+mod stack;
+mod transpile;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use app::{App, LoadStats};
+pub use isolate::Isolate;
+
+/// Options for [`App::load`].
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The app directory; functions live in `app_dir/convex/`.
+    pub app_dir: PathBuf,
+    /// Where compiled bytecode is cached (`None`: no disk cache).
+    pub cache_dir: Option<PathBuf>,
+    /// Environment variables visible as `process.env`.
+    pub env: BTreeMap<String, String>,
+    /// Default limits for invocations.
+    pub limits: Limits,
+}
+
+impl EngineOptions {
+    /// Options with no cache, no env vars and default limits.
+    pub fn new(app_dir: impl Into<PathBuf>) -> Self {
+        EngineOptions {
+            app_dir: app_dir.into(),
+            cache_dir: None,
+            env: BTreeMap::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Resource limits for one invocation.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock time of user code (time spent in host syscalls is not counted). Default 1 s.
+    pub user_timeout: Duration,
+    /// Heap available on top of the isolate's loaded baseline. Default 64 MiB.
+    pub memory_bytes: usize,
+    /// Native stack QuickJS may use. Default 1 MiB: run isolates on threads with at least
+    /// this much plus ~1 MiB of stack.
+    pub max_stack_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            user_timeout: Duration::from_secs(1),
+            memory_bytes: 64 << 20,
+            max_stack_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Result of [`Isolate::analyze`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// Every registered function of every function module, sorted by module then source line.
+    pub functions: Vec<AnalyzedFunction>,
+    /// `schema.ts`'s default export `.export()` JSON text, if the app has a schema.
+    pub schema_json: Option<String>,
+}
+
+/// One registered Convex function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzedFunction {
+    /// Path under `convex/` without extension: `"messages"`, `"dir/file"`.
+    pub module: String,
+    /// Export name; `"default"` for the default export.
+    pub name: String,
+    pub kind: FunctionKind,
+    pub visibility: Visibility,
+    /// `exportArgs()` JSON text (`{"type":"any"}` when not declared).
+    pub args_json: String,
+    /// `exportReturns()` JSON text (`null` when not declared).
+    pub returns_json: String,
+    /// 1-based line of the export in the original source, when known.
+    pub line: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FunctionKind {
+    Query,
+    Mutation,
+    Action,
+}
+
+impl FunctionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionKind::Query => "query",
+            FunctionKind::Mutation => "mutation",
+            FunctionKind::Action => "action",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Visibility {
+    Public,
+    Internal,
+}
+
+/// One call of a registered function.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub kind: FunctionKind,
+    /// Module path as in [`AnalyzedFunction::module`].
+    pub module: String,
+    /// Export name.
+    pub name: String,
+    /// JSON array text of Convex-JSON positional args, e.g. `[{"a":1}]`.
+    pub args_json: String,
+    /// Seed of `Math.random` / `crypto.getRandomValues` for this execution.
+    pub rng_seed: [u8; 32],
+    /// The frozen `Date.now()` of this execution (ms since the epoch).
+    pub now_ms: f64,
+    /// Overrides [`Limits::user_timeout`].
+    pub timeout: Option<Duration>,
+}
+
+/// Answers syscalls for one invocation (implemented by the executor over a transaction).
+pub trait Host {
+    /// A synchronous syscall (`Convex.syscall`); returns the JSON result text.
+    fn syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError>;
+    /// An asynchronous syscall (`Convex.asyncSyscall`); called strictly in FIFO issue order.
+    fn async_syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError>;
+}
+
+/// A failed syscall. Non-fatal errors become catchable JS `Error`s (with `data` set from
+/// `data` when present); fatal ones abort the execution.
+#[derive(Debug, Clone)]
+pub struct HostError {
+    pub message: String,
+    /// Convex JSON of a ConvexError's data (set as the JS error's parsed `data`).
+    pub data: Option<serde_json::Value>,
+    pub fatal: bool,
+}
+
+impl HostError {
+    /// A catchable developer error.
+    pub fn developer(message: impl Into<String>) -> Self {
+        HostError { message: message.into(), data: None, fatal: false }
+    }
+    /// An error that aborts the execution.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        HostError { message: message.into(), data: None, fatal: true }
+    }
+}
+
+/// The result of one invocation.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Convex JSON text of the return value, or the error.
+    pub result: Result<String, JsError>,
+    /// Console output, formatted like Convex (`"[LOG] 'hello'"`).
+    pub log_lines: Vec<String>,
+}
+
+/// An error ending an invocation.
+#[derive(Debug, Clone)]
+pub struct JsError {
+    pub kind: JsErrorKind,
+    /// E.g. `"Uncaught Error: boom"`.
+    pub message: String,
+    /// Source-mapped frames, one per line (`    at handler (convex/messages.ts:12:9)`).
+    pub stack: Option<String>,
+    /// ConvexError data (Convex JSON).
+    pub data: Option<serde_json::Value>,
+}
+
+impl JsError {
+    pub(crate) fn new(kind: JsErrorKind, message: impl Into<String>) -> Self {
+        JsError { kind, message: message.into(), stack: None, data: None }
+    }
+}
+
+impl fmt::Display for JsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(stack) = &self.stack {
+            write!(f, "\n{stack}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for JsError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsErrorKind {
+    /// A thrown (non-ConvexError) exception or rejected promise.
+    Uncaught,
+    /// A thrown `ConvexError`; `data` is set.
+    ConvexError,
+    /// User code ran past its time limit.
+    Timeout,
+    /// User code exceeded its memory limit.
+    OutOfMemory,
+    /// The native stack limit was hit (deep recursion).
+    StackOverflow,
+    /// The host returned a fatal error.
+    HostFatal,
+    /// An engine-side problem (unknown function, wrong kind, unsupported feature, ...).
+    Internal,
+}
+
+impl JsErrorKind {
+    /// Stable code string.
+    pub fn code(self) -> &'static str {
+        match self {
+            JsErrorKind::Uncaught => "uncaught",
+            JsErrorKind::ConvexError => "convex_error",
+            JsErrorKind::Timeout => "timeout",
+            JsErrorKind::OutOfMemory => "out_of_memory",
+            JsErrorKind::StackOverflow => "stack_overflow",
+            JsErrorKind::HostFatal => "host_fatal",
+            JsErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// Loading or analyzing the app failed. `code` is stable; `message` names `file:line:col`
+/// where one is known.
+#[derive(Debug, Clone)]
+pub struct LoadError {
+    /// One of `no_convex_dir`, `io_error`, `syntax_error`, `unresolved_import`,
+    /// `convex_not_installed`, `duplicate_module`, `import_failed`, `top_level_await`,
+    /// `analyze_failed`, `engine_error`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl LoadError {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        LoadError { code, message: message.into() }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for LoadError {}

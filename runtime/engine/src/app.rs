@@ -1,0 +1,520 @@
+//! Loading an app from disk: entry-point discovery, transpiling, import resolution, bytecode.
+//!
+//! Owns: the immutable [`App`] (every module of the graph reachable from `convex/`, keyed by a
+//! canonical name, with its resolved imports, source map, and QuickJS bytecode) and the on-disk
+//! bytecode cache.
+//! Invariants: a module's canonical name is its path relative to the app dir (`convex/a.ts`,
+//! `node_modules/convex/dist/esm/server/index.js`) or its absolute path when outside the app
+//! dir; it is what QuickJS dedups on (one instance per realm) and what stack traces print.
+//! Every static import of every module is resolved at load time (a failure is a `LoadError` with
+//! `file:line:col`). After [`App::load`] returns, every module has bytecode. Cache entries are
+//! keyed by sha256(engine version, canonical name, file content), so a stale entry is never used.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oxc_resolver::{ResolveOptions, Resolver};
+use sha2::{Digest, Sha256};
+
+use crate::transpile::{self, ImportRef, LineMap};
+use crate::{EngineOptions, Limits, LoadError};
+
+const CACHE_FORMAT: &str = "emvex-bytecode-v1";
+
+/// What an entry module is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum EntryKind {
+    Functions,
+    Schema,
+    Crons,
+    Http,
+}
+
+/// A module under `convex/` that is loaded and analyzed.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// Path under `convex/` without extension (`dir/file`).
+    pub module: String,
+    /// Index into [`App::modules`].
+    pub record: usize,
+    pub kind: EntryKind,
+}
+
+/// One module of the graph.
+#[derive(Debug)]
+pub(crate) struct ModuleRecord {
+    pub name: String,
+    /// Transpiled code; empty when the bytecode came from the cache.
+    pub source: String,
+    /// Static imports: (specifier, canonical name of the target).
+    pub imports: Vec<(String, String)>,
+    /// Static imports as written, with their positions.
+    import_refs: Vec<ImportRef>,
+    /// Export name → 1-based line in the original source.
+    pub export_lines: HashMap<String, u32>,
+    pub map: Option<LineMap>,
+    pub bytecode: OnceLock<Vec<u8>>,
+    cache_key: String,
+}
+
+/// Counters showing how the app was loaded (for tests and diagnostics).
+#[derive(Debug, Default)]
+pub struct LoadStats {
+    /// Modules whose bytecode came from the disk cache.
+    pub cache_hits: AtomicUsize,
+    /// Modules compiled from source.
+    pub compiled: AtomicUsize,
+}
+
+/// Everything loaded from disk and transpiled; shared by isolates on several threads.
+pub struct App {
+    app_dir: PathBuf,
+    cache_dir: Option<PathBuf>,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) limits: Limits,
+    pub(crate) modules: Vec<ModuleRecord>,
+    pub(crate) by_name: HashMap<String, usize>,
+    pub(crate) entries: Vec<Entry>,
+    /// `Date.now()` seen by module top-level code.
+    pub(crate) import_time_ms: f64,
+    pub(crate) import_seed: [u8; 32],
+    stats: LoadStats,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("app_dir", &self.app_dir)
+            .field("modules", &self.modules.len())
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+impl App {
+    /// Loads, transpiles, resolves and compiles the app, then evaluates it once in a scratch
+    /// isolate so that an exception at import time is reported here.
+    pub fn load(options: EngineOptions) -> Result<Arc<App>, LoadError> {
+        let app_dir = fs::canonicalize(&options.app_dir).map_err(|e| {
+            LoadError::new(
+                "no_convex_dir",
+                format!("app directory {} is not readable: {e}", options.app_dir.display()),
+            )
+        })?;
+        let convex_dir = app_dir.join("convex");
+        if !convex_dir.is_dir() {
+            return Err(LoadError::new(
+                "no_convex_dir",
+                format!("{} has no convex/ directory", app_dir.display()),
+            ));
+        }
+        let mut entry_files = Vec::new();
+        discover(&convex_dir, &convex_dir, &mut entry_files)?;
+        entry_files.sort();
+        let mut seen_modules: HashMap<String, PathBuf> = HashMap::new();
+        for (module, path, _) in &entry_files {
+            if let Some(other) = seen_modules.insert(module.clone(), path.clone()) {
+                return Err(LoadError::new(
+                    "duplicate_module",
+                    format!(
+                        "two files define module \"{module}\": {} and {}",
+                        other.display(),
+                        path.display()
+                    ),
+                ));
+            }
+        }
+
+        let resolver = Resolver::new(ResolveOptions {
+            extensions: [".ts", ".tsx", ".js", ".mjs", ".jsx", ".mts"].map(String::from).to_vec(),
+            extension_alias: vec![
+                (".js".into(), vec![".ts".into(), ".tsx".into(), ".js".into()]),
+                (".mjs".into(), vec![".mts".into(), ".mjs".into()]),
+            ],
+            condition_names: ["convex", "module", "browser", "import", "default"]
+                .map(String::from)
+                .to_vec(),
+            main_fields: vec!["module".into(), "main".into()],
+            ..ResolveOptions::default()
+        });
+
+        let mut modules: Vec<ModuleRecord> = Vec::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut queue: VecDeque<PathBuf> = VecDeque::new();
+        let mut entries = Vec::new();
+        let mut stats = LoadStats::default();
+        for (module, path, kind) in &entry_files {
+            let name = canonical_name(&app_dir, path);
+            entries.push((module.clone(), name, *kind));
+            queue.push_back(path.clone());
+        }
+        let mut queued: std::collections::HashSet<PathBuf> = queue.iter().cloned().collect();
+        while let Some(path) = queue.pop_front() {
+            let name = canonical_name(&app_dir, &path);
+            let record = prepare_module(&path, &name, options.cache_dir.as_deref(), &mut stats)?;
+            let dir = path.parent().unwrap_or(&app_dir).to_path_buf();
+            let mut imports = Vec::new();
+            for imp in &record.import_refs {
+                let target = resolve_import(&resolver, &dir, &name, imp)?;
+                let target_name = canonical_name(&app_dir, &target);
+                imports.push((imp.specifier.clone(), target_name));
+                if queued.insert(target.clone()) {
+                    queue.push_back(target);
+                }
+            }
+            let idx = modules.len();
+            by_name.insert(name.clone(), idx);
+            modules.push(ModuleRecord { imports, ..record });
+        }
+        let entries = entries
+            .into_iter()
+            .map(|(module, name, kind)| Entry { record: by_name[&name], module, kind })
+            .collect();
+
+        let import_time_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as f64)
+            .unwrap_or(0.0);
+        let mut seed_hasher = Sha256::new();
+        seed_hasher.update(app_dir.to_string_lossy().as_bytes());
+        let import_seed: [u8; 32] = seed_hasher.finalize().into();
+
+        let app = Arc::new(App {
+            app_dir,
+            cache_dir: options.cache_dir,
+            env: options.env,
+            limits: options.limits,
+            modules,
+            by_name,
+            entries,
+            import_time_ms,
+            import_seed,
+            stats,
+        });
+        // Compile every module to bytecode and run the module graph once: import-time errors
+        // surface here, never as a half-loaded app.
+        let scratch = crate::Isolate::new(app.clone())?;
+        drop(scratch);
+        Ok(app)
+    }
+
+    /// The app directory (canonicalized).
+    pub fn app_dir(&self) -> &Path {
+        &self.app_dir
+    }
+
+    /// How the modules' bytecode was obtained.
+    pub fn stats(&self) -> &LoadStats {
+        &self.stats
+    }
+
+    /// Function module paths (`"messages"`, `"dir/file"`), sorted.
+    pub fn module_paths(&self) -> Vec<String> {
+        self.entries.iter().map(|e| e.module.clone()).collect()
+    }
+
+    /// Stores freshly compiled bytecode for a module (in memory and in the disk cache).
+    pub(crate) fn store_bytecode(&self, idx: usize, bytes: Vec<u8>) {
+        let rec = &self.modules[idx];
+        self.stats.compiled.fetch_add(1, Ordering::Relaxed);
+        if let Some(dir) = &self.cache_dir {
+            // The cache is an optimisation: failing to write it only costs a recompile later.
+            let _ = write_cache(dir, &rec.cache_key, rec, &bytes);
+        }
+        let _ = rec.bytecode.set(bytes);
+    }
+
+    /// Maps a `file:line:col` position of generated code back to the original source.
+    pub(crate) fn map_position(&self, name: &str, line: u32, col: u32) -> Option<(u32, u32)> {
+        let rec = &self.modules[*self.by_name.get(name)?];
+        match &rec.map {
+            Some(map) => map.lookup(line, col),
+            None => Some((line, col)),
+        }
+    }
+}
+
+/// Collects `(module path, file, kind)` for every entry point under `convex/`.
+fn discover(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, PathBuf, EntryKind)>,
+) -> Result<(), LoadError> {
+    let read = fs::read_dir(dir)
+        .map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", dir.display())))?;
+    for item in read {
+        let item = item.map_err(|e| LoadError::new("io_error", format!("{}: {e}", dir.display())))?;
+        let path = item.path();
+        let file_name = item.file_name().to_string_lossy().into_owned();
+        if file_name.starts_with('.') || file_name.starts_with('#') {
+            continue;
+        }
+        let file_type = item
+            .file_type()
+            .map_err(|e| LoadError::new("io_error", format!("{}: {e}", path.display())))?;
+        if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
+            if dir == root && (file_name == "_generated" || file_name == "_deps") {
+                continue;
+            }
+            if file_name == "node_modules" {
+                continue;
+            }
+            discover(root, &path, out)?;
+            continue;
+        }
+        if file_name.ends_with(".d.ts")
+            || file_name.ends_with(".d.mts")
+            || file_name.contains(".test.")
+            || file_name.contains(".spec.")
+        {
+            continue;
+        }
+        let Some((stem, ext)) = file_name.rsplit_once('.') else { continue };
+        if !matches!(ext, "ts" | "tsx" | "js" | "jsx" | "mjs" | "mts") {
+            continue;
+        }
+        let rel_dir = dir.strip_prefix(root).unwrap_or(Path::new(""));
+        let mut module = String::new();
+        for part in rel_dir.components() {
+            module.push_str(&part.as_os_str().to_string_lossy());
+            module.push('/');
+        }
+        module.push_str(stem);
+        let kind = match module.as_str() {
+            "schema" => EntryKind::Schema,
+            "crons" => EntryKind::Crons,
+            "http" => EntryKind::Http,
+            // App/component definitions and auth config are deploy-time configuration, not
+            // function modules.
+            "convex.config" | "auth.config" => continue,
+            _ => EntryKind::Functions,
+        };
+        out.push((module, path, kind));
+    }
+    Ok(())
+}
+
+/// The canonical module name of a file (see the module docs).
+pub(crate) fn canonical_name(app_dir: &Path, path: &Path) -> String {
+    match path.strip_prefix(app_dir) {
+        Ok(rel) => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/"),
+        Err(_) => path.to_string_lossy().into_owned(),
+    }
+}
+
+fn resolve_import(
+    resolver: &Resolver,
+    dir: &Path,
+    importer: &str,
+    imp: &ImportRef,
+) -> Result<PathBuf, LoadError> {
+    match resolver.resolve(dir, &imp.specifier) {
+        Ok(res) => {
+            let path = res.full_path();
+            let path = fs::canonicalize(&path).unwrap_or(path);
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !matches!(ext, "ts" | "tsx" | "js" | "jsx" | "mjs" | "mts") {
+                return Err(LoadError::new(
+                    "unresolved_import",
+                    format!(
+                        "{importer}:{}:{}: cannot import \"{}\": {} is not a JavaScript or TypeScript module",
+                        imp.line,
+                        imp.col,
+                        imp.specifier,
+                        path.display()
+                    ),
+                ));
+            }
+            Ok(path)
+        }
+        Err(e) => {
+            let spec = imp.specifier.as_str();
+            if spec == "convex" || spec.starts_with("convex/") {
+                return Err(LoadError::new(
+                    "convex_not_installed",
+                    format!(
+                        "{importer}:{}:{}: could not resolve \"{spec}\": the `convex` package is not installed (run npm install): {e}",
+                        imp.line, imp.col
+                    ),
+                ));
+            }
+            Err(LoadError::new(
+                "unresolved_import",
+                format!("{importer}:{}:{}: could not resolve \"{spec}\": {e}", imp.line, imp.col),
+            ))
+        }
+    }
+}
+
+fn cache_key(name: &str, content: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(CACHE_FORMAT.as_bytes());
+    h.update([0]);
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(crate::isolate::quickjs_version().as_bytes());
+    h.update([0]);
+    h.update(name.as_bytes());
+    h.update([0]);
+    h.update(content);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads, hashes and either restores the module from the cache or transpiles it.
+fn prepare_module(
+    path: &Path,
+    name: &str,
+    cache_dir: Option<&Path>,
+    stats: &mut LoadStats,
+) -> Result<ModuleRecord, LoadError> {
+    let content = fs::read(path)
+        .map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", path.display())))?;
+    let key = cache_key(name, &content);
+    if let Some(dir) = cache_dir
+        && let Some(cached) = read_cache(dir, &key)
+    {
+        *stats.cache_hits.get_mut() += 1;
+        let record = ModuleRecord {
+            name: name.to_string(),
+            source: String::new(),
+            imports: Vec::new(),
+            import_refs: cached.imports,
+            export_lines: cached.export_lines,
+            map: cached.map,
+            bytecode: OnceLock::from(cached.bytecode),
+            cache_key: key,
+        };
+        return Ok(record);
+    }
+    let text = String::from_utf8(content)
+        .map_err(|_| LoadError::new("io_error", format!("{name} is not valid UTF-8")))?;
+    let out = transpile::transpile(path, name, &text)?;
+    let record = ModuleRecord {
+        name: name.to_string(),
+        source: out.code,
+        imports: Vec::new(),
+        import_refs: out.imports,
+        export_lines: out.export_lines,
+        map: out.map,
+        bytecode: OnceLock::new(),
+        cache_key: key,
+    };
+    Ok(record)
+}
+
+struct CachedModule {
+    imports: Vec<ImportRef>,
+    export_lines: HashMap<String, u32>,
+    map: Option<LineMap>,
+    bytecode: Vec<u8>,
+}
+
+const MAGIC: &[u8] = b"EMVXMOD1";
+
+fn write_cache(dir: &Path, key: &str, rec: &ModuleRecord, bytecode: &[u8]) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let mut buf = Vec::with_capacity(bytecode.len() + 256);
+    buf.extend_from_slice(MAGIC);
+    let put_u32 = |buf: &mut Vec<u8>, v: u32| buf.extend_from_slice(&v.to_le_bytes());
+    let put_str = |buf: &mut Vec<u8>, s: &str| {
+        buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        buf.extend_from_slice(s.as_bytes());
+    };
+    // Imports are re-resolved on every load (the filesystem may have changed), so only the
+    // specifiers and their positions are stored.
+    put_u32(&mut buf, rec.import_refs.len() as u32);
+    for imp in &rec.import_refs {
+        put_str(&mut buf, &imp.specifier);
+        put_u32(&mut buf, imp.line);
+        put_u32(&mut buf, imp.col);
+    }
+    put_u32(&mut buf, rec.export_lines.len() as u32);
+    for (name, line) in &rec.export_lines {
+        put_str(&mut buf, name);
+        put_u32(&mut buf, *line);
+    }
+    match &rec.map {
+        None => put_u32(&mut buf, u32::MAX),
+        Some(map) => {
+            put_u32(&mut buf, map.tokens.len() as u32);
+            for t in &map.tokens {
+                for v in t {
+                    put_u32(&mut buf, *v);
+                }
+            }
+        }
+    }
+    put_u32(&mut buf, bytecode.len() as u32);
+    buf.extend_from_slice(bytecode);
+    let tmp = dir.join(format!("{key}.tmp{}", std::process::id()));
+    fs::write(&tmp, &buf)?;
+    fs::rename(&tmp, dir.join(format!("{key}.qbc")))
+}
+
+fn read_cache(dir: &Path, key: &str) -> Option<CachedModule> {
+    let buf = fs::read(dir.join(format!("{key}.qbc"))).ok()?;
+    let mut r = Reader { buf: &buf, pos: 0 };
+    if r.take(MAGIC.len())? != MAGIC {
+        return None;
+    }
+    let n = r.u32()?;
+    let mut imports = Vec::new();
+    for _ in 0..n {
+        let specifier = r.string()?;
+        let line = r.u32()?;
+        let col = r.u32()?;
+        imports.push(ImportRef { specifier, line, col });
+    }
+    let n = r.u32()?;
+    let mut export_lines = HashMap::new();
+    for _ in 0..n {
+        let name = r.string()?;
+        let line = r.u32()?;
+        export_lines.insert(name, line);
+    }
+    let n = r.u32()?;
+    let map = if n == u32::MAX {
+        None
+    } else {
+        let mut tokens = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            tokens.push([r.u32()?, r.u32()?, r.u32()?, r.u32()?]);
+        }
+        Some(LineMap { tokens })
+    };
+    let n = r.u32()? as usize;
+    let bytecode = r.take(n)?.to_vec();
+    if r.pos != buf.len() {
+        return None;
+    }
+    Some(CachedModule { imports, export_lines, map, bytecode })
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.buf.get(self.pos..end)?;
+        self.pos = end;
+        Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}

@@ -1,0 +1,754 @@
+//! One QuickJS runtime + context with the app's modules loaded, and the invocation loop.
+//!
+//! Owns: the runtime/context lifetime, the native bindings behind the prelude's globals, the
+//! module resolver/loader over the [`App`], analysis, and `invoke` (FIFO async syscalls with
+//! microtask draining, error mapping, limits).
+//! Invariants:
+//! - The context is reused across invocations; per-execution state (seed, frozen time, log
+//!   buffer, syscall queue, deadline, memory limit, host) is reset before each call and cleared
+//!   after it, so nothing of one call's host is reachable in the next.
+//! - Timeout, out-of-memory and fatal host errors are decided on the Rust side (interrupt
+//!   handler + flags), so JS cannot swallow them; after an out-of-memory the runtime is rebuilt.
+//! - The raw `Host` pointer is only set while `invoke` runs on this thread.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
+use rquickjs::loader::{ImportAttributes, Loader, Resolver};
+use rquickjs::module::Declared;
+use rquickjs::promise::PromiseState;
+use rquickjs::{
+    ArrayBuffer, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime,
+    Value, WriteOptions,
+};
+
+use crate::alloc::{AllocState, CountingAllocator};
+use crate::app::EntryKind;
+use crate::stack::{map_stack, split_location};
+use crate::{
+    Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation, JsError,
+    JsErrorKind, LoadError, Outcome, Visibility,
+};
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+/// Time allowed for module top-level code and for analysis.
+const IMPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The version of QuickJS compiled in (part of the bytecode cache key).
+pub(crate) fn quickjs_version() -> String {
+    // SAFETY: `JS_GetVersion` returns a pointer to a static NUL-terminated string.
+    let v = unsafe { std::ffi::CStr::from_ptr(rquickjs::qjs::JS_GetVersion()) };
+    v.to_string_lossy().into_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Abort {
+    Timeout,
+    OutOfMemory,
+    Fatal,
+}
+
+/// State shared by the native bindings, the interrupt handler and `invoke`.
+struct Shared {
+    alloc: Rc<AllocState>,
+    host: Cell<Option<*mut (dyn Host + 'static)>>,
+    rng: RefCell<ChaCha12Rng>,
+    now_ms: Cell<f64>,
+    perf_now: Cell<f64>,
+    perf_step: Cell<f64>,
+    deadline: Cell<Option<Instant>>,
+    abort: Cell<Option<Abort>>,
+    fatal: RefCell<Option<HostError>>,
+}
+
+impl Shared {
+    /// Host time does not count against the user's time budget.
+    fn pause(&self, spent: Duration) {
+        if let Some(d) = self.deadline.get() {
+            self.deadline.set(Some(d + spent));
+        }
+    }
+
+    fn set_fatal(&self, e: HostError) {
+        let mut fatal = self.fatal.borrow_mut();
+        if fatal.is_none() {
+            *fatal = Some(e);
+        }
+        self.abort.set(Some(Abort::Fatal));
+    }
+
+    fn call_host<R>(&self, f: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
+        let host = self.host.get()?;
+        let t0 = Instant::now();
+        // SAFETY: `host` is set by `Isolate::invoke` from a `&mut dyn Host` that outlives the
+        // call, only for its duration, on this thread; it is cleared before `invoke` returns.
+        // The host never re-enters the isolate, so there is no aliasing `&mut`.
+        let r = f(unsafe { &mut *host });
+        self.pause(t0.elapsed());
+        Some(r)
+    }
+}
+
+struct AppResolver(Arc<App>);
+
+impl Resolver for AppResolver {
+    fn resolve<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        let app = &self.0;
+        if let Some(&idx) = app.by_name.get(base)
+            && let Some((_, target)) = app.modules[idx].imports.iter().find(|(s, _)| s == name)
+        {
+            return Ok(target.clone());
+        }
+        if app.by_name.contains_key(name) {
+            return Ok(name.to_string());
+        }
+        Err(rquickjs::Error::new_resolving_message(
+            base,
+            name,
+            "only static imports resolved when the app was loaded can be imported",
+        ))
+    }
+}
+
+struct AppLoader(Arc<App>);
+
+impl Loader for AppLoader {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _attributes: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, Declared>> {
+        let app = self.0.clone();
+        let Some(&idx) = app.by_name.get(name) else {
+            return Err(rquickjs::Error::new_loading(name));
+        };
+        let rec = &app.modules[idx];
+        if let Some(bytes) = rec.bytecode.get() {
+            // SAFETY: the bytes were produced by `Module::write` of this same QuickJS build:
+            // either just now, or read from a cache entry whose key includes the engine and
+            // QuickJS versions and whose framing was validated when read.
+            return unsafe { Module::load(ctx.clone(), bytes) };
+        }
+        let module = Module::declare(ctx.clone(), name, rec.source.as_bytes())?;
+        let bytes = module.write(WriteOptions::default())?;
+        app.store_bytecode(idx, bytes);
+        Ok(module)
+    }
+}
+
+/// A loaded runtime + context. Field order matters: JS handles drop before the runtime.
+struct Inner {
+    control: Persistent<Object<'static>>,
+    context: Context,
+    runtime: Runtime,
+    shared: Rc<Shared>,
+    baseline: usize,
+}
+
+/// One QuickJS runtime + context with the app's modules loaded. Not `Send`: create and use it
+/// on one thread.
+pub struct Isolate {
+    inner: Option<Inner>,
+    app: Arc<App>,
+}
+
+impl Isolate {
+    /// Creates a runtime, installs the globals and evaluates every module of the app.
+    pub fn new(app: Arc<App>) -> Result<Isolate, LoadError> {
+        let inner = Inner::new(&app)?;
+        Ok(Isolate { inner: Some(inner), app })
+    }
+
+    /// The app this isolate runs.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+
+    fn inner(&mut self) -> Result<&mut Inner, LoadError> {
+        if self.inner.is_none() {
+            self.inner = Some(Inner::new(&self.app)?);
+        }
+        Ok(self.inner.as_mut().expect("inner was just set"))
+    }
+
+    /// Lists every registered function of every function module, and the schema.
+    pub fn analyze(&mut self) -> Result<Analysis, LoadError> {
+        let app = self.app.clone();
+        let inner = self.inner()?;
+        inner.reset_for(FunctionKind::Query, [0; 32], app.import_time_ms, None, IMPORT_TIMEOUT);
+        let shared = inner.shared.clone();
+        let control = inner.control.clone();
+        let result = inner.context.with(|ctx| -> Result<Analysis, LoadError> {
+            let control = control.restore(&ctx).map_err(engine_error)?;
+            call_control::<()>(&ctx, &control, "begin", ("import",)).map_err(engine_error)?;
+            let mut functions = Vec::new();
+            let mut schema_json = None;
+            for entry in &app.entries {
+                let rec = &app.modules[entry.record];
+                match entry.kind {
+                    EntryKind::Schema => {
+                        let text: Option<String> =
+                            call_control(&ctx, &control, "schema", (entry.module.as_str(),))
+                                .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
+                        schema_json = text;
+                    }
+                    EntryKind::Functions | EntryKind::Crons | EntryKind::Http => {
+                        let text: String =
+                            call_control(&ctx, &control, "analyze", (entry.module.as_str(),))
+                                .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
+                        let rows: Vec<(String, String, String, String, String)> =
+                            serde_json::from_str(&text).map_err(|e| {
+                                LoadError::new("analyze_failed", format!("{}: {e}", rec.name))
+                            })?;
+                        let mut found: Vec<AnalyzedFunction> = rows
+                            .into_iter()
+                            .map(|(name, kind, vis, args_json, returns_json)| AnalyzedFunction {
+                                module: entry.module.clone(),
+                                line: rec.export_lines.get(&name).copied(),
+                                kind: match kind.as_str() {
+                                    "query" => FunctionKind::Query,
+                                    "mutation" => FunctionKind::Mutation,
+                                    _ => FunctionKind::Action,
+                                },
+                                visibility: if vis == "internal" {
+                                    Visibility::Internal
+                                } else {
+                                    Visibility::Public
+                                },
+                                name,
+                                args_json,
+                                returns_json,
+                            })
+                            .collect();
+                        found.sort_by(|a, b| {
+                            (a.line.unwrap_or(u32::MAX), &a.name)
+                                .cmp(&(b.line.unwrap_or(u32::MAX), &b.name))
+                        });
+                        functions.extend(found);
+                    }
+                }
+            }
+            let _: Vec<String> = call_control(&ctx, &control, "end", ()).map_err(engine_error)?;
+            Ok(Analysis { functions, schema_json })
+        });
+        let aborted = shared.abort.get();
+        inner.finish();
+        if let Some(reason) = aborted {
+            self.inner = None;
+            return Err(LoadError::new(
+                "analyze_failed",
+                format!("analysis was aborted: {reason:?}"),
+            ));
+        }
+        result
+    }
+
+    /// Runs one query or mutation to completion against `host`.
+    pub fn invoke(&mut self, invocation: &Invocation, host: &mut dyn Host) -> Outcome {
+        if invocation.kind == FunctionKind::Action {
+            return Outcome {
+                result: Err(JsError::new(JsErrorKind::Internal, "actions are not supported yet")),
+                log_lines: Vec::new(),
+            };
+        }
+        let app = self.app.clone();
+        let inner = match self.inner() {
+            Ok(inner) => inner,
+            Err(e) => {
+                return Outcome {
+                    result: Err(JsError::new(
+                        JsErrorKind::Internal,
+                        format!("could not rebuild the isolate: {}", e.message),
+                    )),
+                    log_lines: Vec::new(),
+                };
+            }
+        };
+        let timeout = invocation.timeout.unwrap_or(app.limits.user_timeout);
+        let host_ptr: *mut (dyn Host + '_) = host;
+        // SAFETY: only the lifetime is erased; `finish()` clears the pointer before this
+        // function returns, so it is never used after `host`'s borrow ends.
+        let host_ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host_ptr) };
+        inner.reset_for(
+            invocation.kind,
+            invocation.rng_seed,
+            invocation.now_ms,
+            Some(host_ptr),
+            timeout,
+        );
+        inner.shared.alloc.limit.set(inner.baseline.saturating_add(app.limits.memory_bytes));
+        let shared = inner.shared.clone();
+        let control = inner.control.clone();
+        let (result, log_lines) = inner.context.with(|ctx| {
+            update_stack_top(&ctx);
+            run_invocation(&ctx, &app, control, &shared, invocation)
+        });
+        let oom = shared.alloc.oom.get() || shared.abort.get() == Some(Abort::OutOfMemory);
+        let abort = shared.abort.get();
+        let fatal = shared.fatal.borrow_mut().take();
+        inner.finish();
+        let result = match (oom, abort) {
+            (true, _) => Err(JsError::new(
+                JsErrorKind::OutOfMemory,
+                format!(
+                    "JavaScript execution ran out of memory (maximum memory usage: {} MB)",
+                    app.limits.memory_bytes >> 20
+                ),
+            )),
+            (false, Some(Abort::Timeout)) => Err(JsError::new(
+                JsErrorKind::Timeout,
+                format!("Function execution timed out (maximum duration: {timeout:?})"),
+            )),
+            (false, Some(Abort::Fatal)) => {
+                let message = fatal.map(|f| f.message).unwrap_or_else(|| "host error".into());
+                Err(JsError::new(JsErrorKind::HostFatal, message))
+            }
+            _ => result,
+        };
+        if oom {
+            // The heap may be fragmented or hold user garbage: start from a clean runtime.
+            self.inner = None;
+        }
+        Outcome { result, log_lines }
+    }
+}
+
+impl Inner {
+    fn new(app: &Arc<App>) -> Result<Inner, LoadError> {
+        let alloc = AllocState::new();
+        let runtime = Runtime::new_with_alloc(CountingAllocator::new(alloc.clone()))
+            .map_err(engine_error)?;
+        runtime.set_max_stack_size(app.limits.max_stack_bytes);
+        runtime.set_loader(AppResolver(app.clone()), AppLoader(app.clone()));
+        let shared = Rc::new(Shared {
+            alloc,
+            host: Cell::new(None),
+            rng: RefCell::new(ChaCha12Rng::from_seed(app.import_seed)),
+            now_ms: Cell::new(app.import_time_ms),
+            perf_now: Cell::new(0.0),
+            perf_step: Cell::new(0.0),
+            deadline: Cell::new(Some(Instant::now() + IMPORT_TIMEOUT)),
+            abort: Cell::new(None),
+            fatal: RefCell::new(None),
+        });
+        let handler_state = shared.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || interrupt(&handler_state))));
+        let context = Context::full(&runtime).map_err(engine_error)?;
+        let control = context.with(|ctx| -> Result<Persistent<Object<'static>>, LoadError> {
+            update_stack_top(&ctx);
+            let native = install_native(&ctx, shared.clone()).map_err(|e| js_load_error(&ctx, e))?;
+            let prelude: Function = ctx.eval(PRELUDE).map_err(|e| js_load_error(&ctx, e))?;
+            let control: Object = prelude.call((native,)).map_err(|e| js_load_error(&ctx, e))?;
+            let env = serde_json::to_string(&app.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
+            call_control::<()>(&ctx, &control, "setEnv", (env,)).map_err(|e| js_load_error(&ctx, e))?;
+            call_control::<()>(&ctx, &control, "begin", ("import",)).map_err(|e| js_load_error(&ctx, e))?;
+            for entry in &app.entries {
+                let name = app.modules[entry.record].name.as_str();
+                let ns = import_module(&ctx, app, &control, &shared, name)?;
+                call_control::<()>(&ctx, &control, "register", (entry.module.as_str(), ns))
+                    .map_err(|e| js_load_error(&ctx, e))?;
+            }
+            let _: Vec<String> = call_control(&ctx, &control, "end", ()).map_err(|e| js_load_error(&ctx, e))?;
+            Ok(Persistent::save(&ctx, control))
+        })?;
+        shared.deadline.set(None);
+        runtime.run_gc();
+        let baseline = shared.alloc.used.get();
+        Ok(Inner { control, context, runtime, shared, baseline })
+    }
+
+    fn reset_for(
+        &mut self,
+        kind: FunctionKind,
+        seed: [u8; 32],
+        now_ms: f64,
+        host: Option<*mut (dyn Host + 'static)>,
+        timeout: Duration,
+    ) {
+        let s = &self.shared;
+        *s.rng.borrow_mut() = ChaCha12Rng::from_seed(seed);
+        s.now_ms.set(now_ms.floor());
+        s.perf_now.set(0.0);
+        s.perf_step.set(if kind == FunctionKind::Mutation { 0.001 } else { 0.0 });
+        s.abort.set(None);
+        s.alloc.oom.set(false);
+        *s.fatal.borrow_mut() = None;
+        s.host.set(host);
+        s.deadline.set(Some(Instant::now() + timeout));
+    }
+
+    /// Clears per-execution state after a call (the host pointer first).
+    fn finish(&mut self) {
+        let s = &self.shared;
+        s.host.set(None);
+        s.deadline.set(None);
+        s.alloc.limit.set(usize::MAX);
+        if s.abort.get().is_some() {
+            // Let leftover jobs of the aborted call die under the abort flag, then clear it.
+            self.context.with(|ctx| {
+                let mut budget = 100_000;
+                while budget > 0 && ctx.execute_pending_job() {
+                    budget -= 1;
+                }
+            });
+        }
+        s.abort.set(None);
+        s.alloc.oom.set(false);
+        let used = s.alloc.used.get();
+        if used > self.baseline.saturating_add(8 << 20) {
+            self.runtime.run_gc();
+        }
+    }
+}
+
+fn interrupt(shared: &Shared) -> bool {
+    if shared.abort.get().is_some() {
+        return true;
+    }
+    if shared.alloc.oom.get() {
+        shared.abort.set(Some(Abort::OutOfMemory));
+        return true;
+    }
+    if let Some(deadline) = shared.deadline.get()
+        && Instant::now() >= deadline
+    {
+        shared.abort.set(Some(Abort::Timeout));
+        return true;
+    }
+    false
+}
+
+fn update_stack_top(ctx: &Ctx<'_>) {
+    // SAFETY: `ctx` is a live context; `JS_UpdateStackTop` only records the current native
+    // stack position of its runtime so the stack limit is measured from here.
+    unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
+}
+
+/// The native bindings the prelude builds the globals on.
+fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>) -> rquickjs::Result<Object<'js>> {
+    let native = Object::new(ctx.clone())?;
+    let s = shared.clone();
+    native.set(
+        "syscall",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, op: String, args: String| -> rquickjs::Result<String> {
+            if s.abort.get().is_some() {
+                return Err(Exception::throw_internal(&ctx, "execution aborted"));
+            }
+            match s.call_host(|h| h.syscall(&op, &args)) {
+                None => Err(Exception::throw_message(
+                    &ctx,
+                    "Convex syscalls are only available while a Convex function runs",
+                )),
+                Some(Ok(text)) => Ok(text),
+                Some(Err(e)) if e.fatal => {
+                    let msg = e.message.clone();
+                    s.set_fatal(e);
+                    Err(Exception::throw_internal(&ctx, &msg))
+                }
+                Some(Err(e)) => Err(Exception::throw_message(&ctx, &e.message)),
+            }
+        })?,
+    )?;
+    let s = shared.clone();
+    native.set("random", Function::new(ctx.clone(), move || -> f64 { s.rng.borrow_mut().random::<f64>() })?)?;
+    let s = shared.clone();
+    native.set(
+        "randomBytes",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, n: usize| -> rquickjs::Result<ArrayBuffer<'js>> {
+            let mut bytes = vec![0u8; n.min(65536)];
+            s.rng.borrow_mut().fill(&mut bytes[..]);
+            ArrayBuffer::new(ctx, bytes)
+        })?,
+    )?;
+    let s = shared.clone();
+    native.set("now", Function::new(ctx.clone(), move || -> f64 { s.now_ms.get() })?)?;
+    let s = shared;
+    native.set(
+        "perfNow",
+        Function::new(ctx.clone(), move || -> f64 {
+            let v = s.perf_now.get() + s.perf_step.get();
+            s.perf_now.set(v);
+            v
+        })?,
+    )?;
+    Ok(native)
+}
+
+fn call_control<'js, R: rquickjs::FromJs<'js>>(
+    _ctx: &Ctx<'js>,
+    control: &Object<'js>,
+    name: &str,
+    args: impl rquickjs::function::IntoArgs<'js>,
+) -> rquickjs::Result<R> {
+    let f: Function = control.get(name)?;
+    f.call(args)
+}
+
+/// Runs queued jobs until none is left or the execution is aborted.
+fn drain_jobs(ctx: &Ctx<'_>, shared: &Shared) {
+    while shared.abort.get().is_none() && ctx.execute_pending_job() {}
+}
+
+/// Imports one module (and its graph) and returns its namespace.
+fn import_module<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    shared: &Shared,
+    name: &str,
+) -> Result<Object<'js>, LoadError> {
+    let promise = Module::import(ctx, name).map_err(|e| {
+        let reason = ctx.catch();
+        let _ = e;
+        import_error(ctx, app, control, name, reason)
+    })?;
+    drain_jobs(ctx, shared);
+    if let Some(abort) = shared.abort.get() {
+        return Err(LoadError::new(
+            "import_failed",
+            format!("{name}: evaluating the module was aborted ({abort:?}): top-level code ran longer than {IMPORT_TIMEOUT:?} or ran out of memory"),
+        ));
+    }
+    match promise.state() {
+        PromiseState::Resolved => promise
+            .result::<Object>()
+            .expect("promise is settled")
+            .map_err(|e| js_load_error(ctx, e)),
+        PromiseState::Rejected => {
+            let _ = promise.result::<Value>();
+            let reason = ctx.catch();
+            Err(import_error(ctx, app, control, name, reason))
+        }
+        PromiseState::Pending => Err(LoadError::new(
+            "top_level_await",
+            format!("{name}: Top-level awaits in source files are unsupported"),
+        )),
+    }
+}
+
+fn import_error<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    name: &str,
+    reason: Value<'js>,
+) -> LoadError {
+    let err = describe_error(ctx, app, control, reason);
+    // Name the first frame inside the app (the original file and line).
+    let location = err
+        .stack
+        .as_deref()
+        .and_then(|s| s.lines().find_map(frame_location))
+        .unwrap_or_else(|| name.to_string());
+    let mut message = format!("{location}: {}", err.message.trim_start_matches("Uncaught "));
+    if !location.starts_with(name) {
+        message.push_str(&format!(" (while importing {name})"));
+    }
+    if let Some(stack) = &err.stack {
+        message.push('\n');
+        message.push_str(stack);
+    }
+    LoadError::new("import_failed", message)
+}
+
+fn frame_location(line: &str) -> Option<String> {
+    let loc = match (line.rfind('('), line.ends_with(')')) {
+        (Some(open), true) => &line[open + 1..line.len() - 1],
+        _ => &line[line.find("at ")? + 3..],
+    };
+    let (file, l, c) = split_location(loc.trim())?;
+    Some(format!("{file}:{l}:{c}"))
+}
+
+fn analyze_error<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    module: &str,
+    e: rquickjs::Error,
+) -> LoadError {
+    if !matches!(e, rquickjs::Error::Exception) {
+        return LoadError::new("analyze_failed", format!("Failed to analyze {module}: {e}"));
+    }
+    let err = describe_error(ctx, app, control, ctx.catch());
+    let mut message = format!("Failed to analyze {module}: {}", err.message);
+    if let Some(stack) = err.stack {
+        message.push('\n');
+        message.push_str(&stack);
+    }
+    LoadError::new("analyze_failed", message)
+}
+
+fn engine_error(e: rquickjs::Error) -> LoadError {
+    LoadError::new("engine_error", format!("QuickJS: {e}"))
+}
+
+fn js_load_error(ctx: &Ctx<'_>, e: rquickjs::Error) -> LoadError {
+    if matches!(e, rquickjs::Error::Exception) {
+        let v = ctx.catch();
+        let text = v
+            .as_exception()
+            .map(|x| format!("{}\n{}", x.message().unwrap_or_default(), x.stack().unwrap_or_default()))
+            .unwrap_or_else(|| format!("{v:?}"));
+        return LoadError::new("engine_error", format!("QuickJS exception: {text}"));
+    }
+    engine_error(e)
+}
+
+/// Turns a thrown/rejected JS value into a [`JsError`] (message, mapped stack, ConvexError data).
+fn describe_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, reason: Value<'js>) -> JsError {
+    let info: rquickjs::Result<rquickjs::Array> = call_control(ctx, control, "errorInfo", (reason,));
+    let info = info.and_then(|a| {
+        Ok((a.get::<String>(0)?, a.get::<String>(1)?, a.get::<String>(2)?, a.get::<Option<String>>(3)?))
+    });
+    let (kind, message, stack, data) = match info {
+        Ok(v) => v,
+        Err(_) => {
+            let _ = ctx.catch();
+            return JsError::new(JsErrorKind::Uncaught, "Uncaught exception (could not be described)");
+        }
+    };
+    let stack = if stack.trim().is_empty() { None } else { Some(map_stack(app, &stack)) };
+    if kind == "convex" {
+        let text = data.unwrap_or_else(|| "null".into());
+        return match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(data) => JsError { kind: JsErrorKind::ConvexError, message, stack, data: Some(data) },
+            Err(_) => JsError {
+                kind: JsErrorKind::Uncaught,
+                message: format!("ConvexError with invalid data: {text}"),
+                stack,
+                data: None,
+            },
+        };
+    }
+    let kind = if message.ends_with("Maximum call stack size exceeded") {
+        JsErrorKind::StackOverflow
+    } else {
+        JsErrorKind::Uncaught
+    };
+    JsError { kind, message, stack, data: None }
+}
+
+/// The body of `invoke`, inside the context.
+fn run_invocation<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: Persistent<Object<'static>>,
+    shared: &Shared,
+    inv: &Invocation,
+) -> (Result<String, JsError>, Vec<String>) {
+    let control = match control.restore(ctx) {
+        Ok(c) => c,
+        Err(e) => return (Err(JsError::new(JsErrorKind::Internal, e.to_string())), Vec::new()),
+    };
+    let result = run_loop(ctx, app, &control, shared, inv);
+    let logs: Vec<String> = call_control(ctx, &control, "end", ()).unwrap_or_else(|_| {
+        let _ = ctx.catch();
+        Vec::new()
+    });
+    (result, logs)
+}
+
+fn run_loop<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    shared: &Shared,
+    inv: &Invocation,
+) -> Result<String, JsError> {
+    let internal = |e: rquickjs::Error| {
+        let _ = ctx.catch();
+        JsError::new(JsErrorKind::Internal, format!("engine error: {e}"))
+    };
+    call_control::<()>(ctx, control, "begin", (inv.kind.as_str(),)).map_err(internal)?;
+    let started: rquickjs::Result<Value> = call_control(
+        ctx,
+        control,
+        "start",
+        (inv.kind.as_str(), inv.module.as_str(), inv.name.as_str(), inv.args_json.as_str()),
+    );
+    let started = match started {
+        Ok(v) => v,
+        Err(rquickjs::Error::Exception) => {
+            if shared.abort.get().is_some() {
+                return Err(JsError::new(JsErrorKind::Internal, "aborted"));
+            }
+            return Err(describe_error(ctx, app, control, ctx.catch()));
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    if let Some(text) = started.as_string() {
+        let text = text.to_string().unwrap_or_default();
+        return Err(JsError::new(JsErrorKind::Internal, text));
+    }
+    let Some(promise) = started.into_promise() else {
+        return Err(JsError::new(JsErrorKind::Internal, "invoke did not return a promise"));
+    };
+    let next: Function = control.get("next").map_err(internal)?;
+    let resolve: Function = control.get("resolveCurrent").map_err(internal)?;
+    let reject: Function = control.get("rejectCurrent").map_err(internal)?;
+    loop {
+        drain_jobs(ctx, shared);
+        if shared.abort.get().is_some() || shared.alloc.oom.get() {
+            return Err(JsError::new(JsErrorKind::Internal, "aborted"));
+        }
+        if promise.state() == PromiseState::Rejected {
+            let _ = promise.result::<Value>();
+            return Err(describe_error(ctx, app, control, ctx.catch()));
+        }
+        let item: Option<(String, String)> = match next.call::<_, Value>(()) {
+            Ok(v) if v.is_undefined() => None,
+            Ok(v) => {
+                let arr = v.into_array().ok_or_else(|| JsError::new(JsErrorKind::Internal, "bad queue item"))?;
+                let op: String = arr.get(0).map_err(internal)?;
+                let args: String = arr.get(1).map_err(internal)?;
+                Some((op, args))
+            }
+            Err(e) => return Err(internal(e)),
+        };
+        let Some((op, args)) = item else {
+            return match promise.state() {
+                PromiseState::Resolved => promise
+                    .result::<String>()
+                    .expect("promise is settled")
+                    .map_err(|e| JsError::new(JsErrorKind::Internal, format!("invoke result: {e}"))),
+                PromiseState::Rejected => {
+                    let _ = promise.result::<Value>();
+                    Err(describe_error(ctx, app, control, ctx.catch()))
+                }
+                PromiseState::Pending => Err(JsError::new(
+                    JsErrorKind::Uncaught,
+                    "Returned promise will never resolve",
+                )),
+            };
+        };
+        let answer = shared
+            .call_host(|h| h.async_syscall(&op, &args))
+            .unwrap_or_else(|| Err(HostError::fatal("no host")));
+        let settled = match answer {
+            Ok(text) => resolve.call::<_, ()>((text,)),
+            Err(e) if e.fatal => {
+                let message = e.message.clone();
+                shared.set_fatal(e);
+                return Err(JsError::new(JsErrorKind::HostFatal, message));
+            }
+            Err(e) => {
+                let data = e.data.as_ref().map(|d| d.to_string());
+                reject.call::<_, ()>((e.message, data))
+            }
+        };
+        settled.map_err(internal)?;
+    }
+}

@@ -1,0 +1,550 @@
+// emvex prelude: the global environment of Convex queries and mutations.
+// Evaluated once per QuickJS context as a script whose value is a function taking the native
+// bindings object and returning the control object the Rust side drives. Nothing here is
+// reachable by user code except the globals it installs.
+(function (N) {
+  "use strict";
+  const g = globalThis;
+  const RealDate = Date;
+  const RealPromise = Promise;
+  const ConvexErrorSymbol = Symbol.for("ConvexError");
+  const define = (obj, name, value) =>
+    Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });
+
+  // ---- per-execution state -------------------------------------------------------------
+  let phase = "import"; // "import" | "query" | "mutation" | "action"
+  let logs = [];
+  let queue = [];
+  let qhead = 0;
+  let current = null;
+  let perfCounter = 0;
+  const timers = new Map();
+  const modules = new Map();
+
+  const phaseWords = () => (phase === "query" ? "queries" : phase === "mutation" ? "mutations" : "queries and mutations");
+
+  // ---- console (formatted like the object-inspect output Convex logs) -------------------
+  const identRe = /^[A-Za-z_$][\w$]*$/;
+  function quote(s) {
+    return "'" + s.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n") + "'";
+  }
+  function inspect(v, depth, seen) {
+    switch (typeof v) {
+      case "string": return depth === 0 ? quote(v.length > 32768 ? v.slice(0, 32768) : v) : quote(v);
+      case "number": return Object.is(v, -0) ? "-0" : String(v);
+      case "bigint": return v + "n";
+      case "boolean": return String(v);
+      case "undefined": return "undefined";
+      case "symbol": return v.toString();
+      case "function": {
+        const name = v.name ? "[Function: " + v.name + "]" : "[Function (anonymous)]";
+        return name;
+      }
+    }
+    if (v === null) return "null";
+    if (seen.includes(v)) return "[Circular]";
+    if (depth >= 5) return Array.isArray(v) ? "[Array]" : "[Object]";
+    const next = seen.concat([v]);
+    const sub = (x) => inspect(x, depth + 1, next);
+    if (Array.isArray(v)) {
+      if (v.length === 0) return "[]";
+      const parts = [];
+      for (let i = 0; i < v.length; i++) parts.push(i in v ? sub(v[i]) : "");
+      return "[ " + parts.join(", ") + " ]";
+    }
+    if (v instanceof Error) {
+      const head = "[" + String(v) + "]";
+      const extra = Object.keys(v).filter((k) => k !== "stack").map((k) => key(k) + ": " + sub(v[k]));
+      return extra.length ? "{ " + head + " " + extra.join(", ") + " }" : head;
+    }
+    if (v instanceof RealDate) return isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
+    if (v instanceof RegExp) return String(v);
+    if (v instanceof Map) {
+      const parts = [];
+      v.forEach((val, k) => parts.push(sub(k) + " => " + sub(val)));
+      return "Map (" + v.size + ") {" + parts.join(", ") + "}";
+    }
+    if (v instanceof Set) {
+      const parts = [];
+      v.forEach((val) => parts.push(sub(val)));
+      return "Set (" + v.size + ") {" + parts.join(", ") + "}";
+    }
+    if (v instanceof ArrayBuffer) return "ArrayBuffer { byteLength: " + v.byteLength + " }";
+    if (ArrayBuffer.isView(v) && typeof v.length === "number") {
+      const parts = [];
+      for (let i = 0; i < v.length; i++) parts.push(sub(v[i]));
+      return parts.length ? "[ " + parts.join(", ") + " ]" : "[]";
+    }
+    if (v instanceof RealPromise) return "Promise {}";
+    const keys = Object.keys(v);
+    const proto = Object.getPrototypeOf(v);
+    const ctor = proto && proto !== Object.prototype && proto.constructor && proto.constructor.name;
+    const prefix = ctor && ctor !== "Object" ? ctor + " " : proto === null ? "[Object: null prototype] " : "";
+    if (keys.length === 0) return prefix + "{}";
+    return prefix + "{ " + keys.map((k) => key(k) + ": " + sub(v[k])).join(", ") + " }";
+  }
+  function key(k) {
+    return identRe.test(k) ? k : quote(k);
+  }
+  function message(args) {
+    const parts = [];
+    for (let i = 0; i < args.length; i++) parts.push(inspect(args[i], 0, []));
+    return parts.join(" ");
+  }
+  function log(level, text) {
+    logs.push("[" + level + "] " + text);
+  }
+  const labelOf = (label) => (label === undefined ? "default" : label === null ? "null" : String(label));
+  const consoleImpl = {
+    log: (...a) => log("LOG", message(a)),
+    info: (...a) => log("INFO", message(a)),
+    warn: (...a) => log("WARN", message(a)),
+    error: (...a) => log("ERROR", message(a)),
+    debug: (...a) => log("DEBUG", message(a)),
+    trace: (...a) => {
+      const frames = (new Error().stack || "").split("\n").slice(1).filter((l) => l.trim()).join("\n");
+      log("ERROR", message(a) + (frames ? "\n" + frames : ""));
+    },
+    time: (label) => {
+      const l = labelOf(label);
+      if (timers.has(l)) log("WARN", "Timer '" + l + "' already exists");
+      else timers.set(l, N.perfNow());
+    },
+    timeLog: (label, ...a) => {
+      const l = labelOf(label);
+      if (!timers.has(l)) return log("WARN", "Timer '" + l + "' does not exist");
+      const extra = a.length ? " " + message(a) : "";
+      log("INFO", l + ": " + (N.perfNow() - timers.get(l)) + "ms" + extra);
+    },
+    timeEnd: (label) => {
+      const l = labelOf(label);
+      if (!timers.has(l)) return log("WARN", "Timer '" + l + "' does not exist");
+      log("INFO", l + ": " + (N.perfNow() - timers.get(l)) + "ms");
+      timers.delete(l);
+    },
+    assert: (cond, ...a) => {
+      if (!cond) log("ERROR", "Assertion failed" + (a.length ? ": " + message(a) : ""));
+    },
+    dir: (v) => log("LOG", message([v])),
+    table: (...a) => log("LOG", message(a)),
+    count: () => {},
+    countReset: () => {},
+    group: () => {},
+    groupCollapsed: () => {},
+    groupEnd: () => {},
+  };
+  define(g, "console", consoleImpl);
+
+  // ---- determinism: Date, Math.random, performance -------------------------------------
+  function FrozenDate(...args) {
+    if (new.target === undefined) return new RealDate(N.now()).toString();
+    if (args.length === 0) return Reflect.construct(RealDate, [N.now()], new.target);
+    return Reflect.construct(RealDate, args, new.target);
+  }
+  Object.defineProperty(FrozenDate, "name", { value: "Date", configurable: true });
+  Object.defineProperty(FrozenDate, "length", { value: 7, configurable: true });
+  Object.setPrototypeOf(FrozenDate, Object.getPrototypeOf(RealDate));
+  Object.defineProperty(FrozenDate, "prototype", { value: RealDate.prototype, writable: false, enumerable: false, configurable: false });
+  define(FrozenDate, "now", function now() { return N.now(); });
+  define(FrozenDate, "parse", RealDate.parse);
+  define(FrozenDate, "UTC", RealDate.UTC);
+  define(RealDate.prototype, "constructor", FrozenDate);
+  define(g, "Date", FrozenDate);
+  define(Math, "random", function random() { return N.random(); });
+
+  const performanceImpl = {};
+  define(performanceImpl, "now", function now() { return N.perfNow(); });
+  define(performanceImpl, "timeOrigin", 0);
+  define(g, "performance", performanceImpl);
+
+  // ---- crypto ----------------------------------------------------------------------------
+  const intArrays = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, BigInt64Array, BigUint64Array];
+  function getRandomValues(arr) {
+    if (!intArrays.some((T) => arr instanceof T)) {
+      throw new TypeError("Failed to execute 'getRandomValues' on 'Crypto': The provided value is not of type '(Int8Array or Int16Array or Int32Array or Uint8Array or Uint16Array or Uint32Array or Uint8ClampedArray or BigInt64Array or BigUint64Array)'");
+    }
+    if (arr.byteLength > 65536) {
+      const e = new Error("The ArrayBufferView's byte length (" + arr.byteLength + ") exceeds the number of bytes of entropy available via this API (65536)");
+      e.name = "QuotaExceededError";
+      throw e;
+    }
+    new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).set(new Uint8Array(N.randomBytes(arr.byteLength)));
+    return arr;
+  }
+  const hex = [];
+  for (let i = 0; i < 256; i++) hex.push((i + 0x100).toString(16).slice(1));
+  function randomUUID() {
+    const b = new Uint8Array(N.randomBytes(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    return hex[b[0]] + hex[b[1]] + hex[b[2]] + hex[b[3]] + "-" + hex[b[4]] + hex[b[5]] + "-" + hex[b[6]] + hex[b[7]] + "-" + hex[b[8]] + hex[b[9]] + "-" + hex[b[10]] + hex[b[11]] + hex[b[12]] + hex[b[13]] + hex[b[14]] + hex[b[15]];
+  }
+  const cryptoImpl = {};
+  define(cryptoImpl, "getRandomValues", getRandomValues);
+  define(cryptoImpl, "randomUUID", randomUUID);
+  define(g, "crypto", cryptoImpl);
+
+  // ---- things queries and mutations may not use ----------------------------------------
+  function notInQM(what) {
+    if (phase === "import") return new Error(what + " unsupported at import time");
+    return new Error("Can't use " + what + " in " + phaseWords() + ". Please consider using an action. See https://docs.convex.dev/functions/actions for more details.");
+  }
+  define(g, "fetch", function fetch() { return RealPromise.reject(notInQM("fetch()")); });
+  define(g, "setTimeout", function setTimeout() { throw notInQM("setTimeout"); });
+  define(g, "setInterval", function setInterval() { throw notInQM("setInterval"); });
+  define(g, "clearTimeout", function clearTimeout() {});
+  define(g, "clearInterval", function clearInterval() {});
+  define(g, "queueMicrotask", function queueMicrotask(cb) {
+    if (typeof cb !== "function") throw new TypeError("queueMicrotask: callback must be a function");
+    RealPromise.resolve().then(() => cb());
+  });
+
+  // ---- process.env, self, misc -----------------------------------------------------------
+  const env = Object.create(null);
+  define(g, "process", { env });
+  define(g, "self", g);
+  delete g.window;
+  class StrongRef {
+    #v;
+    constructor(v) { this.#v = v; }
+    deref() { return this.#v; }
+  }
+  define(g, "WeakRef", StrongRef);
+  class NoopFinalizationRegistry {
+    constructor(cb) { if (typeof cb !== "function") throw new TypeError("cleanup must be callable"); }
+    register() {}
+    unregister() { return false; }
+  }
+  define(g, "FinalizationRegistry", NoopFinalizationRegistry);
+
+  class AsyncLocalStorage {
+    #store = undefined;
+    getStore() { return this.#store; }
+    run(store, fn, ...args) {
+      const prev = this.#store;
+      this.#store = store;
+      try { return fn(...args); } finally { this.#store = prev; }
+    }
+    enterWith(store) { this.#store = store; }
+    exit(fn, ...args) { return this.run(undefined, fn, ...args); }
+    disable() { this.#store = undefined; }
+  }
+  class AsyncResource {
+    constructor(type) { this.type = type; }
+    runInAsyncScope(fn, thisArg, ...args) { return fn.apply(thisArg, args); }
+    bind(fn) { return fn.bind(undefined); }
+    static bind(fn) { return fn; }
+    emitDestroy() { return this; }
+  }
+  define(g, "AsyncLocalStorage", AsyncLocalStorage);
+  define(g, "AsyncResource", AsyncResource);
+
+  // ---- text encoding, base64 -------------------------------------------------------------
+  class TextEncoder {
+    get encoding() { return "utf-8"; }
+    encode(input = "") {
+      const s = String(input);
+      const out = [];
+      for (let i = 0; i < s.length; i++) {
+        let c = s.charCodeAt(i);
+        if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+          const d = s.charCodeAt(i + 1);
+          if (d >= 0xdc00 && d <= 0xdfff) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++; }
+          else c = 0xfffd;
+        } else if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+        if (c < 0x80) out.push(c);
+        else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
+        else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+        else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
+      }
+      return new Uint8Array(out);
+    }
+    encodeInto(input, dest) {
+      const bytes = this.encode(input);
+      const n = Math.min(bytes.length, dest.length);
+      dest.set(bytes.subarray(0, n));
+      return { read: String(input).length, written: n };
+    }
+  }
+  class TextDecoder {
+    #fatal; #ignoreBOM;
+    constructor(label = "utf-8", options = {}) {
+      const l = String(label).toLowerCase();
+      if (l !== "utf-8" && l !== "utf8" && l !== "unicode-1-1-utf-8") throw new RangeError("The encoding label provided ('" + label + "') is invalid.");
+      this.#fatal = !!options.fatal;
+      this.#ignoreBOM = !!options.ignoreBOM;
+    }
+    get encoding() { return "utf-8"; }
+    get fatal() { return this.#fatal; }
+    get ignoreBOM() { return this.#ignoreBOM; }
+    decode(input) {
+      if (input === undefined) return "";
+      let b;
+      if (input instanceof ArrayBuffer) b = new Uint8Array(input);
+      else if (ArrayBuffer.isView(input)) b = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+      else throw new TypeError("The provided value is not of type '(ArrayBuffer or ArrayBufferView)'");
+      let i = 0;
+      if (!this.#ignoreBOM && b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
+      const chunks = [];
+      let codes = [];
+      const bad = () => {
+        if (this.#fatal) throw new TypeError("The encoded data was not valid for encoding utf-8");
+        codes.push(0xfffd);
+      };
+      while (i < b.length) {
+        const c = b[i];
+        let need = 0, cp = 0, min = 0;
+        if (c < 0x80) { codes.push(c); i++; }
+        else {
+          if (c >= 0xc2 && c <= 0xdf) { need = 1; cp = c & 0x1f; min = 0x80; }
+          else if (c >= 0xe0 && c <= 0xef) { need = 2; cp = c & 0x0f; min = 0x800; }
+          else if (c >= 0xf0 && c <= 0xf4) { need = 3; cp = c & 0x07; min = 0x10000; }
+          else { bad(); i++; continue; }
+          let j = 1;
+          for (; j <= need; j++) {
+            const d = b[i + j];
+            if (d === undefined || (d & 0xc0) !== 0x80) break;
+            cp = (cp << 6) | (d & 0x3f);
+          }
+          if (j <= need || cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) { bad(); i += j; continue; }
+          i += need + 1;
+          if (cp >= 0x10000) { cp -= 0x10000; codes.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff)); }
+          else codes.push(cp);
+        }
+        if (codes.length > 8192) { chunks.push(String.fromCharCode.apply(null, codes)); codes = []; }
+      }
+      chunks.push(String.fromCharCode.apply(null, codes));
+      return chunks.join("");
+    }
+  }
+  define(g, "TextEncoder", TextEncoder);
+  define(g, "TextDecoder", TextDecoder);
+
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  function invalidChar(fn) {
+    const e = new Error("Failed to execute '" + fn + "': The string to be encoded contains characters outside of the Latin1 range.");
+    e.name = "InvalidCharacterError";
+    return e;
+  }
+  define(g, "btoa", function btoa(data) {
+    if (arguments.length === 0) throw new TypeError("btoa: 1 argument required, but only 0 present.");
+    const s = String(data);
+    let out = "";
+    for (let i = 0; i < s.length; i += 3) {
+      const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2);
+      if (a > 255 || b > 255 || c > 255) throw invalidChar("btoa");
+      const n = (a << 16) | ((b || 0) << 8) | (c || 0);
+      out += B64[(n >> 18) & 63] + B64[(n >> 12) & 63] + (i + 1 < s.length ? B64[(n >> 6) & 63] : "=") + (i + 2 < s.length ? B64[n & 63] : "=");
+    }
+    return out;
+  });
+  define(g, "atob", function atob(data) {
+    if (arguments.length === 0) throw new TypeError("atob: 1 argument required, but only 0 present.");
+    let s = String(data).replace(/[\t\n\f\r ]/g, "");
+    if (s.length % 4 === 0) s = s.replace(/==?$/, "");
+    if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) {
+      const e = new Error("The string to be decoded is not correctly encoded.");
+      e.name = "InvalidCharacterError";
+      throw e;
+    }
+    let out = "", bits = 0, acc = 0;
+    for (let i = 0; i < s.length; i++) {
+      acc = (acc << 6) | B64.indexOf(s[i]);
+      bits += 6;
+      if (bits >= 8) { bits -= 8; out += String.fromCharCode((acc >> bits) & 255); }
+    }
+    return out;
+  });
+
+  // ---- structuredClone -------------------------------------------------------------------
+  function cloneError(what) {
+    const e = new Error(what + " could not be cloned.");
+    e.name = "DataCloneError";
+    return e;
+  }
+  function clone(v, memo) {
+    if (typeof v === "function" || typeof v === "symbol") throw cloneError(String(v));
+    if (typeof v !== "object" || v === null) return v;
+    if (memo.has(v)) return memo.get(v);
+    let out;
+    if (Array.isArray(v)) {
+      out = new Array(v.length);
+      memo.set(v, out);
+      for (const k of Object.keys(v)) out[k] = clone(v[k], memo);
+      return out;
+    }
+    if (v instanceof RealDate) { out = new RealDate(v.getTime()); memo.set(v, out); return out; }
+    if (v instanceof RegExp) { out = new RegExp(v.source, v.flags); memo.set(v, out); return out; }
+    if (v instanceof ArrayBuffer) { out = v.slice(0); memo.set(v, out); return out; }
+    if (ArrayBuffer.isView(v)) {
+      const buf = clone(v.buffer, memo);
+      out = v instanceof DataView ? new DataView(buf, v.byteOffset, v.byteLength) : new v.constructor(buf, v.byteOffset, v.length);
+      memo.set(v, out);
+      return out;
+    }
+    if (v instanceof Map) { out = new Map(); memo.set(v, out); v.forEach((val, k) => out.set(clone(k, memo), clone(val, memo))); return out; }
+    if (v instanceof Set) { out = new Set(); memo.set(v, out); v.forEach((val) => out.add(clone(val, memo))); return out; }
+    if (v instanceof Error) {
+      out = new Error(v.message);
+      out.name = v.name;
+      memo.set(v, out);
+      return out;
+    }
+    if (v instanceof RealPromise || v instanceof WeakMap || v instanceof WeakSet) throw cloneError(Object.prototype.toString.call(v));
+    out = {};
+    memo.set(v, out);
+    for (const k of Object.keys(v)) out[k] = clone(v[k], memo);
+    return out;
+  }
+  define(g, "structuredClone", function structuredClone(value) {
+    if (arguments.length === 0) throw new TypeError("structuredClone: 1 argument required, but only 0 present.");
+    return clone(value, new Map());
+  });
+
+  // ---- the Convex host object ------------------------------------------------------------
+  const dbOps = new Set(["1.0/count", "1.0/get", "1.0/insert", "1.0/shallowMerge", "1.0/replace", "1.0/queryStreamNext", "1.0/queryPage", "1.0/remove"]);
+  function importTimeError(op) {
+    if (dbOps.has(op)) return new Error("Can't use database at import time");
+    if (op.startsWith("1.0/actions/") || op === "1.0/runUdf") return new Error("Cannot call another function at import time");
+    return new Error("Syscall " + op + " unsupported at import time");
+  }
+  const Convex = {};
+  define(Convex, "syscall", function syscall(op, args) {
+    if (phase === "import") throw importTimeError(op);
+    return N.syscall(op, args);
+  });
+  define(Convex, "asyncSyscall", function asyncSyscall(op, args) {
+    if (phase === "import") return RealPromise.reject(importTimeError(op));
+    return new RealPromise((resolve, reject) => { queue.push([op, args, resolve, reject]); });
+  });
+  define(Convex, "jsSyscall", function jsSyscall(op) {
+    if (phase === "import") throw new Error("Syscall " + op + " unsupported at import time");
+    throw new Error("Convex.jsSyscall(\"" + op + "\") is not supported in " + phaseWords());
+  });
+  define(g, "Convex", Convex);
+
+  // ---- control object (driven from Rust) --------------------------------------------------
+  function errorInfo(e) {
+    // Returns [kind, message, stack, data]: kind is "convex" or "error".
+    if (typeof e === "object" && e !== null) {
+      let isConvex = false;
+      try {
+        const sym = e.ConvexErrorSymbol;
+        isConvex = (typeof sym === "symbol" && e[sym] === true) || ConvexErrorSymbol in e;
+      } catch (_) {}
+      let name = "Error", msg = "", stack = "";
+      try { name = String(e.name === undefined ? "Error" : e.name); } catch (_) {}
+      try { msg = e.message === undefined ? "" : String(e.message); } catch (_) {}
+      try { stack = typeof e.stack === "string" ? e.stack : ""; } catch (_) {}
+      if (isConvex) {
+        let data = e.data;
+        if (typeof data !== "string") {
+          try { data = JSON.stringify(data === undefined ? null : data); } catch (_) { data = "null"; }
+        }
+        return ["convex", "Uncaught ConvexError: " + msg, stack, data];
+      }
+      if (e instanceof Error || "message" in e) {
+        return ["error", "Uncaught " + name + (msg ? ": " + msg : ""), stack, undefined];
+      }
+      let text;
+      try { text = inspect(e, 1, []); } catch (_) { text = "[object]"; }
+      return ["error", "Uncaught " + text, "", undefined];
+    }
+    let text;
+    try { text = String(e); } catch (_) { text = "exception"; }
+    return ["error", "Uncaught " + text, "", undefined];
+  }
+
+  const control = {
+    setEnv(json) {
+      const vars = JSON.parse(json);
+      for (const k of Object.keys(vars)) env[k] = vars[k];
+    },
+    begin(kind) {
+      phase = kind;
+      logs = [];
+      queue = [];
+      qhead = 0;
+      current = null;
+      timers.clear();
+    },
+    end() {
+      phase = "idle";
+      queue = [];
+      qhead = 0;
+      current = null;
+      const out = logs;
+      logs = [];
+      return out;
+    },
+    register(path, ns) {
+      modules.set(path, ns);
+    },
+    start(kind, path, name, argsJson) {
+      const ns = modules.get(path);
+      const fn = ns === undefined ? undefined : ns[name];
+      const udf = path + (name === "default" ? "" : ":" + name);
+      if (fn === undefined || fn === null || (typeof fn !== "object" && typeof fn !== "function")) {
+        return "Could not find function for '" + udf + "'. Did you forget to run `npx convex dev`?";
+      }
+      const actual = "isQuery" in fn ? "query" : "isMutation" in fn ? "mutation" : "isAction" in fn ? "action" : null;
+      if (actual === null) return "'" + udf + "' is not a Convex function";
+      if (actual !== kind) return "Function " + udf + " is registered as " + (actual === "action" ? "an " : "a ") + actual + " but is being run as " + (kind === "action" ? "an " : "a ") + kind + ".";
+      if (kind === "query") return fn.invokeQuery.call(g, argsJson);
+      if (kind === "mutation") return fn.invokeMutation.call(g, argsJson);
+      return fn.invokeAction.call(g, "dummy_request_id", argsJson);
+    },
+    next() {
+      if (qhead >= queue.length) {
+        if (qhead > 0) { queue = []; qhead = 0; }
+        return undefined;
+      }
+      const item = queue[qhead];
+      queue[qhead++] = undefined;
+      current = item;
+      return item;
+    },
+    resolveCurrent(text) {
+      const c = current;
+      current = null;
+      c[2](text);
+    },
+    rejectCurrent(msg, dataJson) {
+      const c = current;
+      current = null;
+      const e = new Error(msg);
+      if (dataJson !== undefined) e.data = JSON.parse(dataJson);
+      c[3](e);
+    },
+    errorInfo,
+    analyze(path) {
+      const ns = modules.get(path);
+      const out = [];
+      if (ns === undefined) return "[]";
+      for (const name of Object.getOwnPropertyNames(ns)) {
+        const v = ns[name];
+        if (v === null || (typeof v !== "object" && typeof v !== "function")) continue;
+        const q = "isQuery" in v, m = "isMutation" in v, a = "isAction" in v;
+        if (q + m + a !== 1) continue;
+        const pub = "isPublic" in v, int = "isInternal" in v;
+        if (pub && int) continue;
+        const args = typeof v.exportArgs === "function" ? v.exportArgs() : '{"type":"any"}';
+        const returns = typeof v.exportReturns === "function" ? v.exportReturns() : "null";
+        if (typeof args !== "string" || typeof returns !== "string") {
+          throw new Error("exportArgs()/exportReturns() of " + path + ":" + name + " did not return a string");
+        }
+        out.push([name, q ? "query" : m ? "mutation" : "action", int ? "internal" : "public", args, returns]);
+      }
+      return JSON.stringify(out);
+    },
+    schema(path) {
+      const ns = modules.get(path);
+      const d = ns && ns.default;
+      if (d === undefined || d === null || typeof d.export !== "function") return undefined;
+      const text = d.export();
+      if (typeof text !== "string") throw new Error("schema export() did not return a string");
+      return text;
+    },
+  };
+  return control;
+})

@@ -1,0 +1,267 @@
+//! TypeScript stripping and static-import extraction with oxc.
+//!
+//! Owns: turning one source file into ESM JavaScript that QuickJS can compile, plus the list of
+//! static import specifiers (with their position in the ORIGINAL file) and a compact source map.
+//! Invariants: JavaScript files are passed through unchanged (so their line numbers need no map);
+//! TypeScript files get a [`LineMap`] from generated to original positions; every position is
+//! 1-based (line and column), as printed in `file:line:col`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use oxc::allocator::Allocator;
+use oxc::ast::ast::{Declaration, ExportDefaultDeclarationKind, Statement};
+use oxc::codegen::{Codegen, CodegenOptions};
+use oxc::parser::Parser;
+use oxc::semantic::SemanticBuilder;
+use oxc::span::SourceType;
+use oxc::transformer::{TransformOptions, Transformer};
+
+use crate::LoadError;
+
+/// One static `import`/`export ... from` specifier of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImportRef {
+    pub specifier: String,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// Generated-to-original position map: tokens `(gen_line, gen_col, src_line, src_col)`, 0-based,
+/// sorted by generated position.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct LineMap {
+    pub tokens: Vec<[u32; 4]>,
+}
+
+impl LineMap {
+    /// Maps a 1-based generated `(line, col)` to the 1-based original position, if known.
+    pub fn lookup(&self, line: u32, col: u32) -> Option<(u32, u32)> {
+        if line == 0 {
+            return None;
+        }
+        let (gl, gc) = (line - 1, col.saturating_sub(1));
+        let idx = self.tokens.partition_point(|t| (t[0], t[1]) <= (gl, gc));
+        if idx > 0 {
+            let t = self.tokens[idx - 1];
+            if t[0] == gl {
+                return Some((t[2] + 1, t[3] + 1));
+            }
+        }
+        // No token before the column on this line: take the first token of the line.
+        let first = self.tokens.partition_point(|t| t[0] < gl);
+        match self.tokens.get(first) {
+            Some(t) if t[0] == gl => Some((t[2] + 1, t[3] + 1)),
+            _ => None,
+        }
+    }
+}
+
+/// The result of preparing one file.
+#[derive(Debug, Clone)]
+pub(crate) struct Transpiled {
+    pub code: String,
+    pub imports: Vec<ImportRef>,
+    /// Export name → 1-based line of its declaration in the original source.
+    pub export_lines: HashMap<String, u32>,
+    pub map: Option<LineMap>,
+}
+
+/// 1-based line and column (in characters) of a byte offset in `text`.
+pub(crate) fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let before = &text[..floor_char_boundary(text, offset)];
+    let line = before.bytes().filter(|b| *b == b'\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = before[line_start..].chars().count() as u32 + 1;
+    (line, col)
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Strips TypeScript (if any) and extracts static imports. `display` names the file in errors.
+pub(crate) fn transpile(path: &Path, display: &str, source: &str) -> Result<Transpiled, LoadError> {
+    let allocator = Allocator::default();
+    let source_type = SourceType::from_path(path)
+        .unwrap_or_else(|_| SourceType::mjs())
+        .with_module(true);
+    let parsed = Parser::new(&allocator, source, source_type).parse();
+    if let Some(err) = parsed.diagnostics.errors().next() {
+        let offset = err.labels.first().map(|l| l.offset() as usize).unwrap_or(0);
+        let (line, col) = line_col(source, offset);
+        return Err(LoadError::new(
+            "syntax_error",
+            format!("{display}:{line}:{col}: SyntaxError: {}", err.message),
+        ));
+    }
+    let mut program = parsed.program;
+    let typescript = source_type.is_typescript();
+    let export_lines = collect_export_lines(&program, source);
+    if typescript {
+        let scoping = SemanticBuilder::new().build(&program).semantic.into_scoping();
+        let options = TransformOptions::default();
+        let ret = Transformer::new(&allocator, path, &options).build_with_scoping(scoping, &mut program);
+        if let Some(err) = ret.diagnostics.errors().next() {
+            let offset = err.labels.first().map(|l| l.offset() as usize).unwrap_or(0);
+            let (line, col) = line_col(source, offset);
+            return Err(LoadError::new(
+                "syntax_error",
+                format!("{display}:{line}:{col}: {}", err.message),
+            ));
+        }
+    }
+    let mut imports = Vec::new();
+    for stmt in &program.body {
+        let lit = match stmt {
+            Statement::ImportDeclaration(d) => Some(&d.source),
+            Statement::ExportAllDeclaration(d) => Some(&d.source),
+            Statement::ExportFromDeclaration(d) => Some(&d.source),
+            _ => None,
+        };
+        if let Some(lit) = lit {
+            let (line, col) = line_col(source, lit.span.start as usize);
+            imports.push(ImportRef { specifier: lit.value.to_string(), line, col });
+        }
+    }
+    if !typescript {
+        return Ok(Transpiled { code: source.to_string(), imports, export_lines, map: None });
+    }
+    let out = Codegen::new()
+        .with_options(CodegenOptions {
+            source_map_path: Some(path.to_path_buf()),
+            ..CodegenOptions::default()
+        })
+        .build(&program);
+    let map = out.map.map(|m| {
+        let mut tokens: Vec<[u32; 4]> = m
+            .get_tokens()
+            .map(|t| [t.get_dst_line(), t.get_dst_col(), t.get_src_line(), t.get_src_col()])
+            .collect();
+        tokens.sort_unstable();
+        LineMap { tokens }
+    });
+    Ok(Transpiled { code: out.code, imports, export_lines, map })
+}
+
+/// Export name → line of the exported declaration (or of the export statement).
+fn collect_export_lines(program: &oxc::ast::ast::Program<'_>, source: &str) -> HashMap<String, u32> {
+    let mut out = HashMap::new();
+    let mut local_lines: HashMap<String, u32> = HashMap::new();
+    let line_of = |start: u32| line_col(source, start as usize).0;
+    for stmt in &program.body {
+        match stmt {
+            Statement::VariableDeclaration(v) => {
+                for d in &v.declarations {
+                    if let Some(id) = d.id.get_binding_identifier() {
+                        local_lines.insert(id.name.to_string(), line_of(d.span.start));
+                    }
+                }
+            }
+            Statement::FunctionDeclaration(f) => {
+                if let Some(id) = &f.id {
+                    local_lines.insert(id.name.to_string(), line_of(f.span.start));
+                }
+            }
+            _ => {}
+        }
+    }
+    for stmt in &program.body {
+        match stmt {
+            Statement::ExportDeclaration(d) => match &d.declaration {
+                Declaration::VariableDeclaration(v) => {
+                    for decl in &v.declarations {
+                        if let Some(id) = decl.id.get_binding_identifier() {
+                            out.insert(id.name.to_string(), line_of(decl.span.start));
+                        }
+                    }
+                }
+                Declaration::FunctionDeclaration(f) => {
+                    if let Some(id) = &f.id {
+                        out.insert(id.name.to_string(), line_of(f.span.start));
+                    }
+                }
+                _ => {}
+            },
+            Statement::ExportNamedDeclaration(d) => {
+                for s in &d.specifiers {
+                    let local = s.local.name().to_string();
+                    let line = local_lines.get(&local).copied().unwrap_or(line_of(s.span.start));
+                    out.insert(s.exported.name().to_string(), line);
+                }
+            }
+            Statement::ExportDefaultDeclaration(d) => {
+                let line = match &d.declaration {
+                    ExportDefaultDeclarationKind::Identifier(id) => {
+                        local_lines.get(id.name.as_str()).copied().unwrap_or(line_of(d.span.start))
+                    }
+                    _ => line_of(d.span.start),
+                };
+                out.insert("default".to_string(), line);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_types_and_lists_imports() {
+        let src = "import type { X } from './types';\nimport { a } from \"./a.js\";\nexport * from './b';\nconst n: number = a;\nexport { n };\n";
+        let t = transpile(Path::new("m.ts"), "convex/m.ts", src).unwrap();
+        assert!(!t.code.contains(": number"), "{}", t.code);
+        let specs: Vec<_> = t.imports.iter().map(|i| (i.specifier.as_str(), i.line)).collect();
+        assert_eq!(specs, vec![("./a.js", 2), ("./b", 3)]);
+        assert!(t.map.is_some());
+        assert_eq!(t.export_lines.get("n"), Some(&4));
+    }
+
+    #[test]
+    fn export_lines_cover_all_forms() {
+        let src = "export const a = 1;\n\nexport function b() {}\nconst c = 2;\nexport { c as d };\nexport default c;\n";
+        let t = transpile(Path::new("m.js"), "m.js", src).unwrap();
+        assert_eq!(t.export_lines.get("a"), Some(&1));
+        assert_eq!(t.export_lines.get("b"), Some(&3));
+        assert_eq!(t.export_lines.get("d"), Some(&4));
+        assert_eq!(t.export_lines.get("default"), Some(&4));
+    }
+
+    #[test]
+    fn source_map_points_at_original_lines() {
+        let src = "type T = {\n  a: number;\n};\n\nexport function f(x: T) {\n  throw new Error('x');\n}\n";
+        let t = transpile(Path::new("m.ts"), "m.ts", src).unwrap();
+        let map = t.map.unwrap();
+        let gen_line = t.code.lines().position(|l| l.contains("throw")).unwrap() as u32 + 1;
+        let col = t.code.lines().nth(gen_line as usize - 1).unwrap().find("throw").unwrap() as u32 + 1;
+        assert_eq!(map.lookup(gen_line, col).map(|p| p.0), Some(6));
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_col() {
+        let err = transpile(Path::new("bad.ts"), "convex/bad.ts", "const a = 1;\nconst = ;\n").unwrap_err();
+        assert_eq!(err.code, "syntax_error");
+        assert!(err.message.starts_with("convex/bad.ts:2:"), "{}", err.message);
+    }
+
+    #[test]
+    fn javascript_passes_through() {
+        let src = "import x from 'y';\nexport default x;\n";
+        let t = transpile(Path::new("m.js"), "m.js", src).unwrap();
+        assert_eq!(t.code, src);
+        assert!(t.map.is_none());
+    }
+
+    #[test]
+    fn line_col_counts_chars() {
+        assert_eq!(line_col("ab\ncé d", 7), (2, 4));
+        assert_eq!(line_col("x", 0), (1, 1));
+    }
+}

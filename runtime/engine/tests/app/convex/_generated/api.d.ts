@@ -1,0 +1,2 @@
+export declare const api: any;
+export declare const internal: any;

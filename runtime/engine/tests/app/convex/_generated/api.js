@@ -1,0 +1,4 @@
+/* eslint-disable */
+import { anyApi } from "convex/server";
+export const api = anyApi;
+export const internal = anyApi;

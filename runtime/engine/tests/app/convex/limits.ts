@@ -1,0 +1,50 @@
+import { query, mutation } from "./_generated/server";
+
+export const spin = query({
+  args: {},
+  handler: async () => {
+    while (true) {}
+  },
+});
+
+export const spinCaught = query({
+  args: {},
+  handler: async () => {
+    for (;;) {
+      try {
+        while (true) {}
+      } catch {
+        // an interrupt must not be swallowed
+      }
+    }
+  },
+});
+
+export const memoryBomb = mutation({
+  args: {},
+  handler: async () => {
+    const hold: string[] = [];
+    try {
+      for (let i = 0; ; i++) {
+        hold.push("x".repeat(1 << 20) + i);
+      }
+    } catch (e) {
+      // swallowing the out-of-memory error must not make the call succeed
+      return "swallowed";
+    }
+  },
+});
+
+function recurse(n: number): number {
+  return recurse(n + 1) + 1;
+}
+
+export const deep = query({
+  args: {},
+  handler: async () => recurse(0),
+});
+
+export const ok = query({
+  args: {},
+  handler: async () => "fine",
+});
