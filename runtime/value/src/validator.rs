@@ -210,6 +210,16 @@ impl Validator {
         })
     }
 
+    /// Parse the output of `exportReturns()` (or an optional schema `documentType`):
+    /// JSON `null` means "no validator".
+    pub fn from_optional_json(json: &Json) -> Result<Option<Validator>, ValueError> {
+        if json.is_null() {
+            Ok(None)
+        } else {
+            Validator::from_json(json).map(Some)
+        }
+    }
+
     /// The JSON grammar of §2.6 (inverse of [`Validator::from_json`]).
     pub fn to_json(&self) -> Json {
         match self {
@@ -972,6 +982,16 @@ mod tests {
                 .starts_with("Object is missing")
         );
         assert!(check(&Validator::Union(vec![]), json!(null)).is_err());
+    }
+
+    #[test]
+    fn optional_json() {
+        assert_eq!(Validator::from_optional_json(&Json::Null), Ok(None));
+        assert_eq!(
+            Validator::from_optional_json(&json!({"type": "null"})),
+            Ok(Some(Validator::Null))
+        );
+        assert!(Validator::from_optional_json(&json!({"type": "bogus"})).is_err());
     }
 
     #[test]
