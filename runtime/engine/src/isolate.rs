@@ -64,6 +64,14 @@ struct Shared {
     deadline: Cell<Option<Instant>>,
     abort: Cell<Option<Abort>>,
     fatal: RefCell<Option<HostError>>,
+    /// Promises rejected with no handler attached (identity, reason), in rejection order.
+    unhandled: RefCell<Vec<(usize, Persistent<Value<'static>>)>>,
+}
+
+/// Identity of a JS object value (its heap pointer).
+fn object_identity(v: &Value<'_>) -> usize {
+    // SAFETY: reading the pointer bits of a live value; it is only compared, never dereferenced.
+    unsafe { rquickjs::qjs::JS_VALUE_GET_PTR(v.as_raw()) as usize }
 }
 
 impl Shared {
@@ -155,6 +163,15 @@ struct Inner {
     runtime: Runtime,
     shared: Rc<Shared>,
     baseline: usize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Persistent handles held in `shared` must be released while the runtime is alive.
+        self.shared.unhandled.borrow_mut().clear();
+        self.runtime.set_host_promise_rejection_tracker(None);
+        self.runtime.set_interrupt_handler(None);
+    }
 }
 
 /// One QuickJS runtime + context with the app's modules loaded. Not `Send`: create and use it
@@ -342,11 +359,24 @@ impl Inner {
             deadline: Cell::new(Some(Instant::now() + IMPORT_TIMEOUT)),
             abort: Cell::new(None),
             fatal: RefCell::new(None),
+            unhandled: RefCell::new(Vec::new()),
         });
+        let tracker_state = shared.clone();
+        runtime.set_host_promise_rejection_tracker(Some(Box::new(
+            move |ctx: Ctx<'_>, promise: Value<'_>, reason: Value<'_>, is_handled: bool| {
+                let id = object_identity(&promise);
+                let mut list = tracker_state.unhandled.borrow_mut();
+                if is_handled {
+                    list.retain(|(p, _)| *p != id);
+                } else {
+                    list.push((id, Persistent::save(&ctx, reason)));
+                }
+            },
+        )));
         let handler_state = shared.clone();
         runtime.set_interrupt_handler(Some(Box::new(move || interrupt(&handler_state))));
         let context = Context::full(&runtime).map_err(engine_error)?;
-        let control = context.with(|ctx| -> Result<Persistent<Object<'static>>, LoadError> {
+        let loaded = context.with(|ctx| -> Result<Persistent<Object<'static>>, LoadError> {
             update_stack_top(&ctx);
             let native = install_native(&ctx, shared.clone()).map_err(|e| js_load_error(&ctx, e))?;
             let prelude: Function = ctx.eval(PRELUDE).map_err(|e| js_load_error(&ctx, e))?;
@@ -362,8 +392,12 @@ impl Inner {
             }
             let _: Vec<String> = call_control(&ctx, &control, "end", ()).map_err(|e| js_load_error(&ctx, e))?;
             Ok(Persistent::save(&ctx, control))
-        })?;
+        });
+        // Handles kept by the rejection tracker must go before the runtime does.
+        shared.unhandled.borrow_mut().clear();
+        let control = loaded?;
         shared.deadline.set(None);
+        shared.unhandled.borrow_mut().clear();
         runtime.run_gc();
         let baseline = shared.alloc.used.get();
         Ok(Inner { control, context, runtime, shared, baseline })
@@ -406,6 +440,7 @@ impl Inner {
         }
         s.abort.set(None);
         s.alloc.oom.set(false);
+        s.unhandled.borrow_mut().clear();
         let used = s.alloc.used.get();
         if used > self.baseline.saturating_add(8 << 20) {
             self.runtime.run_gc();
@@ -707,6 +742,15 @@ fn run_loop<'js>(
         if promise.state() == PromiseState::Rejected {
             let _ = promise.result::<Value>();
             return Err(describe_error(ctx, app, control, ctx.catch()));
+        }
+        // An unhandled rejection anywhere ends the execution with that error.
+        let first_unhandled = {
+            let list = shared.unhandled.borrow();
+            list.iter().find(|(p, _)| *p != object_identity(promise.as_value())).map(|(_, r)| r.clone())
+        };
+        if let Some(reason) = first_unhandled {
+            let reason = reason.restore(ctx).map_err(internal)?;
+            return Err(describe_error(ctx, app, control, reason));
         }
         let item: Option<(String, String)> = match next.call::<_, Value>(()) {
             Ok(v) if v.is_undefined() => None,

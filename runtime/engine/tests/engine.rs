@@ -551,3 +551,22 @@ fn warm_bytecode_cache_is_used() {
     let err = run(&mut iso, &mut host, FunctionKind::Query, "errors:plainError", "[{}]").result.unwrap_err();
     assert!(err.stack.unwrap().contains("(convex/errors.ts:16:"));
 }
+
+#[test]
+fn unhandled_rejection_ends_the_execution() {
+    let mut iso = isolate();
+    let mut host = FakeHost::default();
+    let err = run(&mut iso, &mut host, FunctionKind::Mutation, "errors:unhandledRejection", "[{}]").result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::ConvexError, "{err:?}");
+    assert_eq!(err.message, "Uncaught ConvexError: insert refused");
+    let out = run(&mut iso, &mut host, FunctionKind::Mutation, "errors:lateHandled", "[{}]");
+    assert_eq!(ok_value(&out), json!("handled: insert refused"));
+}
+
+#[test]
+fn one_instance_of_each_module_per_realm() {
+    let mut iso = isolate();
+    let mut host = FakeHost::default();
+    let v = ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "identity:sameInstances", "[{}]"));
+    assert_eq!(v, json!({"server": true, "values": true, "instanceOf": true}));
+}

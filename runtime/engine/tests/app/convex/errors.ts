@@ -49,3 +49,26 @@ export const syncSyscallError = query({
     }
   },
 });
+
+export const unhandledRejection = mutation({
+  args: {},
+  handler: async (ctx) => {
+    // Nobody handles this rejection: it ends the execution.
+    void ctx.db.insert("messages", { author: "fail", body: "x" });
+    await ctx.db.insert("messages", { author: "ok", body: "y" });
+    return "finished";
+  },
+});
+
+export const lateHandled = mutation({
+  args: {},
+  handler: async (ctx) => {
+    const p = ctx.db.insert("messages", { author: "fail", body: "x" });
+    try {
+      await p;
+    } catch (e: any) {
+      return "handled: " + e.message;
+    }
+    return "no error";
+  },
+});
