@@ -124,7 +124,7 @@ fn missing_app_exits_2() {
 
 #[test]
 fn broken_app_exits_2() {
-    let app = TempDir::new("cli-broken");
+    let app = TempDir::new("cli-bad-app");
     std::fs::create_dir_all(app.path.join("convex")).unwrap();
     std::fs::write(app.path.join("convex/broken.ts"), "export const x = ;\n").unwrap();
     let out = run_cli(&["run", app.str(), "broken:x", "--in-memory"], T);

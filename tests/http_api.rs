@@ -34,7 +34,7 @@ fn path_forms() {
     // `module.js:fn` is the same function as `module:fn`.
     assert_eq!(s.query_ok("logs.js:silent", json!({})), json!("quiet"));
     // A bare module path means `:default`, which this module does not export.
-    s.query_err("logs", json!({})).assert_contains("Could not find public function for 'logs'");
+    s.query_err("logs", json!({})).assert_contains("Could not find public function for 'logs");
 }
 
 #[test]
