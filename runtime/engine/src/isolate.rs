@@ -124,7 +124,7 @@ impl Resolver for AppResolver {
         Err(rquickjs::Error::new_resolving_message(
             base,
             name,
-            "only static imports resolved when the app was loaded can be imported",
+            "dynamic import() is not supported in queries and mutations (only static imports resolved when the app was loaded can be imported)",
         ))
     }
 }
@@ -212,6 +212,7 @@ impl Isolate {
             call_control::<()>(&ctx, &control, "begin", ("import",)).map_err(engine_error)?;
             let mut functions = Vec::new();
             let mut schema_json = None;
+            let mut crons_json = None;
             for entry in &app.entries {
                 let rec = &app.modules[entry.record];
                 match entry.kind {
@@ -222,6 +223,12 @@ impl Isolate {
                         schema_json = text;
                     }
                     EntryKind::Functions | EntryKind::Crons | EntryKind::Http => {
+                        if entry.kind == EntryKind::Crons {
+                            let text: Option<String> =
+                                call_control(&ctx, &control, "crons", (entry.module.as_str(),))
+                                    .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
+                            crons_json = text;
+                        }
                         let text: String =
                             call_control(&ctx, &control, "analyze", (entry.module.as_str(),))
                                 .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
@@ -258,7 +265,7 @@ impl Isolate {
                 }
             }
             let _: Vec<String> = call_control(&ctx, &control, "end", ()).map_err(engine_error)?;
-            Ok(Analysis { functions, schema_json })
+            Ok(Analysis { functions, schema_json, crons_json })
         });
         let aborted = shared.abort.get();
         inner.finish();
@@ -696,6 +703,7 @@ fn run_invocation<'js>(
     (result, logs)
 }
 
+#[allow(clippy::result_large_err)]
 fn run_loop<'js>(
     ctx: &Ctx<'js>,
     app: &App,

@@ -82,6 +82,8 @@ pub struct Analysis {
     pub functions: Vec<AnalyzedFunction>,
     /// `schema.ts`'s default export `.export()` JSON text, if the app has a schema.
     pub schema_json: Option<String>,
+    /// `crons.ts`'s default export `.export()` JSON text, if the app has crons.
+    pub crons_json: Option<String>,
 }
 
 /// One registered Convex function.

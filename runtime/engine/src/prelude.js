@@ -537,6 +537,14 @@
       }
       return JSON.stringify(out);
     },
+    crons(path) {
+      const ns = modules.get(path);
+      const d = ns && ns.default;
+      if (d === undefined || d === null || !("isCrons" in d) || typeof d.export !== "function") return undefined;
+      const text = d.export();
+      if (typeof text !== "string") throw new Error("crons export() did not return a string");
+      return text;
+    },
     schema(path) {
       const ns = modules.get(path);
       const d = ns && ns.default;

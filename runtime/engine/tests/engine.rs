@@ -163,6 +163,7 @@ fn analyze_finds_functions_kinds_visibility_validators_and_schema() {
     // Skipped files: dotfiles, tests, _generated.
     assert!(analysis.functions.iter().all(|f| !f.module.starts_with('_') && !f.module.contains("test")));
     assert!(!app().module_paths().iter().any(|m| m.contains("hidden") || m.contains("test")));
+    assert!(!app().module_paths().iter().any(|m| m == "nodeAction"), "\"use node\" modules are skipped");
     // Functions of a module are sorted by source line.
     let lines: Vec<u32> =
         analysis.functions.iter().filter(|f| f.module == "messages").filter_map(|f| f.line).collect();
@@ -172,6 +173,10 @@ fn analyze_finds_functions_kinds_visibility_validators_and_schema() {
     assert_eq!(schema["tables"][0]["tableName"], "messages");
     assert_eq!(schema["tables"][0]["indexes"][0]["indexDescriptor"], "by_author");
     assert_eq!(schema["schemaValidation"], true);
+
+    let crons: Value = serde_json::from_str(analysis.crons_json.as_deref().unwrap()).unwrap();
+    assert_eq!(crons["clear messages"]["name"], "messages:clear");
+    assert_eq!(crons["clear messages"]["schedule"], json!({"type": "interval", "minutes": 5}));
 }
 
 #[test]
@@ -569,4 +574,11 @@ fn one_instance_of_each_module_per_realm() {
     let mut host = FakeHost::default();
     let v = ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "identity:sameInstances", "[{}]"));
     assert_eq!(v, json!({"server": true, "values": true, "instanceOf": true}));
+}
+
+#[test]
+fn app_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<App>();
+    assert_send_sync::<LoadError>();
 }
