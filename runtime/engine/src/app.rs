@@ -338,6 +338,7 @@ fn resolve_import(
     importer: &str,
     imp: &ImportRef,
 ) -> Result<PathBuf, LoadError> {
+    let importer = crate::stack::display_name(importer);
     match resolver.resolve(dir, &imp.specifier) {
         Ok(res) => {
             let path = res.full_path();

@@ -1,9 +1,10 @@
 //! Source-mapping of QuickJS stack traces.
 //!
 //! Owns: rewriting `file:line:col` positions in QuickJS `Error.stack` text (generated code) to
-//! positions in the original `.ts` files. Invariant: lines whose file is not a module of the app
-//! (native frames, `<anonymous>`) are kept unchanged; the output has one frame per line, each
-//! starting with four spaces and `at `.
+//! positions in the original `.ts` files. Invariants: frames of the engine's own prelude and
+//! native frames are dropped; files outside the app dir are shown from their last
+//! `node_modules/` component on (no absolute paths leak); other lines are kept; the output has
+//! one frame per line, each starting with four spaces and `at `.
 
 use crate::App;
 
@@ -11,7 +12,8 @@ use crate::App;
 pub(crate) fn map_stack(app: &App, stack: &str) -> String {
     let mut out = Vec::new();
     for line in stack.lines() {
-        if line.trim().is_empty() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.ends_with("(native)") || trimmed.contains("(eval_script:") {
             continue;
         }
         out.push(map_frame(app, line));
@@ -31,9 +33,22 @@ fn map_frame(app: &App, line: &str) -> String {
     let Some((file, line_no, col)) = split_location(loc) else {
         return line.to_string();
     };
+    let shown = display_name(file);
     match app.map_position(file, line_no, col) {
-        Some((l, c)) => format!("{prefix}{file}:{l}:{c}{suffix}"),
-        None => line.to_string(),
+        Some((l, c)) => format!("{prefix}{shown}:{l}:{c}{suffix}"),
+        None => format!("{prefix}{shown}:{line_no}:{col}{suffix}"),
+    }
+}
+
+/// How a module file is shown in stacks: as is when relative (inside the app dir), otherwise
+/// from its last `node_modules/` on.
+pub(crate) fn display_name(file: &str) -> &str {
+    if !file.starts_with('/') {
+        return file;
+    }
+    match file.rfind("node_modules/") {
+        Some(i) => &file[i..],
+        None => file,
     }
 }
 
@@ -47,6 +62,13 @@ pub(crate) fn split_location(loc: &str) -> Option<(&str, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_names() {
+        assert_eq!(display_name("convex/a.ts"), "convex/a.ts");
+        assert_eq!(display_name("/w/node_modules/convex/dist/x.js"), "node_modules/convex/dist/x.js");
+        assert_eq!(display_name("/w/lib/x.js"), "/w/lib/x.js");
+    }
 
     #[test]
     fn splits_locations() {

@@ -246,7 +246,9 @@ fn thrown_error_has_message_and_ts_line() {
     assert_eq!(err.kind, JsErrorKind::Uncaught);
     assert_eq!(err.message, "Uncaught Error: boom");
     let stack = err.stack.unwrap();
-    assert!(stack.contains("(convex/errors.ts:16:"), "{stack}");
+    let first = stack.lines().next().unwrap();
+    assert!(first.starts_with("    at handler (convex/errors.ts:16:"), "{stack}");
+    assert!(stack.lines().skip(1).all(|l| l.contains("(node_modules/convex/dist/esm/")), "{stack}");
 
     let out = run(&mut iso, &mut host, FunctionKind::Query, "errors:throwString", "[{}]");
     assert_eq!(out.result.unwrap_err().message, "Uncaught just a string");
@@ -582,3 +584,4 @@ fn app_is_send_and_sync() {
     assert_send_sync::<App>();
     assert_send_sync::<LoadError>();
 }
+
