@@ -585,3 +585,38 @@ fn app_is_send_and_sync() {
     assert_send_sync::<LoadError>();
 }
 
+
+/// A host that answers `1.0/runUdf` by running the nested function in a second isolate on the
+/// same thread (the way an executor runs nested calls: an `Isolate` is not re-entrant).
+struct NestedHost {
+    nested: Isolate,
+    nested_host: FakeHost,
+    seen: Vec<String>,
+}
+
+impl Host for NestedHost {
+    fn syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError> {
+        self.nested_host.syscall(op, args_json)
+    }
+
+    fn async_syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError> {
+        if op != "1.0/runUdf" {
+            return self.nested_host.async_syscall(op, args_json);
+        }
+        let args: Value = serde_json::from_str(args_json).unwrap();
+        let name = args["name"].as_str().unwrap().to_string();
+        self.seen.push(name.clone());
+        let inv = invocation(FunctionKind::Query, &name, &format!("[{}]", args["args"]));
+        let out = self.nested.invoke(&inv, &mut self.nested_host);
+        out.result.map_err(|e| HostError { message: e.message, data: e.data, fatal: false })
+    }
+}
+
+#[test]
+fn nested_calls_run_in_a_second_isolate_on_the_same_thread() {
+    let mut iso = isolate();
+    let mut host = NestedHost { nested: isolate(), nested_host: FakeHost::default(), seen: Vec::new() };
+    let out = iso.invoke(&invocation(FunctionKind::Mutation, "nested:outer", "[{}]"), &mut host);
+    assert_eq!(ok_value(&out), json!("outer got fine"));
+    assert_eq!(host.seen, vec!["limits:ok".to_string()]);
+}
