@@ -620,3 +620,24 @@ fn nested_calls_run_in_a_second_isolate_on_the_same_thread() {
     assert_eq!(ok_value(&out), json!("outer got fine"));
     assert_eq!(host.seen, vec!["limits:ok".to_string()]);
 }
+
+#[test]
+fn url_and_search_params() {
+    let mut iso = isolate();
+    let mut host = FakeHost::default();
+    let v = ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "determinism:urls", "[{}]"));
+    assert_eq!(
+        v,
+        json!({
+            "href": "https://example.com/a/c?x=2&y=a+b#frag",
+            "host": "example.com",
+            "origin": "https://example.com",
+            "pathname": "/a/c",
+            "y": "a b",
+            "rel": "https://example.com/a/d?q",
+            "params": "a=1+2&b=%C3%A9%26&a=3",
+            "all": ["1 2", "3"],
+            "canParse": false
+        })
+    );
+}

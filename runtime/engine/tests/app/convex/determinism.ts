@@ -82,3 +82,25 @@ export const logs = query({
     return null;
   },
 });
+
+export const urls = query({
+  args: {},
+  handler: async () => {
+    const u = new URL("HTTPS://Example.COM:443/a/b/../c?x=1&y=a+b#frag");
+    const rel = new URL("../d?q", "https://example.com/a/b/c");
+    const p = new URLSearchParams({ a: "1 2", b: "é&" });
+    p.append("a", "3");
+    u.searchParams.set("x", "2");
+    return {
+      href: u.href,
+      host: u.host,
+      origin: u.origin,
+      pathname: u.pathname,
+      y: u.searchParams.get("y"),
+      rel: rel.href,
+      params: p.toString(),
+      all: p.getAll("a"),
+      canParse: URL.canParse("nope"),
+    };
+  },
+});
