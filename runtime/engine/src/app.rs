@@ -129,7 +129,7 @@ impl App {
             }
         }
 
-        let resolver = Resolver::new(ResolveOptions {
+        let resolve_options = ResolveOptions {
             extensions: [".ts", ".tsx", ".js", ".mjs", ".jsx", ".mts"].map(String::from).to_vec(),
             extension_alias: vec![
                 (".js".into(), vec![".ts".into(), ".tsx".into(), ".js".into()]),
@@ -140,7 +140,16 @@ impl App {
                 .to_vec(),
             main_fields: vec!["module".into(), "main".into()],
             ..ResolveOptions::default()
-        });
+        };
+        // Like esbuild, honour tsconfig `paths`; fall back to plain resolution when the tsconfig
+        // itself cannot be used.
+        let resolvers = [
+            Resolver::new(ResolveOptions {
+                tsconfig: Some(oxc_resolver::TsconfigDiscovery::Auto),
+                ..resolve_options.clone()
+            }),
+            Resolver::new(resolve_options),
+        ];
 
         let mut modules: Vec<ModuleRecord> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -159,7 +168,7 @@ impl App {
             let dir = path.parent().unwrap_or(&app_dir).to_path_buf();
             let mut imports = Vec::new();
             for imp in &record.import_refs {
-                let target = resolve_import(&resolver, &dir, &name, imp)?;
+                let target = resolve_import(&resolvers, &path, &dir, &name, imp)?;
                 let target_name = canonical_name(&app_dir, &target);
                 imports.push((imp.specifier.clone(), target_name));
                 if queued.insert(target.clone()) {
@@ -333,18 +342,22 @@ pub(crate) fn canonical_name(app_dir: &Path, path: &Path) -> String {
 }
 
 fn resolve_import(
-    resolver: &Resolver,
+    resolvers: &[Resolver; 2],
+    file: &Path,
     dir: &Path,
     importer: &str,
     imp: &ImportRef,
 ) -> Result<PathBuf, LoadError> {
     let importer = crate::stack::display_name(importer);
-    match resolver.resolve(dir, &imp.specifier) {
+    let resolved = resolvers[0]
+        .resolve_file(file, &imp.specifier)
+        .or_else(|first| resolvers[1].resolve(dir, &imp.specifier).map_err(|_| first));
+    match resolved {
         Ok(res) => {
             let path = res.full_path();
             let path = fs::canonicalize(&path).unwrap_or(path);
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if !matches!(ext, "ts" | "tsx" | "js" | "jsx" | "mjs" | "mts") {
+            if !matches!(ext, "ts" | "tsx" | "js" | "jsx" | "mjs" | "mts" | "json") {
                 return Err(LoadError::new(
                     "unresolved_import",
                     format!(
@@ -419,7 +432,11 @@ fn prepare_module(
     }
     let text = String::from_utf8(content)
         .map_err(|_| LoadError::new("io_error", format!("{name} is not valid UTF-8")))?;
-    let out = transpile::transpile(path, name, &text)?;
+    let out = if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        transpile::json_module(name, &text)?
+    } else {
+        transpile::transpile(path, name, &text)?
+    };
     let record = ModuleRecord {
         name: name.to_string(),
         source: out.code,

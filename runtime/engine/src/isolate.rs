@@ -314,6 +314,8 @@ impl Isolate {
         );
         inner.shared.alloc.limit.set(inner.baseline.saturating_add(app.limits.memory_bytes));
         let shared = inner.shared.clone();
+        // Clears the host pointer even if the host panics through us.
+        let _guard = HostGuard(shared.clone());
         let control = inner.control.clone();
         let (result, log_lines) = inner.context.with(|ctx| {
             update_stack_top(&ctx);
@@ -452,6 +454,17 @@ impl Inner {
         if used > self.baseline.saturating_add(8 << 20) {
             self.runtime.run_gc();
         }
+    }
+}
+
+/// Clears the per-call host pointer, deadline and memory limit when dropped.
+struct HostGuard(Rc<Shared>);
+
+impl Drop for HostGuard {
+    fn drop(&mut self) {
+        self.0.host.set(None);
+        self.0.deadline.set(None);
+        self.0.alloc.limit.set(usize::MAX);
     }
 }
 

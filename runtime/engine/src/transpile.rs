@@ -84,6 +84,23 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+/// A JSON file imported as a module (`import data from "./data.json"`, as esbuild allows):
+/// its default export is the parsed value.
+pub(crate) fn json_module(display: &str, text: &str) -> Result<Transpiled, LoadError> {
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
+        return Err(LoadError::new(
+            "syntax_error",
+            format!("{display}:{}:{}: invalid JSON: {e}", e.line(), e.column()),
+        ));
+    }
+    Ok(Transpiled {
+        code: format!("export default {};\n", text.trim()),
+        imports: Vec::new(),
+        export_lines: HashMap::new(),
+        map: None,
+    })
+}
+
 /// Strips TypeScript (if any) and extracts static imports. `display` names the file in errors.
 pub(crate) fn transpile(path: &Path, display: &str, source: &str) -> Result<Transpiled, LoadError> {
     let allocator = Allocator::default();
@@ -257,6 +274,14 @@ mod tests {
         let t = transpile(Path::new("m.js"), "m.js", src).unwrap();
         assert_eq!(t.code, src);
         assert!(t.map.is_none());
+    }
+
+    #[test]
+    fn json_modules() {
+        let t = json_module("d.json", "{\"a\": [1, 2]}\n").unwrap();
+        assert_eq!(t.code, "export default {\"a\": [1, 2]};\n");
+        let err = json_module("d.json", "{\n  \"a\": }").unwrap_err();
+        assert!(err.message.starts_with("d.json:2:"), "{}", err.message);
     }
 
     #[test]

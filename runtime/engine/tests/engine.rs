@@ -641,3 +641,11 @@ fn url_and_search_params() {
         })
     );
 }
+
+#[test]
+fn json_imports_and_tsconfig_paths() {
+    let mut iso = isolate();
+    let mut host = FakeHost::default();
+    let v = ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "imports:fromJsonAndAlias", "[{}]"));
+    assert_eq!(v, json!({"greeting": "hello from json", "shouted": "X!"}));
+}
