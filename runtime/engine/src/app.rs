@@ -459,56 +459,6 @@ struct CachedModule {
 
 const MAGIC: &[u8] = b"EMVXMOD1";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detects_use_node() {
-        let dir = std::env::temp_dir().join(format!("emvex-use-node-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let yes = dir.join("a.ts");
-        fs::write(&yes, "// comment\n/* block */\n\"use node\";\nimport fs from 'fs';\n").unwrap();
-        let no = dir.join("b.ts");
-        fs::write(&no, "import x from 'y';\n\"use node\";\n").unwrap();
-        assert!(has_use_node_directive(&yes));
-        assert!(!has_use_node_directive(&no));
-        let _ = fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn canonical_names() {
-        let app = Path::new("/x/app");
-        assert_eq!(canonical_name(app, Path::new("/x/app/convex/a.ts")), "convex/a.ts");
-        assert_eq!(canonical_name(app, Path::new("/x/node_modules/c/i.js")), "/x/node_modules/c/i.js");
-    }
-
-    #[test]
-    fn cache_round_trip_and_rejects_garbage() {
-        let dir = std::env::temp_dir().join(format!("emvex-cache-{}", std::process::id()));
-        let rec = ModuleRecord {
-            name: "convex/a.ts".into(),
-            source: String::new(),
-            imports: Vec::new(),
-            import_refs: vec![ImportRef { specifier: "./b".into(), line: 2, col: 3 }],
-            export_lines: HashMap::from([("q".to_string(), 4)]),
-            map: Some(LineMap { tokens: vec![[0, 0, 1, 2]] }),
-            bytecode: OnceLock::new(),
-            cache_key: "k".into(),
-        };
-        write_cache(&dir, "k", &rec, b"bytes").unwrap();
-        let back = read_cache(&dir, "k").unwrap();
-        assert_eq!(back.imports, rec.import_refs);
-        assert_eq!(back.export_lines, rec.export_lines);
-        assert_eq!(back.map, rec.map);
-        assert_eq!(back.bytecode, b"bytes");
-        fs::write(dir.join("bad.qbc"), b"EMVXMOD1\xff\xff").unwrap();
-        assert!(read_cache(&dir, "bad").is_none());
-        assert!(read_cache(&dir, "missing").is_none());
-        let _ = fs::remove_dir_all(&dir);
-    }
-}
-
 fn write_cache(dir: &Path, key: &str, rec: &ModuleRecord, bytecode: &[u8]) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
     let mut buf = Vec::with_capacity(bytecode.len() + 256);
@@ -606,5 +556,55 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
         String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_use_node() {
+        let dir = std::env::temp_dir().join(format!("emvex-use-node-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let yes = dir.join("a.ts");
+        fs::write(&yes, "// comment\n/* block */\n\"use node\";\nimport fs from 'fs';\n").unwrap();
+        let no = dir.join("b.ts");
+        fs::write(&no, "import x from 'y';\n\"use node\";\n").unwrap();
+        assert!(has_use_node_directive(&yes));
+        assert!(!has_use_node_directive(&no));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn canonical_names() {
+        let app = Path::new("/x/app");
+        assert_eq!(canonical_name(app, Path::new("/x/app/convex/a.ts")), "convex/a.ts");
+        assert_eq!(canonical_name(app, Path::new("/x/node_modules/c/i.js")), "/x/node_modules/c/i.js");
+    }
+
+    #[test]
+    fn cache_round_trip_and_rejects_garbage() {
+        let dir = std::env::temp_dir().join(format!("emvex-cache-{}", std::process::id()));
+        let rec = ModuleRecord {
+            name: "convex/a.ts".into(),
+            source: String::new(),
+            imports: Vec::new(),
+            import_refs: vec![ImportRef { specifier: "./b".into(), line: 2, col: 3 }],
+            export_lines: HashMap::from([("q".to_string(), 4)]),
+            map: Some(LineMap { tokens: vec![[0, 0, 1, 2]] }),
+            bytecode: OnceLock::new(),
+            cache_key: "k".into(),
+        };
+        write_cache(&dir, "k", &rec, b"bytes").unwrap();
+        let back = read_cache(&dir, "k").unwrap();
+        assert_eq!(back.imports, rec.import_refs);
+        assert_eq!(back.export_lines, rec.export_lines);
+        assert_eq!(back.map, rec.map);
+        assert_eq!(back.bytecode, b"bytes");
+        fs::write(dir.join("bad.qbc"), b"EMVXMOD1\xff\xff").unwrap();
+        assert!(read_cache(&dir, "bad").is_none());
+        assert!(read_cache(&dir, "missing").is_none());
+        let _ = fs::remove_dir_all(&dir);
     }
 }

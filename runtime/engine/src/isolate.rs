@@ -709,10 +709,15 @@ fn run_invocation<'js>(
         Err(e) => return (Err(JsError::new(JsErrorKind::Internal, e.to_string())), Vec::new()),
     };
     let result = run_loop(ctx, app, &control, shared, inv);
+    // Collect the logs even after an abort: `end` is engine code, so let it run unthrottled.
+    let saved_abort = shared.abort.take();
+    let saved_oom = shared.alloc.oom.replace(false);
     let logs: Vec<String> = call_control(ctx, &control, "end", ()).unwrap_or_else(|_| {
         let _ = ctx.catch();
         Vec::new()
     });
+    shared.abort.set(saved_abort);
+    shared.alloc.oom.set(saved_oom || shared.alloc.oom.get());
     (result, logs)
 }
 
@@ -738,10 +743,11 @@ fn run_loop<'js>(
     let started = match started {
         Ok(v) => v,
         Err(rquickjs::Error::Exception) => {
-            if shared.abort.get().is_some() {
+            let reason = ctx.catch();
+            if shared.abort.get().is_some() || shared.alloc.oom.get() {
                 return Err(JsError::new(JsErrorKind::Internal, "aborted"));
             }
-            return Err(describe_error(ctx, app, control, ctx.catch()));
+            return Err(describe_error(ctx, app, control, reason));
         }
         Err(e) => return Err(internal(e)),
     };

@@ -390,7 +390,11 @@ fn timeout_then_normal_call() {
         let mut inv = invocation(FunctionKind::Query, path, "[{}]");
         inv.timeout = Some(Duration::from_millis(100));
         let t0 = Instant::now();
-        let err = iso.invoke(&inv, &mut host).result.unwrap_err();
+        let out = iso.invoke(&inv, &mut host);
+        if path == "limits:spin" {
+            assert_eq!(out.log_lines, vec!["[LOG] 'about to spin'".to_string()]);
+        }
+        let err = out.result.unwrap_err();
         assert_eq!(err.kind, JsErrorKind::Timeout, "{err:?}");
         assert_eq!(err.message, "Function execution timed out (maximum duration: 100ms)");
         assert!(t0.elapsed() < Duration::from_secs(5));
@@ -648,4 +652,13 @@ fn json_imports_and_tsconfig_paths() {
     let mut host = FakeHost::default();
     let v = ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "imports:fromJsonAndAlias", "[{}]"));
     assert_eq!(v, json!({"greeting": "hello from json", "shouted": "X!"}));
+}
+
+#[test]
+fn dynamic_import_is_refused_in_queries() {
+    let mut iso = isolate();
+    let mut host = FakeHost::default();
+    let err = run(&mut iso, &mut host, FunctionKind::Query, "limits:dynamicImport", "[{}]").result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::Uncaught);
+    assert!(err.message.contains("dynamic import() is not supported in queries and mutations"), "{}", err.message);
 }

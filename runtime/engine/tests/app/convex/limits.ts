@@ -3,6 +3,7 @@ import { query, mutation } from "./_generated/server";
 export const spin = query({
   args: {},
   handler: async () => {
+    console.log("about to spin");
     while (true) {}
   },
 });
@@ -47,4 +48,12 @@ export const deep = query({
 export const ok = query({
   args: {},
   handler: async () => "fine",
+});
+
+export const dynamicImport = query({
+  args: {},
+  handler: async () => {
+    const m = await import("./lib/format");
+    return typeof m;
+  },
 });
