@@ -662,3 +662,23 @@ fn dynamic_import_is_refused_in_queries() {
     assert_eq!(err.kind, JsErrorKind::Uncaught);
     assert!(err.message.contains("dynamic import() is not supported in queries and mutations"), "{}", err.message);
 }
+
+#[test]
+fn dates_are_utc_whatever_the_host_zone() {
+    let mut iso = isolate();
+    let mut host = FakeHost::default();
+    let v = ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "determinism:utc", "[{}]"));
+    let ms = 1_577_934_245_000u64;
+    assert_eq!(
+        v,
+        json!({
+            "ms": ms,
+            "hours": 3,
+            "offset": 0,
+            "str": "Thu Jan 02 2020 03:04:05 GMT+0000 (Coordinated Universal Time)",
+            "local": "1/2/2020, 3:04:05 AM",
+            "parsedLocal": ms,
+            "newLocal": ms
+        })
+    );
+}

@@ -104,3 +104,19 @@ export const urls = query({
     };
   },
 });
+
+export const utc = query({
+  args: {},
+  handler: async () => {
+    const d = new Date(2020, 0, 2, 3, 4, 5);
+    return {
+      ms: d.getTime(),
+      hours: d.getHours(),
+      offset: d.getTimezoneOffset(),
+      str: d.toString(),
+      local: d.toLocaleString(),
+      parsedLocal: Date.parse("2020-01-02T03:04:05"),
+      newLocal: new Date("2020-01-02T03:04:05").getTime(),
+    };
+  },
+});
