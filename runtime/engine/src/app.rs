@@ -494,7 +494,9 @@ fn write_cache(dir: &Path, key: &str, rec: &ModuleRecord, bytecode: &[u8]) -> st
     }
     put_u32(&mut buf, bytecode.len() as u32);
     buf.extend_from_slice(bytecode);
-    let tmp = dir.join(format!("{key}.tmp{}", std::process::id()));
+    static TMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!("{key}.tmp{}-{n}", std::process::id()));
     fs::write(&tmp, &buf)?;
     fs::rename(&tmp, dir.join(format!("{key}.qbc")))
 }

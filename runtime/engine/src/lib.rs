@@ -13,6 +13,16 @@
 //! - Exactly one instance of each module per realm (module names are canonical file names).
 //! - A failed load never yields a half-loaded app; a limit hit (timeout, out of memory, stack)
 //!   ends that invocation only and leaves the isolate usable.
+//!
+//! Usage: `App::load` once (it compiles and evaluates everything once, so import-time errors
+//! surface there), then one `Isolate::new(app.clone())` per worker thread, `analyze()` once, and
+//! `invoke()` per call. An `Isolate` is not re-entrant: a nested call (`1.0/runUdf`) made while
+//! a host answers a syscall must run in another `Isolate` on the same thread (see the
+//! `nested_calls_run_in_a_second_isolate_on_the_same_thread` test). Run isolates on threads
+//! whose stack is at least `Limits::max_stack_bytes` plus ~1 MiB.
+//!
+//! Web APIs are written here (JS prelude in `prelude.js`), not taken from `llrt_modules`,
+//! which is built on another rquickjs version (two versions cannot share one QuickJS).
 
 mod alloc;
 mod app;
