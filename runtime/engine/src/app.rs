@@ -82,6 +82,8 @@ pub struct App {
     /// `Date.now()` seen by module top-level code.
     pub(crate) import_time_ms: f64,
     pub(crate) import_seed: [u8; 32],
+    /// Bytecode of the engine's prelude module (compiled by the first isolate).
+    pub(crate) prelude_bytecode: OnceLock<Vec<u8>>,
     stats: LoadStats,
 }
 
@@ -202,6 +204,7 @@ impl App {
             entries,
             import_time_ms,
             import_seed,
+            prelude_bytecode: OnceLock::new(),
             stats,
         });
         // Compile every module to bytecode and run the module graph once: import-time errors

@@ -388,7 +388,7 @@ impl Inner {
         let loaded = context.with(|ctx| -> Result<Persistent<Object<'static>>, LoadError> {
             update_stack_top(&ctx);
             let native = install_native(&ctx, shared.clone()).map_err(|e| js_load_error(&ctx, e))?;
-            let prelude: Function = ctx.eval(PRELUDE).map_err(|e| js_load_error(&ctx, e))?;
+            let prelude = load_prelude(&ctx, app, &shared).map_err(|e| js_load_error(&ctx, e))?;
             let control: Object = prelude.call((native,)).map_err(|e| js_load_error(&ctx, e))?;
             let env = serde_json::to_string(&app.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
             call_control::<()>(&ctx, &control, "setEnv", (env,)).map_err(|e| js_load_error(&ctx, e))?;
@@ -549,6 +549,30 @@ fn call_control<'js, R: rquickjs::FromJs<'js>>(
 ) -> rquickjs::Result<R> {
     let f: Function = control.get(name)?;
     f.call(args)
+}
+
+/// Module name of the prelude (shown in no stack: `stack.rs` drops its frames).
+pub(crate) const PRELUDE_NAME: &str = "emvex:prelude";
+
+/// Loads the prelude module (from the app's cached bytecode after the first time) and returns
+/// its default export.
+fn load_prelude<'js>(ctx: &Ctx<'js>, app: &App, shared: &Shared) -> rquickjs::Result<Function<'js>> {
+    let module = match app.prelude_bytecode.get() {
+        // SAFETY: produced by `Module::write` below in this process, with this QuickJS build.
+        Some(bytes) => unsafe { Module::load(ctx.clone(), bytes)? },
+        None => {
+            let module = Module::declare(ctx.clone(), PRELUDE_NAME, PRELUDE)?;
+            let _ = app.prelude_bytecode.set(module.write(WriteOptions::default())?);
+            module
+        }
+    };
+    let (module, promise) = module.eval()?;
+    drain_jobs(ctx, shared);
+    if promise.state() == PromiseState::Rejected {
+        let _ = promise.result::<Value>();
+        return Err(rquickjs::Error::Exception);
+    }
+    module.get("default")
 }
 
 /// Runs queued jobs until none is left or the execution is aborted.

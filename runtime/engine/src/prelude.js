@@ -1,8 +1,8 @@
 // emvex prelude: the global environment of Convex queries and mutations.
-// Evaluated once per QuickJS context as a script whose value is a function taking the native
-// bindings object and returning the control object the Rust side drives. Nothing here is
-// reachable by user code except the globals it installs.
-(function (N) {
+// A module (compiled to bytecode once per app) whose default export takes the native bindings
+// object and returns the control object the Rust side drives. Nothing here is reachable by user
+// code except the globals it installs.
+export default function install(N) {
   "use strict";
   const g = globalThis;
   const RealDate = Date;
@@ -799,4 +799,4 @@
     },
   };
   return control;
-})
+}

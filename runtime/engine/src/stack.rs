@@ -13,7 +13,7 @@ pub(crate) fn map_stack(app: &App, stack: &str) -> String {
     let mut out = Vec::new();
     for line in stack.lines() {
         let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.ends_with("(native)") || trimmed.contains("(eval_script:") {
+        if trimmed.is_empty() || trimmed.ends_with("(native)") || trimmed.contains(concat!("(", "emvex:prelude", ":")) {
             continue;
         }
         out.push(map_frame(app, line));

@@ -460,6 +460,11 @@ fn trivial_query_overhead() {
     }
     let per_call = t0.elapsed() / n;
     eprintln!("trivial query invoke: {per_call:?} per call");
+    let t1 = Instant::now();
+    for _ in 0..5 {
+        drop(isolate());
+    }
+    eprintln!("Isolate::new: {:?}", t1.elapsed() / 5);
     // Generous bound for unoptimized test builds; release numbers are reported separately.
     assert!(per_call < Duration::from_millis(5), "{per_call:?}");
 }
