@@ -1,1 +1,254 @@
-fn main() {}
+//! The `emvex` command line: `emvex dev` serves an app, `emvex run` runs one function.
+//!
+//! Exit codes: 0 success, 1 the function failed (`run`), 2 bad usage or an app that cannot be
+//! loaded. Data lives in `APP_DIR/.emvex/` unless `--data` or `--in-memory` says otherwise; the
+//! bytecode cache always lives in `APP_DIR/.emvex/cache`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use emvex_executor::{CallError, CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
+use emvex_server::{BoundServer, ServerConfig};
+
+#[derive(Parser)]
+#[command(name = "emvex", version, about = "Run Convex apps locally: queries and mutations over SQLite, served over Convex's HTTP API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load the app and serve it on 127.0.0.1 (Convex's HTTP API).
+    Dev(DevArgs),
+    /// Run one query or mutation (internal ones too) and print its result as Convex JSON.
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct Storage {
+    /// Directory for the SQLite data file [default: APP_DIR/.emvex]
+    #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
+    data: Option<PathBuf>,
+    /// Keep all data in memory; nothing is written to disk.
+    #[arg(long)]
+    in_memory: bool,
+}
+
+#[derive(Args)]
+struct LimitArgs {
+    /// Time limit for one query or mutation, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    timeout_ms: u64,
+    /// Memory limit for one execution, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    memory_limit_mb: usize,
+}
+
+#[derive(Args)]
+struct DevArgs {
+    /// The app's directory (the one holding `convex/`).
+    #[arg(default_value = ".")]
+    app_dir: PathBuf,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 3210)]
+    port: u16,
+    #[command(flatten)]
+    storage: Storage,
+    /// Admin key for `Authorization: Convex <key>` [default: a random key, printed at start]
+    #[arg(long, value_name = "KEY")]
+    admin_key: Option<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// `[APP_DIR] FUNCTION [ARGS_JSON]`, e.g. `fixtures/basic messages:send '{"body":"hi"}'`.
+    #[arg(num_args = 1..=3, value_name = "[APP_DIR] FUNCTION [ARGS_JSON]", required = true)]
+    positional: Vec<String>,
+    #[command(flatten)]
+    storage: Storage,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dev(args) => dev(args),
+        Command::Run(args) => run(args),
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("emvex: {message}");
+    ExitCode::from(2)
+}
+
+fn check_app_dir(app_dir: &Path) -> Result<(), String> {
+    if !app_dir.is_dir() {
+        return Err(format!("app directory {} does not exist", app_dir.display()));
+    }
+    if !app_dir.join("convex").is_dir() {
+        return Err(format!(
+            "{} is not a Convex app: it has no convex/ folder",
+            app_dir.display()
+        ));
+    }
+    Ok(())
+}
+
+fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, url: Option<&str>) -> ExecutorConfig {
+    let state_dir = app_dir.join(".emvex");
+    let data = if storage.in_memory {
+        DataLocation::InMemory
+    } else {
+        DataLocation::Dir(storage.data.clone().unwrap_or_else(|| state_dir.clone()))
+    };
+    let mut env = BTreeMap::new();
+    if let Some(url) = url {
+        env.insert("CONVEX_CLOUD_URL".to_string(), url.to_string());
+        env.insert("CONVEX_SITE_URL".to_string(), url.to_string());
+    }
+    ExecutorConfig {
+        app_dir: app_dir.to_path_buf(),
+        data,
+        cache_dir: Some(state_dir.join("cache")),
+        limits: Limits {
+            user_timeout: Duration::from_millis(limits.timeout_ms),
+            memory_bytes: limits.memory_limit_mb << 20,
+            ..Limits::default()
+        },
+        env,
+    }
+}
+
+fn dev(args: DevArgs) -> ExitCode {
+    if let Err(message) = check_app_dir(&args.app_dir) {
+        return usage_error(&message);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return usage_error(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        // Bind first so the URL is known before the app is loaded (it becomes CONVEX_CLOUD_URL).
+        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await {
+            Ok(l) => l,
+            Err(e) => return usage_error(&format!("cannot listen on 127.0.0.1:{}: {e}", args.port)),
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.port);
+        let url = format!("http://127.0.0.1:{port}");
+        let config = config(&args.app_dir, &args.storage, &args.limits, Some(&url));
+        let executor = match tokio::task::spawn_blocking(move || Executor::start(config)).await {
+            Ok(Ok(executor)) => executor,
+            Ok(Err(e)) => return usage_error(&format!("cannot load {}: {}", args.app_dir.display(), e.message)),
+            Err(e) => return usage_error(&format!("loading the app failed: {e}")),
+        };
+        let admin_key = args.admin_key.unwrap_or_else(|| format!("emvex-admin-{:032x}", rand_u128()));
+        let server_config = ServerConfig { admin_key: admin_key.clone(), print_logs: true };
+        let server = BoundServer::new(listener, executor, server_config);
+        println!("emvex dev: {} functions ready at {url}", args.app_dir.display());
+        println!("emvex dev: admin key: {admin_key}");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match server.serve(shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("emvex: server stopped: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, RandomState};
+    let a = RandomState::new().hash_one(std::time::SystemTime::now()) as u128;
+    let b = RandomState::new().hash_one(std::process::id()) as u128;
+    (a << 64) | b
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let (app_dir, function, args_json) = match split_run_positionals(&args.positional) {
+        Ok(parts) => parts,
+        Err(message) => return usage_error(&message),
+    };
+    if let Err(message) = check_app_dir(&app_dir) {
+        return usage_error(&message);
+    }
+    let call_args: serde_json::Value = match args_json.as_deref() {
+        None => serde_json::json!({}),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => return usage_error("ARGS_JSON must be a JSON object, e.g. '{\"body\": \"hi\"}'"),
+            Err(e) => return usage_error(&format!("ARGS_JSON is not valid JSON: {e}")),
+        },
+    };
+    let executor = match Executor::start(config(&app_dir, &args.storage, &args.limits, None)) {
+        Ok(e) => e,
+        Err(e) => return usage_error(&format!("cannot load {}: {}", app_dir.display(), e.message)),
+    };
+    let response = executor.call_blocking(CallRequest {
+        request_id: "cli".into(),
+        path: function,
+        args: call_args,
+        kind: None,
+        admin: true,
+        component_path: None,
+    });
+    for line in &response.log_lines {
+        eprintln!("{line}");
+    }
+    match response.outcome {
+        Ok(value) => {
+            let text = serde_json::to_string_pretty(&value.to_convex_json()).unwrap_or_default();
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(CallError::Function { message, data }) => {
+            eprintln!("{message}");
+            if let Some(data) = data {
+                eprintln!("ConvexError data: {}", data.to_convex_json());
+            }
+            ExitCode::from(1)
+        }
+        Err(CallError::BadRequest { message, .. }) => usage_error(&message),
+        Err(CallError::Internal { message }) => {
+            eprintln!("emvex: internal error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `[APP_DIR] FUNCTION [ARGS_JSON]`: with two values, the second is the args when it looks like
+/// a JSON object, otherwise it is the function and the first is the app directory.
+fn split_run_positionals(p: &[String]) -> Result<(PathBuf, String, Option<String>), String> {
+    match p {
+        [function] => Ok((PathBuf::from("."), function.clone(), None)),
+        [a, b] if b.trim_start().starts_with('{') => Ok((PathBuf::from("."), a.clone(), Some(b.clone()))),
+        [app, function] => Ok((PathBuf::from(app), function.clone(), None)),
+        [app, function, json] => Ok((PathBuf::from(app), function.clone(), Some(json.clone()))),
+        _ => Err("usage: emvex run [APP_DIR] FUNCTION [ARGS_JSON]".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_positionals() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(split_run_positionals(&s(&["m:f"])).unwrap().1, "m:f");
+        let (app, f, a) = split_run_positionals(&s(&["m:f", "{}"])).unwrap();
+        assert_eq!((app, f, a), (PathBuf::from("."), "m:f".into(), Some("{}".into())));
+        let (app, f, a) = split_run_positionals(&s(&["app", "m:f"])).unwrap();
+        assert_eq!((app, f, a), (PathBuf::from("app"), "m:f".into(), None));
+    }
+}

@@ -1,1 +1,66 @@
-//! placeholder
+//! The HTTP server: Convex's function API (`spec/client-protocol.md` §1) over axum.
+//!
+//! Owns request parsing, admin authentication, response envelopes and CORS; every function call
+//! goes to the executor. Invariants: no input makes a handler panic; malformed requests get a
+//! 4xx `{code, message}` body; function outcomes are HTTP 200 with `{status: …}`; internal
+//! functions are only reachable with the admin key.
+
+mod api;
+mod auth;
+mod logs;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use emvex_executor::Executor;
+use tokio::net::TcpListener;
+
+pub use logs::format_log_line;
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The key `Authorization: Convex <key>` must carry for admin calls.
+    pub admin_key: String,
+    /// Print each function's console lines to stdout, as `npx convex dev` does.
+    pub print_logs: bool,
+}
+
+pub(crate) struct AppState {
+    pub executor: Executor,
+    pub config: ServerConfig,
+}
+
+/// Builds the router for a running executor.
+pub fn router(executor: Executor, config: ServerConfig) -> Router {
+    api::routes(Arc::new(AppState { executor, config }))
+}
+
+/// A bound listener, ready to serve.
+pub struct BoundServer {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl BoundServer {
+    /// Binds `127.0.0.1:port` (0 picks a free port).
+    pub async fn bind(port: u16, executor: Executor, config: ServerConfig) -> std::io::Result<BoundServer> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+        Ok(BoundServer::new(listener, executor, config))
+    }
+
+    /// Serves on a listener bound by the caller.
+    pub fn new(listener: TcpListener, executor: Executor, config: ServerConfig) -> BoundServer {
+        BoundServer { listener, router: router(executor, config) }
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+    }
+}

@@ -1,0 +1,123 @@
+//! Function paths: parsing the wire form (`messages:list`, `dir/file:fn`, `messages.js:list`,
+//! `messages` for the default export) into a canonical [`UdfPath`].
+//!
+//! Invariant: a `UdfPath` always holds a module path without extension and a valid export
+//! identifier; its display forms match Convex's (`messages:list` stripped, `messages.js:list`
+//! canonical).
+
+use std::fmt;
+
+/// A parsed function path inside one component.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UdfPath {
+    /// Module path under `convex/`, without extension: `messages`, `dir/file`.
+    pub module: String,
+    /// Export name; `default` for the default export.
+    pub name: String,
+}
+
+/// Why a path string is not a function path (HTTP 400 `BadConvexFunctionIdentifier`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathError {
+    pub message: String,
+}
+
+impl UdfPath {
+    /// Parses a wire path the way the Convex backend does: split at the last `:`, strip a `.js`
+    /// extension (any other extension is rejected), default export `default`.
+    pub fn parse(path: &str) -> Result<UdfPath, PathError> {
+        let bad = |why: &str| PathError {
+            message: format!("Couldn't parse function path \"{path}\": {why}"),
+        };
+        let (module, name) = match path.rfind(':') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => (path, "default"),
+        };
+        let module = match module.strip_suffix(".js") {
+            Some(m) => m,
+            None => module,
+        };
+        if module.is_empty() {
+            return Err(bad("the module path is empty"));
+        }
+        if module.starts_with('/') {
+            return Err(bad("module paths must be relative"));
+        }
+        for component in module.split('/') {
+            if component.is_empty() {
+                return Err(bad("the module path has an empty component"));
+            }
+            if component.len() > 64 {
+                return Err(bad("a module path component is longer than 64 characters"));
+            }
+            if !component
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+            {
+                return Err(bad("module path components may contain only letters, digits, `_`, `-` and `.`"));
+            }
+            if !component.chars().any(|c| c.is_ascii_alphanumeric()) {
+                return Err(bad("a module path component has no letter or digit"));
+            }
+            if component.contains('.') {
+                return Err(bad("only the `.js` extension is allowed in function paths"));
+            }
+        }
+        if !is_identifier(name) {
+            return Err(bad(&format!("`{name}` is not a valid export name")));
+        }
+        Ok(UdfPath { module: module.to_string(), name: name.to_string() })
+    }
+
+    /// `messages:list`, or `messages` for a default export (what `getFunctionMetadata().name` gives).
+    pub fn stripped(&self) -> String {
+        if self.name == "default" {
+            self.module.clone()
+        } else {
+            format!("{}:{}", self.module, self.name)
+        }
+    }
+
+    /// `messages.js:list` — the form Convex uses in error messages.
+    pub fn canonical(&self) -> String {
+        format!("{}.js:{}", self.module, self.name)
+    }
+}
+
+impl fmt::Display for UdfPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.stripped())
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    let Some(first) = chars.next() else { return false };
+    (first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 64
+        && !s.chars().all(|c| c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_wire_forms() {
+        let p = UdfPath::parse("messages:list").unwrap();
+        assert_eq!((p.module.as_str(), p.name.as_str()), ("messages", "list"));
+        assert_eq!(UdfPath::parse("messages.js:list").unwrap(), p);
+        let d = UdfPath::parse("dir/file").unwrap();
+        assert_eq!((d.module.as_str(), d.name.as_str()), ("dir/file", "default"));
+        assert_eq!(d.stripped(), "dir/file");
+        assert_eq!(p.canonical(), "messages.js:list");
+    }
+
+    #[test]
+    fn rejects_bad_paths() {
+        for bad in ["", ":x", "/abs:x", "a//b:x", "m.ts:x", "m:1x", "m:", "m:__", "a b:c"] {
+            assert!(UdfPath::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The syscall host for queries and mutations: answers the `convex` package's `1.0/*` ops
+//! (spec `convex-runtime.md` §3) against one database transaction.
+//!
+//! Invariants: every op acts on the current component's namespace and the current transaction;
+//! async ops are answered in the order the engine hands them over (FIFO); developer errors come
+//! back as catchable `HostError`s with Convex's texts, storage failures as fatal ones; queries
+//! never write; at most one `paginate()` per execution.
+
+use std::collections::BTreeMap;
+
+use emvex_database::{DbError, Document, PageRequest, Transaction};
+use emvex_engine::{FunctionKind, Host, HostError};
+use emvex_value::id::DocumentId;
+use emvex_value::{Object, Value, maybe_value_from_convex_json};
+use serde_json::{Value as Json, json};
+
+use crate::path::UdfPath;
+
+/// Answers syscalls for one query or mutation execution.
+pub struct TransactionHost<'a> {
+    pub tx: &'a mut Transaction,
+    pub component: String,
+    pub kind: FunctionKind,
+    pub path: UdfPath,
+    paginated: bool,
+}
+
+impl<'a> TransactionHost<'a> {
+    pub fn new(tx: &'a mut Transaction, component: &str, kind: FunctionKind, path: UdfPath) -> Self {
+        TransactionHost { tx, component: component.to_string(), kind, path, paginated: false }
+    }
+
+    fn dispatch_sync(&mut self, op: &str, args: &Json) -> Result<Json, HostError> {
+        match op {
+            "1.0/queryStream" => {
+                let query = field(args, "query")?;
+                let id = self.tx.query_stream(&self.component, query).map_err(db_error)?;
+                Ok(json!({ "queryId": id }))
+            }
+            "1.0/queryCleanup" => {
+                let id = u32_field(args, "queryId")?;
+                Ok(Json::Bool(self.tx.query_cleanup(id)))
+            }
+            "1.0/db/normalizeId" => {
+                let table = str_field(args, "table")?;
+                let id_string = str_field(args, "idString")?;
+                Ok(json!({ "id": self.normalize_id(table, id_string)? }))
+            }
+            "1.0/getSnapshotTs" => {
+                let ts = self.tx.snapshot_ts().min(i64::MAX as u64) as i64;
+                Ok(Value::Int64(ts).to_convex_json())
+            }
+            _ => Err(developer(format!("Unknown operation {op}"))),
+        }
+    }
+
+    fn dispatch_async(&mut self, op: &str, args: &Json) -> Result<Json, HostError> {
+        match op {
+            "1.0/get" => self.get(args),
+            "1.0/queryStreamNext" => {
+                let id = u32_field(args, "queryId")?;
+                match self.tx.query_next(id).map_err(db_error)? {
+                    Some(doc) => Ok(json!({ "value": doc.to_value().to_convex_json(), "done": false })),
+                    None => Ok(json!({ "value": null, "done": true })),
+                }
+            }
+            "1.0/queryPage" => self.query_page(args),
+            "1.0/count" => {
+                let table = str_field(args, "table")?;
+                let n = self.tx.count(&self.component, table).map_err(db_error)?;
+                Ok(json!(n as f64))
+            }
+            "1.0/insert" => {
+                self.require_mutation("insert")?;
+                let table = str_field(args, "table")?;
+                let body = object_arg(field(args, "value")?, "insert")?;
+                let id = self.tx.insert(&self.component, table, body).map_err(db_error)?;
+                Ok(json!({ "_id": id.encode() }))
+            }
+            "1.0/shallowMerge" => {
+                self.require_mutation("patch")?;
+                let id = self.writable_id(args, "db.patch")?;
+                let patch = patch_arg(field(args, "value")?)?;
+                let doc = self.tx.patch(&self.component, &id, patch).map_err(db_error)?;
+                Ok(doc.to_value().to_convex_json())
+            }
+            "1.0/replace" => {
+                self.require_mutation("replace")?;
+                let id = self.writable_id(args, "db.replace")?;
+                let body = object_arg(field(args, "value")?, "replace")?;
+                let doc = self.tx.replace(&self.component, &id, body).map_err(db_error)?;
+                Ok(doc.to_value().to_convex_json())
+            }
+            "1.0/remove" => {
+                self.require_mutation("delete")?;
+                let id = self.writable_id(args, "db.delete")?;
+                let doc = self.tx.delete(&self.component, &id).map_err(db_error)?;
+                Ok(doc.to_value().to_convex_json())
+            }
+            "1.0/getUserIdentity" => Ok(Json::Null),
+            "1.0/getFunctionMetadata" => Ok(json!({
+                "name": self.path.stripped(),
+                "componentPath": self.component,
+            })),
+            "1.0/getDeploymentMetadata" => Ok(json!({
+                "name": "emvex-local",
+                "region": null,
+                "class": "s16",
+            })),
+            "1.0/getRequestMetadata" => {
+                if self.kind == FunctionKind::Query {
+                    return Err(developer("Cannot get request metadata in a query".into()));
+                }
+                Ok(json!({
+                    "ip": null, "userAgent": null, "requestId": "",
+                    "scheduledFunctionId": null, "authToken": null,
+                }))
+            }
+            _ => Err(developer(format!("Unknown async operation {op}"))),
+        }
+    }
+
+    fn require_mutation(&self, what: &str) -> Result<(), HostError> {
+        if self.kind == FunctionKind::Mutation {
+            Ok(())
+        } else {
+            Err(developer(format!(
+                "Can't {what} a document in a query: writes are only allowed in mutations."
+            )))
+        }
+    }
+
+    fn normalize_id(&self, table: &str, id_string: &str) -> Result<Option<String>, HostError> {
+        let Ok(id) = DocumentId::decode(id_string) else { return Ok(None) };
+        let number = self.tx.table_number(&self.component, table).map_err(db_error)?;
+        Ok((number == Some(id.table_number)).then(|| id.encode()))
+    }
+
+    /// `1.0/get`: undecodable ids are an error, ids of unknown tables read as null.
+    fn get(&mut self, args: &Json) -> Result<Json, HostError> {
+        let id_string = str_field(args, "id")?;
+        let is_system = args.get("isSystem").and_then(Json::as_bool).unwrap_or(false);
+        let id = DocumentId::decode(id_string).map_err(|e| {
+            developer(format!("Invalid argument `id` for `db.get`: Unable to decode ID: {}", e.message))
+        })?;
+        let Some(table) = self.tx.table_name(&self.component, id.table_number).map_err(db_error)? else {
+            return Ok(Json::Null);
+        };
+        check_system(&table, is_system)?;
+        if let Some(expected) = args.get("table").and_then(Json::as_str) {
+            if expected != table {
+                return Err(developer(format!(
+                    "Invalid argument `id` for `db.get`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
+                )));
+            }
+        }
+        Ok(match self.tx.get(&self.component, &id).map_err(db_error)? {
+            Some(doc) => doc.to_value().to_convex_json(),
+            None => Json::Null,
+        })
+    }
+
+    /// Resolves the id of a patch/replace/delete: it must decode, name a user table of this
+    /// component, and match the optional `table` argument.
+    fn writable_id(&self, args: &Json, method: &str) -> Result<DocumentId, HostError> {
+        let id_string = str_field(args, "id")?;
+        let id = DocumentId::decode(id_string).map_err(|e| {
+            developer(format!("Invalid argument `id` for `{method}`: Unable to decode ID: {}", e.message))
+        })?;
+        let table = self.tx.table_name(&self.component, id.table_number).map_err(db_error)?;
+        let Some(table) = table else {
+            return Err(developer(format!(
+                "Invalid argument `id` for `{method}`: Table for ID \"{id_string}\" not found"
+            )));
+        };
+        check_system(&table, false)?;
+        if let Some(expected) = args.get("table").and_then(Json::as_str) {
+            if expected != table {
+                return Err(developer(format!(
+                    "Invalid argument `id` for `{method}`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
+                )));
+            }
+        }
+        Ok(id)
+    }
+
+    fn query_page(&mut self, args: &Json) -> Result<Json, HostError> {
+        if self.paginated {
+            return Err(developer(
+                "This query or mutation function ran multiple paginated queries. Convex only supports a single paginated query in each function.".into(),
+            ));
+        }
+        self.paginated = true;
+        let opt_str = |key: &str| args.get(key).and_then(Json::as_str).map(str::to_string);
+        let opt_num = |key: &str| args.get(key).and_then(Json::as_f64);
+        let request = PageRequest {
+            query: field(args, "query")?.clone(),
+            cursor: opt_str("cursor"),
+            end_cursor: opt_str("endCursor"),
+            page_size: opt_num("pageSize")
+                .ok_or_else(|| developer("Invalid arguments for `paginate`: missing `pageSize`".into()))?,
+            maximum_rows_read: opt_num("maximumRowsRead"),
+            maximum_bytes_read: opt_num("maximumBytesRead"),
+        };
+        let page = self.tx.query_page(&self.component, &request).map_err(db_error)?;
+        let docs: Vec<Json> = page.page.iter().map(|d: &Document| d.to_value().to_convex_json()).collect();
+        Ok(json!({
+            "page": docs,
+            "isDone": page.is_done,
+            "continueCursor": page.continue_cursor,
+            "splitCursor": page.split_cursor,
+            "pageStatus": page.page_status,
+        }))
+    }
+}
+
+impl Host for TransactionHost<'_> {
+    fn syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError> {
+        let args = parse_args(op, args_json)?;
+        self.dispatch_sync(op, &args).map(|v| v.to_string())
+    }
+
+    fn async_syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError> {
+        let args = parse_args(op, args_json)?;
+        self.dispatch_async(op, &args).map(|v| v.to_string())
+    }
+}
+
+fn check_system(table: &str, is_system: bool) -> Result<(), HostError> {
+    match (table.starts_with('_'), is_system) {
+        (true, false) => Err(developer("System tables can only be accessed with db.system.".into())),
+        (false, true) => Err(developer("User tables cannot be accessed with db.system.".into())),
+        _ => Ok(()),
+    }
+}
+
+fn parse_args(op: &str, args_json: &str) -> Result<Json, HostError> {
+    serde_json::from_str(args_json)
+        .map_err(|e| developer(format!("Invalid arguments for `{op}`: not JSON: {e}")))
+}
+
+fn field<'j>(args: &'j Json, key: &str) -> Result<&'j Json, HostError> {
+    args.get(key).ok_or_else(|| developer(format!("Missing required argument '{key}'")))
+}
+
+fn str_field<'j>(args: &'j Json, key: &str) -> Result<&'j str, HostError> {
+    field(args, key)?
+        .as_str()
+        .ok_or_else(|| developer(format!("Invalid argument `{key}`: expected a string")))
+}
+
+fn u32_field(args: &Json, key: &str) -> Result<u32, HostError> {
+    field(args, key)?
+        .as_f64()
+        .filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= u32::MAX as f64)
+        .map(|n| n as u32)
+        .ok_or_else(|| developer(format!("Invalid argument `{key}`: expected a non-negative integer")))
+}
+
+fn object_arg(json: &Json, method: &str) -> Result<Object, HostError> {
+    let value = Value::from_convex_json(json)
+        .map_err(|e| developer(format!("Invalid argument `value` for `db.{method}`: {}", e.message)))?;
+    match value {
+        Value::Object(o) => Ok(o),
+        other => Err(developer(format!(
+            "Invalid argument `value` for `db.{method}`: expected an object, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// A patch: top-level fields whose value is `{"$undefined": null}` are removed.
+fn patch_arg(json: &Json) -> Result<BTreeMap<String, Option<Value>>, HostError> {
+    let Json::Object(map) = json else {
+        return Err(developer("Invalid argument `value` for `db.patch`: expected an object".into()));
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let value = maybe_value_from_convex_json(v).map_err(|e| {
+                developer(format!("Invalid argument `value` for `db.patch`: {}", e.message))
+            })?;
+            Ok((k.clone(), value))
+        })
+        .collect()
+}
+
+/// A catchable developer error.
+pub fn developer(message: String) -> HostError {
+    HostError { message, data: None, fatal: false }
+}
+
+/// Database errors are developer errors, except failures of the storage itself, which end the
+/// execution.
+pub fn db_error(e: DbError) -> HostError {
+    HostError { fatal: e.code == "StorageError", message: e.message, data: e.data }
+}

@@ -1,0 +1,28 @@
+//! Printing function console lines the way `npx convex dev` shows them:
+//! `<local time> [CONVEX Q(messages:list)] [LOG] 'hello'`.
+
+use emvex_executor::FunctionKind;
+
+/// One printable line for a function's log line.
+pub fn format_log_line(kind: Option<FunctionKind>, path: &str, line: &str) -> String {
+    let letter = match kind {
+        Some(FunctionKind::Query) => "Q",
+        Some(FunctionKind::Mutation) => "M",
+        Some(FunctionKind::Action) => "A",
+        None => "?",
+    };
+    format!("[CONVEX {letter}({path})] {line}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_convex_dev() {
+        assert_eq!(
+            format_log_line(Some(FunctionKind::Query), "messages:list", "[LOG] 'hi'"),
+            "[CONVEX Q(messages:list)] [LOG] 'hi'"
+        );
+    }
+}
