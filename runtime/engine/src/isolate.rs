@@ -395,7 +395,19 @@ impl Inner {
             call_control::<()>(&ctx, &control, "begin", ("import",)).map_err(|e| js_load_error(&ctx, e))?;
             for entry in &app.entries {
                 let name = app.modules[entry.record].name.as_str();
-                let ns = import_module(&ctx, app, &control, &shared, name)?;
+                let ns = match import_module(&ctx, app, &control, &shared, name) {
+                    Ok(ns) => ns,
+                    Err(mut e) => {
+                        // Console output of top-level code helps explain an import failure.
+                        shared.abort.set(None);
+                        let logs: Vec<String> = call_control(&ctx, &control, "end", ()).unwrap_or_default();
+                        if !logs.is_empty() {
+                            e.message.push_str("\nLogs at import time:\n");
+                            e.message.push_str(&logs.join("\n"));
+                        }
+                        return Err(e);
+                    }
+                };
                 call_control::<()>(&ctx, &control, "register", (entry.module.as_str(), ns))
                     .map_err(|e| js_load_error(&ctx, e))?;
             }

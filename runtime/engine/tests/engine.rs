@@ -527,12 +527,14 @@ fn throw_at_import_is_a_load_error_with_position() {
         &[
             ("fine.ts", "export const ok = 1;\n"),
             ("boom.ts", "type T = { a: number };\nconst t: T = { a: 1 };\nif (t.a === 1) {\n  throw new Error(\"kaboom at import\");\n}\nexport const z = t;\n"),
+            ("a_logs.ts", "console.log(\"top-level log\", Date.now() > 0, typeof Math.random());\nexport const w = 1;\n"),
         ],
     );
     let err = load_err(dir);
     assert_eq!(err.code, "import_failed");
     assert!(err.message.starts_with("convex/boom.ts:4:"), "{}", err.message);
     assert!(err.message.contains("Error: kaboom at import"), "{}", err.message);
+    assert!(err.message.contains("Logs at import time:\n[LOG] 'top-level log' true 'number'"), "{}", err.message);
 }
 
 #[test]
