@@ -118,17 +118,19 @@ impl CallContext<'_> {
 
         let mut seed = [0u8; 32];
         rand::rng().fill_bytes(&mut seed);
+        tx.set_id_seed(u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")));
+        let now_ms = now_ms();
         let invocation = Invocation {
             kind: info.kind,
             module: path.module.clone(),
             name: path.name.clone(),
             args_json: Json::Array(vec![args.to_convex_json()]).to_string(),
             rng_seed: seed,
-            now_ms: now_ms(),
+            now_ms,
             timeout: None,
         };
         let outcome = {
-            let mut host = TransactionHost::new(&mut tx, "", info.kind, path.clone());
+            let mut host = TransactionHost::new(&mut tx, self.registry, "", info.kind, path.clone(), now_ms);
             self.isolate.invoke(&invocation, &mut host)
         };
         log_lines.extend(outcome.log_lines);

@@ -15,6 +15,14 @@ use emvex_value::{Object, Value, maybe_value_from_convex_json};
 use serde_json::{Value as Json, json};
 
 use crate::path::UdfPath;
+use crate::registry::Registry;
+
+/// The system table holding scheduled jobs (spec §6.8).
+const SCHEDULED_FUNCTIONS: &str = "_scheduled_functions";
+/// At most this many functions may be scheduled by one mutation (spec §3.9).
+const MAX_SCHEDULED_PER_TRANSACTION: usize = 1000;
+/// Scheduled times may be at most five years away (spec §3.9).
+const MAX_SCHEDULE_DISTANCE_MS: f64 = 5.0 * 365.0 * 24.0 * 3600.0 * 1000.0;
 
 /// Answers syscalls for one query or mutation execution.
 pub struct TransactionHost<'a> {
@@ -22,12 +30,32 @@ pub struct TransactionHost<'a> {
     pub component: String,
     pub kind: FunctionKind,
     pub path: UdfPath,
+    registry: &'a Registry,
+    /// The execution's frozen `Date.now()`, for the scheduler's time checks.
+    now_ms: f64,
     paginated: bool,
+    scheduled: usize,
 }
 
 impl<'a> TransactionHost<'a> {
-    pub fn new(tx: &'a mut Transaction, component: &str, kind: FunctionKind, path: UdfPath) -> Self {
-        TransactionHost { tx, component: component.to_string(), kind, path, paginated: false }
+    pub fn new(
+        tx: &'a mut Transaction,
+        registry: &'a Registry,
+        component: &str,
+        kind: FunctionKind,
+        path: UdfPath,
+        now_ms: f64,
+    ) -> Self {
+        TransactionHost {
+            tx,
+            component: component.to_string(),
+            kind,
+            path,
+            registry,
+            now_ms,
+            paginated: false,
+            scheduled: 0,
+        }
     }
 
     fn dispatch_sync(&mut self, op: &str, args: &Json) -> Result<Json, HostError> {
@@ -96,6 +124,14 @@ impl<'a> TransactionHost<'a> {
                 let id = self.writable_id(args, "db.delete")?;
                 let doc = self.tx.delete(&self.component, &id).map_err(db_error)?;
                 Ok(doc.to_value().to_convex_json())
+            }
+            "1.0/schedule" => {
+                self.require_mutation("schedule")?;
+                self.schedule(args)
+            }
+            "1.0/cancel_job" => {
+                self.require_mutation("cancel")?;
+                self.cancel_job(args)
             }
             "1.0/getUserIdentity" => Ok(Json::Null),
             "1.0/getFunctionMetadata" => Ok(json!({
@@ -184,6 +220,96 @@ impl<'a> TransactionHost<'a> {
         Ok(id)
     }
 
+    /// `1.0/schedule`: records a pending job in `_scheduled_functions` inside this transaction,
+    /// so it exists only if the mutation commits. Only the target's existence is checked now;
+    /// its arguments are validated when it runs (spec §3.9).
+    fn schedule(&mut self, args: &Json) -> Result<Json, HostError> {
+        let target = self.schedule_target(args)?;
+        let ts = field(args, "ts")?
+            .as_f64()
+            .filter(|t| t.is_finite())
+            .ok_or_else(|| developer("Invalid argument `ts` for scheduling: expected a finite number".into()))?;
+        let scheduled_ms = ts * 1000.0;
+        if (scheduled_ms - self.now_ms).abs() > MAX_SCHEDULE_DISTANCE_MS {
+            return Err(developer(format!(
+                "Cannot schedule {} at {scheduled_ms} ms: the time is more than 5 years away",
+                target.stripped()
+            )));
+        }
+        if self.scheduled >= MAX_SCHEDULED_PER_TRANSACTION {
+            return Err(developer(format!(
+                "Too many functions scheduled by this mutation (limit: {MAX_SCHEDULED_PER_TRANSACTION})"
+            )));
+        }
+        let fn_args = Value::from_convex_json(field(args, "args")?).map_err(|e| {
+            developer(format!("Invalid arguments for scheduled function {}: {}", target.stripped(), e.message))
+        })?;
+        let mut job = Object::new();
+        job.insert("name".into(), Value::String(target.canonical()));
+        job.insert("args".into(), Value::Array(vec![fn_args]));
+        job.insert("scheduledTime".into(), Value::Float64(scheduled_ms));
+        job.insert("state".into(), state("pending"));
+        let id = self.tx.insert_system(&self.component, SCHEDULED_FUNCTIONS, job).map_err(db_error)?;
+        self.scheduled += 1;
+        Ok(Json::String(id.encode()))
+    }
+
+    /// The function a schedule call names: it must exist and be a mutation or an action.
+    fn schedule_target(&self, args: &Json) -> Result<UdfPath, HostError> {
+        let name = match (args.get("name"), args.get("functionHandle"), args.get("reference")) {
+            (Some(Json::String(name)), _, _) => name,
+            (_, Some(_), _) | (_, _, Some(_)) => {
+                return Err(developer(
+                    "Scheduling through function handles or component references is not supported by emvex yet".into(),
+                ));
+            }
+            _ => return Err(developer("Missing required argument 'name'".into())),
+        };
+        let path = UdfPath::parse(name).map_err(|e| developer(e.message))?;
+        match self.registry.get(&path) {
+            Some(f) if f.kind != FunctionKind::Query => Ok(path),
+            Some(_) => Err(developer(format!(
+                "{} is a query: only mutations and actions can be scheduled",
+                path.canonical()
+            ))),
+            None => Err(developer(format!(
+                "Attempted to schedule function at nonexistent path: {}",
+                path.canonical()
+            ))),
+        }
+    }
+
+    /// `1.0/cancel_job`: a pending or running job becomes `canceled`; finished jobs are left as
+    /// they are.
+    fn cancel_job(&mut self, args: &Json) -> Result<Json, HostError> {
+        let id_string = str_field(args, "id")?;
+        let id = DocumentId::decode(id_string).map_err(|e| {
+            developer(format!("Invalid argument `id` for `scheduler.cancel`: Unable to decode ID: {}", e.message))
+        })?;
+        let table = self.tx.table_name(&self.component, id.table_number).map_err(db_error)?;
+        if table.as_deref() != Some(SCHEDULED_FUNCTIONS) {
+            return Err(developer(format!(
+                "Invalid argument `id` for `scheduler.cancel`: {id_string} is not a scheduled function id"
+            )));
+        }
+        let Some(job) = self.tx.get(&self.component, &id).map_err(db_error)? else {
+            return Ok(Json::Null);
+        };
+        let kind = job
+            .body
+            .get("state")
+            .and_then(|s| s.as_object())
+            .and_then(|s| s.get("kind"))
+            .and_then(Value::as_str);
+        if matches!(kind, Some("pending") | Some("inProgress")) {
+            let mut patch = BTreeMap::new();
+            patch.insert("state".to_string(), Some(state("canceled")));
+            patch.insert("completedTime".to_string(), Some(Value::Float64(self.now_ms)));
+            self.tx.patch(&self.component, &id, patch).map_err(db_error)?;
+        }
+        Ok(Json::Null)
+    }
+
     fn query_page(&mut self, args: &Json) -> Result<Json, HostError> {
         if self.paginated {
             return Err(developer(
@@ -224,6 +350,13 @@ impl Host for TransactionHost<'_> {
         let args = parse_args(op, args_json)?;
         self.dispatch_async(op, &args).map(|v| v.to_string())
     }
+}
+
+/// A job state `{kind}` as stored in `_scheduled_functions`.
+fn state(kind: &str) -> Value {
+    let mut o = Object::new();
+    o.insert("kind".into(), Value::String(kind.into()));
+    Value::Object(o)
 }
 
 fn check_system(table: &str, is_system: bool) -> Result<(), HostError> {
