@@ -24,71 +24,112 @@ export default function install(N) {
   const phaseWords = () => (phase === "query" ? "queries" : phase === "mutation" ? "mutations" : "queries and mutations");
 
   // ---- console (formatted like the object-inspect output Convex logs) -------------------
-  const identRe = /^[A-Za-z_$][\w$]*$/;
-  function quote(s) {
-    return "'" + s.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n") + "'";
+  // Convex formats each console argument with object-inspect (indent 2, strings capped at
+  // 32768 characters); this is an independent implementation of that output format.
+  const MAX_STRING = 32768;
+  const objToString = Object.prototype.toString;
+  const tagOf = (v) => objToString.call(v).slice(8, -1);
+  const ctrlNames = { 8: "b", 9: "t", 10: "n", 12: "f", 13: "r" };
+  function quote(str) {
+    let s = str, trailer = "";
+    if (s.length > MAX_STRING) {
+      const rest = s.length - MAX_STRING;
+      s = s.slice(0, MAX_STRING);
+      trailer = "... " + rest + " more character" + (rest > 1 ? "s" : "");
+    }
+    s = s.replace(/['\\]/g, "\\$&").replace(/[\x00-\x1f]/g, (c) => {
+      const n = c.charCodeAt(0);
+      return ctrlNames[n] ? "\\" + ctrlNames[n] : "\\x" + (n < 16 ? "0" : "") + n.toString(16).toUpperCase();
+    });
+    return "'" + s + "'" + trailer;
   }
-  function inspect(v, depth, seen) {
+  function propName(k, sub) {
+    return /[^\w$]/.test(k) ? sub(k) : k;
+  }
+  function ownEntries(v, sub, skipIndices) {
+    const out = [];
+    for (const k in v) {
+      if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+      if (skipIndices && String(Number(k)) === k && Number(k) < v.length) continue;
+      out.push(propName(k, sub) + ": " + sub(v[k]));
+    }
+    for (const sym of Object.getOwnPropertySymbols(v)) {
+      if (Object.prototype.propertyIsEnumerable.call(v, sym)) out.push("[" + sym.toString() + "]: " + sub(v[sym]));
+    }
+    return out;
+  }
+  // With an indent configured, objects, maps and sets always break lines; arrays only when an
+  // element spans lines; `flat` (used for map keys) never breaks lines.
+  function indentedJoin(parts, depth) {
+    if (parts.length === 0) return "";
+    const inner = "\n" + "  ".repeat(depth + 1);
+    return inner + parts.join("," + inner) + "\n" + "  ".repeat(depth);
+  }
+  function inspect(v, depth, seen, flat) {
     switch (typeof v) {
-      case "string": return depth === 0 ? quote(v.length > 32768 ? v.slice(0, 32768) : v) : quote(v);
-      case "number": return Object.is(v, -0) ? "-0" : String(v);
-      case "bigint": return v + "n";
-      case "boolean": return String(v);
       case "undefined": return "undefined";
+      case "boolean": return v ? "true" : "false";
+      case "string": return quote(v);
+      case "number": return v === 0 && 1 / v < 0 ? "-0" : String(v);
+      case "bigint": return v + "n";
       case "symbol": return v.toString();
-      case "function": {
-        const name = v.name ? "[Function: " + v.name + "]" : "[Function (anonymous)]";
-        return name;
-      }
     }
     if (v === null) return "null";
-    if (seen.includes(v)) return "[Circular]";
-    if (depth >= 5) return Array.isArray(v) ? "[Array]" : "[Object]";
+    if (depth >= 5 && typeof v === "object") return Array.isArray(v) ? "[Array]" : "[Object]";
+    if (seen.indexOf(v) >= 0) return "[Circular]";
     const next = seen.concat([v]);
-    const sub = (x) => inspect(x, depth + 1, next);
-    if (Array.isArray(v)) {
+    const sub = (x) => inspect(x, depth + 1, next, flat);
+    const block = (parts) => (flat ? " " + parts.join(", ") + " " : indentedJoin(parts, depth));
+    if (typeof v === "function") {
+      const keys = ownEntries(v, sub, false);
+      return "[Function" + (v.name ? ": " + v.name : " (anonymous)") + "]" + (keys.length ? " { " + keys.join(", ") + " }" : "");
+    }
+    const tag = tagOf(v);
+    if (tag === "Array") {
       if (v.length === 0) return "[]";
       const parts = [];
-      for (let i = 0; i < v.length; i++) parts.push(i in v ? sub(v[i]) : "");
-      return "[ " + parts.join(", ") + " ]";
+      for (let i = 0; i < v.length; i++) parts.push(Object.prototype.hasOwnProperty.call(v, i) ? sub(v[i]) : "");
+      const all = parts.concat(ownEntries(v, sub, true));
+      if (!flat && all.some((p) => p.indexOf("\n") >= 0)) return "[" + indentedJoin(all, depth) + "]";
+      return "[ " + all.join(", ") + " ]";
     }
-    if (v instanceof Error) {
-      const head = "[" + String(v) + "]";
-      const extra = Object.keys(v).filter((k) => k !== "stack").map((k) => key(k) + ": " + sub(v[k]));
-      return extra.length ? "{ " + head + " " + extra.join(", ") + " }" : head;
+    if (tag === "Error") {
+      const parts = ownEntries(v, sub, false);
+      if ("cause" in v && !Object.prototype.propertyIsEnumerable.call(v, "cause")) parts.unshift("[cause]: " + sub(v.cause));
+      return parts.length ? "{ [" + String(v) + "] " + parts.join(", ") + " }" : "[" + String(v) + "]";
     }
-    if (v instanceof RealDate) return isNaN(v.getTime()) ? "Invalid Date" : v.toISOString();
-    if (v instanceof RegExp) return String(v);
+    if (typeof v.inspect === "function") return String(v.inspect());
     if (v instanceof Map) {
       const parts = [];
-      v.forEach((val, k) => parts.push(sub(k) + " => " + sub(val)));
-      return "Map (" + v.size + ") {" + parts.join(", ") + "}";
+      v.forEach((val, k) => parts.push(inspect(k, depth + 1, next, true) + " => " + sub(val)));
+      return "Map (" + v.size + ") {" + (flat ? parts.join(", ") : indentedJoin(parts, depth)) + "}";
     }
     if (v instanceof Set) {
       const parts = [];
       v.forEach((val) => parts.push(sub(val)));
-      return "Set (" + v.size + ") {" + parts.join(", ") + "}";
+      return "Set (" + v.size + ") {" + (flat ? parts.join(", ") : indentedJoin(parts, depth)) + "}";
     }
-    if (v instanceof ArrayBuffer) return "ArrayBuffer { byteLength: " + v.byteLength + " }";
-    if (ArrayBuffer.isView(v) && typeof v.length === "number") {
-      const parts = [];
-      for (let i = 0; i < v.length; i++) parts.push(sub(v[i]));
-      return parts.length ? "[ " + parts.join(", ") + " ]" : "[]";
+    if (v instanceof WeakMap) return "WeakMap { ? }";
+    if (v instanceof WeakSet) return "WeakSet { ? }";
+    if (tag === "Number" || tag === "String" || tag === "Boolean" || tag === "BigInt") {
+      return "Object(" + inspect(v.valueOf(), depth, seen, flat) + ")";
     }
-    if (v instanceof RealPromise) return "Promise {}";
-    const keys = Object.keys(v);
+    if (v === g) return "{ [object globalThis] }";
+    if (tag === "Date" || tag === "RegExp") return String(v);
+    const parts = ownEntries(v, sub, false);
     const proto = Object.getPrototypeOf(v);
-    const ctor = proto && proto !== Object.prototype && proto.constructor && proto.constructor.name;
-    const prefix = ctor && ctor !== "Object" ? ctor + " " : proto === null ? "[Object: null prototype] " : "";
-    if (keys.length === 0) return prefix + "{}";
-    return prefix + "{ " + keys.map((k) => key(k) + ": " + sub(v[k])).join(", ") + " }";
-  }
-  function key(k) {
-    return identRe.test(k) ? k : quote(k);
+    const plain = proto === Object.prototype;
+    const nullProto = !(v instanceof Object);
+    const stringTag = !plain && Symbol.toStringTag in v ? tag : nullProto ? "Object" : "";
+    const ctorTag = plain || typeof v.constructor !== "function" || !v.constructor.name ? "" : v.constructor.name + " ";
+    const bracket = [stringTag, nullProto ? "null prototype" : ""].filter((x) => x).join(": ");
+    const prefix = ctorTag + (bracket ? "[" + bracket + "] " : "");
+    if (parts.length === 0) return prefix + "{}";
+    return prefix + "{" + block(parts) + "}";
   }
   function message(args) {
     const parts = [];
-    for (let i = 0; i < args.length; i++) parts.push(inspect(args[i], 0, []));
+    for (let i = 0; i < args.length; i++) parts.push(inspect(args[i], 0, [], false));
     return parts.join(" ");
   }
   function log(level, text) {
@@ -691,7 +732,7 @@ export default function install(N) {
         return ["error", "Uncaught " + name + (msg ? ": " + msg : ""), stack, undefined];
       }
       let text;
-      try { text = inspect(e, 1, []); } catch (_) { text = "[object]"; }
+      try { text = inspect(e, 0, [], true); } catch (_) { text = "[object]"; }
       return ["error", "Uncaught " + text, "", undefined];
     }
     let text;

@@ -188,7 +188,7 @@ fn mutation_runs_syscalls_and_logs() {
     assert_eq!(host.docs[0]["body"], "HI!");
     assert_eq!(host.calls.len(), 1);
     assert_eq!(host.calls[0].0, "1.0/insert");
-    assert_eq!(out.log_lines, vec!["[LOG] 'sending' { author: 'ann', n: 1 }".to_string()]);
+    assert_eq!(out.log_lines, vec!["[LOG] 'sending' {\n  author: 'ann',\n  n: 1\n}".to_string()]);
 
     let out = run(&mut iso, &mut host, FunctionKind::Query, "messages:list", "[{}]");
     let v = ok_value(&out);
@@ -350,11 +350,13 @@ fn console_lines_are_formatted_like_convex() {
     assert_eq!(
         out.log_lines,
         vec![
-            "[LOG] 'hello' 1 { a: 'b', c: [ 1, 2 ] } null undefined".to_string(),
+            "[LOG] 'hello' 1 {\n  a: 'b',\n  c: [ 1, 2 ]\n} null undefined".to_string(),
             "[INFO] 'info'".to_string(),
             "[WARN] 'warn'".to_string(),
             "[ERROR] [Error: bad]".to_string(),
             "[DEBUG] true".to_string(),
+            "[LOG] [\n  {\n    x: 'it\\'s',\n    d: Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)\n  },\n  Map (1) {\n    'k' => [Function: f]\n  },\n  [Object: null prototype] {},\n  Foo {\n    a: [ [ [ [Array] ] ] ]\n  },\n  -0,\n  10n,\n  [Circular]\n]".to_string(),
+            format!("[LOG] {{ [Error: outer] [cause]: [Error: inner], code: 7 }} Object(1) 'long{}'... 1 more character", ".".repeat(32764)),
         ]
     );
 }

@@ -79,6 +79,22 @@ export const logs = query({
     console.warn("warn");
     console.error(new Error("bad"));
     console.debug(true);
+    class Foo {
+      a = [[[[[1]]]]];
+    }
+    const arr: any[] = [
+      { x: "it's", d: new Date(0) },
+      new Map([["k", function f() {}]]),
+      Object.create(null),
+      new Foo(),
+      -0,
+      10n,
+    ];
+    arr.push(arr);
+    console.log(arr);
+    const err: any = new Error("outer", { cause: new Error("inner") });
+    err.code = 7;
+    console.log(err, new Number(1), "long" + ".".repeat(32765));
     return null;
   },
 });
