@@ -387,7 +387,7 @@ impl Inner {
         let context = Context::full(&runtime).map_err(engine_error)?;
         let loaded = context.with(|ctx| -> Result<Persistent<Object<'static>>, LoadError> {
             update_stack_top(&ctx);
-            let native = install_native(&ctx, shared.clone()).map_err(|e| js_load_error(&ctx, e))?;
+            let native = install_native(&ctx, shared.clone(), app.clone()).map_err(|e| js_load_error(&ctx, e))?;
             let prelude = load_prelude(&ctx, app, &shared).map_err(|e| js_load_error(&ctx, e))?;
             let control: Object = prelude.call((native,)).map_err(|e| js_load_error(&ctx, e))?;
             let env = serde_json::to_string(&app.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
@@ -504,8 +504,12 @@ fn update_stack_top(ctx: &Ctx<'_>) {
 }
 
 /// The native bindings the prelude builds the globals on.
-fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>) -> rquickjs::Result<Object<'js>> {
+fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rquickjs::Result<Object<'js>> {
     let native = Object::new(ctx.clone())?;
+    native.set(
+        "mapStack",
+        Function::new(ctx.clone(), move |stack: String| -> String { map_stack(&app, &stack) })?,
+    )?;
     let s = shared.clone();
     native.set(
         "syscall",
@@ -541,6 +545,16 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>) -> rquickjs::Result<O
     )?;
     let s = shared.clone();
     native.set("now", Function::new(ctx.clone(), move || -> f64 { s.now_ms.get() })?)?;
+    // Real time, for console.time durations only (as Convex does).
+    native.set(
+        "wallNow",
+        Function::new(ctx.clone(), || -> f64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as f64)
+                .unwrap_or(0.0)
+        })?,
+    )?;
     let s = shared;
     native.set(
         "perfNow",

@@ -143,24 +143,24 @@ export default function install(N) {
     error: (...a) => log("ERROR", message(a)),
     debug: (...a) => log("DEBUG", message(a)),
     trace: (...a) => {
-      const frames = (new Error().stack || "").split("\n").slice(1).filter((l) => l.trim()).join("\n");
-      log("ERROR", message(a) + (frames ? "\n" + frames : ""));
+      const frames = N.mapStack((new Error().stack || "").split("\n").slice(1).join("\n"));
+      log("LOG", message(a) + (frames ? "\n" + frames : ""));
     },
     time: (label) => {
       const l = labelOf(label);
       if (timers.has(l)) log("WARN", "Timer '" + l + "' already exists");
-      else timers.set(l, N.perfNow());
+      else timers.set(l, N.wallNow());
     },
     timeLog: (label, ...a) => {
       const l = labelOf(label);
       if (!timers.has(l)) return log("WARN", "Timer '" + l + "' does not exist");
       const extra = a.length ? " " + message(a) : "";
-      log("INFO", l + ": " + (N.perfNow() - timers.get(l)) + "ms" + extra);
+      log("INFO", l + ": " + (N.wallNow() - timers.get(l)) + "ms" + extra);
     },
     timeEnd: (label) => {
       const l = labelOf(label);
       if (!timers.has(l)) return log("WARN", "Timer '" + l + "' does not exist");
-      log("INFO", l + ": " + (N.perfNow() - timers.get(l)) + "ms");
+      log("INFO", l + ": " + (N.wallNow() - timers.get(l)) + "ms");
       timers.delete(l);
     },
     assert: (cond, ...a) => {

@@ -691,3 +691,15 @@ fn dates_are_utc_whatever_the_host_zone() {
         })
     );
 }
+
+#[test]
+fn console_time_and_trace() {
+    let mut iso = isolate();
+    let mut host = FakeHost::default();
+    let out = run(&mut iso, &mut host, FunctionKind::Query, "determinism:consoleExtras", "[{}]");
+    ok_value(&out);
+    assert_eq!(out.log_lines.len(), 3, "{:?}", out.log_lines);
+    assert!(out.log_lines[0].starts_with("[INFO] t: ") && out.log_lines[0].ends_with("ms"), "{:?}", out.log_lines);
+    assert_eq!(out.log_lines[1], "[WARN] Timer 'missing' does not exist");
+    assert!(out.log_lines[2].starts_with("[LOG] 'here'\n    at handler (convex/determinism.ts:"), "{:?}", out.log_lines);
+}

@@ -136,3 +136,14 @@ export const utc = query({
     };
   },
 });
+
+export const consoleExtras = query({
+  args: {},
+  handler: async () => {
+    console.time("t");
+    console.timeEnd("t");
+    console.timeEnd("missing");
+    console.trace("here");
+    return null;
+  },
+});
