@@ -28,7 +28,7 @@ use rquickjs::{
 
 use crate::alloc::{AllocState, CountingAllocator};
 use crate::app::EntryKind;
-use crate::stack::{map_stack, split_location};
+use crate::stack::{display_name, map_stack, split_location};
 use crate::{
     Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation, JsError,
     JsErrorKind, LoadError, Outcome, Visibility,
@@ -393,6 +393,8 @@ impl Inner {
             let env = serde_json::to_string(&app.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
             call_control::<()>(&ctx, &control, "setEnv", (env,)).map_err(|e| js_load_error(&ctx, e))?;
             call_control::<()>(&ctx, &control, "begin", ("import",)).map_err(|e| js_load_error(&ctx, e))?;
+            // Top-level code gets the same heap allowance as a function call.
+            shared.alloc.limit.set(shared.alloc.used.get().saturating_add(app.limits.memory_bytes));
             for entry in &app.entries {
                 let name = app.modules[entry.record].name.as_str();
                 let ns = match import_module(&ctx, app, &control, &shared, name) {
@@ -414,6 +416,7 @@ impl Inner {
             let _: Vec<String> = call_control(&ctx, &control, "end", ()).map_err(|e| js_load_error(&ctx, e))?;
             Ok(Persistent::save(&ctx, control))
         });
+        shared.alloc.limit.set(usize::MAX);
         // Handles kept by the rejection tracker must go before the runtime does.
         shared.unhandled.borrow_mut().clear();
         let control = loaded?;
@@ -620,11 +623,16 @@ fn import_module<'js>(
         import_error(ctx, app, control, name, reason)
     })?;
     drain_jobs(ctx, shared);
-    if let Some(abort) = shared.abort.get() {
-        return Err(LoadError::new(
-            "import_failed",
-            format!("{name}: evaluating the module was aborted ({abort:?}): top-level code ran longer than {IMPORT_TIMEOUT:?} or ran out of memory"),
-        ));
+    if shared.alloc.oom.get() || shared.abort.get().is_some() {
+        let why = if shared.alloc.oom.get() || shared.abort.get() == Some(Abort::OutOfMemory) {
+            format!(
+                "JavaScript execution ran out of memory (maximum memory usage: {} MB)",
+                app.limits.memory_bytes >> 20
+            )
+        } else {
+            format!("top-level code ran longer than {IMPORT_TIMEOUT:?}")
+        };
+        return Err(LoadError::new("import_failed", format!("{}: {why}", display_name(name))));
     }
     match promise.state() {
         PromiseState::Resolved => promise

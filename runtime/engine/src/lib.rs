@@ -68,10 +68,13 @@ impl EngineOptions {
 pub struct Limits {
     /// Wall-clock time of user code (time spent in host syscalls is not counted). Default 1 s.
     pub user_timeout: Duration,
-    /// Heap available on top of the isolate's loaded baseline. Default 64 MiB.
+    /// Heap available on top of the isolate's loaded baseline (also the allowance of module
+    /// top-level code). Default 64 MiB. Running out ends the call even if JS catches the error.
     pub memory_bytes: usize,
     /// Native stack QuickJS may use. Default 1 MiB: run isolates on threads with at least
-    /// this much plus ~1 MiB of stack.
+    /// this much plus ~1 MiB of stack. Exceeding it throws a `RangeError: Maximum call stack
+    /// size exceeded` that JS may catch (as in Convex, where V8 does the same); when it ends the
+    /// call the error kind is [`JsErrorKind::StackOverflow`].
     pub max_stack_bytes: usize,
 }
 

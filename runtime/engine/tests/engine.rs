@@ -703,3 +703,16 @@ fn console_time_and_trace() {
     assert_eq!(out.log_lines[1], "[WARN] Timer 'missing' does not exist");
     assert!(out.log_lines[2].starts_with("[LOG] 'here'\n    at handler (convex/determinism.ts:"), "{:?}", out.log_lines);
 }
+
+#[test]
+fn memory_bomb_at_import_is_a_load_error() {
+    let dir = scratch_app(
+        "importbomb",
+        &[("bomb.ts", "const hold: string[] = [];\nfor (let i = 0; ; i++) {\n  try { hold.push(\"x\".repeat(1 << 20) + i); } catch {}\n}\nexport const never = 1;\n")],
+    );
+    let mut opts = EngineOptions::new(dir);
+    opts.limits.memory_bytes = 16 << 20;
+    let err = App::load(opts).expect_err("must fail");
+    assert_eq!(err.code, "import_failed");
+    assert_eq!(err.message, "convex/bomb.ts: JavaScript execution ran out of memory (maximum memory usage: 16 MB)");
+}
