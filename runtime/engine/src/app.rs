@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::transpile::{self, ImportRef, LineMap};
 use crate::{EngineOptions, Limits, LoadError};
 
-const CACHE_FORMAT: &str = "emvex-bytecode-v1";
+const CACHE_FORMAT: &str = "emvex-bytecode-v2";
 
 /// What an entry module is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -438,7 +438,10 @@ fn prepare_module(
     let out = if path.extension().and_then(|e| e.to_str()) == Some("json") {
         transpile::json_module(name, &text)?
     } else {
-        transpile::transpile(path, name, &text)?
+        // App code (inside the app dir, outside node_modules) gets its catch clauses
+        // instrumented so engine-fatal errors cannot be swallowed.
+        let instrument = !name.starts_with('/') && !name.contains("node_modules/");
+        transpile::transpile(path, name, &text, instrument)?
     };
     let record = ModuleRecord {
         name: name.to_string(),

@@ -51,6 +51,7 @@ enum Abort {
     Timeout,
     OutOfMemory,
     Fatal,
+    StackOverflow,
 }
 
 /// State shared by the native bindings, the interrupt handler and `invoke`.
@@ -337,6 +338,10 @@ impl Isolate {
                 JsErrorKind::Timeout,
                 format!("Function execution timed out (maximum duration: {timeout:?})"),
             )),
+            (false, Some(Abort::StackOverflow)) => Err(JsError::new(
+                JsErrorKind::StackOverflow,
+                "Uncaught RangeError: Maximum call stack size exceeded",
+            )),
             (false, Some(Abort::Fatal)) => {
                 let message = fatal.map(|f| f.message).unwrap_or_else(|| "host error".into());
                 Err(JsError::new(JsErrorKind::HostFatal, message))
@@ -533,6 +538,24 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
                 }
                 Some(Err(e)) => Err(Exception::throw_message(&ctx, &e.message)),
             }
+        })?,
+    )?;
+    let s = shared.clone();
+    native.set(
+        "checkCaught",
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, stack_overflow: bool| -> rquickjs::Result<()> {
+            if stack_overflow && s.abort.get().is_none() {
+                s.abort.set(Some(Abort::StackOverflow));
+            }
+            if s.abort.get().is_none() && !s.alloc.oom.get() {
+                return Ok(());
+            }
+            // An engine-fatal condition was caught by user code: rethrow it uncatchably.
+            let err = Exception::from_message(ctx.clone(), "execution aborted")?;
+            // SAFETY: `err` is a live Error object of this context; the call only sets its
+            // "uncatchable" flag.
+            unsafe { rquickjs::qjs::JS_SetUncatchableError(ctx.as_raw().as_ptr(), err.as_raw()) };
+            Err(err.throw())
         })?,
     )?;
     let s = shared.clone();

@@ -72,9 +72,9 @@ pub struct Limits {
     /// top-level code). Default 64 MiB. Running out ends the call even if JS catches the error.
     pub memory_bytes: usize,
     /// Native stack QuickJS may use. Default 1 MiB: run isolates on threads with at least
-    /// this much plus ~1 MiB of stack. Exceeding it throws a `RangeError: Maximum call stack
-    /// size exceeded` that JS may catch (as in Convex, where V8 does the same); when it ends the
-    /// call the error kind is [`JsErrorKind::StackOverflow`].
+    /// this much plus ~1 MiB of stack. Exceeding it ends the call with
+    /// [`JsErrorKind::StackOverflow`]: `catch` clauses of app code are instrumented at load
+    /// time so they cannot swallow it (a `.catch()` callback or library code still could).
     pub max_stack_bytes: usize,
 }
 

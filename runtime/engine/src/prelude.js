@@ -686,6 +686,12 @@ export default function install(N) {
     return clone(value, new Map());
   });
 
+  // App code's catch clauses call this first (see transpile.rs): a stack overflow, an
+  // out-of-memory or an aborted execution must not be swallowed by user code.
+  define(g, "__emvexCatch", function __emvexCatch(e) {
+    N.checkCaught(e instanceof RangeError && e.message === "Maximum call stack size exceeded");
+  });
+
   // ---- the Convex host object ------------------------------------------------------------
   const dbOps = new Set(["1.0/count", "1.0/get", "1.0/insert", "1.0/shallowMerge", "1.0/replace", "1.0/queryStreamNext", "1.0/queryPage", "1.0/remove"]);
   function importTimeError(op) {

@@ -101,8 +101,90 @@ pub(crate) fn json_module(display: &str, text: &str) -> Result<Transpiled, LoadE
     })
 }
 
+/// Name of the prelude global that every instrumented `catch` calls first.
+pub(crate) const CATCH_HOOK: &str = "__emvexCatch";
+
+/// Finds catch clauses and returns the source rewritten so that each catch body starts with
+/// `__emvexCatch(<caught value>);` (the prelude rethrows engine-fatal errors, such as a stack
+/// overflow, as uncatchable). Lines are preserved: text is only inserted within lines.
+fn instrument_catches(source: &str, program: &oxc::ast::ast::Program<'_>) -> Option<String> {
+    use oxc::ast::ast::CatchClause;
+    use oxc::ast_visit::{Visit, walk};
+    use oxc::span::GetSpan;
+    /// Edits as (start, end, replacement) byte ranges of the original source.
+    struct Finder<'s> {
+        source: &'s str,
+        edits: Vec<(usize, usize, String)>,
+    }
+    impl<'a> Visit<'a> for Finder<'_> {
+        fn visit_catch_clause(&mut self, it: &CatchClause<'a>) {
+            let body = it.body.span.start as usize + 1; // just after `{`
+            match &it.param {
+                Some(param) => match param.pattern.get_binding_identifier() {
+                    Some(id) if param.pattern.span() == id.span => {
+                        self.edits.push((body, body, format!("{CATCH_HOOK}({});", id.name)));
+                    }
+                    _ => {
+                        // `catch ({ message })`: bind a plain name, destructure inside.
+                        let (start, end) = (param.span.start as usize, param.span.end as usize);
+                        let pattern = &self.source[start..end];
+                        self.edits.push((start, end, "__emvex_e".to_string()));
+                        self.edits.push((
+                            body,
+                            body,
+                            format!("{CATCH_HOOK}(__emvex_e); let {pattern} = __emvex_e;"),
+                        ));
+                    }
+                },
+                None => {
+                    self.edits.push((body - 1, body - 1, "(__emvex_e) ".to_string()));
+                    self.edits.push((body, body, format!("{CATCH_HOOK}(__emvex_e);")));
+                }
+            }
+            walk::walk_catch_clause(self, it);
+        }
+    }
+    let mut finder = Finder { source, edits: Vec::new() };
+    finder.visit_program(program);
+    if finder.edits.is_empty() {
+        return None;
+    }
+    finder.edits.sort_by_key(|e| (e.0, e.1));
+    let mut out = String::with_capacity(source.len() + finder.edits.len() * 32);
+    let mut pos = 0;
+    for (start, end, text) in finder.edits {
+        out.push_str(&source[pos..start]);
+        out.push_str(&text);
+        pos = end;
+    }
+    out.push_str(&source[pos..]);
+    Some(out)
+}
+
 /// Strips TypeScript (if any) and extracts static imports. `display` names the file in errors.
-pub(crate) fn transpile(path: &Path, display: &str, source: &str) -> Result<Transpiled, LoadError> {
+/// `instrument`: rewrite catch clauses (app code only, see [`CATCH_HOOK`]).
+pub(crate) fn transpile(
+    path: &Path,
+    display: &str,
+    source: &str,
+    instrument: bool,
+) -> Result<Transpiled, LoadError> {
+    if instrument {
+        let allocator = Allocator::default();
+        let source_type = SourceType::from_path(path)
+            .unwrap_or_else(|_| SourceType::mjs())
+            .with_module(true);
+        let parsed = Parser::new(&allocator, source, source_type).parse();
+        if !parsed.diagnostics.has_errors()
+            && let Some(rewritten) = instrument_catches(source, &parsed.program)
+        {
+            return transpile_inner(path, display, &rewritten);
+        }
+    }
+    transpile_inner(path, display, source)
+}
+
+fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpiled, LoadError> {
     let allocator = Allocator::default();
     let source_type = SourceType::from_path(path)
         .unwrap_or_else(|_| SourceType::mjs())
@@ -233,7 +315,7 @@ mod tests {
     #[test]
     fn strips_types_and_lists_imports() {
         let src = "import type { X } from './types';\nimport { a } from \"./a.js\";\nexport * from './b';\nconst n: number = a;\nexport { n };\n";
-        let t = transpile(Path::new("m.ts"), "convex/m.ts", src).unwrap();
+        let t = transpile(Path::new("m.ts"), "convex/m.ts", src, false).unwrap();
         assert!(!t.code.contains(": number"), "{}", t.code);
         let specs: Vec<_> = t.imports.iter().map(|i| (i.specifier.as_str(), i.line)).collect();
         assert_eq!(specs, vec![("./a.js", 2), ("./b", 3)]);
@@ -244,7 +326,7 @@ mod tests {
     #[test]
     fn export_lines_cover_all_forms() {
         let src = "export const a = 1;\n\nexport function b() {}\nconst c = 2;\nexport { c as d };\nexport default c;\n";
-        let t = transpile(Path::new("m.js"), "m.js", src).unwrap();
+        let t = transpile(Path::new("m.js"), "m.js", src, false).unwrap();
         assert_eq!(t.export_lines.get("a"), Some(&1));
         assert_eq!(t.export_lines.get("b"), Some(&3));
         assert_eq!(t.export_lines.get("d"), Some(&4));
@@ -254,7 +336,7 @@ mod tests {
     #[test]
     fn source_map_points_at_original_lines() {
         let src = "type T = {\n  a: number;\n};\n\nexport function f(x: T) {\n  throw new Error('x');\n}\n";
-        let t = transpile(Path::new("m.ts"), "m.ts", src).unwrap();
+        let t = transpile(Path::new("m.ts"), "m.ts", src, false).unwrap();
         let map = t.map.unwrap();
         let gen_line = t.code.lines().position(|l| l.contains("throw")).unwrap() as u32 + 1;
         let col = t.code.lines().nth(gen_line as usize - 1).unwrap().find("throw").unwrap() as u32 + 1;
@@ -263,7 +345,7 @@ mod tests {
 
     #[test]
     fn syntax_error_names_file_line_col() {
-        let err = transpile(Path::new("bad.ts"), "convex/bad.ts", "const a = 1;\nconst = ;\n").unwrap_err();
+        let err = transpile(Path::new("bad.ts"), "convex/bad.ts", "const a = 1;\nconst = ;\n", true).unwrap_err();
         assert_eq!(err.code, "syntax_error");
         assert!(err.message.starts_with("convex/bad.ts:2:"), "{}", err.message);
     }
@@ -271,9 +353,23 @@ mod tests {
     #[test]
     fn javascript_passes_through() {
         let src = "import x from 'y';\nexport default x;\n";
-        let t = transpile(Path::new("m.js"), "m.js", src).unwrap();
+        let t = transpile(Path::new("m.js"), "m.js", src, false).unwrap();
         assert_eq!(t.code, src);
         assert!(t.map.is_none());
+    }
+
+    #[test]
+    fn catch_clauses_are_instrumented_on_the_same_lines() {
+        let src = "try {\n  a();\n} catch (e: any) {\n  b(e);\n}\ntry { c(); } catch {\n}\ntry {} catch ({ message }) { d(message); }\nconst x = 1;\n";
+        let t = transpile(Path::new("m.ts"), "m.ts", src, true).unwrap();
+        assert!(t.code.contains("__emvexCatch(e)"), "{}", t.code);
+        assert!(t.code.contains("catch (__emvex_e)"), "{}", t.code);
+        assert!(t.code.contains("let { message } = __emvex_e"), "{}", t.code);
+        let map = t.map.unwrap();
+        let line = t.code.lines().position(|l| l.contains("const x")).unwrap() as u32 + 1;
+        assert_eq!(map.lookup(line, 1).map(|p| p.0), Some(9));
+        let js = transpile(Path::new("m.js"), "m.js", "try { f(); } catch (err) { g(); }\n", true).unwrap();
+        assert_eq!(js.code, "try { f(); } catch (err) {__emvexCatch(err); g(); }\n");
     }
 
     #[test]

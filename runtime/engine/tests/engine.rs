@@ -424,6 +424,16 @@ fn deep_recursion_then_normal_call() {
     assert_eq!(err.kind, JsErrorKind::StackOverflow, "{err:?}");
     assert!(err.message.contains("Maximum call stack size exceeded"), "{}", err.message);
     assert_eq!(ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "limits:ok", "[{}]")), json!("fine"));
+    // A stack overflow caught by user code still ends the call.
+    for path in ["limits:deepCaught", "limits:deepCaughtNoBinding"] {
+        let err = run(&mut iso, &mut host, FunctionKind::Query, path, "[{}]").result.unwrap_err();
+        assert_eq!(err.kind, JsErrorKind::StackOverflow, "{path}: {err:?}");
+        assert_eq!(err.message, "Uncaught RangeError: Maximum call stack size exceeded");
+        assert_eq!(ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "limits:ok", "[{}]")), json!("fine"));
+    }
+    // Other errors stay catchable (destructuring catch parameters keep working).
+    let v = ok_value(&run(&mut iso, &mut host, FunctionKind::Query, "limits:ordinaryCatch", "[{}]"));
+    assert_eq!(v, json!("caught something else"));
 }
 
 #[test]

@@ -57,3 +57,40 @@ export const dynamicImport = query({
     return typeof m;
   },
 });
+
+export const deepCaught = query({
+  args: {},
+  handler: async () => {
+    try {
+      return recurse(0);
+    } catch (e) {
+      // swallowing a stack overflow must not make the call succeed
+      return "swallowed";
+    }
+  },
+});
+
+export const deepCaughtNoBinding = query({
+  args: {},
+  handler: async () => {
+    for (let i = 0; i < 3; i++) {
+      try {
+        recurse(0);
+      } catch {
+        continue;
+      }
+    }
+    return "swallowed";
+  },
+});
+
+export const ordinaryCatch = query({
+  args: {},
+  handler: async () => {
+    try {
+      throw new RangeError("something else");
+    } catch ({ message }: any) {
+      return "caught " + message;
+    }
+  },
+});
