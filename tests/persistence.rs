@@ -51,6 +51,19 @@ fn creation_times_keep_growing_across_restarts() {
 }
 
 #[test]
+fn data_dir_is_created_when_missing() {
+    let root = TempDir::new("persist-newdir");
+    let dir = root.path.join("a/b/c");
+    {
+        let s = Server::start_with_data(&dir);
+        send_message(&s, "a", "in a new dir", "c", 0.0);
+    }
+    assert!(dir.is_dir(), "--data DIR must be created");
+    let s = Server::start_with_data(&dir);
+    assert_eq!(s.query_ok("messages:count", json!({})).as_f64(), Some(1.0));
+}
+
+#[test]
 fn in_memory_data_is_gone_after_a_restart() {
     {
         let s = Server::start();

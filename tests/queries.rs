@@ -133,6 +133,10 @@ fn ordered_values() -> Vec<Value> {
         json!("a"),
         json!("ab"),
         json!("é"),
+        // Strings compare by UTF-8 bytes: U+E000 (EE 80 80) sorts before U+1F600 (F0 ...),
+        // although JS's UTF-16 `<` says the opposite.
+        json!("\u{e000}"),
+        json!("😀"),
         bytes(&[]),
         bytes(&[0]),
         bytes(&[1, 2]),
@@ -251,6 +255,26 @@ fn system_table_scheduled_functions() {
     // A failed mutation schedules nothing.
     s.mutation_err("errors:insertThenThrow", json!({"name": "x"}));
     assert_eq!(s.query_ok("system:scheduled", json!({})).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn system_get_and_normalize_id_of_a_scheduled_job() {
+    let s = Server::start();
+    let job = s.mutation_ok("system:scheduleLater", json!({"name": "j"}));
+    let got = s.query_ok("system:scheduledJob", json!({ "id": job }));
+    assert_eq!(got["id"], job);
+    assert_eq!(got["name"], json!("system.js:noteRun"));
+    assert_eq!(got["kind"], json!("pending"));
+    assert!(got["scheduledTime"].as_f64().is_some(), "{got}");
+    // A user-table id is not a `_scheduled_functions` id.
+    let msg = send_message(&s, "a", "b", "c", 0.0);
+    assert_eq!(s.query_ok("system:scheduledJob", json!({ "id": msg })), json!(null));
+}
+
+#[test]
+fn scanning_a_table_that_was_never_written_is_empty() {
+    let s = Server::start();
+    assert_eq!(s.query_ok("items:scanMissingTable", json!({})), json!([]));
 }
 
 #[test]
