@@ -320,3 +320,23 @@ fn top_level_underscore_fields_are_rejected() {
     e.assert_contains("_secret");
     assert_eq!(s.query_ok("counters:get", json!({"name": "n"})), json!(null));
 }
+
+#[test]
+fn field_name_rules_apply_to_arguments() {
+    let s = Server::start();
+    // Up to 1024 printable ASCII characters are fine.
+    let ok_key = "k".repeat(1024);
+    let v = echo(&s, json!({ ok_key.clone(): 1 }));
+    assert_eq!(keys(&v), vec![ok_key]);
+    // Longer names, control characters and non-ASCII names are not valid field names.
+    for bad in ["k".repeat(1025), "a\u{1}b".to_string(), "naïve".to_string()] {
+        let r = s.query("values:echo", json!({"value": { bad.clone(): 1 }}));
+        assert_ne!(
+            r.json.get("status"),
+            Some(&json!("success")),
+            "field name {bad:?} accepted: {}",
+            &r.text[..r.text.len().min(200)]
+        );
+    }
+    assert_eq!(s.query_ok("logs:silent", json!({})), json!("quiet"));
+}
