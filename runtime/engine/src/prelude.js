@@ -273,7 +273,7 @@ export default function install(N) {
   // ---- things queries and mutations may not use ----------------------------------------
   function notInQM(what) {
     if (phase === "import") return new Error(what + " unsupported at import time");
-    return new Error("Can't use " + what + " in " + phaseWords() + ". Please consider using an action. See https://docs.convex.dev/functions/actions for more details.");
+    return new Error("Can't use " + what + " in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.");
   }
   define(g, "fetch", function fetch() { return RealPromise.reject(notInQM("fetch()")); });
   define(g, "setTimeout", function setTimeout() { throw notInQM("setTimeout"); });

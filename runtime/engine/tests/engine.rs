@@ -318,8 +318,8 @@ fn fetch_and_timers_are_refused() {
     assert_eq!(
         v,
         json!([
-            "Can't use fetch() in mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.",
-            "Can't use setTimeout in mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details."
+            "Can't use fetch() in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.",
+            "Can't use setTimeout in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details."
         ])
     );
 }

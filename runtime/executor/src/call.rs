@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use emvex_database::Database;
 use emvex_engine::{FunctionKind, Invocation, Isolate, JsError, JsErrorKind, Visibility};
 use emvex_value::Value;
+use emvex_value::validator::{Validator, check_args};
 use rand::RngCore;
 use serde_json::Value as Json;
 
@@ -101,7 +102,7 @@ impl CallContext<'_> {
         &mut self,
         info: &FunctionInfo,
         path: &UdfPath,
-        args: Value,
+        args: Vec<Value>,
         log_lines: &mut Vec<String>,
     ) -> Result<Value, CallError> {
         let mut tx = match info.kind {
@@ -110,11 +111,8 @@ impl CallContext<'_> {
         }
         .map_err(|e| CallError::internal(e.message))?;
 
-        if let Some(validator) = &info.args {
-            validator
-                .check(&args, &tx.table_names(""))
-                .map_err(|e| CallError::function(format!("ArgumentValidationError: {}", e.message)))?;
-        }
+        check_args(info.args.as_ref().unwrap_or(&Validator::Any), &args, &tx.table_names(""))
+            .map_err(|e| CallError::function(format!("ArgumentValidationError: {}", e.message)))?;
 
         let mut seed = [0u8; 32];
         rand::rng().fill_bytes(&mut seed);
@@ -124,7 +122,7 @@ impl CallContext<'_> {
             kind: info.kind,
             module: path.module.clone(),
             name: path.name.clone(),
-            args_json: Json::Array(vec![args.to_convex_json()]).to_string(),
+            args_json: Json::Array(args.iter().map(Value::to_convex_json).collect()).to_string(),
             rng_seed: seed,
             now_ms,
             timeout: None,
@@ -152,32 +150,23 @@ impl CallContext<'_> {
 }
 
 /// The HTTP API takes either a positional array (ConvexHttpClient) or a bare object
-/// (`/api/function`, `/api/run`); modern functions take exactly one object.
-fn decode_args(args: &Json) -> Result<Value, CallError> {
+/// (`/api/function`, `/api/run`); no arguments at all means `{}`.
+fn decode_args(args: &Json) -> Result<Vec<Value>, CallError> {
     let positional: Vec<&Json> = match args {
         Json::Array(items) => items.iter().collect(),
         Json::Null => Vec::new(),
         other => vec![other],
     };
-    let single = match positional.as_slice() {
-        [] => return Ok(Value::Object(Default::default())),
-        [one] => *one,
-        _ => {
-            return Err(CallError::function(format!(
-                "ArgumentValidationError: Expected to receive a single object as the function's argument, got {} arguments.",
-                positional.len()
-            )));
-        }
-    };
-    let value = Value::from_convex_json(single)
-        .map_err(|e| CallError::function(format!("ArgumentValidationError: {}", e.message)))?;
-    match value {
-        Value::Object(_) => Ok(value),
-        other => Err(CallError::function(format!(
-            "ArgumentValidationError: Expected to receive a single object as the function's argument, got a {}.",
-            other.type_name()
-        ))),
+    if positional.is_empty() {
+        return Ok(vec![Value::Object(Default::default())]);
     }
+    positional
+        .into_iter()
+        .map(|a| {
+            Value::from_convex_json(a)
+                .map_err(|e| CallError::function(format!("ArgumentValidationError: {}", e.message)))
+        })
+        .collect()
 }
 
 fn js_error(e: JsError) -> CallError {
@@ -194,4 +183,28 @@ fn js_error(e: JsError) -> CallError {
 /// Milliseconds since the epoch, whole, as Convex freezes `Date.now()`.
 pub fn now_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn args_accept_positional_arrays_bare_objects_and_nothing() {
+        let empty = Value::Object(Default::default());
+        assert_eq!(decode_args(&json!(null)).unwrap(), vec![empty.clone()]);
+        assert_eq!(decode_args(&json!([])).unwrap(), vec![empty.clone()]);
+        assert_eq!(decode_args(&json!({})).unwrap(), vec![empty.clone()]);
+        assert_eq!(decode_args(&json!([{}, 1])).unwrap().len(), 2);
+        let int = decode_args(&json!([{"n": {"$integer": "AQAAAAAAAAA="}}])).unwrap();
+        assert_eq!(int[0].as_object().unwrap()["n"], Value::Int64(1));
+    }
+
+    #[test]
+    fn malformed_convex_json_is_an_argument_error() {
+        let err = decode_args(&json!([{"$bad": 1}])).unwrap_err();
+        let CallError::Function { message, .. } = err else { panic!("expected a function error") };
+        assert!(message.starts_with("ArgumentValidationError: "), "{message}");
+    }
 }

@@ -114,6 +114,9 @@ impl CallError {
     }
 }
 
+/// Native stack of the JS worker thread: QuickJS's stack limit plus ample headroom.
+const JS_THREAD_STACK_BYTES: usize = 16 << 20;
+
 type Reply = Box<dyn FnOnce(CallResponse) + Send>;
 
 struct Job {
@@ -157,6 +160,8 @@ impl Executor {
         let worker_db = db.clone();
         thread::Builder::new()
             .name("emvex-js".into())
+            // QuickJS's own stack limit needs headroom above it on the native stack.
+            .stack_size(JS_THREAD_STACK_BYTES)
             .spawn(move || worker_main(app, worker_db, jobs_rx, ready_tx))
             .map_err(|e| StartError { code: "WorkerSpawnFailed", message: e.to_string() })?;
         let registry = ready_rx.recv().map_err(|_| StartError {
