@@ -2,9 +2,11 @@
 //!
 //! Invariants: there is exactly one writer connection and at most one transaction holds it
 //! at a time (`begin_mutation` blocks until it is free), so mutations run one at a time.
-//! A file database serves queries from a pool of reader connections, each transaction
-//! pinned to a WAL snapshot; an in-memory database has a single connection, so its queries
-//! also wait for the writer. The cached schema of a component always equals the stored one.
+//! Queries are served from a pool of reader connections, each transaction pinned to a WAL
+//! snapshot, so a query never waits for a mutation. An "in-memory" database is a private
+//! temporary file (same code path and semantics, including snapshot reads while a mutation
+//! is open), deleted when the last handle is dropped. The cached schema of a component always
+//! equals the stored one.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,7 +26,9 @@ pub struct Database {
 }
 
 pub(crate) struct Inner {
-    file: Option<PathBuf>,
+    file: PathBuf,
+    /// For in-memory databases: the private directory to delete on drop.
+    temp_dir: Option<PathBuf>,
     writer: Mutex<Option<Connection>>,
     writer_free: Condvar,
     readers: Mutex<Vec<Connection>>,
@@ -48,11 +52,22 @@ impl Inner {
 
     /// Returns a connection taken by a transaction of `kind`.
     pub(crate) fn release(&self, conn: Connection, kind: TxKind) {
-        if kind == TxKind::Query && self.file.is_some() {
+        if kind == TxKind::Query {
             self.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
         } else {
             *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
             self.writer_free.notify_one();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.temp_dir {
+            // Close every connection before deleting the files.
+            drop(self.writer.get_mut().unwrap_or_else(|e| e.into_inner()).take());
+            self.readers.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -75,12 +90,19 @@ fn load_schemas(conn: &Connection) -> Result<HashMap<String, Arc<SchemaDefinitio
 }
 
 impl Database {
-    fn from_connection(conn: Connection, file: Option<PathBuf>) -> Result<Database, DbError> {
-        storage::migrate(&conn)?;
-        let schemas = load_schemas(&conn)?;
+    fn from_connection(conn: Connection, file: PathBuf, temp_dir: Option<PathBuf>) -> Result<Database, DbError> {
+        let cleanup = |e: DbError| {
+            if let Some(dir) = &temp_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            e
+        };
+        storage::migrate(&conn).map_err(cleanup)?;
+        let schemas = load_schemas(&conn).map_err(cleanup)?;
         Ok(Database {
             inner: Arc::new(Inner {
                 file,
+                temp_dir,
                 writer: Mutex::new(Some(conn)),
                 writer_free: Condvar::new(),
                 readers: Mutex::new(Vec::new()),
@@ -92,17 +114,33 @@ impl Database {
     /// Opens (creating or migrating) the database file at `path`.
     pub fn open(path: &Path) -> Result<Database, DbError> {
         let conn = storage::open_file(path)?;
-        Database::from_connection(conn, Some(path.to_path_buf()))
+        Database::from_connection(conn, path.to_path_buf(), None)
     }
 
-    /// A private in-memory database.
+    /// A private, throw-away database: a temporary file deleted when the last handle (and
+    /// transaction) is dropped. Behaves exactly like a file database.
     pub fn open_in_memory() -> Result<Database, DbError> {
-        Database::from_connection(storage::open_memory()?, None)
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("emvex-mem-{}-{n}-{nanos}", std::process::id()));
+        let file = dir.join("db.sqlite3");
+        let conn = match storage::open_file(&file) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(e);
+            }
+        };
+        Database::from_connection(conn, file, Some(dir))
     }
 
-    /// The database file, if any.
-    pub fn path(&self) -> Option<&Path> {
-        self.inner.file.as_deref()
+    /// The database file (a temporary one for in-memory databases).
+    pub fn path(&self) -> &Path {
+        &self.inner.file
     }
 
     fn start(&self, conn: Connection, kind: TxKind) -> Result<Transaction, DbError> {
@@ -136,19 +174,14 @@ impl Database {
 
     /// Begins a read-only transaction on a consistent snapshot.
     pub fn begin_query(&self) -> Result<Transaction, DbError> {
-        let conn = match &self.inner.file {
-            Some(path) => {
-                let pooled = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                match pooled {
-                    Some(c) => c,
-                    None => {
-                        let c = storage::open_file(path)?;
-                        c.execute_batch("PRAGMA query_only=ON")?;
-                        c
-                    }
-                }
+        let pooled = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = storage::open_file(&self.inner.file)?;
+                c.execute_batch("PRAGMA query_only=ON")?;
+                c
             }
-            None => self.inner.take_writer(),
         };
         self.start(conn, TxKind::Query)
     }
@@ -194,6 +227,30 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_memory_database_is_deleted_on_drop() {
+        let db = Database::open_in_memory().unwrap();
+        let dir = db.path().parent().unwrap().to_path_buf();
+        let tx = db.begin_query().unwrap();
+        assert!(dir.exists());
+        drop(db);
+        // the open transaction keeps the database alive
+        assert!(dir.exists());
+        drop(tx);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn query_while_mutation_is_open_on_same_thread() {
+        let db = Database::open_in_memory().unwrap();
+        let mut m = db.begin_mutation().unwrap();
+        m.insert("", "t", emvex_value::Object::new()).unwrap();
+        let mut q = db.begin_query().unwrap();
+        assert_eq!(q.count("", "t").unwrap(), 0);
+        drop(q);
+        m.commit().unwrap();
+    }
 
     #[test]
     fn database_is_send_sync_and_transaction_is_send() {

@@ -16,6 +16,9 @@ mod schema;
 pub mod storage;
 mod transaction;
 
+#[cfg(test)]
+mod tests;
+
 pub use database::Database;
 pub use error::DbError;
 pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};

@@ -91,13 +91,6 @@ pub(crate) fn open_file(path: &Path) -> Result<Connection, DbError> {
     Ok(conn)
 }
 
-/// Opens a private in-memory connection.
-pub(crate) fn open_memory() -> Result<Connection, DbError> {
-    let conn = Connection::open_in_memory()?;
-    configure(&conn, false)?;
-    Ok(conn)
-}
-
 /// Creates the layout if missing and checks the format version.
 pub(crate) fn migrate(conn: &Connection) -> Result<(), DbError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -181,7 +174,8 @@ mod tests {
 
     #[test]
     fn migrate_is_idempotent_and_versioned() {
-        let conn = open_memory().unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        configure(&conn, false).unwrap();
         migrate(&conn).unwrap();
         migrate(&conn).unwrap();
         assert_eq!(meta_get_i64(&conn, "format_version").unwrap(), Some(FORMAT_VERSION));
