@@ -15,8 +15,8 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use rusqlite::{Connection, params};
 
 use crate::schema::SchemaDefinition;
-use crate::storage;
-use crate::transaction::{Transaction, TxKind};
+use crate::storage::{self, Clock};
+use crate::transaction::{TableInfo, Transaction, TxKind};
 use crate::DbError;
 
 /// The database handle: cheap to clone, `Send + Sync`.
@@ -33,9 +33,55 @@ pub(crate) struct Inner {
     writer_free: Condvar,
     readers: Mutex<Vec<Connection>>,
     schemas: RwLock<HashMap<String, Arc<SchemaDefinition>>>,
+    /// The committed clock as last written by the writer (exact: only the writer changes it).
+    writer_clock: Mutex<Option<Clock>>,
+    /// Table metadata shared across transactions, valid for one `schema_epoch`.
+    table_cache: Mutex<TableCache>,
+}
+
+/// Committed table metadata of one schema epoch.
+#[derive(Default)]
+pub(crate) struct TableCache {
+    pub epoch: i64,
+    pub tables: HashMap<(String, String), Arc<TableInfo>>,
 }
 
 impl Inner {
+    /// A cached table, if the cache is for `epoch`.
+    pub(crate) fn cached_table(&self, epoch: i64, component: &str, table: &str) -> Option<Arc<TableInfo>> {
+        let cache = self.table_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.epoch != epoch {
+            return None;
+        }
+        cache.tables.get(&(component.to_string(), table.to_string())).cloned()
+    }
+
+    /// A cached table name by number, if the cache is for `epoch`.
+    pub(crate) fn cached_table_name(&self, epoch: i64, component: &str, number: u32) -> Option<String> {
+        let cache = self.table_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.epoch != epoch {
+            return None;
+        }
+        cache.tables.iter().find(|((c, _), t)| c == component && t.number == number).map(|(_, t)| t.name.clone())
+    }
+
+    /// Publishes table metadata read at `epoch` (ignored if the cache is newer).
+    pub(crate) fn publish_tables(&self, epoch: i64, tables: HashMap<(String, String), Arc<TableInfo>>) {
+        let mut cache = self.table_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.epoch > epoch {
+            return;
+        }
+        if cache.epoch < epoch {
+            *cache = TableCache { epoch, tables: HashMap::new() };
+        }
+        cache.tables.extend(tables);
+    }
+
+    /// Records a committed clock (writer only).
+    pub(crate) fn set_writer_clock(&self, clock: Clock) {
+        *self.writer_clock.lock().unwrap_or_else(|e| e.into_inner()) = Some(clock);
+    }
+
     pub(crate) fn schema(&self, component: &str) -> Option<Arc<SchemaDefinition>> {
         self.schemas.read().unwrap_or_else(|e| e.into_inner()).get(component).cloned()
     }
@@ -107,6 +153,8 @@ impl Database {
                 writer_free: Condvar::new(),
                 readers: Mutex::new(Vec::new()),
                 schemas: RwLock::new(schemas),
+                writer_clock: Mutex::new(None),
+                table_cache: Mutex::new(TableCache::default()),
             }),
         })
     }
@@ -149,14 +197,22 @@ impl Database {
             self.inner.release(conn, kind);
             return Err(e.into());
         }
-        // The first read pins the snapshot.
-        let meta = (|| -> Result<(u64, f64), DbError> {
-            let ts = storage::meta_get_i64(&conn, "last_commit_ts")?.unwrap_or(0).max(0) as u64;
-            let ct = storage::meta_get_f64(&conn, "last_creation_time")?.unwrap_or(0.0);
-            Ok((ts, ct))
-        })();
-        match meta {
-            Ok((ts, ct)) => Ok(Transaction::new(self.inner.clone(), conn, kind, ts, ct)),
+        // A query's first read pins its snapshot. The writer's clock is cached exactly.
+        let cached = match kind {
+            TxKind::Mutation => *self.inner.writer_clock.lock().unwrap_or_else(|e| e.into_inner()),
+            TxKind::Query => None,
+        };
+        let clock = match cached {
+            Some(c) => Ok(c),
+            None => storage::read_clock(&conn),
+        };
+        match clock {
+            Ok(clock) => {
+                if kind == TxKind::Mutation {
+                    self.inner.set_writer_clock(clock);
+                }
+                Ok(Transaction::new(self.inner.clone(), conn, kind, clock))
+            }
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
                 self.inner.release(conn, kind);

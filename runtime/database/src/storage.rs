@@ -4,8 +4,9 @@
 //!
 //! Layout (all tables `WITHOUT ROWID` where keyed by a natural key):
 //! - `emvex_meta(key, value)`: `format_version`, `last_commit_ts` (ns, strictly increasing
-//!   across commits and restarts) and `last_creation_time` (ms, the largest `_creationTime`
-//!   ever assigned).
+//!   across commits and restarts), `last_creation_time` (ms, the largest `_creationTime`
+//!   ever assigned) and `schema_epoch` (bumped by every commit that creates a table or
+//!   changes indexes; keys the in-memory table-metadata cache).
 //! - `emvex_tables(tid, component, name, number, doc_count)`: one row per table of each
 //!   component namespace; `tid` is a global surrogate key, `number` the per-component table
 //!   number used in ids (user tables from 10001, system tables 513..=10000).
@@ -128,6 +129,7 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), DbError> {
     }
 }
 
+#[cfg(test)]
 pub(crate) fn meta_get_i64(conn: &Connection, key: &str) -> Result<Option<i64>, DbError> {
     Ok(conn
         .prepare_cached("SELECT value FROM emvex_meta WHERE key = ?1")?
@@ -135,13 +137,43 @@ pub(crate) fn meta_get_i64(conn: &Connection, key: &str) -> Result<Option<i64>, 
         .optional()?)
 }
 
-pub(crate) fn meta_get_f64(conn: &Connection, key: &str) -> Result<Option<f64>, DbError> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM emvex_meta WHERE key = ?1")?
-        .query_row(params![key], |r| r.get::<_, f64>(0))
-        .optional()?)
+/// The commit clock stored in `emvex_meta`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Clock {
+    pub last_commit_ts: u64,
+    pub last_creation_time: f64,
+    pub schema_epoch: i64,
 }
 
+/// Reads the clock in one statement (inside a transaction, this pins the snapshot).
+pub(crate) fn read_clock(conn: &Connection) -> Result<Clock, DbError> {
+    let mut clock = Clock { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 };
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, value FROM emvex_meta WHERE key IN ('last_commit_ts', 'last_creation_time', 'schema_epoch')",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(0)?;
+        match key.as_str() {
+            "last_commit_ts" => clock.last_commit_ts = r.get::<_, i64>(1)?.max(0) as u64,
+            "last_creation_time" => clock.last_creation_time = r.get(1)?,
+            _ => clock.schema_epoch = r.get(1)?,
+        }
+    }
+    Ok(clock)
+}
+
+/// Writes the clock in one statement.
+pub(crate) fn write_clock(conn: &Connection, clock: &Clock) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO emvex_meta (key, value) VALUES ('last_commit_ts', ?1), \
+         ('last_creation_time', ?2), ('schema_epoch', ?3)",
+    )?
+    .execute(params![clock.last_commit_ts as i64, clock.last_creation_time, clock.schema_epoch])?;
+    Ok(())
+}
+
+#[cfg(test)]
 pub(crate) fn meta_set(conn: &Connection, key: &str, value: rusqlite::types::Value) -> Result<(), DbError> {
     conn.prepare_cached("INSERT OR REPLACE INTO emvex_meta (key, value) VALUES (?1, ?2)")?
         .execute(params![key, value])?;
@@ -182,6 +214,16 @@ mod tests {
         meta_set(&conn, "format_version", rusqlite::types::Value::Integer(99)).unwrap();
         let e = migrate(&conn).unwrap_err();
         assert_eq!(e.code, "UnsupportedFormat");
+    }
+
+    #[test]
+    fn clock_roundtrips() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(read_clock(&conn).unwrap(), Clock { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 });
+        let c = Clock { last_commit_ts: 42, last_creation_time: 1.5, schema_epoch: 3 };
+        write_clock(&conn, &c).unwrap();
+        assert_eq!(read_clock(&conn).unwrap(), c);
     }
 
     #[test]

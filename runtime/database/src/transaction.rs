@@ -143,6 +143,10 @@ pub struct Transaction {
     pub(crate) conn: Option<Connection>,
     pub(crate) kind: TxKind,
     pub(crate) snapshot_ts: u64,
+    /// The schema epoch of the snapshot; `epoch_changed` once this transaction creates a
+    /// table or changes indexes (then the shared table cache is not used).
+    epoch: i64,
+    epoch_changed: bool,
     next_creation_time: f64,
     assigned_creation_time: Option<f64>,
     rng: StdRng,
@@ -210,16 +214,18 @@ impl Transaction {
         inner: Arc<Inner>,
         conn: Connection,
         kind: TxKind,
-        snapshot_ts: u64,
-        last_creation_time: f64,
+        clock: storage::Clock,
     ) -> Transaction {
+        let snapshot_ts = clock.last_commit_ts;
         let now_ms = (now_ns().max(snapshot_ts)) as f64 / 1e6;
-        let next_creation_time = now_ms.max(last_creation_time.next_up());
+        let next_creation_time = now_ms.max(clock.last_creation_time.next_up());
         Transaction {
             inner,
             conn: Some(conn),
             kind,
             snapshot_ts,
+            epoch: clock.schema_epoch,
+            epoch_changed: false,
             next_creation_time,
             assigned_creation_time: None,
             rng: StdRng::from_os_rng(),
@@ -265,6 +271,12 @@ impl Transaction {
         let key = (component.to_string(), table.to_string());
         if let Some(t) = self.tables.borrow().get(&key) {
             return Ok(Some(t.clone()));
+        }
+        if !self.epoch_changed
+            && let Some(t) = self.inner.cached_table(self.epoch, component, table)
+        {
+            self.tables.borrow_mut().insert(key, t.clone());
+            return Ok(Some(t));
         }
         let conn = self.conn();
         let row: Option<(i64, u32)> = conn
@@ -321,6 +333,7 @@ impl Transaction {
             conn.prepare_cached("INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)")?
                 .execute(params![tid, name, serde_json::to_string(&fields).expect("json")])?;
         }
+        self.epoch_changed = true;
         self.invalidate_tables();
         self.load_table(component, table)?.ok_or_else(|| DbError::storage("table vanished after creation"))
     }
@@ -341,6 +354,11 @@ impl Transaction {
     pub fn table_name(&self, component: &str, table_number: u32) -> Result<Option<String>, DbError> {
         if let Some(t) = self.tables.borrow().iter().find(|((c, _), t)| c == component && t.number == table_number) {
             return Ok(Some(t.1.name.clone()));
+        }
+        if !self.epoch_changed
+            && let Some(name) = self.inner.cached_table_name(self.epoch, component, table_number)
+        {
+            return Ok(Some(name));
         }
         Ok(self
             .conn()
@@ -1010,12 +1028,20 @@ impl Transaction {
             }
             TxKind::Mutation => {
                 let ts = now_ns().max(self.snapshot_ts + 1);
+                let clock = storage::Clock {
+                    last_commit_ts: ts,
+                    last_creation_time: self.assigned_creation_time.unwrap_or(self.next_creation_time.next_down()),
+                    schema_epoch: self.epoch + i64::from(self.epoch_changed),
+                };
                 let conn = self.conn();
-                storage::meta_set(conn, "last_commit_ts", rusqlite::types::Value::Integer(ts as i64))?;
-                if let Some(ct) = self.assigned_creation_time {
-                    storage::meta_set(conn, "last_creation_time", rusqlite::types::Value::Real(ct))?;
-                }
+                storage::write_clock(conn, &clock)?;
                 conn.execute_batch("COMMIT")?;
+                self.inner.set_writer_clock(clock);
+                if self.epoch_changed {
+                    self.epoch = clock.schema_epoch;
+                    self.epoch_changed = false;
+                    self.invalidate_tables();
+                }
                 ts
             }
         };
@@ -1026,6 +1052,8 @@ impl Transaction {
     // ----- schema (called by Database::apply_schema inside a mutation transaction) ---------
 
     pub(crate) fn apply_schema_inner(&mut self, component: &str, schema: Option<&SchemaDefinition>) -> Result<(), DbError> {
+        self.epoch_changed = true;
+        self.invalidate_tables();
         let declared: HashMap<&str, &crate::schema::TableDefinition> =
             schema.map(|s| s.tables.iter().map(|t| (t.name.as_str(), t)).collect()).unwrap_or_default();
         // Tables declared by the schema exist (empty) even before their first insert.
@@ -1175,6 +1203,10 @@ impl Drop for Transaction {
         if let Some(conn) = self.conn.take() {
             if !self.finished {
                 let _ = conn.execute_batch("ROLLBACK");
+            }
+            // Metadata read at an unchanged epoch is committed state: share it.
+            if !self.epoch_changed {
+                self.inner.publish_tables(self.epoch, std::mem::take(self.tables.get_mut()));
             }
             self.inner.release(conn, self.kind);
         }
