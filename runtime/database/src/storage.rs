@@ -7,7 +7,9 @@
 //!   across commits and restarts), `last_creation_time` (ms, the largest `_creationTime`
 //!   ever assigned) and `schema_epoch` (bumped by every commit that creates a table or
 //!   changes indexes; keys the in-memory table-metadata cache).
-//! - `emvex_tables(tid, component, name, number, doc_count)`: one row per table of each
+//! - `emvex_meta` also holds `count:<tid>` = the number of documents of each table (kept
+//!   next to the clock so a typical commit dirties one metadata page, not two).
+//! - `emvex_tables(tid, component, name, number)`: one row per table of each
 //!   component namespace; `tid` is a global surrogate key, `number` the per-component table
 //!   number used in ids (user tables from 10001, system tables 513..=10000).
 //! - `emvex_indexes(index_id, tid, name, fields)`: `fields` is the JSON array of the FULL key
@@ -36,7 +38,6 @@ CREATE TABLE IF NOT EXISTS emvex_tables (
     component TEXT NOT NULL,
     name TEXT NOT NULL,
     number INTEGER NOT NULL,
-    doc_count INTEGER NOT NULL DEFAULT 0,
     UNIQUE (component, name),
     UNIQUE (component, number)
 );

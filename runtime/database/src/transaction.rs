@@ -8,7 +8,7 @@
 //!
 //! Invariants:
 //! - every document is in every index of its table, keyed by `encode_tuple` of the index's
-//!   full fields (missing field = undefined), and `emvex_tables.doc_count` equals its number
+//!   full fields (missing field = undefined), and the `count:<tid>` row of `emvex_meta` equals its number
 //!   of documents, at every statement boundary;
 //! - `_creationTime`s assigned by a transaction strictly increase and exceed every
 //!   `_creationTime` ever committed; commit timestamps strictly increase across restarts;
@@ -205,6 +205,16 @@ fn document_keys(table: &TableInfo, id: &DocumentId, creation_time: f64, body: &
     table.indexes.iter().map(|ix| index_key(ix, &env)).collect()
 }
 
+/// Adds `delta` to the stored document count of table `tid`.
+fn add_count(conn: &Connection, tid: i64, delta: i64) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO emvex_meta (key, value) VALUES ('count:' || ?1, ?2) \
+         ON CONFLICT (key) DO UPDATE SET value = value + ?2",
+    )?
+    .execute(params![tid, delta])?;
+    Ok(())
+}
+
 fn limit_error(code: &'static str, message: String) -> DbError {
     DbError::new(code, message)
 }
@@ -325,7 +335,7 @@ impl Transaction {
                 return Err(DbError::new("TooManyTables", format!("Too many tables in component \"{component}\"")));
             }
         };
-        conn.prepare_cached("INSERT INTO emvex_tables (component, name, number, doc_count) VALUES (?1, ?2, ?3, 0)")?
+        conn.prepare_cached("INSERT INTO emvex_tables (component, name, number) VALUES (?1, ?2, ?3)")?
             .execute(params![component, table, number])?;
         let tid = conn.last_insert_rowid();
         for name in ["by_id", "by_creation_time"] {
@@ -444,10 +454,11 @@ impl Transaction {
     /// transaction's writes.
     pub fn count(&mut self, component: &str, table: &str) -> Result<u64, DbError> {
         self.record_query()?;
+        let Some(info) = self.load_table(component, table)? else { return Ok(0) };
         let n: Option<i64> = self
             .conn()
-            .prepare_cached("SELECT doc_count FROM emvex_tables WHERE component = ?1 AND name = ?2")?
-            .query_row(params![component, table], |r| r.get(0))
+            .prepare_cached("SELECT value FROM emvex_meta WHERE key = 'count:' || ?1")?
+            .query_row(params![info.tid], |r| r.get(0))
             .optional()?;
         Ok(n.unwrap_or(0).max(0) as u64)
     }
@@ -583,8 +594,7 @@ impl Transaction {
             ins.execute(params![ix.index_id, key, &id.internal_id[..]])?;
         }
         drop(ins);
-        conn.prepare_cached("UPDATE emvex_tables SET doc_count = doc_count + 1 WHERE tid = ?1")?
-            .execute(params![info.tid])?;
+        add_count(conn, info.tid, 1)?;
         self.record_write(&info, &id, size)?;
         Ok(id)
     }
@@ -689,8 +699,7 @@ impl Transaction {
             conn.prepare_cached("DELETE FROM emvex_index_entries WHERE index_id = ?1 AND key = ?2")?
                 .execute(params![ix.index_id, key])?;
         }
-        conn.prepare_cached("UPDATE emvex_tables SET doc_count = doc_count - 1 WHERE tid = ?1")?
-            .execute(params![table.tid])?;
+        add_count(conn, table.tid, -1)?;
         self.record_write(&table, id, size)?;
         Ok(old)
     }
