@@ -764,6 +764,30 @@ fn mutations_run_one_at_a_time() {
     assert!(ts2 > ts1);
 }
 
+#[test]
+fn system_indexes() {
+    let db = Database::open_in_memory().unwrap();
+    let mut tx = db.begin_mutation().unwrap();
+    for ts in [3.0, 1.0, 2.0] {
+        tx.insert_system("", "_scheduled_functions", obj(json!({"ts": ts}))).unwrap();
+    }
+    tx.ensure_system_index("", "_scheduled_functions", "by_ts", &["ts"]).unwrap();
+    tx.ensure_system_index("", "_scheduled_functions", "by_ts", &["ts"]).unwrap();
+    tx.insert_system("", "_scheduled_functions", obj(json!({"ts": 0.5}))).unwrap();
+    let q = index_query("_scheduled_functions.by_ts", json!([{"type": "Lte", "fieldPath": "ts", "value": 2}]), "asc");
+    assert_eq!(nums(&collect(&mut tx, "", &q).unwrap(), "ts"), vec![0.5, 1.0, 2.0]);
+    assert_eq!(tx.ensure_system_index("", "users", "by_x", &["x"]).unwrap_err().code, "InvalidTableName");
+    tx.commit().unwrap();
+    // user schemas do not touch system indexes
+    db.apply_schema("", None).unwrap();
+    let mut tx = db.begin_query().unwrap();
+    assert_eq!(collect(&mut tx, "", &q).unwrap().len(), 3);
+    // savepoints are allowed (and harmless) in queries
+    tx.savepoint().unwrap();
+    tx.rollback_to_savepoint().unwrap();
+    assert_eq!(collect(&mut tx, "", &q).unwrap().len(), 3);
+}
+
 /// Not a correctness test: prints the cost of single-insert mutations next to the raw
 /// SQLite baseline. Run with `cargo test -p emvex-database --release -- --ignored --nocapture`.
 #[test]

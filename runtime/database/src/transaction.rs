@@ -704,6 +704,53 @@ impl Transaction {
         Ok(old)
     }
 
+    /// Makes sure system table `table` (name starting with `_`) exists and has an index
+    /// `name` on `fields` (plus the implicit `_creationTime`, `_id`), building it from the
+    /// existing documents if needed. For the runtime's own tables (e.g. the scheduler's);
+    /// user-table indexes come from the schema (`Database::apply_schema`).
+    pub fn ensure_system_index(&mut self, component: &str, table: &str, name: &str, fields: &[&str]) -> Result<(), DbError> {
+        self.check_writable()?;
+        if !table.starts_with('_') {
+            return Err(DbError::new(
+                "InvalidTableName",
+                format!("ensure_system_index only manages system tables, not \"{table}\""),
+            ));
+        }
+        if builtin_fields(name).is_some() || fields.is_empty() {
+            return Err(DbError::new("InvalidIndex", format!("Invalid system index {table}.{name}")));
+        }
+        let info = match self.load_table(component, table)? {
+            Some(t) => t,
+            None => self.create_table(component, table)?,
+        };
+        let mut full: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        full.push(SYSTEM_FIELD_CREATION_TIME.to_string());
+        full.push(SYSTEM_FIELD_ID.to_string());
+        if let Some(existing) = info.index(name) {
+            if existing.fields == full {
+                return Ok(());
+            }
+            let conn = self.conn();
+            conn.prepare_cached("DELETE FROM emvex_index_entries WHERE index_id = ?1")?
+                .execute(params![existing.index_id])?;
+            conn.prepare_cached("DELETE FROM emvex_indexes WHERE index_id = ?1")?.execute(params![existing.index_id])?;
+        }
+        let conn = self.conn();
+        conn.prepare_cached("INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)")?
+            .execute(params![info.tid, name, serde_json::to_string(&full).expect("json")])?;
+        let ix = IndexInfo {
+            index_id: conn.last_insert_rowid(),
+            name: name.to_string(),
+            paths: full.iter().map(|p| query::split_path(p)).collect(),
+            fields: full,
+        };
+        self.backfill(&info, &ix)?;
+        self.epoch_changed = true;
+        self.invalidate_tables();
+        self.write_gen += 1;
+        Ok(())
+    }
+
     // ----- queries ------------------------------------------------------------------------
 
     fn compile(&mut self, component: &str, query_json: &Json) -> Result<QueryState, DbError> {
@@ -995,9 +1042,9 @@ impl Transaction {
 
     // ----- savepoints and commit ----------------------------------------------------------
 
-    /// Opens a nested subtransaction (SQLite SAVEPOINT). Nestable.
+    /// Opens a nested subtransaction (SQLite SAVEPOINT). Nestable; allowed in queries too
+    /// (where there is nothing to undo).
     pub fn savepoint(&mut self) -> Result<(), DbError> {
-        self.check_writable()?;
         self.savepoints += 1;
         self.conn().execute_batch(&format!("SAVEPOINT emvex_sp{}", self.savepoints))?;
         Ok(())
