@@ -189,7 +189,9 @@ pub(crate) fn parse_query(json: &Json) -> Result<ParsedQuery, DbError> {
     if let Some(src) = normalized.get_mut("source").and_then(Json::as_object_mut) {
         src.insert("order".into(), Json::String(if order == Order::Asc { "asc" } else { "desc" }.into()));
     }
-    normalized.as_object_mut().map(|o| o.retain(|k, _| k == "source" || k == "operators"));
+    if let Some(o) = normalized.as_object_mut() {
+        o.retain(|k, _| k == "source" || k == "operators");
+    }
     Ok(ParsedQuery { source, operators, canonical: canonical_json(&normalized) })
 }
 

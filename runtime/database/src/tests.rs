@@ -473,6 +473,36 @@ fn pagination_is_stable_across_inserts() {
 }
 
 #[test]
+fn pagination_on_an_index_ignores_rows_inserted_before_the_cursor() {
+    let db = Database::open_in_memory().unwrap();
+    db.apply_schema(
+        "",
+        Some(&schema(json!({"tables": [{"tableName": "t", "indexes": [{"indexDescriptor": "by_n", "fields": ["n"]}],
+            "documentType": null}], "schemaValidation": true}))),
+    )
+    .unwrap();
+    let mut tx = db.begin_mutation().unwrap();
+    for n in [10, 20, 30, 40, 50] {
+        tx.insert("", "t", obj(json!({"n": n}))).unwrap();
+    }
+    let q = index_query("t.by_n", json!([]), "asc");
+    let p1 = tx.query_page("", &page_req(q.clone(), None, 2.0)).unwrap();
+    assert_eq!(nums(&p1.page, "n"), vec![10.0, 20.0]);
+    // rows inserted before the cursor are not returned; rows after it are
+    tx.insert("", "t", obj(json!({"n": 15}))).unwrap();
+    tx.insert("", "t", obj(json!({"n": 35}))).unwrap();
+    let p2 = tx.query_page("", &page_req(q.clone(), Some(p1.continue_cursor.clone()), 2.0)).unwrap();
+    assert_eq!(nums(&p2.page, "n"), vec![30.0, 35.0]);
+    // the same cursor replayed with an end cursor reproduces the page exactly
+    let mut replay = page_req(q.clone(), None, 1.0);
+    replay.end_cursor = Some(p1.continue_cursor.clone());
+    assert_eq!(nums(&tx.query_page("", &replay).unwrap().page, "n"), vec![10.0, 15.0, 20.0]);
+    // a cursor from a different index range is rejected
+    let other = index_query("t.by_n", json!([{"type": "Gt", "fieldPath": "n", "value": 0}]), "asc");
+    assert_eq!(tx.query_page("", &page_req(other, Some(p1.continue_cursor), 2.0)).unwrap_err().code, "InvalidCursor");
+}
+
+#[test]
 fn pagination_desc_filters_and_limits() {
     let db = Database::open_in_memory().unwrap();
     let mut tx = db.begin_mutation().unwrap();
