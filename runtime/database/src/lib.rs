@@ -23,8 +23,9 @@ pub use database::Database;
 pub use error::DbError;
 pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
 pub use transaction::{
-    FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER, MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES,
-    MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN, Transaction, TransactionMetrics,
+    FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER, MAX_BYTES_READ, MAX_BYTES_WRITTEN,
+    MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN, Transaction,
+    TransactionMetrics,
 };
 
 use emvex_value::id::DocumentId;
@@ -44,7 +45,10 @@ impl Document {
     pub fn to_value(&self) -> Value {
         let mut obj = self.body.clone();
         obj.insert("_id".to_string(), Value::String(self.id.encode()));
-        obj.insert("_creationTime".to_string(), Value::Float64(self.creation_time));
+        obj.insert(
+            "_creationTime".to_string(),
+            Value::Float64(self.creation_time),
+        );
         Value::Object(obj)
     }
 
@@ -52,7 +56,10 @@ impl Document {
     pub fn into_value(self) -> Value {
         let mut obj = self.body;
         obj.insert("_id".to_string(), Value::String(self.id.encode()));
-        obj.insert("_creationTime".to_string(), Value::Float64(self.creation_time));
+        obj.insert(
+            "_creationTime".to_string(),
+            Value::Float64(self.creation_time),
+        );
         Value::Object(obj)
     }
 }
