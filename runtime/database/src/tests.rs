@@ -1125,6 +1125,31 @@ fn system_indexes() {
     assert_eq!(collect(&mut tx, "", &q).unwrap().len(), 3);
 }
 
+#[test]
+fn coarse_read_and_write_sets() {
+    let db = Database::open_in_memory().unwrap();
+    let mut tx = db.begin_mutation().unwrap();
+    let id = tx.insert("", "a", Object::new()).unwrap();
+    tx.insert_system("c", "_scheduled_functions", Object::new())
+        .unwrap();
+    tx.get("", &id).unwrap();
+    tx.count("", "b").unwrap();
+    collect(&mut tx, "c", &scan("missing")).unwrap();
+    let s = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        tx.tables_read(),
+        s(&[("", "a"), ("", "b"), ("c", "missing")])
+    );
+    assert_eq!(
+        tx.tables_written(),
+        s(&[("", "a"), ("c", "_scheduled_functions")])
+    );
+}
+
 /// Not a correctness test: prints the cost of single-insert mutations next to the raw
 /// SQLite baseline. Run with `cargo test -p emvex-database --release -- --ignored --nocapture`.
 #[test]

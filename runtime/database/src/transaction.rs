@@ -160,6 +160,8 @@ pub struct Transaction {
     write_gen: u64,
     metrics: TransactionMetrics,
     written: HashSet<(i64, [u8; 16])>,
+    tables_read: HashSet<(String, String)>,
+    tables_written: HashSet<(String, String)>,
     finished: bool,
 }
 
@@ -270,6 +272,8 @@ impl Transaction {
             write_gen: 0,
             metrics: TransactionMetrics::default(),
             written: HashSet::new(),
+            tables_read: HashSet::new(),
+            tables_written: HashSet::new(),
             finished: false,
         }
     }
@@ -532,6 +536,7 @@ impl Transaction {
         let Some(table) = self.table_by_number(component, id.table_number)? else {
             return Ok(None);
         };
+        self.note_read(component, &table.name);
         let doc = self.read_document(&table, id)?;
         if let Some(d) = &doc {
             self.record_read(document_size(&d.body, id.encode().len()))?;
@@ -543,6 +548,7 @@ impl Transaction {
     /// transaction's writes.
     pub fn count(&mut self, component: &str, table: &str) -> Result<u64, DbError> {
         self.record_query()?;
+        self.note_read(component, table);
         let Some(info) = self.load_table(component, table)? else {
             return Ok(0);
         };
@@ -566,13 +572,48 @@ impl Transaction {
         Ok(())
     }
 
+    fn note_read(&mut self, component: &str, table: &str) {
+        if !self
+            .tables_read
+            .contains(&(component.to_string(), table.to_string()))
+        {
+            self.tables_read
+                .insert((component.to_string(), table.to_string()));
+        }
+    }
+
+    /// The tables `(component, table)` this transaction has read (gets, counts, queries,
+    /// including queries of tables that do not exist yet), sorted. A coarse read set: a
+    /// query result can only change when one of these tables is written.
+    pub fn tables_read(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self.tables_read.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The tables `(component, table)` this transaction has written (system tables
+    /// included), sorted. Take it before `commit`.
+    pub fn tables_written(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self.tables_written.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
     fn record_write(
         &mut self,
+        component: &str,
         table: &TableInfo,
         id: &DocumentId,
         bytes: u64,
     ) -> Result<(), DbError> {
         self.write_gen += 1;
+        if !self
+            .tables_written
+            .contains(&(component.to_string(), table.name.clone()))
+        {
+            self.tables_written
+                .insert((component.to_string(), table.name.clone()));
+        }
         if table.name.starts_with('_') {
             return Ok(());
         }
@@ -724,7 +765,7 @@ impl Transaction {
         }
         drop(ins);
         add_count(conn, info.tid, 1)?;
-        self.record_write(&info, &id, size)?;
+        self.record_write(component, &info, &id, size)?;
         Ok(id)
     }
 
@@ -847,7 +888,7 @@ impl Transaction {
                     .execute(params![ix.index_id, nk, &old.id.internal_id[..]])?;
             }
         }
-        self.record_write(table, &old.id, size)?;
+        self.record_write(component, table, &old.id, size)?;
         Ok(Document {
             id: old.id,
             table: old.table,
@@ -872,7 +913,7 @@ impl Transaction {
             .execute(params![ix.index_id, key])?;
         }
         add_count(conn, table.tid, -1)?;
-        self.record_write(&table, id, size)?;
+        self.record_write(component, &table, id, size)?;
         Ok(old)
     }
 
@@ -952,6 +993,7 @@ impl Transaction {
                 order,
             } => (table.clone(), index.clone(), Some(range), *order),
         };
+        self.note_read(component, &table_name);
         let table = self.load_table(component, &table_name)?;
         let (index_id, fields) = match &table {
             Some(t) => match t.index(&index_name) {
