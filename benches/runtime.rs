@@ -10,6 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// mimalloc: QuickJS allocates and frees many small objects per call; mimalloc measured ~10%
+/// faster per mutation than the system allocator here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use emvex_executor::{CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
 use serde_json::{Value, json};
 

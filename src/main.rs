@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// mimalloc: QuickJS allocates and frees many small objects per call; mimalloc measured ~10%
+/// faster per mutation than the system allocator here.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Args, Parser, Subcommand};
 use emvex_executor::{CallError, CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
 use emvex_server::{BoundServer, ServerConfig};

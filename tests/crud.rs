@@ -250,11 +250,10 @@ fn concurrent_mutations_all_commit_whole() {
     for h in handles {
         h.join().unwrap();
     }
-    let sizes = s.query_ok("counters:batchSizes", json!({}));
-    let map = sizes.as_object().unwrap();
-    assert_eq!(map.len(), 40, "{sizes}");
-    for (batch, n) in map {
-        assert_eq!(n.as_f64(), Some(5.0), "batch {batch} has {n} rows");
+    let map = batch_sizes(&s);
+    assert_eq!(map.len(), 40, "{map:?}");
+    for (batch, n) in &map {
+        assert_eq!(*n, 5.0, "batch {batch} has {n} rows");
     }
 }
 

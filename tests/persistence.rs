@@ -121,14 +121,13 @@ fn kill_9_mid_burst_leaves_only_whole_mutations() {
     assert!(!acked.is_empty(), "no mutation completed before the kill");
 
     let s = Server::start_with_data(&data.path);
-    let sizes = s.query_ok("counters:batchSizes", json!({}));
-    let sizes = sizes.as_object().unwrap();
-    for (batch, n) in sizes {
-        assert_eq!(n.as_f64(), Some(BATCH), "batch {batch} is partial after kill -9: {n} rows");
+    let sizes = batch_sizes(&s);
+    for (batch, n) in &sizes {
+        assert_eq!(*n, BATCH, "batch {batch} is partial after kill -9: {n} rows");
     }
     for batch in &acked {
         assert!(
-            sizes.contains_key(&batch.to_string()),
+            sizes.contains_key(&(*batch as f64).to_string()),
             "batch {batch} was acknowledged but is missing after restart"
         );
     }

@@ -598,3 +598,14 @@ pub fn run_cli(args: &[&str], timeout: Duration) -> Output {
 pub fn kill9_pid(pid: u32) {
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
 }
+
+/// `counters:batchSizes` as a map from batch number (as text) to its row count.
+pub fn batch_sizes(s: &Server) -> std::collections::BTreeMap<String, f64> {
+    let sizes = s.query_ok("counters:batchSizes", json!({}));
+    sizes
+        .as_array()
+        .expect("batchSizes returns an array")
+        .iter()
+        .map(|p| (p["batch"].as_f64().unwrap().to_string(), p["rows"].as_f64().unwrap()))
+        .collect()
+}

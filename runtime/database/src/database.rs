@@ -15,6 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use rusqlite::{Connection, params};
 
 use crate::DbError;
+use crate::checkpoint::Checkpointer;
 use crate::schema::SchemaDefinition;
 use crate::storage::{self, Clock};
 use crate::transaction::{TableInfo, Transaction, TxKind};
@@ -26,6 +27,8 @@ pub struct Database {
 }
 
 pub(crate) struct Inner {
+    /// Declared first so it stops before the connections close.
+    _checkpointer: Checkpointer,
     file: PathBuf,
     /// For in-memory databases: the private directory to delete on drop.
     temp_dir: Option<PathBuf>,
@@ -196,8 +199,10 @@ impl Database {
         };
         storage::migrate(&conn).map_err(cleanup)?;
         let schemas = load_schemas(&conn).map_err(cleanup)?;
+        let checkpointer = Checkpointer::start(&file).map_err(cleanup)?;
         Ok(Database {
             inner: Arc::new(Inner {
+                _checkpointer: checkpointer,
                 file,
                 temp_dir,
                 writer: Mutex::new(Some(conn)),
@@ -249,7 +254,7 @@ impl Database {
         } else {
             "BEGIN"
         };
-        if let Err(e) = conn.execute_batch(begin) {
+        if let Err(e) = storage::exec_cached(&conn, begin) {
             self.inner.release(conn, kind);
             return Err(e.into());
         }
@@ -274,7 +279,7 @@ impl Database {
                 Ok(Transaction::new(self.inner.clone(), conn, kind, clock))
             }
             Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = storage::exec_cached(&conn, "ROLLBACK");
                 self.inner.release(conn, kind);
                 Err(e)
             }

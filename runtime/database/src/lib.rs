@@ -9,6 +9,7 @@
 //! Only this crate sees `rusqlite`. Every component path (`""` = the root app) has its own
 //! table namespace (user tables from 10001, system tables from 513).
 
+mod checkpoint;
 mod database;
 mod error;
 mod query;

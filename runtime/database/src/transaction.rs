@@ -1376,7 +1376,7 @@ impl Transaction {
     pub fn commit(mut self) -> Result<u64, DbError> {
         let ts = match self.kind {
             TxKind::Query => {
-                self.conn().execute_batch("COMMIT")?;
+                storage::exec_cached(self.conn(), "COMMIT")?;
                 self.snapshot_ts
             }
             TxKind::Mutation => {
@@ -1390,7 +1390,7 @@ impl Transaction {
                 };
                 let conn = self.conn();
                 storage::write_clock(conn, &clock)?;
-                conn.execute_batch("COMMIT")?;
+                storage::exec_cached(conn, "COMMIT")?;
                 self.inner.set_writer_clock(clock);
                 if self.epoch_changed {
                     self.epoch = clock.schema_epoch;
@@ -1599,7 +1599,7 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if !self.finished {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = storage::exec_cached(&conn, "ROLLBACK");
             }
             // Metadata read at an unchanged epoch is committed state: share it.
             if !self.epoch_changed {
