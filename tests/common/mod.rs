@@ -89,12 +89,11 @@ impl Server {
             // Keep draining stdout after the URL so the child never blocks on a full pipe.
             for line in reader.lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(url) = find_url(&line) {
+                if !sent
+                    && let Some(url) = find_url(&line) {
                         let _ = tx.send(url);
                         sent = true;
                     }
-                }
             }
         });
 
@@ -369,7 +368,7 @@ pub fn b64(bytes: &[u8]) -> String {
 
 /// Decodes standard (or URL-safe) base64 with padding.
 pub fn unb64(s: &str) -> Vec<u8> {
-    assert!(s.len() % 4 == 0, "base64 length not a multiple of 4: {s:?}");
+    assert!(s.len().is_multiple_of(4), "base64 length not a multiple of 4: {s:?}");
     let val = |c: u8| -> u32 {
         match c {
             b'A'..=b'Z' => (c - b'A') as u32,

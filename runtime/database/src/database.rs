@@ -256,7 +256,7 @@ impl Database {
         };
         if let Err(e) = storage::exec_cached(&conn, begin) {
             self.inner.release(conn, kind);
-            return Err(e.into());
+            return Err(e);
         }
         // A query's first read pins its snapshot. The writer's clock is cached exactly.
         let cached = match kind {

@@ -57,8 +57,8 @@ impl CallContext<'_> {
         }
         let info = resolve(self.registry, &path, request.admin)?;
         *kind_out = Some(info.kind);
-        if let Some(expected) = request.kind {
-            if expected != info.kind {
+        if let Some(expected) = request.kind
+            && expected != info.kind {
                 return Err(CallError::function(format!(
                     "Trying to execute {} as {}, but it is defined as {}.",
                     path.canonical(),
@@ -66,7 +66,6 @@ impl CallContext<'_> {
                     kind_title(info.kind)
                 )));
             }
-        }
         let args = decode_args(&request.args)?;
         match info.kind {
             FunctionKind::Query | FunctionKind::Mutation => {

@@ -183,13 +183,12 @@ impl<'a> TransactionHost<'a> {
             return Ok(Json::Null);
         };
         check_system(&table, is_system)?;
-        if let Some(expected) = args.get("table").and_then(Json::as_str) {
-            if expected != table {
+        if let Some(expected) = args.get("table").and_then(Json::as_str)
+            && expected != table {
                 return Err(developer(format!(
                     "Invalid argument `id` for `db.get`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
                 )));
             }
-        }
         Ok(match self.tx.get(&self.component, &id).map_err(db_error)? {
             Some(doc) => doc.to_value().to_convex_json(),
             None => Json::Null,
@@ -210,13 +209,12 @@ impl<'a> TransactionHost<'a> {
             )));
         };
         check_system(&table, false)?;
-        if let Some(expected) = args.get("table").and_then(Json::as_str) {
-            if expected != table {
+        if let Some(expected) = args.get("table").and_then(Json::as_str)
+            && expected != table {
                 return Err(developer(format!(
                     "Invalid argument `id` for `{method}`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
                 )));
             }
-        }
         Ok(id)
     }
 

@@ -1,4 +1,8 @@
 //! Routes of the HTTP function API and their envelopes (`client-protocol.md` §1, §0.5, §0.6).
+//!
+//! Request-parsing helpers return `Result<_, Response>`: the error is the finished HTTP answer,
+//! returned to the client at once, so its size does not matter.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 use std::time::Duration;
