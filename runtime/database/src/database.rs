@@ -28,7 +28,7 @@ pub struct Database {
 
 pub(crate) struct Inner {
     /// Declared first so it stops before the connections close.
-    _checkpointer: Checkpointer,
+    pub(crate) checkpointer: Checkpointer,
     file: PathBuf,
     /// For in-memory databases: the private directory to delete on drop.
     temp_dir: Option<PathBuf>,
@@ -202,7 +202,7 @@ impl Database {
         let checkpointer = Checkpointer::start(&file).map_err(cleanup)?;
         Ok(Database {
             inner: Arc::new(Inner {
-                _checkpointer: checkpointer,
+                checkpointer,
                 file,
                 temp_dir,
                 writer: Mutex::new(Some(conn)),

@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS emvex_index_entries (
 CREATE TABLE IF NOT EXISTS emvex_schemas (component TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
 ";
 
+/// How long a connection waits for a lock held by another process (e.g. `emvex run` next to
+/// `emvex dev` on the same file).
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Applies the connection pragmas every emvex connection uses.
 fn configure(conn: &Connection, file_backed: bool) -> Result<(), DbError> {
     if file_backed {
@@ -74,7 +78,7 @@ fn configure(conn: &Connection, file_backed: bool) -> Result<(), DbError> {
                 "could not enable WAL mode (got {mode})"
             )));
         }
-        conn.busy_timeout(Duration::from_secs(30))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // Checkpoints run on a background thread (see checkpoint.rs), not inside commits.
         conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
     }
@@ -223,7 +227,7 @@ pub fn baseline_single_row_commits(path: &Path, n: usize) -> Result<Duration, Db
         let _ = std::fs::remove_file(&p);
     }
     let conn = open_file(path)?;
-    let _checkpointer = crate::checkpoint::Checkpointer::start(path)?;
+    let checkpointer = crate::checkpoint::Checkpointer::start(path)?;
     conn.execute_batch("CREATE TABLE bench (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")?;
     let start = Instant::now();
     for i in 0..n {
@@ -231,6 +235,8 @@ pub fn baseline_single_row_commits(path: &Path, n: usize) -> Result<Duration, Db
         conn.prepare_cached("INSERT INTO bench (k, v) VALUES (?1, ?2)")?
             .execute(params![i as i64, "{\"text\":\"hello\"}"])?;
         conn.execute_batch("COMMIT")?;
+        checkpointer.note_commit();
+        checkpointer.rewind_if_large(&conn);
     }
     Ok(start.elapsed())
 }

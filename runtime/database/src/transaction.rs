@@ -1391,6 +1391,8 @@ impl Transaction {
                 let conn = self.conn();
                 storage::write_clock(conn, &clock)?;
                 storage::exec_cached(conn, "COMMIT")?;
+                self.inner.checkpointer.note_commit();
+                self.inner.checkpointer.rewind_if_large(conn);
                 self.inner.set_writer_clock(clock);
                 if self.epoch_changed {
                     self.epoch = clock.schema_epoch;
