@@ -105,6 +105,7 @@ fn main() {
         cache_dir: Some(fixture().join(".emvex/cache")),
         limits: Limits::default(),
         env: Default::default(),
+        print_logs: false,
     })
     .expect("start executor");
     let request = |i: usize| CallRequest {

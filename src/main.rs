@@ -107,7 +107,7 @@ fn check_app_dir(app_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, url: Option<&str>) -> ExecutorConfig {
+fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, url: Option<&str>, print_logs: bool) -> ExecutorConfig {
     let state_dir = app_dir.join(".emvex");
     let data = if storage.in_memory {
         DataLocation::InMemory
@@ -129,6 +129,7 @@ fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, url: Option<&st
             ..Limits::default()
         },
         env,
+        print_logs,
     }
 }
 
@@ -148,7 +149,7 @@ fn dev(args: DevArgs) -> ExitCode {
         };
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.port);
         let url = format!("http://127.0.0.1:{port}");
-        let config = config(&args.app_dir, &args.storage, &args.limits, Some(&url));
+        let config = config(&args.app_dir, &args.storage, &args.limits, Some(&url), true);
         let executor = match tokio::task::spawn_blocking(move || Executor::start(config)).await {
             Ok(Ok(executor)) => executor,
             Ok(Err(e)) => return usage_error(&format!("cannot load {}: {}", args.app_dir.display(), e.message)),
@@ -195,7 +196,7 @@ fn run(args: RunArgs) -> ExitCode {
             Err(e) => return usage_error(&format!("ARGS_JSON is not valid JSON: {e}")),
         },
     };
-    let executor = match Executor::start(config(&app_dir, &args.storage, &args.limits, None)) {
+    let executor = match Executor::start(config(&app_dir, &args.storage, &args.limits, None, false)) {
         Ok(e) => e,
         Err(e) => return usage_error(&format!("cannot load {}: {}", app_dir.display(), e.message)),
     };

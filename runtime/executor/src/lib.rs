@@ -10,8 +10,12 @@
 //! sit above it.
 
 mod call;
+pub mod logs;
 pub mod path;
+mod pool;
 pub mod registry;
+mod runner;
+mod scheduler;
 pub mod syscalls;
 
 use std::collections::BTreeMap;
@@ -20,14 +24,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use emvex_database::{Database, SchemaDefinition};
 pub use emvex_engine::{FunctionKind, Limits, Visibility};
 use emvex_engine::{App, EngineOptions, Isolate};
 use emvex_value::Value;
 
-use crate::call::CallContext;
+use crate::logs::format_log_line;
+use crate::pool::IsolatePool;
 use crate::registry::Registry;
+use crate::runner::FunctionRunner;
+use crate::scheduler::Scheduler;
 
 /// Where the deployment's SQLite data lives.
 #[derive(Clone, Debug)]
@@ -48,6 +56,9 @@ pub struct ExecutorConfig {
     pub limits: Limits,
     /// Deployment environment variables (`process.env`).
     pub env: BTreeMap<String, String>,
+    /// Print the console lines of scheduled functions to stdout (`emvex dev`); calls' lines are
+    /// returned to their caller either way.
+    pub print_logs: bool,
 }
 
 /// Why the executor could not start. `code` is stable for tests.
@@ -158,11 +169,12 @@ impl Executor {
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Registry>, StartError>>();
         let worker_db = db.clone();
+        let print_logs = config.print_logs;
         thread::Builder::new()
             .name("emvex-js".into())
             // QuickJS's own stack limit needs headroom above it on the native stack.
             .stack_size(JS_THREAD_STACK_BYTES)
-            .spawn(move || worker_main(app, worker_db, jobs_rx, ready_tx))
+            .spawn(move || worker_main(app, worker_db, jobs_rx, ready_tx, print_logs))
             .map_err(|e| StartError { code: "WorkerSpawnFailed", message: e.to_string() })?;
         let registry = ready_rx.recv().map_err(|_| StartError {
             code: "WorkerDied",
@@ -219,47 +231,90 @@ fn worker_main(
     db: Database,
     jobs: mpsc::Receiver<Job>,
     ready: mpsc::Sender<Result<Arc<Registry>, StartError>>,
+    print_logs: bool,
 ) {
-    let loaded = load_on_worker(app.clone(), &db);
-    let (mut isolate, registry) = match loaded {
-        Ok(pair) => pair,
+    let (mut runner, mut scheduler) = match load_on_worker(app, db) {
+        Ok(loaded) => loaded,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
     };
-    let _ = ready.send(Ok(registry.clone()));
-    while let Ok(job) = jobs.recv() {
-        let request = job.request.clone();
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            CallContext { isolate: &mut isolate, registry: &registry, db: &db }.execute(job.request)
-        }));
-        let response = match result {
-            Ok(response) => response,
-            Err(panic) => {
-                let what = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown panic".into());
-                // The isolate may be in any state after a panic: start a fresh one.
-                match Isolate::new(app.clone()) {
-                    Ok(fresh) => isolate = fresh,
-                    Err(e) => eprintln!("emvex: could not rebuild the JS isolate: {}", e.message),
-                }
-                CallResponse {
-                    outcome: Err(CallError::internal(format!("internal error: {what}"))),
-                    ..worker_gone(request)
-                }
+    let _ = ready.send(Ok(runner.registry.clone()));
+    loop {
+        // Sleep until a call arrives or the earliest scheduled job is due.
+        let received = match scheduler.next_due_ms() {
+            Some(due) => {
+                let wait = (due - call::now_ms()).max(0.0);
+                jobs.recv_timeout(Duration::from_micros((wait * 1000.0) as u64))
             }
+            None => jobs.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         };
-        (job.reply)(response);
+        match received {
+            Ok(job) => handle_call(&mut runner, &mut scheduler, job),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        // Run what is due, letting calls that arrive meanwhile go first.
+        while let Some(id) = scheduler.pop_due(call::now_ms()) {
+            run_scheduled(&mut runner, &mut scheduler, &id, print_logs);
+            while let Ok(job) = jobs.try_recv() {
+                handle_call(&mut runner, &mut scheduler, job);
+            }
+        }
     }
 }
 
-fn load_on_worker(app: Arc<App>, db: &Database) -> Result<(Isolate, Arc<Registry>), StartError> {
+fn handle_call(runner: &mut FunctionRunner, scheduler: &mut Scheduler, job: Job) {
+    let request = job.request.clone();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| call::execute(runner, job.request)));
+    let response = match result {
+        Ok((response, new_jobs)) => {
+            scheduler.add(new_jobs);
+            response
+        }
+        Err(panic) => {
+            // The isolates may be in any state after a panic: start fresh ones.
+            runner.pool.reset();
+            CallResponse {
+                outcome: Err(CallError::internal(format!("internal error: {}", panic_text(&panic)))),
+                ..worker_gone(request)
+            }
+        }
+    };
+    (job.reply)(response);
+}
+
+fn run_scheduled(runner: &mut FunctionRunner, scheduler: &mut Scheduler, id: &emvex_value::id::DocumentId, print_logs: bool) {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| scheduler::run_job(runner, id))) {
+        Ok(Ok(run)) => {
+            if print_logs && let Some((kind, path)) = &run.function {
+                for line in &run.log_lines {
+                    println!("{}", format_log_line(Some(*kind), path, line));
+                }
+            }
+            scheduler.add(run.new_jobs);
+        }
+        // The job stays pending in the table; it runs again after the next start.
+        Ok(Err(e)) => eprintln!("emvex: scheduled job {} could not run: {}", id.encode(), e.message),
+        Err(panic) => {
+            runner.pool.reset();
+            eprintln!("emvex: scheduled job {} failed internally: {}", id.encode(), panic_text(&panic));
+        }
+    }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn load_on_worker(app: Arc<App>, db: Database) -> Result<(FunctionRunner, Scheduler), StartError> {
     let mut isolate =
-        Isolate::new(app).map_err(|e| StartError { code: e.code, message: e.message })?;
+        Isolate::new(app.clone()).map_err(|e| StartError { code: e.code, message: e.message })?;
     let analysis = isolate.analyze().map_err(|e| StartError { code: e.code, message: e.message })?;
     let registry = Registry::from_analysis(&analysis)
         .map_err(|message| StartError { code: "InvalidFunction", message })?;
@@ -272,5 +327,8 @@ fn load_on_worker(app: Arc<App>, db: &Database) -> Result<(Isolate, Arc<Registry
     };
     db.apply_schema("", schema.as_ref())
         .map_err(|e| StartError { code: "InvalidSchema", message: format!("convex/schema.ts: {}", e.message) })?;
-    Ok((isolate, Arc::new(registry)))
+    let runner = FunctionRunner { pool: IsolatePool::new(app, isolate), registry: Arc::new(registry), db };
+    let scheduler = Scheduler::load(&runner)
+        .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
+    Ok((runner, scheduler))
 }

@@ -1,9 +1,11 @@
-//! Function paths: parsing the wire form (`messages:list`, `dir/file:fn`, `messages.js:list`,
-//! `messages` for the default export) into a canonical [`UdfPath`].
+//! Function paths and addresses: parsing the wire form (`messages:list`, `dir/file:fn`,
+//! `messages.js:list`, `messages` for the default export) into a canonical [`UdfPath`], function
+//! handles (`function://<component path>#<path>`), and the address fields (`name`,
+//! `functionHandle`, `reference`) that syscalls carry (spec §3.2, §3.11).
 //!
 //! Invariant: a `UdfPath` always holds a module path without extension and a valid export
 //! identifier; its display forms match Convex's (`messages:list` stripped, `messages.js:list`
-//! canonical).
+//! canonical). A handle round-trips: `decode_handle(encode_handle(c, p)) == (c, p)`.
 
 use std::fmt;
 
@@ -90,6 +92,47 @@ impl fmt::Display for UdfPath {
     }
 }
 
+/// The prefix the `convex` package recognises handles by.
+pub const HANDLE_PREFIX: &str = "function://";
+
+/// A function handle for `path` in the component at `component` (`""` = the app): a plain string
+/// that survives storage in documents and names the function from anywhere.
+pub fn encode_handle(component: &str, path: &UdfPath) -> String {
+    format!("{HANDLE_PREFIX}{component}#{}", path.stripped())
+}
+
+/// Decodes a handle made by [`encode_handle`] into (component path, function path).
+pub fn decode_handle(handle: &str) -> Result<(String, UdfPath), PathError> {
+    let bad = || PathError { message: format!("Invalid function handle \"{handle}\"") };
+    let rest = handle.strip_prefix(HANDLE_PREFIX).ok_or_else(bad)?;
+    let (component, path) = rest.split_once('#').ok_or_else(bad)?;
+    let path = UdfPath::parse(path).map_err(|_| bad())?;
+    Ok((component.to_string(), path))
+}
+
+/// Resolves the address of a syscall that targets another function (spec §3.2): exactly one of
+/// `name`, `functionHandle` or `reference`. Returns (component path, function path); names and
+/// `_reference/function/…` resolve in `caller_component`.
+pub fn resolve_address(args: &serde_json::Value, caller_component: &str) -> Result<(String, UdfPath), PathError> {
+    let field = |k: &str| args.get(k).and_then(serde_json::Value::as_str);
+    if let Some(handle) = field("functionHandle") {
+        return decode_handle(handle);
+    }
+    if let Some(reference) = field("reference") {
+        if let Some(path) = reference.strip_prefix("_reference/function/") {
+            return Ok((caller_component.to_string(), UdfPath::parse(path)?));
+        }
+        return Err(PathError {
+            message: format!("Component references are not supported by emvex yet: \"{reference}\""),
+        });
+    }
+    match field("name") {
+        Some(name) if name.starts_with(HANDLE_PREFIX) => decode_handle(name),
+        Some(name) => Ok((caller_component.to_string(), UdfPath::parse(name)?)),
+        None => Err(PathError { message: "Missing required argument 'name'".into() }),
+    }
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     let Some(first) = chars.next() else { return false };
@@ -112,6 +155,24 @@ mod tests {
         assert_eq!((d.module.as_str(), d.name.as_str()), ("dir/file", "default"));
         assert_eq!(d.stripped(), "dir/file");
         assert_eq!(p.canonical(), "messages.js:list");
+    }
+
+    #[test]
+    fn handles_round_trip_and_addresses_resolve() {
+        let p = UdfPath::parse("dir/file:fn").unwrap();
+        let h = encode_handle("", &p);
+        assert_eq!(h, "function://#dir/file:fn");
+        assert_eq!(decode_handle(&h).unwrap(), (String::new(), p.clone()));
+        assert!(decode_handle("function://nohash").is_err());
+        assert!(decode_handle("http://#a:b").is_err());
+        let by_name = resolve_address(&serde_json::json!({"name": "dir/file:fn"}), "").unwrap();
+        assert_eq!(by_name.1, p);
+        let by_handle = resolve_address(&serde_json::json!({"functionHandle": h}), "").unwrap();
+        assert_eq!(by_handle.1, p);
+        let by_ref = resolve_address(&serde_json::json!({"reference": "_reference/function/dir/file:fn"}), "").unwrap();
+        assert_eq!(by_ref.1, p);
+        assert!(resolve_address(&serde_json::json!({}), "").is_err());
+        assert!(resolve_address(&serde_json::json!({"reference": "_reference/childComponent/wp/lib/x"}), "").is_err());
     }
 
     #[test]

@@ -14,47 +14,59 @@ use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value, maybe_value_from_convex_json};
 use serde_json::{Value as Json, json};
 
-use crate::path::UdfPath;
-use crate::registry::Registry;
+use crate::path::{UdfPath, encode_handle, resolve_address};
+use crate::registry::{FunctionInfo, kind_title};
+use crate::runner::{Failure, FunctionRunner, NewJob};
+use crate::scheduler::{SCHEDULED_FUNCTIONS, state};
 
-/// The system table holding scheduled jobs (spec §6.8).
-const SCHEDULED_FUNCTIONS: &str = "_scheduled_functions";
 /// At most this many functions may be scheduled by one mutation (spec §3.9).
 const MAX_SCHEDULED_PER_TRANSACTION: usize = 1000;
 /// Scheduled times may be at most five years away (spec §3.9).
 const MAX_SCHEDULE_DISTANCE_MS: f64 = 5.0 * 365.0 * 24.0 * 3600.0 * 1000.0;
 
+/// Nested calls may go this deep (spec §3.10).
+const MAX_CALL_DEPTH: usize = 8;
+
 /// Answers syscalls for one query or mutation execution.
 pub struct TransactionHost<'a> {
     pub tx: &'a mut Transaction,
+    runner: &'a mut FunctionRunner,
     pub component: String,
     pub kind: FunctionKind,
     pub path: UdfPath,
-    registry: &'a Registry,
-    /// The execution's frozen `Date.now()`, for the scheduler's time checks.
+    /// The execution's frozen `Date.now()`, inherited by nested calls and used by the scheduler.
     now_ms: f64,
+    /// 0 for a top-level call.
+    depth: usize,
     paginated: bool,
     scheduled: usize,
+    /// Jobs scheduled by this execution and its committed nested mutations.
+    pub new_jobs: Vec<NewJob>,
+    /// Console lines of nested calls, in the order they ran.
+    pub nested_logs: Vec<String>,
 }
 
 impl<'a> TransactionHost<'a> {
     pub fn new(
         tx: &'a mut Transaction,
-        registry: &'a Registry,
-        component: &str,
+        runner: &'a mut FunctionRunner,
         kind: FunctionKind,
         path: UdfPath,
         now_ms: f64,
+        depth: usize,
     ) -> Self {
         TransactionHost {
             tx,
-            component: component.to_string(),
+            runner,
+            component: String::new(),
             kind,
             path,
-            registry,
             now_ms,
+            depth,
             paginated: false,
             scheduled: 0,
+            new_jobs: Vec::new(),
+            nested_logs: Vec::new(),
         }
     }
 
@@ -132,6 +144,11 @@ impl<'a> TransactionHost<'a> {
             "1.0/cancel_job" => {
                 self.require_mutation("cancel")?;
                 self.cancel_job(args)
+            }
+            "1.0/runUdf" => self.run_udf(args),
+            "1.0/createFunctionHandle" => {
+                let (component, path) = self.resolve_target(args)?;
+                Ok(Json::String(encode_handle(&component, &path)))
             }
             "1.0/getUserIdentity" => Ok(Json::Null),
             "1.0/getFunctionMetadata" => Ok(json!({
@@ -249,31 +266,99 @@ impl<'a> TransactionHost<'a> {
         job.insert("state".into(), state("pending"));
         let id = self.tx.insert_system(&self.component, SCHEDULED_FUNCTIONS, job).map_err(db_error)?;
         self.scheduled += 1;
+        self.new_jobs.push(NewJob { id, scheduled_ms });
         Ok(Json::String(id.encode()))
     }
 
     /// The function a schedule call names: it must exist and be a mutation or an action.
     fn schedule_target(&self, args: &Json) -> Result<UdfPath, HostError> {
-        let name = match (args.get("name"), args.get("functionHandle"), args.get("reference")) {
-            (Some(Json::String(name)), _, _) => name,
-            (_, Some(_), _) | (_, _, Some(_)) => {
-                return Err(developer(
-                    "Scheduling through function handles or component references is not supported by emvex yet".into(),
-                ));
-            }
-            _ => return Err(developer("Missing required argument 'name'".into())),
-        };
-        let path = UdfPath::parse(name).map_err(|e| developer(e.message))?;
-        match self.registry.get(&path) {
+        let (_, path) = self.resolve_target(args)?;
+        match self.runner.registry.get(&path) {
             Some(f) if f.kind != FunctionKind::Query => Ok(path),
-            Some(_) => Err(developer(format!(
+            _ => Err(developer(format!(
                 "{} is a query: only mutations and actions can be scheduled",
                 path.canonical()
             ))),
-            None => Err(developer(format!(
-                "Attempted to schedule function at nonexistent path: {}",
+        }
+    }
+
+    /// Resolves a syscall's function address to an existing function of this app.
+    fn resolve_target(&self, args: &Json) -> Result<(String, UdfPath), HostError> {
+        let (component, path) = resolve_address(args, &self.component).map_err(|e| developer(e.message))?;
+        if !component.is_empty() {
+            return Err(developer(format!(
+                "Component \"{component}\" not found: emvex does not load components yet"
+            )));
+        }
+        if self.runner.registry.get(&path).is_none() {
+            return Err(developer(format!(
+                "Attempted to call function at nonexistent path: {}. Did you forget to export it?",
                 path.canonical()
-            ))),
+            )));
+        }
+        Ok((component, path))
+    }
+
+    /// `1.0/runUdf`: a nested `ctx.runQuery`/`ctx.runMutation` (spec §3.10, §6.4). It shares this
+    /// transaction; a nested mutation runs in a savepoint that is rolled back if it throws, and a
+    /// `useStaleSnapshot` query reads the snapshot this mutation started from, without its writes.
+    fn run_udf(&mut self, args: &Json) -> Result<Json, HostError> {
+        let (wanted, stale) = match str_field(args, "udfType")? {
+            "query" => (FunctionKind::Query, false),
+            "snapshotQuery" => (FunctionKind::Query, true),
+            "mutation" => (FunctionKind::Mutation, false),
+            other => return Err(developer(format!("Invalid udfType for a nested call: {other}"))),
+        };
+        if self.kind == FunctionKind::Query && (wanted != FunctionKind::Query || stale) {
+            return Err(developer(format!(
+                "Cannot call a {} function from a Query function",
+                if stale { "snapshot Query" } else { kind_title(wanted) }
+            )));
+        }
+        let (_, path) = self.resolve_target(args)?;
+        let registry = self.runner.registry.clone();
+        let info: &FunctionInfo = registry.get(&path).expect("resolve_target checked existence");
+        if info.kind != wanted {
+            return Err(developer(format!(
+                "Trying to execute {} as {}, but it is defined as {}.",
+                path.canonical(),
+                kind_title(wanted),
+                kind_title(info.kind)
+            )));
+        }
+        if self.depth + 1 > MAX_CALL_DEPTH {
+            return Err(developer(
+                "Cross component call depth limit exceeded. Do you have an infinite loop in your app?".into(),
+            ));
+        }
+        let call_args = Value::from_convex_json(field(args, "args")?)
+            .map_err(|e| developer(format!("Invalid arguments for {}: {}", path.stripped(), e.message)))?;
+        let depth = self.depth + 1;
+        let execution = if stale {
+            let mut snapshot = self.runner.db.begin_query().map_err(db_error)?;
+            self.runner.run(&mut snapshot, info, &[call_args], self.now_ms, depth)
+        } else if wanted == FunctionKind::Mutation {
+            self.tx.savepoint().map_err(db_error)?;
+            let execution = self.runner.run(self.tx, info, &[call_args], self.now_ms, depth);
+            if execution.result.is_ok() {
+                self.tx.release_savepoint().map_err(db_error)?;
+            } else {
+                self.tx.rollback_to_savepoint().map_err(db_error)?;
+            }
+            execution
+        } else {
+            self.runner.run(self.tx, info, &[call_args], self.now_ms, depth)
+        };
+        self.nested_logs.extend(execution.log_lines);
+        match execution.result {
+            Ok(value) => {
+                self.new_jobs.extend(execution.new_jobs);
+                Ok(value.to_convex_json())
+            }
+            Err(Failure::Developer { message, data, .. }) => {
+                Err(HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false })
+            }
+            Err(Failure::Internal(message)) => Err(HostError { message, data: None, fatal: true }),
         }
     }
 
@@ -348,13 +433,6 @@ impl Host for TransactionHost<'_> {
         let args = parse_args(op, args_json)?;
         self.dispatch_async(op, &args).map(|v| v.to_string())
     }
-}
-
-/// A job state `{kind}` as stored in `_scheduled_functions`.
-fn state(kind: &str) -> Value {
-    let mut o = Object::new();
-    o.insert("kind".into(), Value::String(kind.into()));
-    Value::Object(o)
 }
 
 fn check_system(table: &str, is_system: bool) -> Result<(), HostError> {

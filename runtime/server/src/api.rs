@@ -21,7 +21,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::auth::{Caller, caller};
-use crate::logs::format_log_line;
+use emvex_executor::logs::format_log_line;
 
 /// Largest request body accepted: function arguments may be up to 16 MiB, plus the envelope.
 const MAX_REQUEST_BYTES: usize = 17 << 20;

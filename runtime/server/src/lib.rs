@@ -7,7 +7,6 @@
 
 mod api;
 mod auth;
-mod logs;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +15,6 @@ use axum::Router;
 use emvex_executor::Executor;
 use tokio::net::TcpListener;
 
-pub use logs::format_log_line;
 
 /// Server settings.
 #[derive(Clone, Debug)]

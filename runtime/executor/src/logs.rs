@@ -1,7 +1,7 @@
 //! Printing function console lines the way `npx convex dev` shows them:
-//! `<local time> [CONVEX Q(messages:list)] [LOG] 'hello'`.
+//! `[CONVEX Q(messages:list)] [LOG] 'hello'`.
 
-use emvex_executor::FunctionKind;
+use emvex_engine::FunctionKind;
 
 /// One printable line for a function's log line.
 pub fn format_log_line(kind: Option<FunctionKind>, path: &str, line: &str) -> String {

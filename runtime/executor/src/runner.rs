@@ -1,0 +1,152 @@
+//! Running one query or mutation inside a transaction the caller owns: argument validation, the
+//! JS invocation on an isolate from the pool, return validation. Top-level calls, nested
+//! `ctx.runQuery`/`ctx.runMutation` and scheduled jobs all go through [`FunctionRunner::run`].
+//!
+//! Invariants: user code never runs with arguments its validator rejects; the transaction is
+//! never committed or rolled back here (the caller decides, so nested mutations can use
+//! savepoints); the isolate goes back to the pool after every call.
+
+use std::sync::Arc;
+
+use emvex_database::{Database, Transaction};
+use emvex_engine::{FunctionKind, Invocation, JsError};
+use emvex_value::id::DocumentId;
+use emvex_value::validator::{Validator, check_args};
+use emvex_value::Value;
+use rand::RngCore;
+use serde_json::Value as Json;
+
+use crate::pool::IsolatePool;
+use crate::registry::{FunctionInfo, Registry};
+use crate::syscalls::TransactionHost;
+
+/// What the worker thread needs to run functions: isolates, the app's functions, the database.
+pub struct FunctionRunner {
+    pub pool: IsolatePool,
+    pub registry: Arc<Registry>,
+    pub db: Database,
+}
+
+/// A job an execution scheduled, handed to the scheduler once the transaction commits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewJob {
+    pub id: DocumentId,
+    pub scheduled_ms: f64,
+}
+
+/// Why a function failed.
+#[derive(Clone, Debug)]
+pub enum Failure {
+    /// The function threw, or its arguments/return value were invalid: reported to the caller.
+    Developer { message: String, stack: Option<String>, data: Option<Value> },
+    /// emvex itself failed (storage, engine).
+    Internal(String),
+}
+
+impl Failure {
+    pub fn developer(message: String) -> Failure {
+        Failure::Developer { message, stack: None, data: None }
+    }
+
+    /// The message with its stack, as a client sees it.
+    pub fn full_message(&self) -> String {
+        match self {
+            Failure::Developer { message, stack: Some(stack), .. } if !stack.is_empty() => {
+                format!("{message}\n{stack}")
+            }
+            Failure::Developer { message, .. } | Failure::Internal(message) => message.clone(),
+        }
+    }
+}
+
+/// The outcome of one function run.
+#[derive(Debug)]
+pub struct Execution {
+    pub result: Result<Value, Failure>,
+    pub log_lines: Vec<String>,
+    pub new_jobs: Vec<NewJob>,
+}
+
+impl Execution {
+    fn failed(failure: Failure) -> Execution {
+        Execution { result: Err(failure), log_lines: Vec::new(), new_jobs: Vec::new() }
+    }
+}
+
+impl FunctionRunner {
+    /// Runs `info` with positional `args` on `tx`. `depth` is 0 for a top-level call and grows
+    /// by one per nested call.
+    pub fn run(
+        &mut self,
+        tx: &mut Transaction,
+        info: &FunctionInfo,
+        args: &[Value],
+        now_ms: f64,
+        depth: usize,
+    ) -> Execution {
+        if let Err(e) = check_args(info.args.as_ref().unwrap_or(&Validator::Any), args, &tx.table_names("")) {
+            return Execution::failed(Failure::developer(format!("ArgumentValidationError: {}", e.message)));
+        }
+        let mut seed = [0u8; 32];
+        rand::rng().fill_bytes(&mut seed);
+        if depth == 0 {
+            tx.set_id_seed(u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")));
+        }
+        let invocation = Invocation {
+            kind: info.kind,
+            module: info.path.module.clone(),
+            name: info.path.name.clone(),
+            args_json: Json::Array(args.iter().map(Value::to_convex_json).collect()).to_string(),
+            rng_seed: seed,
+            now_ms,
+            timeout: None,
+        };
+        let mut isolate = match self.pool.take() {
+            Ok(isolate) => isolate,
+            Err(e) => return Execution::failed(Failure::Internal(format!("cannot start a JS isolate: {}", e.message))),
+        };
+        let (outcome, nested_logs, new_jobs) = {
+            let mut host = TransactionHost::new(tx, self, info.kind, info.path.clone(), now_ms, depth);
+            let outcome = isolate.invoke(&invocation, &mut host);
+            (outcome, host.nested_logs, host.new_jobs)
+        };
+        self.pool.put(isolate);
+        let mut log_lines = outcome.log_lines;
+        log_lines.extend(nested_logs);
+        let result = match outcome.result {
+            Ok(text) => self.decode_result(tx, info, &text),
+            Err(e) => Err(js_failure(e)),
+        };
+        Execution { result, log_lines, new_jobs }
+    }
+
+    fn decode_result(&self, tx: &Transaction, info: &FunctionInfo, text: &str) -> Result<Value, Failure> {
+        let json: Json = serde_json::from_str(text)
+            .map_err(|e| Failure::Internal(format!("function result is not JSON: {e}")))?;
+        let value = Value::from_convex_json(&json)
+            .map_err(|e| Failure::developer(format!("Invalid return value: {}", e.message)))?;
+        if let Some(validator) = &info.returns {
+            validator
+                .check(&value, &tx.table_names(""))
+                .map_err(|e| Failure::developer(format!("ReturnsValidationError: {}", e.message)))?;
+        }
+        Ok(value)
+    }
+
+    /// Begins the transaction a top-level function of `kind` runs in.
+    pub fn begin(&self, kind: FunctionKind) -> Result<Transaction, Failure> {
+        match kind {
+            FunctionKind::Mutation => self.db.begin_mutation(),
+            _ => self.db.begin_query(),
+        }
+        .map_err(|e| Failure::Internal(e.message))
+    }
+}
+
+fn js_failure(e: JsError) -> Failure {
+    Failure::Developer {
+        message: e.message,
+        stack: e.stack,
+        data: e.data.and_then(|d| Value::from_convex_json(&d).ok()),
+    }
+}

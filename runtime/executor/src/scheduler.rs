@@ -1,0 +1,233 @@
+//! The scheduler: runs the jobs of `_scheduled_functions` when they come due (spec §3.9, §6.8).
+//!
+//! Due times live in an in-memory queue, filled from the table at start and by each committed
+//! mutation that scheduled something; the worker sleeps until the earliest due time (no
+//! polling). A popped job is re-read in the transaction that runs it, so cancels and restarts
+//! need no queue bookkeeping.
+//!
+//! Invariants: a scheduled mutation runs exactly once — its writes and its `success` state
+//! commit together, and a crash before that commit leaves the job `pending`, to run again after
+//! a restart; a job that throws ends `failed` with its error and none of its writes; a job
+//! found `inProgress` at start (an action interrupted by a crash) ends `failed`, never re-run.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap};
+
+use emvex_database::{DbError, Transaction};
+use emvex_engine::FunctionKind;
+use emvex_value::id::DocumentId;
+use emvex_value::{Object, Value};
+use serde_json::json;
+
+use crate::call::now_ms;
+use crate::path::UdfPath;
+use crate::registry::kind_name;
+use crate::runner::{FunctionRunner, NewJob};
+
+/// The system table holding scheduled jobs.
+pub const SCHEDULED_FUNCTIONS: &str = "_scheduled_functions";
+
+/// One queued due time.
+#[derive(Clone, Debug)]
+struct Due {
+    at_ms: f64,
+    id: DocumentId,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.at_ms.total_cmp(&other.at_ms).then_with(|| self.id.cmp(&other.id))
+    }
+}
+
+/// Due times of pending jobs, earliest first.
+#[derive(Default)]
+pub struct Scheduler {
+    queue: BinaryHeap<Reverse<Due>>,
+}
+
+/// What running one job produced.
+pub struct JobRun {
+    /// The function that ran, for log lines (`None` when the job was not runnable).
+    pub function: Option<(FunctionKind, String)>,
+    pub log_lines: Vec<String>,
+    /// Jobs the job itself scheduled (committed).
+    pub new_jobs: Vec<NewJob>,
+}
+
+impl Scheduler {
+    /// Loads the pending jobs of the app and fails jobs a crash left running.
+    pub fn load(runner: &FunctionRunner) -> Result<Scheduler, DbError> {
+        let mut tx = runner.db.begin_mutation()?;
+        let mut scheduler = Scheduler::default();
+        let mut interrupted = Vec::new();
+        let query = json!({
+            "source": {"type": "FullTableScan", "tableName": SCHEDULED_FUNCTIONS, "order": null},
+            "operators": [],
+        });
+        let stream = tx.query_stream("", &query)?;
+        while let Some(doc) = tx.query_next(stream)? {
+            match state_kind(&doc.body) {
+                Some("pending") => {
+                    let at_ms = match doc.body.get("scheduledTime") {
+                        Some(Value::Float64(t)) => *t,
+                        _ => 0.0,
+                    };
+                    scheduler.queue.push(Reverse(Due { at_ms, id: doc.id }));
+                }
+                Some("inProgress") => interrupted.push(doc.id),
+                _ => {}
+            }
+        }
+        tx.query_cleanup(stream);
+        for id in &interrupted {
+            finish(&mut tx, id, failed_state("Transient error while executing action"))?;
+        }
+        tx.commit()?;
+        Ok(scheduler)
+    }
+
+    pub fn add(&mut self, jobs: impl IntoIterator<Item = NewJob>) {
+        for job in jobs {
+            self.queue.push(Reverse(Due { at_ms: job.scheduled_ms, id: job.id }));
+        }
+    }
+
+    /// The earliest due time, in ms since the epoch.
+    pub fn next_due_ms(&self) -> Option<f64> {
+        self.queue.peek().map(|Reverse(d)| d.at_ms)
+    }
+
+    /// The next job due at or before `now_ms`.
+    pub fn pop_due(&mut self, now_ms: f64) -> Option<DocumentId> {
+        match self.queue.peek() {
+            Some(Reverse(d)) if d.at_ms <= now_ms => self.queue.pop().map(|Reverse(d)| d.id),
+            _ => None,
+        }
+    }
+}
+
+/// Runs one due job, if it is still pending. Storage errors leave the job pending (it is
+/// re-queued by the caller's next start) and are returned.
+pub fn run_job(runner: &mut FunctionRunner, id: &DocumentId) -> Result<JobRun, DbError> {
+    let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new() };
+    let mut tx = runner.db.begin_mutation()?;
+    let Some(job) = tx.get("", id)? else { return Ok(run) };
+    if state_kind(&job.body) != Some("pending") {
+        return Ok(run);
+    }
+    let name = job.body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let args = match job.body.get("args") {
+        Some(Value::Array(args)) => args.clone(),
+        _ => vec![Value::Object(Object::new())],
+    };
+    let registry = runner.registry.clone();
+    let target = UdfPath::parse(&name).ok().and_then(|p| registry.get(&p).map(|info| (p, info)));
+    let Some((path, info)) = target else {
+        finish(&mut tx, id, failed_state(&format!("Could not find function for '{name}'")))?;
+        tx.commit()?;
+        return Ok(run);
+    };
+    run.function = Some((info.kind, path.stripped()));
+    if info.kind != FunctionKind::Mutation {
+        let why = match info.kind {
+            FunctionKind::Action => format!("{}: emvex does not run actions yet", path.canonical()),
+            other => format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other)),
+        };
+        finish(&mut tx, id, failed_state(&why))?;
+        tx.commit()?;
+        return Ok(run);
+    }
+    // The mutation sees its own job as in progress, and its success commits with its writes.
+    set_state(&mut tx, id, state("inProgress"), None)?;
+    let execution = runner.run(&mut tx, info, &args, now_ms(), 0);
+    run.log_lines = execution.log_lines;
+    match execution.result {
+        Ok(_) => {
+            finish(&mut tx, id, state("success"))?;
+            tx.commit()?;
+            run.new_jobs = execution.new_jobs;
+        }
+        Err(failure) => {
+            drop(tx);
+            let message = match &failure {
+                crate::runner::Failure::Developer { message, .. } | crate::runner::Failure::Internal(message) => message.clone(),
+            };
+            let mut tx = runner.db.begin_mutation()?;
+            finish(&mut tx, id, failed_state(&message))?;
+            tx.commit()?;
+        }
+    }
+    Ok(run)
+}
+
+fn state_kind(body: &Object) -> Option<&str> {
+    body.get("state")?.as_object()?.get("kind")?.as_str()
+}
+
+/// A job state `{kind}` as stored in `_scheduled_functions`.
+pub fn state(kind: &str) -> Value {
+    let mut o = Object::new();
+    o.insert("kind".into(), Value::String(kind.into()));
+    Value::Object(o)
+}
+
+fn failed_state(error: &str) -> Value {
+    let mut o = Object::new();
+    o.insert("kind".into(), Value::String("failed".into()));
+    o.insert("error".into(), Value::String(error.into()));
+    Value::Object(o)
+}
+
+fn set_state(tx: &mut Transaction, id: &DocumentId, state: Value, completed_ms: Option<f64>) -> Result<(), DbError> {
+    let mut patch = BTreeMap::new();
+    patch.insert("state".to_string(), Some(state));
+    if let Some(t) = completed_ms {
+        patch.insert("completedTime".to_string(), Some(Value::Float64(t)));
+    }
+    tx.patch("", id, patch)?;
+    Ok(())
+}
+
+/// Moves a job to a final state, stamping `completedTime`.
+fn finish(tx: &mut Transaction, id: &DocumentId, state: Value) -> Result<(), DbError> {
+    set_state(tx, id, state, Some(now_ms()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u8) -> DocumentId {
+        DocumentId { table_number: 513, internal_id: [n; 16] }
+    }
+
+    #[test]
+    fn pops_in_due_order_and_only_when_due() {
+        let mut s = Scheduler::default();
+        s.add([
+            NewJob { id: id(1), scheduled_ms: 30.0 },
+            NewJob { id: id(2), scheduled_ms: 10.0 },
+            NewJob { id: id(3), scheduled_ms: 20.0 },
+        ]);
+        assert_eq!(s.next_due_ms(), Some(10.0));
+        assert_eq!(s.pop_due(5.0), None);
+        assert_eq!(s.pop_due(25.0), Some(id(2)));
+        assert_eq!(s.pop_due(25.0), Some(id(3)));
+        assert_eq!(s.pop_due(25.0), None);
+        assert_eq!(s.next_due_ms(), Some(30.0));
+        assert_eq!(s.pop_due(30.0), Some(id(1)));
+        assert_eq!(s.next_due_ms(), None);
+    }
+}
