@@ -9,7 +9,10 @@
 //!   after it, so nothing of one call's host is reachable in the next.
 //! - Timeout, out-of-memory and fatal host errors are decided on the Rust side (interrupt
 //!   handler + flags), so JS cannot swallow them; after an out-of-memory the runtime is rebuilt.
-//! - The raw `Host` pointer is only set while `invoke` runs on this thread.
+//! - The raw `Host` pointer is only set while `invoke` runs on this thread; an action's
+//!   `ActionHost` only while that action runs on the runtime lent to it (see `action.rs`).
+//! - The clock and randomness are frozen/seeded per call in queries and mutations, real in
+//!   actions (`Shared::real_clock` is set only while an action runs).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -29,9 +32,10 @@ use rquickjs::{
 use crate::alloc::{AllocState, CountingAllocator};
 use crate::app::EntryKind;
 use crate::stack::{display_name, map_stack, split_location};
+use crate::action::ActionPool;
 use crate::{
-    Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation, JsError,
-    JsErrorKind, LoadError, Outcome, Visibility,
+    ActionHost, Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation,
+    JsError, JsErrorKind, LoadError, Outcome, Visibility,
 };
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -47,7 +51,7 @@ pub(crate) fn quickjs_version() -> String {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Abort {
+pub(crate) enum Abort {
     Timeout,
     OutOfMemory,
     Fatal,
@@ -55,22 +59,26 @@ enum Abort {
 }
 
 /// State shared by the native bindings, the interrupt handler and `invoke`.
-struct Shared {
-    alloc: Rc<AllocState>,
+pub(crate) struct Shared {
+    pub(crate) alloc: Rc<AllocState>,
     host: Cell<Option<*mut (dyn Host + 'static)>>,
-    rng: RefCell<ChaCha12Rng>,
+    /// The host of the action running on this runtime, if any.
+    pub(crate) action_host: RefCell<Option<Rc<dyn ActionHost>>>,
+    /// Set while an action runs (its start): `Date`/`performance` then read the real clock.
+    pub(crate) real_clock: Cell<Option<Instant>>,
+    pub(crate) rng: RefCell<ChaCha12Rng>,
     now_ms: Cell<f64>,
     perf_now: Cell<f64>,
     perf_step: Cell<f64>,
-    deadline: Cell<Option<Instant>>,
-    abort: Cell<Option<Abort>>,
-    fatal: RefCell<Option<HostError>>,
+    pub(crate) deadline: Cell<Option<Instant>>,
+    pub(crate) abort: Cell<Option<Abort>>,
+    pub(crate) fatal: RefCell<Option<HostError>>,
     /// Promises rejected with no handler attached (identity, reason), in rejection order.
-    unhandled: RefCell<Vec<(usize, Persistent<Value<'static>>)>>,
+    pub(crate) unhandled: RefCell<Vec<(usize, Persistent<Value<'static>>)>>,
 }
 
 /// Identity of a JS object value (its heap pointer).
-fn object_identity(v: &Value<'_>) -> usize {
+pub(crate) fn object_identity(v: &Value<'_>) -> usize {
     // SAFETY: reading the pointer bits of a live value; it is only compared, never dereferenced.
     unsafe { rquickjs::qjs::JS_VALUE_GET_PTR(v.as_raw()) as usize }
 }
@@ -158,18 +166,19 @@ impl Loader for AppLoader {
 }
 
 /// A loaded runtime + context. Field order matters: JS handles drop before the runtime.
-struct Inner {
-    control: Persistent<Object<'static>>,
-    context: Context,
+pub(crate) struct Inner {
+    pub(crate) control: Persistent<Object<'static>>,
+    pub(crate) context: Context,
     runtime: Runtime,
-    shared: Rc<Shared>,
-    baseline: usize,
+    pub(crate) shared: Rc<Shared>,
+    pub(crate) baseline: usize,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         // Persistent handles held in `shared` must be released while the runtime is alive.
         self.shared.unhandled.borrow_mut().clear();
+        self.shared.action_host.borrow_mut().take();
         self.runtime.set_host_promise_rejection_tracker(None);
         self.runtime.set_interrupt_handler(None);
     }
@@ -180,13 +189,37 @@ impl Drop for Inner {
 pub struct Isolate {
     inner: Option<Inner>,
     app: Arc<App>,
+    /// Loaded runtimes lent to actions, one per in-flight action.
+    actions: Rc<ActionPool>,
 }
 
 impl Isolate {
     /// Creates a runtime, installs the globals and evaluates every module of the app.
     pub fn new(app: Arc<App>) -> Result<Isolate, LoadError> {
         let inner = Inner::new(&app)?;
-        Ok(Isolate { inner: Some(inner), app })
+        let actions = Rc::new(ActionPool::new(app.clone()));
+        Ok(Isolate { inner: Some(inner), app, actions })
+    }
+
+    /// Runs one action to completion (its timers, fetches and syscalls), concurrently with
+    /// other actions started on the same isolate: poll the future on this isolate's thread
+    /// inside a tokio current-thread runtime or `LocalSet` (several may be polled at once, e.g.
+    /// with `spawn_local`). Each in-flight action runs in its own loaded runtime + context,
+    /// taken from a pool kept by the isolate (created on demand, reused afterwards). The
+    /// future does not borrow the isolate; dropping it abandons the action (its runtime is
+    /// then discarded, not reused). `invocation.rng_seed` and `now_ms` are ignored: actions
+    /// see the real clock and real randomness.
+    pub fn invoke_action(
+        &self,
+        invocation: Invocation,
+        host: Rc<dyn ActionHost>,
+    ) -> impl std::future::Future<Output = Outcome> + 'static {
+        ActionPool::run(self.actions.clone(), invocation, host)
+    }
+
+    /// How many loaded runtimes wait in this isolate's action pool (for tests and metrics).
+    pub fn idle_action_runtimes(&self) -> usize {
+        self.actions.idle_count()
     }
 
     /// The app this isolate runs.
@@ -284,7 +317,7 @@ impl Isolate {
     pub fn invoke(&mut self, invocation: &Invocation, host: &mut dyn Host) -> Outcome {
         if invocation.kind == FunctionKind::Action {
             return Outcome {
-                result: Err(JsError::new(JsErrorKind::Internal, "actions are not supported yet")),
+                result: Err(JsError::new(JsErrorKind::Internal, "actions run through Isolate::invoke_action")),
                 log_lines: Vec::new(),
             };
         }
@@ -322,31 +355,11 @@ impl Isolate {
             update_stack_top(&ctx);
             run_invocation(&ctx, &app, control, &shared, invocation)
         });
-        let oom = shared.alloc.oom.get() || shared.abort.get() == Some(Abort::OutOfMemory);
-        let abort = shared.abort.get();
-        let fatal = shared.fatal.borrow_mut().take();
+        let (oom, aborted) = abort_error(&app, &shared, timeout);
         inner.finish();
-        let result = match (oom, abort) {
-            (true, _) => Err(JsError::new(
-                JsErrorKind::OutOfMemory,
-                format!(
-                    "JavaScript execution ran out of memory (maximum memory usage: {} MB)",
-                    app.limits.memory_bytes >> 20
-                ),
-            )),
-            (false, Some(Abort::Timeout)) => Err(JsError::new(
-                JsErrorKind::Timeout,
-                format!("Function execution timed out (maximum duration: {timeout:?})"),
-            )),
-            (false, Some(Abort::StackOverflow)) => Err(JsError::new(
-                JsErrorKind::StackOverflow,
-                "Uncaught RangeError: Maximum call stack size exceeded",
-            )),
-            (false, Some(Abort::Fatal)) => {
-                let message = fatal.map(|f| f.message).unwrap_or_else(|| "host error".into());
-                Err(JsError::new(JsErrorKind::HostFatal, message))
-            }
-            _ => result,
+        let result = match aborted {
+            Some(e) => Err(e),
+            None => result,
         };
         if oom {
             // The heap may be fragmented or hold user garbage: start from a clean runtime.
@@ -356,8 +369,39 @@ impl Isolate {
     }
 }
 
+/// The error an abort decided on the Rust side ends the call with (`None`: no abort), and
+/// whether the runtime ran out of memory (it must then be rebuilt). Takes the fatal host error.
+pub(crate) fn abort_error(app: &App, shared: &Shared, timeout: Duration) -> (bool, Option<JsError>) {
+    let oom = shared.alloc.oom.get() || shared.abort.get() == Some(Abort::OutOfMemory);
+    let fatal = shared.fatal.borrow_mut().take();
+    let error = match (oom, shared.abort.get()) {
+        (true, _) => Some(JsError::new(
+            JsErrorKind::OutOfMemory,
+            format!(
+                "JavaScript execution ran out of memory (maximum memory usage: {} MB)",
+                app.limits.memory_bytes >> 20
+            ),
+        )),
+        (false, Some(Abort::Timeout)) => Some(JsError::new(
+            JsErrorKind::Timeout,
+            format!("Function execution timed out (maximum duration: {timeout:?})"),
+        )),
+        (false, Some(Abort::StackOverflow)) => Some(JsError::new(
+            JsErrorKind::StackOverflow,
+            "Uncaught RangeError: Maximum call stack size exceeded",
+        )),
+        (false, Some(Abort::Fatal)) => {
+            let message = fatal.map(|f| f.message).unwrap_or_else(|| "host error".into());
+            Some(JsError::new(JsErrorKind::HostFatal, message))
+        }
+        // `oom` already covers an out-of-memory abort.
+        (false, None | Some(Abort::OutOfMemory)) => None,
+    };
+    (oom, error)
+}
+
 impl Inner {
-    fn new(app: &Arc<App>) -> Result<Inner, LoadError> {
+    pub(crate) fn new(app: &Arc<App>) -> Result<Inner, LoadError> {
         let alloc = AllocState::new();
         let runtime = Runtime::new_with_alloc(CountingAllocator::new(alloc.clone()))
             .map_err(engine_error)?;
@@ -366,6 +410,8 @@ impl Inner {
         let shared = Rc::new(Shared {
             alloc,
             host: Cell::new(None),
+            action_host: RefCell::new(None),
+            real_clock: Cell::new(None),
             rng: RefCell::new(ChaCha12Rng::from_seed(app.import_seed)),
             now_ms: Cell::new(app.import_time_ms),
             perf_now: Cell::new(0.0),
@@ -432,7 +478,7 @@ impl Inner {
         Ok(Inner { control, context, runtime, shared, baseline })
     }
 
-    fn reset_for(
+    pub(crate) fn reset_for(
         &mut self,
         kind: FunctionKind,
         seed: [u8; 32],
@@ -452,10 +498,12 @@ impl Inner {
         s.deadline.set(Some(Instant::now() + timeout));
     }
 
-    /// Clears per-execution state after a call (the host pointer first).
-    fn finish(&mut self) {
+    /// Clears per-execution state after a call (the host pointers first).
+    pub(crate) fn finish(&mut self) {
         let s = &self.shared;
         s.host.set(None);
+        s.action_host.borrow_mut().take();
+        s.real_clock.set(None);
         s.deadline.set(None);
         s.alloc.limit.set(usize::MAX);
         if s.abort.get().is_some() {
@@ -505,7 +553,7 @@ fn interrupt(shared: &Shared) -> bool {
     false
 }
 
-fn update_stack_top(ctx: &Ctx<'_>) {
+pub(crate) fn update_stack_top(ctx: &Ctx<'_>) {
     // SAFETY: `ctx` is a live context; `JS_UpdateStackTop` only records the current native
     // stack position of its runtime so the stack limit is measured from here.
     unsafe { rquickjs::qjs::JS_UpdateStackTop(rquickjs::qjs::JS_GetRuntime(ctx.as_raw().as_ptr())) };
@@ -524,6 +572,11 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
         Function::new(ctx.clone(), move |ctx: Ctx<'js>, op: String, args: String| -> rquickjs::Result<String> {
             if s.abort.get().is_some() {
                 return Err(Exception::throw_internal(&ctx, "execution aborted"));
+            }
+            let action_host = s.action_host.borrow().clone();
+            if let Some(host) = action_host {
+                // In actions every syscall error is catchable (the action's clock runs on).
+                return host.syscall(&op, &args).map_err(|e| Exception::throw_message(&ctx, &e.message));
             }
             match s.call_host(|h| h.syscall(&op, &args)) {
                 None => Err(Exception::throw_message(
@@ -570,21 +623,24 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
         })?,
     )?;
     let s = shared.clone();
-    native.set("now", Function::new(ctx.clone(), move || -> f64 { s.now_ms.get() })?)?;
+    native.set(
+        "now",
+        Function::new(ctx.clone(), move || -> f64 {
+            if s.real_clock.get().is_some() { wall_clock_ms() } else { s.now_ms.get() }
+        })?,
+    )?;
     // Real time, for console.time durations only (as Convex does).
     native.set(
         "wallNow",
-        Function::new(ctx.clone(), || -> f64 {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as f64)
-                .unwrap_or(0.0)
-        })?,
+        Function::new(ctx.clone(), || -> f64 { wall_clock_ms() })?,
     )?;
     let s = shared;
     native.set(
         "perfNow",
         Function::new(ctx.clone(), move || -> f64 {
+            if let Some(start) = s.real_clock.get() {
+                return start.elapsed().as_secs_f64() * 1000.0;
+            }
             let v = s.perf_now.get() + s.perf_step.get();
             s.perf_now.set(v);
             v
@@ -593,7 +649,15 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
     Ok(native)
 }
 
-fn call_control<'js, R: rquickjs::FromJs<'js>>(
+/// Milliseconds since the epoch on the real clock (whole milliseconds, as `Date.now()`).
+fn wall_clock_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as f64)
+        .unwrap_or(0.0)
+}
+
+pub(crate) fn call_control<'js, R: rquickjs::FromJs<'js>>(
     _ctx: &Ctx<'js>,
     control: &Object<'js>,
     name: &str,
@@ -628,7 +692,7 @@ fn load_prelude<'js>(ctx: &Ctx<'js>, app: &App, shared: &Shared) -> rquickjs::Re
 }
 
 /// Runs queued jobs until none is left or the execution is aborted.
-fn drain_jobs(ctx: &Ctx<'_>, shared: &Shared) {
+pub(crate) fn drain_jobs(ctx: &Ctx<'_>, shared: &Shared) {
     while shared.abort.get().is_none() && ctx.execute_pending_job() {}
 }
 
@@ -744,7 +808,7 @@ fn js_load_error(ctx: &Ctx<'_>, e: rquickjs::Error) -> LoadError {
 }
 
 /// Turns a thrown/rejected JS value into a [`JsError`] (message, mapped stack, ConvexError data).
-fn describe_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, reason: Value<'js>) -> JsError {
+pub(crate) fn describe_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, reason: Value<'js>) -> JsError {
     let info: rquickjs::Result<rquickjs::Array> = call_control(ctx, control, "errorInfo", (reason,));
     let info = info.and_then(|a| {
         Ok((a.get::<String>(0)?, a.get::<String>(1)?, a.get::<String>(2)?, a.get::<Option<String>>(3)?))
@@ -790,30 +854,57 @@ fn run_invocation<'js>(
         Err(e) => return (Err(JsError::new(JsErrorKind::Internal, e.to_string())), Vec::new()),
     };
     let result = run_loop(ctx, app, &control, shared, inv);
-    // Collect the logs even after an abort: `end` is engine code, so let it run unthrottled.
+    (result, end_call(ctx, &control, shared))
+}
+
+/// Ends a call on the JS side and returns its log lines. Runs even after an abort: `end` is
+/// engine code, so it runs unthrottled and the abort/out-of-memory flags are restored after.
+pub(crate) fn end_call<'js>(ctx: &Ctx<'js>, control: &Object<'js>, shared: &Shared) -> Vec<String> {
     let saved_abort = shared.abort.take();
     let saved_oom = shared.alloc.oom.replace(false);
-    let logs: Vec<String> = call_control(ctx, &control, "end", ()).unwrap_or_else(|_| {
+    let logs: Vec<String> = call_control(ctx, control, "end", ()).unwrap_or_else(|_| {
         let _ = ctx.catch();
         Vec::new()
     });
     shared.abort.set(saved_abort);
     shared.alloc.oom.set(saved_oom || shared.alloc.oom.get());
-    (result, logs)
+    logs
 }
 
+/// An unexpected engine failure (the pending exception, if any, is cleared).
+pub(crate) fn internal_error(ctx: &Ctx<'_>, e: rquickjs::Error) -> JsError {
+    let _ = ctx.catch();
+    JsError::new(JsErrorKind::Internal, format!("engine error: {e}"))
+}
+
+/// Whether an abort decided on the Rust side (limit hit, fatal host error) ends the call.
+pub(crate) fn aborted(shared: &Shared) -> bool {
+    shared.abort.get().is_some() || shared.alloc.oom.get()
+}
+
+/// The reason of the first promise rejected without a handler, other than `main`'s.
+pub(crate) fn first_unhandled<'js>(
+    ctx: &Ctx<'js>,
+    shared: &Shared,
+    main: &Value<'js>,
+) -> Option<rquickjs::Result<Value<'js>>> {
+    let reason = {
+        let list = shared.unhandled.borrow();
+        list.iter().find(|(p, _)| *p != object_identity(main)).map(|(_, r)| r.clone())
+    };
+    reason.map(|r| r.restore(ctx))
+}
+
+/// `control.begin(kind)` then `control.start(...)`: the promise of the function's result.
 #[allow(clippy::result_large_err)]
-fn run_loop<'js>(
+pub(crate) fn start_call<'js>(
     ctx: &Ctx<'js>,
     app: &App,
     control: &Object<'js>,
     shared: &Shared,
     inv: &Invocation,
-) -> Result<String, JsError> {
-    let internal = |e: rquickjs::Error| {
-        let _ = ctx.catch();
-        JsError::new(JsErrorKind::Internal, format!("engine error: {e}"))
-    };
+) -> Result<rquickjs::Promise<'js>, JsError> {
+    let internal = |e: rquickjs::Error| internal_error(ctx, e);
     call_control::<()>(ctx, control, "begin", (inv.kind.as_str(),)).map_err(internal)?;
     let started: rquickjs::Result<Value> = call_control(
         ctx,
@@ -825,7 +916,7 @@ fn run_loop<'js>(
         Ok(v) => v,
         Err(rquickjs::Error::Exception) => {
             let reason = ctx.catch();
-            if shared.abort.get().is_some() || shared.alloc.oom.get() {
+            if aborted(shared) {
                 return Err(JsError::new(JsErrorKind::Internal, "aborted"));
             }
             return Err(describe_error(ctx, app, control, reason));
@@ -836,15 +927,27 @@ fn run_loop<'js>(
         let text = text.to_string().unwrap_or_default();
         return Err(JsError::new(JsErrorKind::Internal, text));
     }
-    let Some(promise) = started.into_promise() else {
-        return Err(JsError::new(JsErrorKind::Internal, "invoke did not return a promise"));
-    };
+    started
+        .into_promise()
+        .ok_or_else(|| JsError::new(JsErrorKind::Internal, "invoke did not return a promise"))
+}
+
+#[allow(clippy::result_large_err)]
+fn run_loop<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    shared: &Shared,
+    inv: &Invocation,
+) -> Result<String, JsError> {
+    let internal = |e: rquickjs::Error| internal_error(ctx, e);
+    let promise = start_call(ctx, app, control, shared, inv)?;
     let next: Function = control.get("next").map_err(internal)?;
     let resolve: Function = control.get("resolveCurrent").map_err(internal)?;
     let reject: Function = control.get("rejectCurrent").map_err(internal)?;
     loop {
         drain_jobs(ctx, shared);
-        if shared.abort.get().is_some() || shared.alloc.oom.get() {
+        if aborted(shared) {
             return Err(JsError::new(JsErrorKind::Internal, "aborted"));
         }
         if promise.state() == PromiseState::Rejected {
@@ -852,12 +955,8 @@ fn run_loop<'js>(
             return Err(describe_error(ctx, app, control, ctx.catch()));
         }
         // An unhandled rejection anywhere ends the execution with that error.
-        let first_unhandled = {
-            let list = shared.unhandled.borrow();
-            list.iter().find(|(p, _)| *p != object_identity(promise.as_value())).map(|(_, r)| r.clone())
-        };
-        if let Some(reason) = first_unhandled {
-            let reason = reason.restore(ctx).map_err(internal)?;
+        if let Some(reason) = first_unhandled(ctx, shared, promise.as_value()) {
+            let reason = reason.map_err(internal)?;
             return Err(describe_error(ctx, app, control, reason));
         }
         let item: Option<(String, String)> = match next.call::<_, Value>(()) {

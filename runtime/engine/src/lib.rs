@@ -4,7 +4,8 @@
 //! resolution with oxc_resolver, QuickJS bytecode compiled once and cached on disk), the global
 //! environment Convex functions expect (the `Convex` host object, console, frozen `Date`, seeded
 //! `Math.random`/crypto, web API subset), analysis of exported functions and the schema, and
-//! invocation of queries/mutations through the host ABI with limits (time, memory, stack).
+//! invocation of queries/mutations through the host ABI with limits (time, memory, stack), and
+//! of actions (concurrent on one thread, with real `fetch`, timers, time and randomness).
 //!
 //! Invariants:
 //! - This is the only crate that sees rquickjs or oxc; no engine type leaks through the API.
@@ -21,11 +22,18 @@
 //! `nested_calls_run_in_a_second_isolate_on_the_same_thread` test). Run isolates on threads
 //! whose stack is at least `Limits::max_stack_bytes` plus ~1 MiB.
 //!
+//! Actions: [`Isolate::invoke_action`] returns a `'static` future to poll on the isolate's
+//! thread inside a tokio current-thread runtime (or `LocalSet`); several may be in flight at
+//! once. Each in-flight action gets its own loaded QuickJS runtime + context from a pool kept
+//! by the isolate (see `action.rs`), so limits, logs and state never mix between actions.
+//!
 //! Web APIs are written here (JS prelude in `prelude.js`), not taken from `llrt_modules`,
 //! which is built on another rquickjs version (two versions cannot share one QuickJS).
 
+mod action;
 mod alloc;
 mod app;
+mod fetch;
 mod isolate;
 mod stack;
 mod transpile;
@@ -76,6 +84,9 @@ pub struct Limits {
     /// [`JsErrorKind::StackOverflow`]: `catch` clauses of app code are instrumented at load
     /// time so they cannot swallow it (a `.catch()` callback or library code still could).
     pub max_stack_bytes: usize,
+    /// Wall-clock time of a whole action, awaits included (default 10 minutes, as Convex).
+    /// Past it the action ends with [`JsErrorKind::Timeout`], also inside a synchronous loop.
+    pub action_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -84,6 +95,7 @@ impl Default for Limits {
             user_timeout: Duration::from_secs(1),
             memory_bytes: 64 << 20,
             max_stack_bytes: 1 << 20,
+            action_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -149,11 +161,14 @@ pub struct Invocation {
     pub name: String,
     /// JSON array text of Convex-JSON positional args, e.g. `[{"a":1}]`.
     pub args_json: String,
-    /// Seed of `Math.random` / `crypto.getRandomValues` for this execution.
+    /// Seed of `Math.random` / `crypto.getRandomValues` for this execution (ignored by
+    /// actions, whose randomness is real).
     pub rng_seed: [u8; 32],
-    /// The frozen `Date.now()` of this execution (ms since the epoch).
+    /// The frozen `Date.now()` of this execution (ms since the epoch; ignored by actions,
+    /// whose clock is real).
     pub now_ms: f64,
-    /// Overrides [`Limits::user_timeout`].
+    /// Overrides [`Limits::user_timeout`] (queries/mutations) or [`Limits::action_timeout`]
+    /// (actions).
     pub timeout: Option<Duration>,
 }
 
@@ -163,6 +178,24 @@ pub trait Host {
     fn syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError>;
     /// An asynchronous syscall (`Convex.asyncSyscall`); called strictly in FIFO issue order.
     fn async_syscall(&mut self, op: &str, args_json: &str) -> Result<String, HostError>;
+}
+
+/// Answers an action's syscalls. Several syscalls of one action may be in flight at once.
+///
+/// Every error (fatal or not) of an action's syscall reaches JS as a catchable error: a
+/// rejected promise for `async_syscall` (with `data` set when present), a thrown `Error` for
+/// `syscall`.
+pub trait ActionHost {
+    /// A synchronous syscall (`Convex.syscall`); returns the JSON result text.
+    fn syscall(&self, op: &str, args_json: &str) -> Result<String, HostError>;
+    /// `1.0/actions/query|mutation|action`, `1.0/actions/schedule`, `1.0/actions/cancel_job`,
+    /// `1.0/createFunctionHandle`, `1.0/getUserIdentity`, ... The future is awaited on the
+    /// isolate's thread, concurrently with the action's other operations.
+    fn async_syscall(
+        &self,
+        op: String,
+        args_json: String,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, HostError>>>>;
 }
 
 /// A failed syscall. Non-fatal errors become catchable JS `Error`s (with `data` set from

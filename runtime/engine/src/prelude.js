@@ -21,7 +21,7 @@ export default function install(N) {
   const timers = new Map();
   const modules = new Map();
 
-  const phaseWords = () => (phase === "query" ? "queries" : phase === "mutation" ? "mutations" : "queries and mutations");
+  const phaseWords = () => (phase === "query" ? "queries" : phase === "mutation" ? "mutations" : phase === "action" ? "actions" : "queries and mutations");
 
   // ---- console (formatted like the object-inspect output Convex logs) -------------------
   // Convex formats each console argument with object-inspect (indent 2, strings capped at
@@ -275,11 +275,32 @@ export default function install(N) {
     if (phase === "import") return new Error(what + " unsupported at import time");
     return new Error("Can't use " + what + " in queries and mutations. Please consider using an action. See https://docs.convex.dev/functions/actions for more details.");
   }
-  define(g, "fetch", function fetch() { return RealPromise.reject(notInQM("fetch()")); });
-  define(g, "setTimeout", function setTimeout() { throw notInQM("setTimeout"); });
-  define(g, "setInterval", function setInterval() { throw notInQM("setInterval"); });
-  define(g, "clearTimeout", function clearTimeout() {});
-  define(g, "clearInterval", function clearInterval() {});
+  // ---- actions: operations the Rust side runs concurrently (syscalls, fetch, timers) -------
+  // In actions every async syscall, fetch and timer becomes an entry of `actionOps`
+  // ([id, kind, ...]) that the Rust side takes with `control.takeOps()`; it settles them in
+  // whatever order they complete (`settleOp`, `settleFetch`, `fireTimer`).
+  let actionOps = [];
+  let nextOpId = 0;
+  let nextTimerId = 0;
+  const pendingOps = new Map(); // op id -> [resolve, reject, isFetch]
+  const actionTimers = new Map(); // timer id -> { cb, args, delay, repeat }
+  function startTimer(cb, delay, args, repeat, what) {
+    if (phase !== "action") throw notInQM(what);
+    const id = ++nextTimerId;
+    const ms = Math.max(0, Number(delay) || 0);
+    actionTimers.set(id, { cb, args, delay: ms, repeat });
+    actionOps.push([id, "timer", ms]);
+    return id;
+  }
+  function stopTimer(id) {
+    if (phase !== "action") return;
+    const n = Number(id);
+    if (actionTimers.delete(n)) actionOps.push([n, "clearTimer"]);
+  }
+  define(g, "setTimeout", function setTimeout(cb, delay, ...args) { return startTimer(cb, delay, args, false, "setTimeout"); });
+  define(g, "setInterval", function setInterval(cb, delay, ...args) { return startTimer(cb, delay, args, true, "setInterval"); });
+  define(g, "clearTimeout", function clearTimeout(id) { stopTimer(id); });
+  define(g, "clearInterval", function clearInterval(id) { stopTimer(id); });
   define(g, "queueMicrotask", function queueMicrotask(cb) {
     if (typeof cb !== "function") throw new TypeError("queueMicrotask: callback must be a function");
     RealPromise.resolve().then(() => cb());
@@ -686,6 +707,285 @@ export default function install(N) {
     return clone(value, new Map());
   });
 
+  // ---- Blob, Headers, Request, Response, fetch --------------------------------------------
+  const utf8 = new TextEncoder();
+  const utf8dec = new TextDecoder();
+  const bytesOf = (v) => (v instanceof ArrayBuffer ? new Uint8Array(v.slice(0)) : new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
+  // Engine-internal accessors to private state, assigned in static blocks (not visible to apps).
+  let blobBytes, headerPairs, initBody, peekBody, responseFromNetwork;
+  class Blob {
+    #bytes; #type;
+    static { blobBytes = (b) => b.#bytes; }
+    constructor(parts = [], options = {}) {
+      if (parts === null || typeof parts !== "object" || typeof parts[Symbol.iterator] !== "function") {
+        throw new TypeError("Failed to construct 'Blob': The provided value cannot be converted to a sequence.");
+      }
+      const chunks = [];
+      let total = 0;
+      for (const p of parts) {
+        const b = p instanceof Blob ? p.#bytes : p instanceof ArrayBuffer || ArrayBuffer.isView(p) ? bytesOf(p) : utf8.encode(String(p));
+        chunks.push(b);
+        total += b.length;
+      }
+      this.#bytes = new Uint8Array(total);
+      let at = 0;
+      for (const c of chunks) { this.#bytes.set(c, at); at += c.length; }
+      const t = options && options.type !== undefined ? String(options.type) : "";
+      this.#type = /^[\x20-\x7e]*$/.test(t) ? t.toLowerCase() : "";
+    }
+    get size() { return this.#bytes.length; }
+    get type() { return this.#type; }
+    slice(start = 0, end = this.#bytes.length, type = "") {
+      const n = this.#bytes.length;
+      const norm = (x) => (x < 0 ? Math.max(n + x, 0) : Math.min(x, n));
+      return new Blob([this.#bytes.slice(norm(start), norm(end))], { type });
+    }
+    async text() { return utf8dec.decode(this.#bytes); }
+    async arrayBuffer() { return this.#bytes.slice().buffer; }
+    async bytes() { return this.#bytes.slice(); }
+    stream() { return bodyStream(this.#bytes.slice()); }
+    get [Symbol.toStringTag]() { return "Blob"; }
+  }
+  class File extends Blob {
+    #name; #lastModified;
+    constructor(parts, name, options = {}) {
+      super(parts, options);
+      this.#name = String(name);
+      this.#lastModified = options.lastModified !== undefined ? Number(options.lastModified) : N.now();
+    }
+    get name() { return this.#name; }
+    get lastModified() { return this.#lastModified; }
+    get [Symbol.toStringTag]() { return "File"; }
+  }
+  define(g, "Blob", Blob);
+  define(g, "File", File);
+
+  // A minimal one-chunk readable body (`response.body.getReader()`), not a full ReadableStream.
+  function bodyStream(bytes) {
+    let done = false;
+    return {
+      locked: false,
+      getReader() {
+        return {
+          async read() {
+            if (done || bytes.length === 0) { done = true; return { done: true, value: undefined }; }
+            done = true;
+            return { done: false, value: bytes };
+          },
+          releaseLock() {},
+          async cancel() { done = true; },
+        };
+      },
+      async cancel() { done = true; },
+      async *[Symbol.asyncIterator]() { if (bytes.length) yield bytes; },
+    };
+  }
+
+  const headerName = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+  function checkHeader(name, value) {
+    const n = String(name);
+    if (!headerName.test(n)) throw new TypeError("Headers: invalid header name: " + JSON.stringify(n));
+    const v = String(value).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    if (/[\0\r\n]/.test(v)) throw new TypeError("Headers: invalid header value for " + n);
+    return [n.toLowerCase(), v];
+  }
+  class Headers {
+    #list = []; // [lowercased name, value] in insertion order
+    constructor(init) {
+      if (init === undefined || init === null) return;
+      if (init instanceof Headers) { for (const [k, v] of init.#list) this.#list.push([k, v]); return; }
+      if (typeof init !== "object") throw new TypeError("Failed to construct 'Headers': The provided value is not of type 'HeadersInit'.");
+      if (typeof init[Symbol.iterator] === "function") {
+        for (const pair of init) {
+          const arr = Array.from(pair);
+          if (arr.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value");
+          this.append(arr[0], arr[1]);
+        }
+        return;
+      }
+      for (const k of Object.keys(init)) this.append(k, init[k]);
+    }
+    append(name, value) { this.#list.push(checkHeader(name, value)); }
+    set(name, value) {
+      const [n, v] = checkHeader(name, value);
+      const i = this.#list.findIndex((e) => e[0] === n);
+      this.#list = this.#list.filter((e, j) => e[0] !== n || j === i);
+      if (i < 0) this.#list.push([n, v]); else this.#list[this.#list.findIndex((e) => e[0] === n)] = [n, v];
+    }
+    get(name) {
+      const n = String(name).toLowerCase();
+      const vals = this.#list.filter((e) => e[0] === n).map((e) => e[1]);
+      return vals.length ? vals.join(", ") : null;
+    }
+    getSetCookie() { return this.#list.filter((e) => e[0] === "set-cookie").map((e) => e[1]); }
+    has(name) { const n = String(name).toLowerCase(); return this.#list.some((e) => e[0] === n); }
+    delete(name) { const n = String(name).toLowerCase(); this.#list = this.#list.filter((e) => e[0] !== n); }
+    *entries() {
+      const names = [...new Set(this.#list.map((e) => e[0]))].sort();
+      for (const n of names) {
+        if (n === "set-cookie") { for (const v of this.getSetCookie()) yield [n, v]; }
+        else yield [n, this.get(n)];
+      }
+    }
+    *keys() { for (const [k] of this.entries()) yield k; }
+    *values() { for (const [, v] of this.entries()) yield v; }
+    forEach(cb, thisArg) { for (const [k, v] of this.entries()) cb.call(thisArg, v, k, this); }
+    [Symbol.iterator]() { return this.entries(); }
+    get [Symbol.toStringTag]() { return "Headers"; }
+    static { headerPairs = (h) => h.#list.map((e) => [e[0], e[1]]); }
+  }
+  define(g, "Headers", Headers);
+
+  // Extracts [bytes | null, default content type | null] from a BodyInit.
+  function extractBody(body) {
+    if (body === undefined || body === null) return [null, null];
+    if (typeof body === "string") return [utf8.encode(body), "text/plain;charset=UTF-8"];
+    if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return [bytesOf(body), null];
+    if (body instanceof Blob) return [blobBytes(body).slice(), body.type || null];
+    if (body instanceof URLSearchParams) return [utf8.encode(body.toString()), "application/x-www-form-urlencoded;charset=UTF-8"];
+    return [utf8.encode(String(body)), "text/plain;charset=UTF-8"];
+  }
+
+  class Body {
+    #bytes; #used = false;
+    static {
+      initBody = (b, bytes) => { b.#bytes = bytes; };
+      peekBody = (b) => b.#bytes;
+    }
+    get bodyUsed() { return this.#used; }
+    get body() { return this.#bytes === null ? null : bodyStream(this.#bytes); }
+    #consume() {
+      if (this.#used) return RealPromise.reject(new TypeError("Body is unusable: Body has already been read"));
+      this.#used = true;
+      return RealPromise.resolve(this.#bytes === null ? new Uint8Array(0) : this.#bytes);
+    }
+    async text() { return utf8dec.decode(await this.#consume()); }
+    async json() { return JSON.parse(utf8dec.decode(await this.#consume())); }
+    async arrayBuffer() { return (await this.#consume()).slice().buffer; }
+    async bytes() { return (await this.#consume()).slice(); }
+    async blob() {
+      const b = await this.#consume();
+      return new Blob([b], { type: this.headers.get("content-type") || "" });
+    }
+    async formData() { throw new TypeError("formData() is not supported by emvex"); }
+  }
+
+  const methods = ["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"];
+  class Request extends Body {
+    #url; #method; #headers; #signal; #redirect;
+    constructor(input, init = {}) {
+      super();
+      const src = input instanceof Request ? input : null;
+      let url;
+      if (src) url = src.url;
+      else {
+        try { url = new URL(String(input)).href; } catch (_) { throw new TypeError("Failed to parse URL from " + String(input)); }
+      }
+      let method = init.method !== undefined ? String(init.method) : src ? src.method : "GET";
+      if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(method)) throw new TypeError("'" + method + "' is not a valid HTTP method.");
+      if (methods.includes(method.toUpperCase())) method = method.toUpperCase();
+      this.#url = url;
+      this.#method = method;
+      this.#headers = new Headers(init.headers !== undefined ? init.headers : src ? src.headers : undefined);
+      this.#signal = init.signal !== undefined ? init.signal : src ? src.signal : null;
+      this.#redirect = init.redirect !== undefined ? String(init.redirect) : src ? src.redirect : "follow";
+      let bytes = null;
+      if (init.body !== undefined && init.body !== null) {
+        if (method === "GET" || method === "HEAD") throw new TypeError("Request with GET/HEAD method cannot have body.");
+        const [b, type] = extractBody(init.body);
+        bytes = b;
+        if (type && !this.#headers.has("content-type")) this.#headers.set("content-type", type);
+      } else if (src) {
+        bytes = peekBody(src);
+      }
+      initBody(this, bytes);
+    }
+    get url() { return this.#url; }
+    get method() { return this.#method; }
+    get headers() { return this.#headers; }
+    get signal() { return this.#signal; }
+    get redirect() { return this.#redirect; }
+    clone() { return new Request(this); }
+    get [Symbol.toStringTag]() { return "Request"; }
+  }
+  class Response extends Body {
+    #status; #statusText; #headers; #url = ""; #type = "default"; #redirected = false;
+    constructor(body = null, init = {}) {
+      super();
+      const status = init.status === undefined ? 200 : Number(init.status);
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError("Failed to construct 'Response': The status provided (" + init.status + ") is outside the range [200, 599].");
+      }
+      this.#status = status;
+      this.#statusText = init.statusText === undefined ? "" : String(init.statusText);
+      this.#headers = new Headers(init.headers);
+      const [bytes, type] = extractBody(body);
+      if (bytes !== null && (status === 101 || status === 204 || status === 205 || status === 304)) {
+        throw new TypeError("Response with null body status cannot have body");
+      }
+      if (type && !this.#headers.has("content-type")) this.#headers.set("content-type", type);
+      initBody(this, bytes);
+    }
+    static {
+      // Network responses may carry any status, so they are built then patched.
+      responseFromNetwork = (status, statusText, url, pairs, bytes, redirected) => {
+        const r = new Response(null, { status: 200, headers: pairs });
+        r.#status = status; r.#statusText = statusText; r.#url = url;
+        r.#type = "basic"; r.#redirected = redirected;
+        initBody(r, status === 204 || status === 304 ? null : bytes);
+        return r;
+      };
+    }
+    static json(data, init = {}) {
+      const text = JSON.stringify(data);
+      if (text === undefined) throw new TypeError("Failed to execute 'json' on 'Response': The data is not JSON serializable");
+      const headers = new Headers(init.headers);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+      return new Response(text, { ...init, headers });
+    }
+    static error() {
+      const r = new Response(null, { status: 200 });
+      r.#status = 0; r.#type = "error";
+      return r;
+    }
+    static redirect(url, status = 302) {
+      if (![301, 302, 303, 307, 308].includes(status)) throw new RangeError("Failed to execute 'redirect' on 'Response': Invalid status code");
+      return new Response(null, { status, headers: { location: new URL(String(url)).href } });
+    }
+    get status() { return this.#status; }
+    get statusText() { return this.#statusText; }
+    get ok() { return this.#status >= 200 && this.#status < 300; }
+    get headers() { return this.#headers; }
+    get url() { return this.#url; }
+    get type() { return this.#type; }
+    get redirected() { return this.#redirected; }
+    clone() {
+      if (this.bodyUsed) throw new TypeError("Response.clone: Body has already been consumed.");
+      const b = peekBody(this);
+      const r = responseFromNetwork(this.#status, this.#statusText, this.#url, headerPairs(this.#headers), b === null ? new Uint8Array(0) : b.slice(), this.#redirected);
+      r.#type = this.#type;
+      if (b === null) initBody(r, null);
+      return r;
+    }
+    get [Symbol.toStringTag]() { return "Response"; }
+  }
+  define(g, "Request", Request);
+  define(g, "Response", Response);
+
+  define(g, "fetch", function fetch(input, init) {
+    if (phase !== "action") return RealPromise.reject(notInQM("fetch()"));
+    let req;
+    try { req = new Request(input, init); } catch (e) { return RealPromise.reject(e); }
+    const signal = req.signal;
+    if (signal && signal.aborted) return RealPromise.reject(signal.reason !== undefined ? signal.reason : new Error("The operation was aborted."));
+    const body = peekBody(req);
+    return new RealPromise((resolve, reject) => {
+      const id = ++nextOpId;
+      pendingOps.set(id, [resolve, reject, true, "fetch"]);
+      actionOps.push([id, "fetch", req.method, req.url, JSON.stringify(headerPairs(req.headers)), body === null ? undefined : body.slice().buffer, req.redirect]);
+    });
+  });
+
   // App code's catch clauses call this first (see transpile.rs): a stack overflow, an
   // out-of-memory or an aborted execution must not be swallowed by user code.
   define(g, "__emvexCatch", function __emvexCatch(e) {
@@ -706,6 +1006,13 @@ export default function install(N) {
   });
   define(Convex, "asyncSyscall", function asyncSyscall(op, args) {
     if (phase === "import") return RealPromise.reject(importTimeError(op));
+    if (phase === "action") {
+      return new RealPromise((resolve, reject) => {
+        const id = ++nextOpId;
+        pendingOps.set(id, [resolve, reject, false, String(op)]);
+        actionOps.push([id, "syscall", String(op), String(args)]);
+      });
+    }
     return new RealPromise((resolve, reject) => { queue.push([op, args, resolve, reject]); });
   });
   define(Convex, "jsSyscall", function jsSyscall(op) {
@@ -715,6 +1022,12 @@ export default function install(N) {
   define(g, "Convex", Convex);
 
   // ---- control object (driven from Rust) --------------------------------------------------
+  function resetActionState() {
+    actionOps = [];
+    pendingOps.clear();
+    actionTimers.clear();
+  }
+
   function errorInfo(e) {
     // Returns [kind, message, stack, data]: kind is "convex" or "error".
     if (typeof e === "object" && e !== null) {
@@ -758,12 +1071,14 @@ export default function install(N) {
       qhead = 0;
       current = null;
       timers.clear();
+      resetActionState();
     },
     end() {
       phase = "idle";
       queue = [];
       qhead = 0;
       current = null;
+      resetActionState();
       const out = logs;
       logs = [];
       return out;
@@ -806,6 +1121,45 @@ export default function install(N) {
       const e = new Error(msg);
       if (dataJson !== undefined) e.data = JSON.parse(dataJson);
       c[3](e);
+    },
+    // Actions: new operations since the last call, as [id, kind, ...] arrays.
+    takeOps() {
+      const out = actionOps;
+      actionOps = [];
+      return out;
+    },
+    // Settles an async syscall or fetch: ok with the result text, or an error (fetch
+    // failures reject with a TypeError, syscall failures with an Error carrying `data`).
+    settleOp(id, ok, text, dataJson) {
+      const p = pendingOps.get(id);
+      if (p === undefined) return;
+      pendingOps.delete(id);
+      if (ok) return p[0](text);
+      // A fetch failure is a TypeError whose `cause.code` is the engine's stable code.
+      const e = p[2] ? new TypeError(text) : new Error(text);
+      if (dataJson !== undefined && p[2]) e.cause = JSON.parse(dataJson);
+      else if (dataJson !== undefined) e.data = JSON.parse(dataJson);
+      p[1](e);
+    },
+    settleFetch(id, status, statusText, url, headersJson, body, redirected) {
+      const p = pendingOps.get(id);
+      if (p === undefined) return;
+      pendingOps.delete(id);
+      p[0](responseFromNetwork(status, statusText, url, JSON.parse(headersJson), new Uint8Array(body), redirected));
+    },
+    // Runs a due timer's callback (an interval is re-armed first).
+    fireTimer(id) {
+      const t = actionTimers.get(id);
+      if (t === undefined) return;
+      if (t.repeat) actionOps.push([id, "timer", t.delay]);
+      else actionTimers.delete(id);
+      if (typeof t.cb === "function") t.cb(...t.args);
+    },
+    // Names of the operations still in flight (for the "unawaited operation" warning).
+    pendingKinds() {
+      const out = [];
+      for (const p of pendingOps.values()) out.push(p[3]);
+      return out;
     },
     errorInfo,
     analyze(path) {

@@ -1,0 +1,434 @@
+//! Actions: many in flight on one thread, each in its own loaded runtime.
+//!
+//! Owns: the pool of loaded runtimes an isolate lends to actions, and the event loop of one
+//! action — JS runs in short synchronous bursts (microtasks drained), and between bursts the
+//! action's operations (async syscalls answered by its [`ActionHost`], `fetch` requests,
+//! timers) are awaited together; each completion settles its JS promise or fires its timer.
+//! Invariants:
+//! - A runtime is lent to exactly one action at a time; it returns to the pool only after a
+//!   normal end, timeout or fatal error, with per-call state cleared (`Inner::finish`); after
+//!   an out-of-memory, or if the action's future is dropped, it is discarded.
+//! - The action's deadline covers its whole wall-clock time, awaits included: between bursts
+//!   it is a timer of the loop, inside a burst the interrupt handler enforces it.
+//! - Operations still in flight when the action's promise settles are dropped (a warning
+//!   line is logged for unawaited syscalls and fetches); timers pending then never fire.
+//! - Every syscall error reaches JS as a catchable rejection (spec §1.3(c)); fetch failures
+//!   reject with a `TypeError`.
+
+// `JsError` is the crate's public error type; the bursts return it as is, as `invoke` does.
+#![allow(clippy::result_large_err)]
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha12Rng;
+use rquickjs::promise::PromiseState;
+use rquickjs::{Array, ArrayBuffer, Ctx, Object, Persistent, Promise, Value};
+
+use crate::fetch::{FetchClient, FetchError, FetchRequest, FetchResponse};
+use crate::isolate::{
+    Abort, Inner, abort_error, aborted, call_control, describe_error, drain_jobs, end_call,
+    first_unhandled, internal_error as internal, start_call, update_stack_top,
+};
+use crate::{ActionHost, App, FunctionKind, HostError, Invocation, JsError, JsErrorKind, Outcome};
+
+/// Loaded runtimes waiting to run an action, and the isolate's HTTP clients.
+pub(crate) struct ActionPool {
+    app: Arc<App>,
+    idle: RefCell<Vec<Inner>>,
+    http: OnceCell<Result<FetchClient, FetchError>>,
+}
+
+/// An operation the action started, as taken from `control.takeOps()`.
+#[derive(Debug)]
+enum NewOp {
+    Syscall { id: u64, op: String, args: String },
+    Fetch { id: u64, request: FetchRequest },
+    Timer { id: u64, delay: Duration },
+    ClearTimer { id: u64 },
+}
+
+enum Completed {
+    Syscall(Result<String, HostError>),
+    Fetch(Result<FetchResponse, FetchError>),
+}
+
+type OpFuture = Pin<Box<dyn Future<Output = (u64, Completed)>>>;
+
+/// What a JS burst ended with.
+enum Burst {
+    Done(Result<String, JsError>),
+    Ops(Vec<NewOp>),
+}
+
+/// A runtime lent to one action. Field order matters: the promise handle drops before the
+/// runtime it lives in.
+struct Lent {
+    promise: Option<Persistent<Promise<'static>>>,
+    inner: Inner,
+}
+
+/// Pending timers, earliest first (ties in creation order).
+#[derive(Default)]
+struct Timers {
+    by_time: BTreeMap<(Instant, u64), u64>,
+    by_id: HashMap<u64, (Instant, u64)>,
+    seq: u64,
+}
+
+impl Timers {
+    fn arm(&mut self, id: u64, at: Instant) {
+        self.clear(id);
+        self.seq += 1;
+        self.by_time.insert((at, self.seq), id);
+        self.by_id.insert(id, (at, self.seq));
+    }
+
+    fn clear(&mut self, id: u64) {
+        if let Some(key) = self.by_id.remove(&id) {
+            self.by_time.remove(&key);
+        }
+    }
+
+    fn next_at(&self) -> Option<Instant> {
+        self.by_time.keys().next().map(|(at, _)| *at)
+    }
+
+    /// Removes and returns the earliest timer if it is due at `now`.
+    fn pop_due(&mut self, now: Instant) -> Option<u64> {
+        let (&key, &id) = self.by_time.iter().next()?;
+        if key.0 > now {
+            return None;
+        }
+        self.by_time.remove(&key);
+        self.by_id.remove(&id);
+        Some(id)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_time.is_empty()
+    }
+}
+
+impl ActionPool {
+    pub(crate) fn new(app: Arc<App>) -> ActionPool {
+        ActionPool { app, idle: RefCell::new(Vec::new()), http: OnceCell::new() }
+    }
+
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.borrow().len()
+    }
+
+    fn http(&self) -> Result<FetchClient, FetchError> {
+        self.http.get_or_init(FetchClient::new).clone()
+    }
+
+    /// Runs one action on a runtime taken from the pool (or a new one).
+    pub(crate) async fn run(pool: Rc<ActionPool>, inv: Invocation, host: Rc<dyn ActionHost>) -> Outcome {
+        let fail = |message: String| Outcome {
+            result: Err(JsError::new(JsErrorKind::Internal, message)),
+            log_lines: Vec::new(),
+        };
+        if inv.kind != FunctionKind::Action {
+            return fail(format!(
+                "invoke_action runs actions only, not the {} {}:{} (use invoke)",
+                inv.kind.as_str(),
+                inv.module,
+                inv.name
+            ));
+        }
+        let app = pool.app.clone();
+        let taken = pool.idle.borrow_mut().pop();
+        let inner = match taken {
+            Some(inner) => inner,
+            None => match Inner::new(&app) {
+                Ok(inner) => inner,
+                Err(e) => return fail(format!("could not create a runtime for the action: {}", e.message)),
+            },
+        };
+        let timeout = inv.timeout.unwrap_or(app.limits.action_timeout);
+        let mut lent = Lent { promise: None, inner };
+        let started = Instant::now();
+        let deadline = started + timeout;
+        {
+            let inner = &mut lent.inner;
+            let seed: [u8; 32] = rand::rng().random();
+            inner.reset_for(FunctionKind::Action, seed, 0.0, None, timeout);
+            let s = &inner.shared;
+            *s.rng.borrow_mut() = ChaCha12Rng::from_seed(seed);
+            s.deadline.set(Some(deadline));
+            s.real_clock.set(Some(started));
+            *s.action_host.borrow_mut() = Some(host.clone());
+            s.alloc.limit.set(inner.baseline.saturating_add(app.limits.memory_bytes));
+        }
+        let mut unawaited = Vec::new();
+        let result = drive(&pool, &app, &mut lent, &inv, host, deadline, &mut unawaited).await;
+        let Lent { promise, mut inner } = lent;
+        drop(promise);
+        let control = inner.control.clone();
+        let shared = inner.shared.clone();
+        let mut log_lines = inner.context.with(|ctx| match control.restore(&ctx) {
+            Ok(control) => end_call(&ctx, &control, &shared),
+            Err(_) => Vec::new(),
+        });
+        if !unawaited.is_empty() {
+            let n = unawaited.len();
+            log_lines.push(format!(
+                "[WARN] {n} unawaited operation{}: [{}]. Async operations should be awaited or they might not run.",
+                if n == 1 { "" } else { "s" },
+                unawaited.join(", ")
+            ));
+        }
+        let (oom, stopped) = abort_error(&app, &shared, timeout);
+        inner.finish();
+        if !oom {
+            pool.idle.borrow_mut().push(inner);
+        }
+        let result = match stopped {
+            Some(e) => Err(e),
+            None => result,
+        };
+        Outcome { result, log_lines }
+    }
+}
+
+/// The action's event loop; returns its result (an abort is reported by `abort_error`).
+async fn drive(
+    pool: &ActionPool,
+    app: &App,
+    lent: &mut Lent,
+    inv: &Invocation,
+    host: Rc<dyn ActionHost>,
+    deadline: Instant,
+    unawaited: &mut Vec<String>,
+) -> Result<String, JsError> {
+    let control = lent.inner.control.clone();
+    let shared = lent.inner.shared.clone();
+    let promise = lent.inner.context.with(|ctx| -> Result<Persistent<Promise<'static>>, JsError> {
+        update_stack_top(&ctx);
+        let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+        let promise = start_call(&ctx, app, &control, &shared, inv)?;
+        Ok(Persistent::save(&ctx, promise))
+    })?;
+    lent.promise = Some(promise.clone());
+    let max_body = app.limits.memory_bytes;
+    let mut ops: FuturesUnordered<OpFuture> = FuturesUnordered::new();
+    let mut timers = Timers::default();
+    loop {
+        let burst = lent.inner.context.with(|ctx| -> Result<Burst, JsError> {
+            update_stack_top(&ctx);
+            let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+            let promise = promise.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+            burst(&ctx, app, &control, &shared, &promise)
+        })?;
+        let new_ops = match burst {
+            Burst::Done(result) => {
+                *unawaited = lent
+                    .inner
+                    .context
+                    .with(|ctx| {
+                        let control = control.clone().restore(&ctx).ok()?;
+                        call_control::<Vec<String>>(&ctx, &control, "pendingKinds", ()).ok()
+                    })
+                    .unwrap_or_default();
+                return result;
+            }
+            Burst::Ops(new_ops) => new_ops,
+        };
+        for op in new_ops {
+            match op {
+                NewOp::Syscall { id, op, args } => {
+                    let fut = host.async_syscall(op, args);
+                    ops.push(Box::pin(async move { (id, Completed::Syscall(fut.await)) }));
+                }
+                NewOp::Fetch { id, request } => {
+                    let client = pool.http();
+                    ops.push(Box::pin(async move {
+                        let result = match client {
+                            Ok(client) => client.fetch(request, max_body).await,
+                            Err(e) => Err(e),
+                        };
+                        (id, Completed::Fetch(result))
+                    }));
+                }
+                NewOp::Timer { id, delay } => timers.arm(id, Instant::now() + delay),
+                NewOp::ClearTimer { id } => timers.clear(id),
+            }
+        }
+        if Instant::now() >= deadline {
+            shared.abort.set(Some(Abort::Timeout));
+            return Err(JsError::new(JsErrorKind::Timeout, "timed out"));
+        }
+        if ops.is_empty() && timers.is_empty() {
+            return Err(JsError::new(JsErrorKind::Uncaught, "Returned promise will never resolve"));
+        }
+        let wake = timers.next_at().map_or(deadline, |at| at.min(deadline));
+        let event = tokio::select! {
+            Some(done) = ops.next(), if !ops.is_empty() => Some(done),
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => None,
+        };
+        if event.is_none() && Instant::now() >= deadline {
+            shared.abort.set(Some(Abort::Timeout));
+            return Err(JsError::new(JsErrorKind::Timeout, "timed out"));
+        }
+        let settled = lent.inner.context.with(|ctx| -> Result<(), JsError> {
+            update_stack_top(&ctx);
+            let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+            let called = match event {
+                Some((id, Completed::Syscall(Ok(text)))) => {
+                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, true, text))
+                }
+                Some((id, Completed::Syscall(Err(e)))) => {
+                    let data = e.data.as_ref().map(|d| d.to_string());
+                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.message, data))
+                }
+                Some((id, Completed::Fetch(Err(e)))) => {
+                    let cause = serde_json::json!({ "code": e.code() }).to_string();
+                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.to_string(), cause))
+                }
+                Some((id, Completed::Fetch(Ok(r)))) => settle_fetch(&ctx, &control, id, r),
+                None => match timers.pop_due(Instant::now()) {
+                    Some(id) => call_control::<()>(&ctx, &control, "fireTimer", (id as f64,)),
+                    None => Ok(()),
+                },
+            };
+            match called {
+                Ok(()) => Ok(()),
+                Err(rquickjs::Error::Exception) => {
+                    let reason = ctx.catch();
+                    if aborted(&shared) {
+                        return Err(JsError::new(JsErrorKind::Internal, "aborted"));
+                    }
+                    // A timer callback threw: the action fails with that error.
+                    Err(describe_error(&ctx, app, &control, reason))
+                }
+                Err(e) => Err(internal(&ctx, e)),
+            }
+        });
+        settled?;
+    }
+}
+
+/// Drains microtasks, then reports the action's end or the operations it started.
+fn burst<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    shared: &crate::isolate::Shared,
+    promise: &Promise<'js>,
+) -> Result<Burst, JsError> {
+    drain_jobs(ctx, shared);
+    if aborted(shared) {
+        return Err(JsError::new(JsErrorKind::Internal, "aborted"));
+    }
+    match promise.state() {
+        PromiseState::Resolved => {
+            let text = promise
+                .result::<String>()
+                .expect("promise is settled")
+                .map_err(|e| JsError::new(JsErrorKind::Internal, format!("invoke result: {e}")));
+            return Ok(Burst::Done(text));
+        }
+        PromiseState::Rejected => {
+            let _ = promise.result::<Value>();
+            return Ok(Burst::Done(Err(describe_error(ctx, app, control, ctx.catch()))));
+        }
+        PromiseState::Pending => {}
+    }
+    if let Some(reason) = first_unhandled(ctx, shared, promise.as_value()) {
+        let reason = reason.map_err(|e| internal(ctx, e))?;
+        return Ok(Burst::Done(Err(describe_error(ctx, app, control, reason))));
+    }
+    let taken: Array = call_control(ctx, control, "takeOps", ()).map_err(|e| internal(ctx, e))?;
+    let mut out = Vec::with_capacity(taken.len());
+    for item in taken.iter::<Array>() {
+        let item = item.map_err(|e| internal(ctx, e))?;
+        out.push(parse_op(&item).map_err(|e| internal(ctx, e))?);
+    }
+    Ok(Burst::Ops(out))
+}
+
+fn parse_op(item: &Array<'_>) -> rquickjs::Result<NewOp> {
+    let id = item.get::<f64>(0)? as u64;
+    let kind: String = item.get(1)?;
+    Ok(match kind.as_str() {
+        "syscall" => NewOp::Syscall { id, op: item.get(2)?, args: item.get(3)? },
+        "fetch" => {
+            let headers_json: String = item.get(4)?;
+            let headers: Vec<(String, String)> = serde_json::from_str(&headers_json)
+                .map_err(|e| rquickjs::Error::new_from_js_message("headers", "pairs", e.to_string()))?;
+            let body: Option<ArrayBuffer> = item.get(5)?;
+            NewOp::Fetch {
+                id,
+                request: FetchRequest {
+                    method: item.get(2)?,
+                    url: item.get(3)?,
+                    headers,
+                    // SAFETY: the buffer belongs to this context and stays attached while it is
+                    // copied here; no JS runs in between.
+                    body: body.and_then(|b| unsafe { b.as_bytes() }.map(<[u8]>::to_vec)),
+                    redirect: item.get(6)?,
+                },
+            }
+        }
+        "timer" => {
+            let ms: f64 = item.get(2)?;
+            let ms = if ms.is_finite() { ms.clamp(0.0, 1e12) } else { 0.0 };
+            NewOp::Timer { id, delay: Duration::from_secs_f64(ms / 1000.0) }
+        }
+        "clearTimer" => NewOp::ClearTimer { id },
+        other => {
+            return Err(rquickjs::Error::new_from_js_message("op", "NewOp", format!("unknown operation kind {other}")));
+        }
+    })
+}
+
+fn settle_fetch<'js>(ctx: &Ctx<'js>, control: &Object<'js>, id: u64, r: FetchResponse) -> rquickjs::Result<()> {
+    let headers = serde_json::to_string(&r.headers).unwrap_or_else(|_| "[]".into());
+    let body = ArrayBuffer::new(ctx.clone(), r.body)?;
+    call_control::<()>(
+        ctx,
+        control,
+        "settleFetch",
+        (id as f64, r.status, r.status_text, r.url, headers, body, r.redirected),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fire_earliest_first_and_can_be_cleared() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        t.arm(1, now + Duration::from_millis(20));
+        t.arm(2, now + Duration::from_millis(10));
+        t.arm(3, now + Duration::from_millis(10));
+        t.clear(2);
+        assert_eq!(t.next_at(), Some(now + Duration::from_millis(10)));
+        assert_eq!(t.pop_due(now), None, "nothing is due yet");
+        let later = now + Duration::from_millis(30);
+        assert_eq!(t.pop_due(later), Some(3));
+        assert_eq!(t.pop_due(later), Some(1));
+        assert_eq!(t.pop_due(later), None);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn re_arming_a_timer_replaces_it() {
+        let mut t = Timers::default();
+        let now = Instant::now();
+        t.arm(1, now + Duration::from_millis(5));
+        t.arm(1, now + Duration::from_millis(50));
+        assert_eq!(t.by_time.len(), 1);
+        assert_eq!(t.next_at(), Some(now + Duration::from_millis(50)));
+    }
+}

@@ -1,0 +1,408 @@
+//! Integration tests of actions (`Isolate::invoke_action`) against `tests/app/convex/actions.ts`:
+//! real `fetch` against a tiny HTTP server on 127.0.0.1, timers, concurrency on one thread,
+//! `ctx.runQuery/runMutation/runAction` through a test `ActionHost`, errors, limits, and the
+//! real clock and randomness.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use emvex_engine::{
+    ActionHost, App, EngineOptions, FunctionKind, HostError, Invocation, Isolate, JsErrorKind, Limits, Outcome,
+};
+use serde_json::{Value, json};
+
+fn app_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app")
+}
+
+fn app() -> Arc<App> {
+    static APP: OnceLock<Arc<App>> = OnceLock::new();
+    APP.get_or_init(|| {
+        let limits = Limits { memory_bytes: 32 << 20, ..Limits::default() };
+        let options = EngineOptions { app_dir: app_dir(), cache_dir: None, env: BTreeMap::new(), limits };
+        App::load(options).expect("test app loads")
+    })
+    .clone()
+}
+
+fn action(path: &str, args: Value) -> Invocation {
+    let (module, name) = path.split_once(':').unwrap();
+    Invocation {
+        kind: FunctionKind::Action,
+        module: module.to_string(),
+        name: name.to_string(),
+        args_json: json!([args]).to_string(),
+        rng_seed: [7; 32],
+        now_ms: 1.0,
+        timeout: None,
+    }
+}
+
+/// A host answering `1.0/actions/*` like a tiny executor: queries return `[]`, mutations
+/// `null` (or a ConvexError for `author: "fail"`), actions run nested on the same isolate.
+struct TestHost {
+    iso: Weak<Isolate>,
+    calls: RefCell<Vec<(String, Value)>>,
+}
+
+impl TestHost {
+    fn new(iso: &Rc<Isolate>) -> Rc<TestHost> {
+        Rc::new(TestHost { iso: Rc::downgrade(iso), calls: RefCell::new(Vec::new()) })
+    }
+}
+
+impl ActionHost for TestHost {
+    fn syscall(&self, op: &str, _args_json: &str) -> Result<String, HostError> {
+        Err(HostError::fatal(format!("no sync op {op} here")))
+    }
+
+    fn async_syscall(&self, op: String, args_json: String) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
+        let args: Value = serde_json::from_str(&args_json).unwrap();
+        self.calls.borrow_mut().push((op.clone(), args.clone()));
+        let iso = self.iso.upgrade();
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            match op.as_str() {
+                "1.0/actions/query" if args["args"]["fatal"] == json!(true) => Err(HostError::fatal("database on fire")),
+                "1.0/actions/query" => Ok("[]".into()),
+                "1.0/actions/mutation" if args["args"]["author"] == json!("fail") => Err(HostError {
+                    message: "insert refused".into(),
+                    data: Some(json!({"code": "REFUSED"})),
+                    fatal: false,
+                }),
+                "1.0/actions/mutation" => Ok("null".into()),
+                "1.0/actions/action" => {
+                    let iso = iso.expect("isolate alive");
+                    let path = args["name"].as_str().unwrap().to_string();
+                    let host: Rc<dyn ActionHost> = TestHost::new(&iso);
+                    let out = iso.invoke_action(action(&path, args["args"].clone()), host).await;
+                    out.result.map_err(|e| HostError::developer(e.message))
+                }
+                _ => Err(HostError::developer(format!("unknown op {op}"))),
+            }
+        })
+    }
+}
+
+/// Runs `f` on a current-thread runtime inside a `LocalSet`.
+fn local<F: Future>(f: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    tokio::task::LocalSet::new().block_on(&rt, f)
+}
+
+async fn run(iso: &Rc<Isolate>, path: &str, args: Value) -> Outcome {
+    let host: Rc<dyn ActionHost> = TestHost::new(iso);
+    iso.invoke_action(action(path, args), host).await
+}
+
+fn ok_value(out: &Outcome) -> Value {
+    match &out.result {
+        Ok(text) => serde_json::from_str(text).unwrap(),
+        Err(e) => panic!("expected success, got {e:?} (logs {:?})", out.log_lines),
+    }
+}
+
+fn isolate() -> Rc<Isolate> {
+    Rc::new(Isolate::new(app()).expect("isolate"))
+}
+
+/// A one-request-per-connection HTTP/1.1 server on 127.0.0.1; returns its base URL.
+/// `/echo` answers JSON describing the request, `/bytes` four raw bytes, anything else 404.
+fn serve() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let method = parts.next().unwrap_or("").to_string();
+            let target = parts.next().unwrap_or("").to_string();
+            let mut headers = serde_json::Map::new();
+            let mut length = 0usize;
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.trim().split_once(':') {
+                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+                    if k == "content-length" {
+                        length = v.parse().unwrap_or(0);
+                    }
+                    headers.insert(k, Value::String(v));
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let path = target.split('?').next().unwrap_or("");
+            let (status, ctype, payload): (&str, &str, Vec<u8>) = match path {
+                "/echo" if method == "PUT" => ("200 OK", "text/plain", body.clone()),
+                "/echo" => {
+                    let v = json!({
+                        "method": method,
+                        "target": target,
+                        "xTest": headers.get("x-test"),
+                        "contentType": headers.get("content-type"),
+                        "body": String::from_utf8_lossy(&body),
+                    });
+                    ("200 OK", "application/json", v.to_string().into_bytes())
+                }
+                "/bytes" => ("200 OK", "application/octet-stream", vec![0, 1, 2, 255]),
+                _ => ("404 Not Found", "text/plain", b"nope".to_vec()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nX-Reply: hi\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                payload.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&payload);
+        }
+    });
+    url
+}
+
+#[test]
+fn fetch_talks_to_a_real_http_server() {
+    let url = serve();
+    let iso = isolate();
+    let out = local(run(&iso, "actions:fetchEcho", json!({ "url": url })));
+    let v = ok_value(&out);
+    assert_eq!(v["status"], 200);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["statusText"], "OK");
+    assert_eq!(v["type"], "application/json");
+    assert_eq!(v["custom"], "hi");
+    assert_eq!(v["url"], format!("{url}/echo?x=1"));
+    assert_eq!(
+        v["json"],
+        json!({
+            "method": "POST",
+            "target": "/echo?x=1",
+            "xTest": "yes",
+            "contentType": "application/json",
+            "body": "{\"hello\":\"world\"}"
+        })
+    );
+    assert_eq!(v["bytes"], json!([0, 1, 2, 255]));
+    assert_eq!(v["bodyUsed"], true);
+    assert_eq!(v["text"], "hi");
+    assert_eq!(v["blobSize"], 4);
+
+    let v = ok_value(&local(run(&iso, "actions:fetchStatus", json!({ "url": url }))));
+    assert_eq!(v, json!({"status": 404, "ok": false, "body": "nope"}));
+}
+
+#[test]
+fn fetch_failures_are_catchable_type_errors() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let iso = isolate();
+    let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": format!("http://127.0.0.1:{port}/") }))));
+    assert_eq!(v["name"], "TypeError");
+    assert_eq!(v["isTypeError"], true);
+    assert_eq!(v["code"], "fetch_network");
+    assert!(v["message"].as_str().unwrap().starts_with("fetch failed: "), "{v}");
+    let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": "not a url" }))));
+    assert_eq!(v["message"], "Failed to parse URL from not a url");
+}
+
+#[test]
+fn web_apis_in_actions() {
+    let iso = isolate();
+    let v = ok_value(&local(run(&iso, "actions:webApis", json!({}))));
+    assert_eq!(
+        v,
+        json!({
+            "a": "1, 2",
+            "entries": [["a", "1, 2"], ["b", "x"]],
+            "status": 201,
+            "ctype": "application/json",
+            "body": {"k": 1},
+            "reqType": "text/plain;charset=UTF-8",
+            "reqText": "hi",
+            "getWithBody": "Request with GET/HEAD method cannot have body.",
+            "blob": [3, "text/plain", "bc"],
+            "clone": {"a": [1]},
+            "b64": "ok",
+            "decoded": "é",
+            "url": "https://h.example/x?y=1",
+            "params": "2"
+        })
+    );
+}
+
+#[test]
+fn timers_fire_in_time_order_and_clear() {
+    let iso = isolate();
+    let v = ok_value(&local(run(&iso, "actions:timers", json!({}))));
+    let order: Vec<&str> = v["order"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let pos = |x: &str| order.iter().position(|o| *o == x).unwrap_or_else(|| panic!("{x} missing in {order:?}"));
+    assert!(pos("i1") < pos("i2") && pos("i2") < pos("i3"), "{order:?}");
+    assert!(pos("a") < pos("b") && pos("b") < pos("c"), "{order:?}");
+    assert_eq!(order.len(), 6, "a cleared timer and a cleared interval stay quiet: {order:?}");
+    assert!(v["elapsed"].as_f64().unwrap() >= 39.0, "{v}");
+}
+
+#[test]
+fn ten_actions_run_concurrently_on_one_thread() {
+    let iso = isolate();
+    let batch = |iso: Rc<Isolate>| async move {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                let host: Rc<dyn ActionHost> = TestHost::new(&iso);
+                tokio::task::spawn_local(iso.invoke_action(action("actions:sleep", json!({"ms": 10})), host))
+            })
+            .collect();
+        let mut outs = Vec::new();
+        for h in handles {
+            outs.push(h.await.unwrap());
+        }
+        outs
+    };
+    local(async {
+        // The first batch fills the pool with ten loaded runtimes...
+        for out in batch(iso.clone()).await {
+            assert_eq!(ok_value(&out), json!(10));
+        }
+        assert_eq!(iso.idle_action_runtimes(), 10);
+        // ...which the second batch reuses.
+        let t0 = Instant::now();
+        for out in batch(iso.clone()).await {
+            assert_eq!(ok_value(&out), json!(10));
+        }
+        let elapsed = t0.elapsed();
+        assert!(elapsed < Duration::from_millis(60), "10 × 10 ms sleeps took {elapsed:?}");
+        assert_eq!(iso.idle_action_runtimes(), 10);
+    });
+}
+
+#[test]
+fn run_query_mutation_and_action_through_the_host() {
+    let iso = isolate();
+    let host = TestHost::new(&iso);
+    let dyn_host: Rc<dyn ActionHost> = host.clone();
+    let out = local(iso.invoke_action(action("actions:callOthers", json!({})), dyn_host));
+    let v = ok_value(&out);
+    assert_eq!(v["q"], json!([]));
+    assert_eq!(v["m"], Value::Null);
+    assert_eq!(v["nested"], json!(4));
+    assert_eq!(
+        v["caught"],
+        json!({"name": "ConvexError", "message": "insert refused", "data": {"code": "REFUSED"}, "isConvex": true})
+    );
+    assert_eq!(v["fatal"], "database on fire", "in actions even fatal host errors are catchable");
+    assert_eq!(out.log_lines, vec!["[LOG] 'done' 0".to_string()]);
+    let calls = host.calls.borrow();
+    let ops: Vec<&str> = calls.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(
+        ops,
+        ["1.0/actions/query", "1.0/actions/mutation", "1.0/actions/action", "1.0/actions/mutation", "1.0/actions/query"]
+    );
+    assert_eq!(calls[0].1["name"], "messages:list");
+    assert_eq!(calls[1].1["name"], "messages:clear");
+    assert_eq!(calls[2].1["args"], json!({"n": 2}));
+}
+
+#[test]
+fn errors_are_reported_like_queries_and_mutations() {
+    let iso = isolate();
+    let err = local(run(&iso, "actions:throws", json!({}))).result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::Uncaught);
+    assert_eq!(err.message, "Uncaught Error: action boom");
+    let stack = err.stack.unwrap();
+    assert!(stack.lines().next().unwrap().contains("(convex/actions.ts:"), "{stack}");
+
+    let err = local(run(&iso, "actions:throwsConvex", json!({}))).result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::ConvexError);
+    assert_eq!(err.data, Some(json!({"code": "NOPE"})));
+
+    let err = local(run(&iso, "actions:timerThrows", json!({}))).result.unwrap_err();
+    assert_eq!(err.message, "Uncaught Error: from a timer");
+
+    let err = local(run(&iso, "actions:neverResolves", json!({}))).result.unwrap_err();
+    assert_eq!(err.message, "Returned promise will never resolve");
+
+    let v = ok_value(&local(run(&iso, "actions:syncSyscall", json!({}))));
+    assert_eq!(v, json!("caught: no sync op 1.0/test/sync here"));
+
+    let out = local(run(&iso, "actions:unawaited", json!({})));
+    assert_eq!(ok_value(&out), json!("early"));
+    assert_eq!(
+        out.log_lines,
+        vec!["[WARN] 1 unawaited operation: [1.0/actions/query]. Async operations should be awaited or they might not run."]
+    );
+
+    let mut query = action("messages:list", json!({}));
+    query.kind = FunctionKind::Query;
+    let err = local(run_inv(&iso, query)).result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::Internal);
+}
+
+async fn run_inv(iso: &Rc<Isolate>, inv: Invocation) -> Outcome {
+    let host: Rc<dyn ActionHost> = TestHost::new(iso);
+    iso.invoke_action(inv, host).await
+}
+
+#[test]
+fn action_timeout_covers_awaits_and_runaway_loops() {
+    let iso = isolate();
+    let mut inv = action("actions:hangs", json!({}));
+    inv.timeout = Some(Duration::from_millis(100));
+    let t0 = Instant::now();
+    let out = local(run_inv(&iso, inv));
+    let err = out.result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::Timeout);
+    assert_eq!(err.message, "Function execution timed out (maximum duration: 100ms)");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.log_lines, vec!["[LOG] 'waiting'".to_string()]);
+
+    let mut inv = action("actions:spins", json!({}));
+    inv.timeout = Some(Duration::from_millis(200));
+    let t0 = Instant::now();
+    let err = local(run_inv(&iso, inv)).result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::Timeout);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+
+    // The isolate keeps serving, on the same pooled runtime.
+    assert_eq!(ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))), json!(1));
+    assert_eq!(iso.idle_action_runtimes(), 1);
+    assert_eq!(Limits::default().action_timeout, Duration::from_secs(600));
+}
+
+#[test]
+fn memory_limit_applies_to_actions() {
+    let iso = isolate();
+    let err = local(run(&iso, "actions:memoryBomb", json!({}))).result.unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::OutOfMemory);
+    assert_eq!(iso.idle_action_runtimes(), 0, "a runtime that ran out of memory is not reused");
+    assert_eq!(ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))), json!(1));
+}
+
+#[test]
+fn actions_see_the_real_clock_and_real_randomness() {
+    let iso = isolate();
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let before = now();
+    let a = ok_value(&local(run(&iso, "actions:realClock", json!({}))));
+    let after = now();
+    let t = a["a"].as_f64().unwrap();
+    assert!(before <= t && t <= after, "{before} {t} {after}");
+    assert!(a["b"].as_f64().unwrap() - t >= 14.0, "{a}");
+    assert!(a["perf"].as_f64().unwrap() >= 14.0, "{a}");
+    let b = ok_value(&local(run(&iso, "actions:realClock", json!({}))));
+    assert_ne!(a["r"], b["r"], "same invocation seed, yet different numbers");
+    assert_ne!(a["uuid"], b["uuid"]);
+    assert_ne!(a["bytes"], b["bytes"]);
+}
