@@ -615,97 +615,65 @@ mod tests {
         );
     }
 
+    type Minute = (i32, u32, u32, u32, u32);
+
+    /// Each case: expression, search start, expected next run.
+    fn check(cases: &[(&str, Minute, Minute)]) {
+        for &(expr, (y, mo, d, h, mi), (ey, emo, ed, eh, emi)) in cases {
+            assert_eq!(
+                next(expr, ms(y, mo, d, h, mi)),
+                ms(ey, emo, ed, eh, emi),
+                "{expr:?} after {y}-{mo}-{d} {h}:{mi}"
+            );
+        }
+    }
+
     #[test]
     fn steps_ranges_lists_evaluate() {
-        let start = ms(2024, 12, 31, 23, 50);
-        assert_eq!(next("*/15 * * * *", start), ms(2025, 1, 1, 0, 0));
-        assert_eq!(next("5,35 */6 * * *", start), ms(2025, 1, 1, 0, 5));
-        assert_eq!(
-            next("0 22-2 * * *", ms(2024, 3, 1, 2, 0)),
-            ms(2024, 3, 1, 22, 0)
-        );
-        assert_eq!(
-            next("0 9 * * 1-5", ms(2024, 3, 1, 9, 0)),
-            ms(2024, 3, 4, 9, 0)
-        ); // Fri → Mon
-        assert_eq!(
-            next("0 0 1 */3 *", ms(2024, 2, 15, 0, 0)),
-            ms(2024, 4, 1, 0, 0)
-        );
-        assert_eq!(
-            next("0 0 * NOV-FEB *", ms(2024, 3, 1, 0, 0)),
-            ms(2024, 11, 1, 0, 0)
-        );
+        check(&[
+            ("*/15 * * * *", (2024, 12, 31, 23, 50), (2025, 1, 1, 0, 0)),
+            ("5,35 */6 * * *", (2024, 12, 31, 23, 50), (2025, 1, 1, 0, 5)),
+            ("0 22-2 * * *", (2024, 3, 1, 2, 0), (2024, 3, 1, 22, 0)),
+            // Friday → Monday.
+            ("0 9 * * 1-5", (2024, 3, 1, 9, 0), (2024, 3, 4, 9, 0)),
+            ("0 0 1 */3 *", (2024, 2, 15, 0, 0), (2024, 4, 1, 0, 0)),
+            ("0 0 * NOV-FEB *", (2024, 3, 1, 0, 0), (2024, 11, 1, 0, 0)),
+        ]);
     }
 
     #[test]
     fn day_of_month_and_day_of_week_combine_with_or() {
-        // 2024-02-01 is a Thursday: the 1st matches before the next Monday.
-        assert_eq!(
-            next("0 0 1 * 1", ms(2024, 1, 31, 0, 0)),
-            ms(2024, 2, 1, 0, 0)
-        );
-        // And a Monday matches before the next 1st.
-        assert_eq!(
-            next("0 0 1 * 1", ms(2024, 2, 1, 0, 0)),
-            ms(2024, 2, 5, 0, 0)
-        );
+        check(&[
+            // 2024-02-01 is a Thursday: the 1st matches before the next Monday,
+            ("0 0 1 * 1", (2024, 1, 31, 0, 0), (2024, 2, 1, 0, 0)),
+            // and a Monday matches before the next 1st.
+            ("0 0 1 * 1", (2024, 2, 1, 0, 0), (2024, 2, 5, 0, 0)),
+        ]);
     }
 
     #[test]
     fn special_days() {
-        // Last day of February in a leap year and in a common year.
-        assert_eq!(
-            next("0 0 L * *", ms(2024, 2, 1, 0, 0)),
-            ms(2024, 2, 29, 0, 0)
-        );
-        assert_eq!(
-            next("0 0 L * *", ms(2023, 2, 1, 0, 0)),
-            ms(2023, 2, 28, 0, 0)
-        );
-        // 2024-03-31 is a Sunday: the last weekday is Friday the 29th.
-        assert_eq!(
-            next("0 0 LW * *", ms(2024, 3, 1, 0, 0)),
-            ms(2024, 3, 29, 0, 0)
-        );
-        // 2024-06-01 is a Saturday: the nearest weekday to the 1st is Monday the 3rd.
-        assert_eq!(
-            next("0 0 1W * *", ms(2024, 5, 31, 0, 0)),
-            ms(2024, 6, 3, 0, 0)
-        );
-        // 2024-06-15 is a Saturday: the nearest weekday is Friday the 14th.
-        assert_eq!(
-            next("0 0 15W * *", ms(2024, 6, 1, 0, 0)),
-            ms(2024, 6, 14, 0, 0)
-        );
-        // Last Friday of March 2024 is the 29th; second Monday is the 11th.
-        assert_eq!(
-            next("0 0 * * 5L", ms(2024, 3, 1, 0, 0)),
-            ms(2024, 3, 29, 0, 0)
-        );
-        assert_eq!(
-            next("0 0 * * 1#2", ms(2024, 3, 1, 0, 0)),
-            ms(2024, 3, 11, 0, 0)
-        );
-        // A lone L is Saturday. 2024-03-02 is a Saturday.
-        assert_eq!(
-            next("0 0 * * L", ms(2024, 3, 1, 0, 0)),
-            ms(2024, 3, 2, 0, 0)
-        );
-        // `nW` skips months without day n (2024-05-31 is a Friday), as Convex does.
-        assert_eq!(
-            next("0 0 31W * *", ms(2024, 4, 1, 0, 0)),
-            ms(2024, 5, 31, 0, 0)
-        );
-        assert_eq!(
-            next("0 0 30W * *", ms(2024, 2, 1, 0, 0)),
-            ms(2024, 3, 29, 0, 0)
-        );
-        // Feb 29 only in leap years.
-        assert_eq!(
-            next("0 0 29 2 *", ms(2024, 3, 1, 0, 0)),
-            ms(2028, 2, 29, 0, 0)
-        );
+        check(&[
+            // Last day of February in a leap year and in a common year.
+            ("0 0 L * *", (2024, 2, 1, 0, 0), (2024, 2, 29, 0, 0)),
+            ("0 0 L * *", (2023, 2, 1, 0, 0), (2023, 2, 28, 0, 0)),
+            // 2024-03-31 is a Sunday: the last weekday is Friday the 29th.
+            ("0 0 LW * *", (2024, 3, 1, 0, 0), (2024, 3, 29, 0, 0)),
+            // 2024-06-01 is a Saturday: the nearest weekday to the 1st is Monday the 3rd.
+            ("0 0 1W * *", (2024, 5, 31, 0, 0), (2024, 6, 3, 0, 0)),
+            // 2024-06-15 is a Saturday: the nearest weekday is Friday the 14th.
+            ("0 0 15W * *", (2024, 6, 1, 0, 0), (2024, 6, 14, 0, 0)),
+            // `nW` skips months without day n (2024-05-31 is a Friday), as Convex does.
+            ("0 0 31W * *", (2024, 4, 1, 0, 0), (2024, 5, 31, 0, 0)),
+            ("0 0 30W * *", (2024, 2, 1, 0, 0), (2024, 3, 29, 0, 0)),
+            // Last Friday of March 2024 is the 29th; its second Monday the 11th.
+            ("0 0 * * 5L", (2024, 3, 1, 0, 0), (2024, 3, 29, 0, 0)),
+            ("0 0 * * 1#2", (2024, 3, 1, 0, 0), (2024, 3, 11, 0, 0)),
+            // A lone L is Saturday. 2024-03-02 is a Saturday.
+            ("0 0 * * L", (2024, 3, 1, 0, 0), (2024, 3, 2, 0, 0)),
+            // Feb 29 only in leap years.
+            ("0 0 29 2 *", (2024, 3, 1, 0, 0), (2028, 2, 29, 0, 0)),
+        ]);
     }
 
     #[test]

@@ -409,55 +409,34 @@ fn weekly_lands_on_the_day_of_week() {
 
 #[test]
 fn monthly_skips_months_without_the_day() {
-    let on = |day| Schedule::Monthly {
-        day,
-        hour: 12,
-        minute: Minute::At(0),
-    };
-    // Day 31: Jan → Mar (no Feb 31) → May (no Apr 31).
-    assert_eq!(
-        on(31).next_after(ms(2024, 1, 31, 12, 0), 0.0),
-        ms(2024, 3, 31, 12, 0)
-    );
-    assert_eq!(
-        on(31).next_after(ms(2024, 3, 31, 12, 0), 0.0),
-        ms(2024, 5, 31, 12, 0)
-    );
-    assert_eq!(
-        on(31).next_after(ms(2024, 12, 31, 12, 0), 0.0),
-        ms(2025, 1, 31, 12, 0)
-    );
-    // Day 30 never in February.
-    assert_eq!(
-        on(30).next_after(ms(2024, 1, 30, 12, 0), 0.0),
-        ms(2024, 3, 30, 12, 0)
-    );
-    // Day 29 in February only in leap years (2100 is not one, 2000 was).
-    assert_eq!(
-        on(29).next_after(ms(2024, 1, 29, 12, 0), 0.0),
-        ms(2024, 2, 29, 12, 0)
-    );
-    assert_eq!(
-        on(29).next_after(ms(2023, 1, 29, 12, 0), 0.0),
-        ms(2023, 3, 29, 12, 0)
-    );
-    assert_eq!(
-        on(29).next_after(ms(2100, 1, 29, 12, 0), 0.0),
-        ms(2100, 3, 29, 12, 0)
-    );
-    assert_eq!(
-        on(29).next_after(ms(2000, 1, 29, 12, 0), 0.0),
-        ms(2000, 2, 29, 12, 0)
-    );
-    // Same day, before and after the time.
-    assert_eq!(
-        on(1).next_after(ms(2024, 12, 1, 11, 59), 0.0),
-        ms(2024, 12, 1, 12, 0)
-    );
-    assert_eq!(
-        on(1).next_after(ms(2024, 12, 1, 12, 0), 0.0),
-        ms(2025, 1, 1, 12, 0)
-    );
+    let cases = [
+        // Day 31: Jan → Mar (no Feb 31) → May (no Apr 31) → across the year.
+        (31, (2024, 1, 31, 12, 0), (2024, 3, 31, 12, 0)),
+        (31, (2024, 3, 31, 12, 0), (2024, 5, 31, 12, 0)),
+        (31, (2024, 12, 31, 12, 0), (2025, 1, 31, 12, 0)),
+        // Day 30 never in February.
+        (30, (2024, 1, 30, 12, 0), (2024, 3, 30, 12, 0)),
+        // Day 29 in February only in leap years (2100 is not one, 2000 was).
+        (29, (2024, 1, 29, 12, 0), (2024, 2, 29, 12, 0)),
+        (29, (2023, 1, 29, 12, 0), (2023, 3, 29, 12, 0)),
+        (29, (2100, 1, 29, 12, 0), (2100, 3, 29, 12, 0)),
+        (29, (2000, 1, 29, 12, 0), (2000, 2, 29, 12, 0)),
+        // Same day, before and at the time.
+        (1, (2024, 12, 1, 11, 59), (2024, 12, 1, 12, 0)),
+        (1, (2024, 12, 1, 12, 0), (2025, 1, 1, 12, 0)),
+    ];
+    for (day, (y, mo, d, h, mi), (ey, emo, ed, eh, emi)) in cases {
+        let schedule = Schedule::Monthly {
+            day,
+            hour: 12,
+            minute: Minute::At(0),
+        };
+        assert_eq!(
+            schedule.next_after(ms(y, mo, d, h, mi), 0.0),
+            ms(ey, emo, ed, eh, emi),
+            "day {day} after {y}-{mo}-{d} {h}:{mi}"
+        );
+    }
 }
 
 #[test]
