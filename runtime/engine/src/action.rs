@@ -26,6 +26,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::{AbortHandle, abortable};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
@@ -49,15 +50,32 @@ pub(crate) struct ActionPool {
 /// An operation the action started, as taken from `control.takeOps()`.
 #[derive(Debug)]
 enum NewOp {
-    Syscall { id: u64, op: String, args: String },
-    Fetch { id: u64, request: FetchRequest },
-    Timer { id: u64, delay: Duration },
-    ClearTimer { id: u64 },
+    Syscall {
+        id: u64,
+        op: String,
+        args: String,
+    },
+    Fetch {
+        id: u64,
+        request: FetchRequest,
+    },
+    Timer {
+        id: u64,
+        delay: Duration,
+    },
+    ClearTimer {
+        id: u64,
+    },
+    /// A fetch whose `AbortSignal` fired: its promise is already rejected.
+    Cancel {
+        id: u64,
+    },
 }
 
 enum Completed {
     Syscall(Result<String, HostError>),
     Fetch(Result<FetchResponse, FetchError>),
+    Cancelled,
 }
 
 type OpFuture = Pin<Box<dyn Future<Output = (u64, Completed)>>>;
@@ -119,7 +137,11 @@ impl Timers {
 
 impl ActionPool {
     pub(crate) fn new(app: Arc<App>) -> ActionPool {
-        ActionPool { app, idle: RefCell::new(Vec::new()), http: OnceCell::new() }
+        ActionPool {
+            app,
+            idle: RefCell::new(Vec::new()),
+            http: OnceCell::new(),
+        }
     }
 
     pub(crate) fn idle_count(&self) -> usize {
@@ -131,7 +153,11 @@ impl ActionPool {
     }
 
     /// Runs one action on a runtime taken from the pool (or a new one).
-    pub(crate) async fn run(pool: Rc<ActionPool>, inv: Invocation, host: Rc<dyn ActionHost>) -> Outcome {
+    pub(crate) async fn run(
+        pool: Rc<ActionPool>,
+        inv: Invocation,
+        host: Rc<dyn ActionHost>,
+    ) -> Outcome {
         let fail = |message: String| Outcome {
             result: Err(JsError::new(JsErrorKind::Internal, message)),
             log_lines: Vec::new(),
@@ -150,11 +176,19 @@ impl ActionPool {
             Some(inner) => inner,
             None => match Inner::new(&app) {
                 Ok(inner) => inner,
-                Err(e) => return fail(format!("could not create a runtime for the action: {}", e.message)),
+                Err(e) => {
+                    return fail(format!(
+                        "could not create a runtime for the action: {}",
+                        e.message
+                    ));
+                }
             },
         };
         let timeout = inv.timeout.unwrap_or(app.limits.action_timeout);
-        let mut lent = Lent { promise: None, inner };
+        let mut lent = Lent {
+            promise: None,
+            inner,
+        };
         let started = Instant::now();
         let deadline = started + timeout;
         {
@@ -166,7 +200,9 @@ impl ActionPool {
             s.deadline.set(Some(deadline));
             s.real_clock.set(Some(started));
             *s.action_host.borrow_mut() = Some(host.clone());
-            s.alloc.limit.set(inner.baseline.saturating_add(app.limits.memory_bytes));
+            s.alloc
+                .limit
+                .set(inner.baseline.saturating_add(app.limits.memory_bytes));
         }
         let mut unawaited = Vec::new();
         let result = drive(&pool, &app, &mut lent, &inv, host, deadline, &mut unawaited).await;
@@ -211,21 +247,34 @@ async fn drive(
 ) -> Result<String, JsError> {
     let control = lent.inner.control.clone();
     let shared = lent.inner.shared.clone();
-    let promise = lent.inner.context.with(|ctx| -> Result<Persistent<Promise<'static>>, JsError> {
-        update_stack_top(&ctx);
-        let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
-        let promise = start_call(&ctx, app, &control, &shared, inv)?;
-        Ok(Persistent::save(&ctx, promise))
-    })?;
+    let promise =
+        lent.inner
+            .context
+            .with(|ctx| -> Result<Persistent<Promise<'static>>, JsError> {
+                update_stack_top(&ctx);
+                let control = control
+                    .clone()
+                    .restore(&ctx)
+                    .map_err(|e| internal(&ctx, e))?;
+                let promise = start_call(&ctx, app, &control, &shared, inv)?;
+                Ok(Persistent::save(&ctx, promise))
+            })?;
     lent.promise = Some(promise.clone());
     let max_body = app.limits.memory_bytes;
     let mut ops: FuturesUnordered<OpFuture> = FuturesUnordered::new();
     let mut timers = Timers::default();
+    let mut fetches: HashMap<u64, AbortHandle> = HashMap::new();
     loop {
         let burst = lent.inner.context.with(|ctx| -> Result<Burst, JsError> {
             update_stack_top(&ctx);
-            let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
-            let promise = promise.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+            let control = control
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| internal(&ctx, e))?;
+            let promise = promise
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| internal(&ctx, e))?;
             burst(&ctx, app, &control, &shared, &promise)
         })?;
         let new_ops = match burst {
@@ -250,13 +299,24 @@ async fn drive(
                 }
                 NewOp::Fetch { id, request } => {
                     let client = pool.http();
-                    ops.push(Box::pin(async move {
-                        let result = match client {
+                    let (fut, handle) = abortable(async move {
+                        match client {
                             Ok(client) => client.fetch(request, max_body).await,
                             Err(e) => Err(e),
-                        };
-                        (id, Completed::Fetch(result))
+                        }
+                    });
+                    fetches.insert(id, handle);
+                    ops.push(Box::pin(async move {
+                        match fut.await {
+                            Ok(result) => (id, Completed::Fetch(result)),
+                            Err(_) => (id, Completed::Cancelled),
+                        }
                     }));
+                }
+                NewOp::Cancel { id } => {
+                    if let Some(handle) = fetches.remove(&id) {
+                        handle.abort();
+                    }
                 }
                 NewOp::Timer { id, delay } => timers.arm(id, Instant::now() + delay),
                 NewOp::ClearTimer { id } => timers.clear(id),
@@ -267,7 +327,10 @@ async fn drive(
             return Err(JsError::new(JsErrorKind::Timeout, "timed out"));
         }
         if ops.is_empty() && timers.is_empty() {
-            return Err(JsError::new(JsErrorKind::Uncaught, "Returned promise will never resolve"));
+            return Err(JsError::new(
+                JsErrorKind::Uncaught,
+                "Returned promise will never resolve",
+            ));
         }
         let wake = timers.next_at().map_or(deadline, |at| at.min(deadline));
         let event = tokio::select! {
@@ -278,22 +341,39 @@ async fn drive(
             shared.abort.set(Some(Abort::Timeout));
             return Err(JsError::new(JsErrorKind::Timeout, "timed out"));
         }
+        if let Some((id, _)) = &event {
+            fetches.remove(id);
+        }
         let settled = lent.inner.context.with(|ctx| -> Result<(), JsError> {
             update_stack_top(&ctx);
-            let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+            let control = control
+                .clone()
+                .restore(&ctx)
+                .map_err(|e| internal(&ctx, e))?;
             let called = match event {
                 Some((id, Completed::Syscall(Ok(text)))) => {
                     call_control::<()>(&ctx, &control, "settleOp", (id as f64, true, text))
                 }
                 Some((id, Completed::Syscall(Err(e)))) => {
                     let data = e.data.as_ref().map(|d| d.to_string());
-                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.message, data))
+                    call_control::<()>(
+                        &ctx,
+                        &control,
+                        "settleOp",
+                        (id as f64, false, e.message, data),
+                    )
                 }
                 Some((id, Completed::Fetch(Err(e)))) => {
                     let cause = serde_json::json!({ "code": e.code() }).to_string();
-                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.to_string(), cause))
+                    call_control::<()>(
+                        &ctx,
+                        &control,
+                        "settleOp",
+                        (id as f64, false, e.to_string(), cause),
+                    )
                 }
                 Some((id, Completed::Fetch(Ok(r)))) => settle_fetch(&ctx, &control, id, r),
+                Some((_, Completed::Cancelled)) => Ok(()),
                 None => match timers.pop_due(Instant::now()) {
                     Some(id) => call_control::<()>(&ctx, &control, "fireTimer", (id as f64,)),
                     None => Ok(()),
@@ -338,7 +418,12 @@ fn burst<'js>(
         }
         PromiseState::Rejected => {
             let _ = promise.result::<Value>();
-            return Ok(Burst::Done(Err(describe_error(ctx, app, control, ctx.catch()))));
+            return Ok(Burst::Done(Err(describe_error(
+                ctx,
+                app,
+                control,
+                ctx.catch(),
+            ))));
         }
         PromiseState::Pending => {}
     }
@@ -359,11 +444,17 @@ fn parse_op(item: &Array<'_>) -> rquickjs::Result<NewOp> {
     let id = item.get::<f64>(0)? as u64;
     let kind: String = item.get(1)?;
     Ok(match kind.as_str() {
-        "syscall" => NewOp::Syscall { id, op: item.get(2)?, args: item.get(3)? },
+        "syscall" => NewOp::Syscall {
+            id,
+            op: item.get(2)?,
+            args: item.get(3)?,
+        },
         "fetch" => {
             let headers_json: String = item.get(4)?;
-            let headers: Vec<(String, String)> = serde_json::from_str(&headers_json)
-                .map_err(|e| rquickjs::Error::new_from_js_message("headers", "pairs", e.to_string()))?;
+            let headers: Vec<(String, String)> =
+                serde_json::from_str(&headers_json).map_err(|e| {
+                    rquickjs::Error::new_from_js_message("headers", "pairs", e.to_string())
+                })?;
             let body: Option<ArrayBuffer> = item.get(5)?;
             NewOp::Fetch {
                 id,
@@ -380,24 +471,49 @@ fn parse_op(item: &Array<'_>) -> rquickjs::Result<NewOp> {
         }
         "timer" => {
             let ms: f64 = item.get(2)?;
-            let ms = if ms.is_finite() { ms.clamp(0.0, 1e12) } else { 0.0 };
-            NewOp::Timer { id, delay: Duration::from_secs_f64(ms / 1000.0) }
+            let ms = if ms.is_finite() {
+                ms.clamp(0.0, 1e12)
+            } else {
+                0.0
+            };
+            NewOp::Timer {
+                id,
+                delay: Duration::from_secs_f64(ms / 1000.0),
+            }
         }
         "clearTimer" => NewOp::ClearTimer { id },
+        "cancel" => NewOp::Cancel { id },
         other => {
-            return Err(rquickjs::Error::new_from_js_message("op", "NewOp", format!("unknown operation kind {other}")));
+            return Err(rquickjs::Error::new_from_js_message(
+                "op",
+                "NewOp",
+                format!("unknown operation kind {other}"),
+            ));
         }
     })
 }
 
-fn settle_fetch<'js>(ctx: &Ctx<'js>, control: &Object<'js>, id: u64, r: FetchResponse) -> rquickjs::Result<()> {
+fn settle_fetch<'js>(
+    ctx: &Ctx<'js>,
+    control: &Object<'js>,
+    id: u64,
+    r: FetchResponse,
+) -> rquickjs::Result<()> {
     let headers = serde_json::to_string(&r.headers).unwrap_or_else(|_| "[]".into());
     let body = ArrayBuffer::new(ctx.clone(), r.body)?;
     call_control::<()>(
         ctx,
         control,
         "settleFetch",
-        (id as f64, r.status, r.status_text, r.url, headers, body, r.redirected),
+        (
+            id as f64,
+            r.status,
+            r.status_text,
+            r.url,
+            headers,
+            body,
+            r.redirected,
+        ),
     )
 }
 

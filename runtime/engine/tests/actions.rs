@@ -15,7 +15,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    ActionHost, App, EngineOptions, FunctionKind, HostError, Invocation, Isolate, JsErrorKind, Limits, Outcome,
+    ActionHost, App, EngineOptions, FunctionKind, HostError, Invocation, Isolate, JsErrorKind,
+    Limits, Outcome,
 };
 use serde_json::{Value, json};
 
@@ -26,8 +27,16 @@ fn app_dir() -> PathBuf {
 fn app() -> Arc<App> {
     static APP: OnceLock<Arc<App>> = OnceLock::new();
     APP.get_or_init(|| {
-        let limits = Limits { memory_bytes: 32 << 20, ..Limits::default() };
-        let options = EngineOptions { app_dir: app_dir(), cache_dir: None, env: BTreeMap::new(), limits };
+        let limits = Limits {
+            memory_bytes: 32 << 20,
+            ..Limits::default()
+        };
+        let options = EngineOptions {
+            app_dir: app_dir(),
+            cache_dir: None,
+            env: BTreeMap::new(),
+            limits,
+        };
         App::load(options).expect("test app loads")
     })
     .clone()
@@ -55,7 +64,10 @@ struct TestHost {
 
 impl TestHost {
     fn new(iso: &Rc<Isolate>) -> Rc<TestHost> {
-        Rc::new(TestHost { iso: Rc::downgrade(iso), calls: RefCell::new(Vec::new()) })
+        Rc::new(TestHost {
+            iso: Rc::downgrade(iso),
+            calls: RefCell::new(Vec::new()),
+        })
     }
 }
 
@@ -64,26 +76,36 @@ impl ActionHost for TestHost {
         Err(HostError::fatal(format!("no sync op {op} here")))
     }
 
-    fn async_syscall(&self, op: String, args_json: String) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
+    fn async_syscall(
+        &self,
+        op: String,
+        args_json: String,
+    ) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
         let args: Value = serde_json::from_str(&args_json).unwrap();
         self.calls.borrow_mut().push((op.clone(), args.clone()));
         let iso = self.iso.upgrade();
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(1)).await;
             match op.as_str() {
-                "1.0/actions/query" if args["args"]["fatal"] == json!(true) => Err(HostError::fatal("database on fire")),
+                "1.0/actions/query" if args["args"]["fatal"] == json!(true) => {
+                    Err(HostError::fatal("database on fire"))
+                }
                 "1.0/actions/query" => Ok("[]".into()),
-                "1.0/actions/mutation" if args["args"]["author"] == json!("fail") => Err(HostError {
-                    message: "insert refused".into(),
-                    data: Some(json!({"code": "REFUSED"})),
-                    fatal: false,
-                }),
+                "1.0/actions/mutation" if args["args"]["author"] == json!("fail") => {
+                    Err(HostError {
+                        message: "insert refused".into(),
+                        data: Some(json!({"code": "REFUSED"})),
+                        fatal: false,
+                    })
+                }
                 "1.0/actions/mutation" => Ok("null".into()),
                 "1.0/actions/action" => {
                     let iso = iso.expect("isolate alive");
                     let path = args["name"].as_str().unwrap().to_string();
                     let host: Rc<dyn ActionHost> = TestHost::new(&iso);
-                    let out = iso.invoke_action(action(&path, args["args"].clone()), host).await;
+                    let out = iso
+                        .invoke_action(action(&path, args["args"].clone()), host)
+                        .await;
                     out.result.map_err(|e| HostError::developer(e.message))
                 }
                 _ => Err(HostError::developer(format!("unknown op {op}"))),
@@ -94,7 +116,10 @@ impl ActionHost for TestHost {
 
 /// Runs `f` on a current-thread runtime inside a `LocalSet`.
 fn local<F: Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     tokio::task::LocalSet::new().block_on(&rt, f)
 }
 
@@ -114,64 +139,73 @@ fn isolate() -> Rc<Isolate> {
     Rc::new(Isolate::new(app()).expect("isolate"))
 }
 
-/// A one-request-per-connection HTTP/1.1 server on 127.0.0.1; returns its base URL.
-/// `/echo` answers JSON describing the request, `/bytes` four raw bytes, anything else 404.
+/// A one-request-per-connection HTTP/1.1 server on 127.0.0.1 (a thread per connection);
+/// returns its base URL. `/echo` answers JSON describing the request, `/bytes` four raw
+/// bytes, `/slow` answers after 2 s, anything else 404.
 fn serve() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            if reader.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let method = parts.next().unwrap_or("").to_string();
-            let target = parts.next().unwrap_or("").to_string();
-            let mut headers = serde_json::Map::new();
-            let mut length = 0usize;
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim().split_once(':') {
-                    let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
-                    if k == "content-length" {
-                        length = v.parse().unwrap_or(0);
-                    }
-                    headers.insert(k, Value::String(v));
-                }
-            }
-            let mut body = vec![0u8; length];
-            let _ = reader.read_exact(&mut body);
-            let path = target.split('?').next().unwrap_or("");
-            let (status, ctype, payload): (&str, &str, Vec<u8>) = match path {
-                "/echo" if method == "PUT" => ("200 OK", "text/plain", body.clone()),
-                "/echo" => {
-                    let v = json!({
-                        "method": method,
-                        "target": target,
-                        "xTest": headers.get("x-test"),
-                        "contentType": headers.get("content-type"),
-                        "body": String::from_utf8_lossy(&body),
-                    });
-                    ("200 OK", "application/json", v.to_string().into_bytes())
-                }
-                "/bytes" => ("200 OK", "application/octet-stream", vec![0, 1, 2, 255]),
-                _ => ("404 Not Found", "text/plain", b"nope".to_vec()),
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nX-Reply: hi\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                payload.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&payload);
+            let Ok(stream) = stream else { continue };
+            std::thread::spawn(move || answer(stream));
         }
     });
     url
+}
+
+fn answer(mut stream: std::net::TcpStream) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let target = parts.next().unwrap_or("").to_string();
+    let mut headers = serde_json::Map::new();
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.trim().split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            if k == "content-length" {
+                length = v.parse().unwrap_or(0);
+            }
+            headers.insert(k, Value::String(v));
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    let path = target.split('?').next().unwrap_or("");
+    let (status, ctype, payload): (&str, &str, Vec<u8>) = match path {
+        "/echo" if method == "PUT" => ("200 OK", "text/plain", body.clone()),
+        "/echo" => {
+            let v = json!({
+                "method": method,
+                "target": target,
+                "xTest": headers.get("x-test"),
+                "contentType": headers.get("content-type"),
+                "body": String::from_utf8_lossy(&body),
+            });
+            ("200 OK", "application/json", v.to_string().into_bytes())
+        }
+        "/bytes" => ("200 OK", "application/octet-stream", vec![0, 1, 2, 255]),
+        "/slow" => {
+            std::thread::sleep(Duration::from_secs(2));
+            ("200 OK", "text/plain", b"late".to_vec())
+        }
+        _ => ("404 Not Found", "text/plain", b"nope".to_vec()),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nX-Reply: hi\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(&payload);
 }
 
 #[test]
@@ -201,20 +235,39 @@ fn fetch_talks_to_a_real_http_server() {
     assert_eq!(v["text"], "hi");
     assert_eq!(v["blobSize"], 4);
 
-    let v = ok_value(&local(run(&iso, "actions:fetchStatus", json!({ "url": url }))));
+    let v = ok_value(&local(run(
+        &iso,
+        "actions:fetchStatus",
+        json!({ "url": url }),
+    )));
     assert_eq!(v, json!({"status": 404, "ok": false, "body": "nope"}));
 }
 
 #[test]
 fn fetch_failures_are_catchable_type_errors() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let iso = isolate();
-    let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": format!("http://127.0.0.1:{port}/") }))));
+    let v = ok_value(&local(run(
+        &iso,
+        "actions:fetchFails",
+        json!({ "url": format!("http://127.0.0.1:{port}/") }),
+    )));
     assert_eq!(v["name"], "TypeError");
     assert_eq!(v["isTypeError"], true);
     assert_eq!(v["code"], "fetch_network");
-    assert!(v["message"].as_str().unwrap().starts_with("fetch failed: "), "{v}");
-    let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": "not a url" }))));
+    assert!(
+        v["message"].as_str().unwrap().starts_with("fetch failed: "),
+        "{v}"
+    );
+    let v = ok_value(&local(run(
+        &iso,
+        "actions:fetchFails",
+        json!({ "url": "not a url" }),
+    )));
     assert_eq!(v["message"], "Failed to parse URL from not a url");
 }
 
@@ -247,11 +300,25 @@ fn web_apis_in_actions() {
 fn timers_fire_in_time_order_and_clear() {
     let iso = isolate();
     let v = ok_value(&local(run(&iso, "actions:timers", json!({}))));
-    let order: Vec<&str> = v["order"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
-    let pos = |x: &str| order.iter().position(|o| *o == x).unwrap_or_else(|| panic!("{x} missing in {order:?}"));
+    let order: Vec<&str> = v["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let pos = |x: &str| {
+        order
+            .iter()
+            .position(|o| *o == x)
+            .unwrap_or_else(|| panic!("{x} missing in {order:?}"))
+    };
     assert!(pos("i1") < pos("i2") && pos("i2") < pos("i3"), "{order:?}");
     assert!(pos("a") < pos("b") && pos("b") < pos("c"), "{order:?}");
-    assert_eq!(order.len(), 6, "a cleared timer and a cleared interval stay quiet: {order:?}");
+    assert_eq!(
+        order.len(),
+        6,
+        "a cleared timer and a cleared interval stay quiet: {order:?}"
+    );
     assert!(v["elapsed"].as_f64().unwrap() >= 39.0, "{v}");
 }
 
@@ -262,7 +329,9 @@ fn ten_actions_run_concurrently_on_one_thread() {
         let handles: Vec<_> = (0..10)
             .map(|_| {
                 let host: Rc<dyn ActionHost> = TestHost::new(&iso);
-                tokio::task::spawn_local(iso.invoke_action(action("actions:sleep", json!({"ms": 10})), host))
+                tokio::task::spawn_local(
+                    iso.invoke_action(action("actions:sleep", json!({"ms": 10})), host),
+                )
             })
             .collect();
         let mut outs = Vec::new();
@@ -283,7 +352,10 @@ fn ten_actions_run_concurrently_on_one_thread() {
             assert_eq!(ok_value(&out), json!(10));
         }
         let elapsed = t0.elapsed();
-        assert!(elapsed < Duration::from_millis(60), "10 × 10 ms sleeps took {elapsed:?}");
+        assert!(
+            elapsed < Duration::from_millis(60),
+            "10 × 10 ms sleeps took {elapsed:?}"
+        );
         assert_eq!(iso.idle_action_runtimes(), 10);
     });
 }
@@ -302,13 +374,22 @@ fn run_query_mutation_and_action_through_the_host() {
         v["caught"],
         json!({"name": "ConvexError", "message": "insert refused", "data": {"code": "REFUSED"}, "isConvex": true})
     );
-    assert_eq!(v["fatal"], "database on fire", "in actions even fatal host errors are catchable");
+    assert_eq!(
+        v["fatal"], "database on fire",
+        "in actions even fatal host errors are catchable"
+    );
     assert_eq!(out.log_lines, vec!["[LOG] 'done' 0".to_string()]);
     let calls = host.calls.borrow();
     let ops: Vec<&str> = calls.iter().map(|(op, _)| op.as_str()).collect();
     assert_eq!(
         ops,
-        ["1.0/actions/query", "1.0/actions/mutation", "1.0/actions/action", "1.0/actions/mutation", "1.0/actions/query"]
+        [
+            "1.0/actions/query",
+            "1.0/actions/mutation",
+            "1.0/actions/action",
+            "1.0/actions/mutation",
+            "1.0/actions/query"
+        ]
     );
     assert_eq!(calls[0].1["name"], "messages:list");
     assert_eq!(calls[1].1["name"], "messages:clear");
@@ -318,20 +399,35 @@ fn run_query_mutation_and_action_through_the_host() {
 #[test]
 fn errors_are_reported_like_queries_and_mutations() {
     let iso = isolate();
-    let err = local(run(&iso, "actions:throws", json!({}))).result.unwrap_err();
+    let err = local(run(&iso, "actions:throws", json!({})))
+        .result
+        .unwrap_err();
     assert_eq!(err.kind, JsErrorKind::Uncaught);
     assert_eq!(err.message, "Uncaught Error: action boom");
     let stack = err.stack.unwrap();
-    assert!(stack.lines().next().unwrap().contains("(convex/actions.ts:"), "{stack}");
+    assert!(
+        stack
+            .lines()
+            .next()
+            .unwrap()
+            .contains("(convex/actions.ts:"),
+        "{stack}"
+    );
 
-    let err = local(run(&iso, "actions:throwsConvex", json!({}))).result.unwrap_err();
+    let err = local(run(&iso, "actions:throwsConvex", json!({})))
+        .result
+        .unwrap_err();
     assert_eq!(err.kind, JsErrorKind::ConvexError);
     assert_eq!(err.data, Some(json!({"code": "NOPE"})));
 
-    let err = local(run(&iso, "actions:timerThrows", json!({}))).result.unwrap_err();
+    let err = local(run(&iso, "actions:timerThrows", json!({})))
+        .result
+        .unwrap_err();
     assert_eq!(err.message, "Uncaught Error: from a timer");
 
-    let err = local(run(&iso, "actions:neverResolves", json!({}))).result.unwrap_err();
+    let err = local(run(&iso, "actions:neverResolves", json!({})))
+        .result
+        .unwrap_err();
     assert_eq!(err.message, "Returned promise will never resolve");
 
     let v = ok_value(&local(run(&iso, "actions:syncSyscall", json!({}))));
@@ -341,7 +437,9 @@ fn errors_are_reported_like_queries_and_mutations() {
     assert_eq!(ok_value(&out), json!("early"));
     assert_eq!(
         out.log_lines,
-        vec!["[WARN] 1 unawaited operation: [1.0/actions/query]. Async operations should be awaited or they might not run."]
+        vec![
+            "[WARN] 1 unawaited operation: [1.0/actions/query]. Async operations should be awaited or they might not run."
+        ]
     );
 
     let mut query = action("messages:list", json!({}));
@@ -364,7 +462,10 @@ fn action_timeout_covers_awaits_and_runaway_loops() {
     let out = local(run_inv(&iso, inv));
     let err = out.result.unwrap_err();
     assert_eq!(err.kind, JsErrorKind::Timeout);
-    assert_eq!(err.message, "Function execution timed out (maximum duration: 100ms)");
+    assert_eq!(
+        err.message,
+        "Function execution timed out (maximum duration: 100ms)"
+    );
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert_eq!(out.log_lines, vec!["[LOG] 'waiting'".to_string()]);
 
@@ -376,7 +477,10 @@ fn action_timeout_covers_awaits_and_runaway_loops() {
     assert!(t0.elapsed() < Duration::from_secs(5));
 
     // The isolate keeps serving, on the same pooled runtime.
-    assert_eq!(ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))), json!(1));
+    assert_eq!(
+        ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))),
+        json!(1)
+    );
     assert_eq!(iso.idle_action_runtimes(), 1);
     assert_eq!(Limits::default().action_timeout, Duration::from_secs(600));
 }
@@ -384,16 +488,30 @@ fn action_timeout_covers_awaits_and_runaway_loops() {
 #[test]
 fn memory_limit_applies_to_actions() {
     let iso = isolate();
-    let err = local(run(&iso, "actions:memoryBomb", json!({}))).result.unwrap_err();
+    let err = local(run(&iso, "actions:memoryBomb", json!({})))
+        .result
+        .unwrap_err();
     assert_eq!(err.kind, JsErrorKind::OutOfMemory);
-    assert_eq!(iso.idle_action_runtimes(), 0, "a runtime that ran out of memory is not reused");
-    assert_eq!(ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))), json!(1));
+    assert_eq!(
+        iso.idle_action_runtimes(),
+        0,
+        "a runtime that ran out of memory is not reused"
+    );
+    assert_eq!(
+        ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))),
+        json!(1)
+    );
 }
 
 #[test]
 fn actions_see_the_real_clock_and_real_randomness() {
     let iso = isolate();
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as f64
+    };
     let before = now();
     let a = ok_value(&local(run(&iso, "actions:realClock", json!({}))));
     let after = now();
@@ -402,7 +520,54 @@ fn actions_see_the_real_clock_and_real_randomness() {
     assert!(a["b"].as_f64().unwrap() - t >= 14.0, "{a}");
     assert!(a["perf"].as_f64().unwrap() >= 14.0, "{a}");
     let b = ok_value(&local(run(&iso, "actions:realClock", json!({}))));
-    assert_ne!(a["r"], b["r"], "same invocation seed, yet different numbers");
+    assert_ne!(
+        a["r"], b["r"],
+        "same invocation seed, yet different numbers"
+    );
     assert_ne!(a["uuid"], b["uuid"]);
     assert_ne!(a["bytes"], b["bytes"]);
+}
+
+#[test]
+fn fetch_honours_abort_signals() {
+    let url = serve();
+    let iso = isolate();
+    let t0 = Instant::now();
+    let v = ok_value(&local(run(
+        &iso,
+        "actions:fetchAborted",
+        json!({ "url": url }),
+    )));
+    assert!(
+        t0.elapsed() < Duration::from_millis(1500),
+        "aborted fetches do not wait for the server"
+    );
+    assert_eq!(
+        v,
+        json!({
+            "timeout": ["TimeoutError", "The operation timed out."],
+            "abort": ["AbortError", true, true],
+            "already": "why"
+        })
+    );
+}
+
+#[test]
+fn deep_recursion_in_an_action_is_a_stack_overflow() {
+    // Like the query test: QuickJS's 1 MiB stack limit needs room on the thread.
+    let out = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(|| {
+            let iso = isolate();
+            let err = local(run(&iso, "actions:deep", json!({})))
+                .result
+                .unwrap_err();
+            let after = local(run(&iso, "actions:sleep", json!({"ms": 1})));
+            (err, after)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(out.0.kind, JsErrorKind::StackOverflow);
+    assert_eq!(ok_value(&out.1), json!(1));
 }

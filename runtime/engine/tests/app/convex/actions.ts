@@ -249,3 +249,45 @@ export const syncSyscall = action({
     }
   },
 });
+
+export const fetchAborted = action({
+  args: { url: v.string() },
+  handler: async (_ctx, { url }) => {
+    const out: any = {};
+    try {
+      await fetch(url + "/slow", { signal: AbortSignal.timeout(30) });
+    } catch (e: any) {
+      out.timeout = [e.name, e.message];
+    }
+    const c = new AbortController();
+    const p = fetch(url + "/slow", { signal: c.signal });
+    c.abort();
+    try {
+      await p;
+    } catch (e: any) {
+      out.abort = [e.name, e instanceof DOMException, c.signal.aborted];
+    }
+    try {
+      await fetch(url + "/echo", { signal: AbortSignal.abort("why") });
+    } catch (e: any) {
+      out.already = e;
+    }
+    return out;
+  },
+});
+
+function recurse(n: number): number {
+  return recurse(n + 1) + 1;
+}
+
+export const deep = action({
+  args: {},
+  handler: async () => {
+    await new Promise((r) => setTimeout(r, 1));
+    try {
+      return recurse(0);
+    } catch {
+      return "swallowed";
+    }
+  },
+});
