@@ -1,6 +1,7 @@
 //! Test harness for the integration tests: starts the real `emvex` binary on the
-//! `fixtures/basic` app, talks to it over Convex's HTTP API, and offers helpers for
-//! Convex JSON values (int64, bytes, special floats) and Convex document ids.
+//! `fixtures/basic` app (or another fixture app), talks to it over Convex's HTTP API,
+//! offers helpers for Convex JSON values (int64, bytes, special floats), Convex
+//! document ids, and polling with a deadline.
 //!
 //! Invariants: every `Server` owns its child process and kills it on drop; every
 //! `TempDir` is unique per call and removed on drop; helpers send
@@ -57,81 +58,7 @@ impl Server {
 
     /// `emvex dev fixtures/basic --port 0 --admin-key test-admin-key <extra...>`.
     pub fn start_args(extra: &[&str]) -> Server {
-        let mut args = vec!["dev", FIXTURE, "--port", "0", "--admin-key", ADMIN_KEY];
-        args.extend_from_slice(extra);
-        let mut child = Command::new(emvex_bin())
-            .args(&args)
-            .current_dir(repo_root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn emvex dev");
-
-        let stdout = child.stdout.take().expect("stdout piped");
-        let stderr_pipe = child.stderr.take().expect("stderr piped");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        {
-            let stderr = stderr.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stderr_pipe);
-                let mut line = String::new();
-                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                    stderr.lock().unwrap().push_str(&line);
-                    line.clear();
-                }
-            });
-        }
-        let (tx, rx) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            let reader = BufReader::new(stdout);
-            let mut sent = false;
-            // Keep draining stdout after the URL so the child never blocks on a full pipe.
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if !sent
-                    && let Some(url) = find_url(&line) {
-                        let _ = tx.send(url);
-                        sent = true;
-                    }
-            }
-        });
-
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        let url = loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(url) => break url,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        std::thread::sleep(Duration::from_millis(100));
-                        panic!(
-                            "emvex dev exited with {status} before printing its URL; stderr:\n{}",
-                            stderr.lock().unwrap()
-                        );
-                    }
-                    if Instant::now() > deadline {
-                        let _ = child.kill();
-                        panic!(
-                            "emvex dev printed no http://127.0.0.1:<port> line within {:?}; stderr:\n{}",
-                            STARTUP_TIMEOUT,
-                            stderr.lock().unwrap()
-                        );
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let _ = child.wait();
-                    panic!(
-                        "emvex dev closed stdout before printing its URL; stderr:\n{}",
-                        stderr.lock().unwrap()
-                    );
-                }
-            }
-        };
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("http client");
-        Server { child, url, stderr, client }
+        Server::start_app(FIXTURE, extra)
     }
 
     /// The process id of the server (for `kill -9`).
@@ -606,5 +533,182 @@ pub fn batch_sizes(s: &Server) -> std::collections::BTreeMap<String, f64> {
         .expect("batchSizes returns an array")
         .iter()
         .map(|p| (p["batch"].as_f64().unwrap().to_string(), p["rows"].as_f64().unwrap()))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Other fixture apps, stopping, polling
+// ---------------------------------------------------------------------------
+
+/// The fixture app of the scheduler, nested-call, function-handle and cron tests.
+pub const SCHEDULING_FIXTURE: &str = "fixtures/scheduling";
+
+impl Server {
+    /// `emvex dev <app> --port 0 --admin-key test-admin-key <extra...>`, with `app`
+    /// relative to the repository root.
+    pub fn start_app(app: &str, extra: &[&str]) -> Server {
+        let mut args = vec!["dev", app, "--port", "0", "--admin-key", ADMIN_KEY];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(emvex_bin())
+            .args(&args)
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn emvex dev");
+
+        let stdout = child.stdout.take().expect("stdout piped");
+        let stderr_pipe = child.stderr.take().expect("stderr piped");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let stderr = stderr.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stderr_pipe);
+                let mut line = String::new();
+                while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                    stderr.lock().unwrap().push_str(&line);
+                    line.clear();
+                }
+            });
+        }
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let reader = BufReader::new(stdout);
+            let mut sent = false;
+            // Keep draining stdout after the URL so the child never blocks on a full pipe.
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                if !sent
+                    && let Some(url) = find_url(&line) {
+                        let _ = tx.send(url);
+                        sent = true;
+                    }
+            }
+        });
+
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let url = loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(url) => break url,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(status)) = child.try_wait() {
+                        std::thread::sleep(Duration::from_millis(100));
+                        panic!(
+                            "emvex dev exited with {status} before printing its URL; stderr:\n{}",
+                            stderr.lock().unwrap()
+                        );
+                    }
+                    if Instant::now() > deadline {
+                        let _ = child.kill();
+                        panic!(
+                            "emvex dev printed no http://127.0.0.1:<port> line within {:?}; stderr:\n{}",
+                            STARTUP_TIMEOUT,
+                            stderr.lock().unwrap()
+                        );
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = child.wait();
+                    panic!(
+                        "emvex dev closed stdout before printing its URL; stderr:\n{}",
+                        stderr.lock().unwrap()
+                    );
+                }
+            }
+        };
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("http client");
+        Server { child, url, stderr, client }
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit (SIGKILL after 10 s).
+    pub fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.is_running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Drop kills the process if it is still running, and reaps it.
+    }
+}
+
+/// Calls `check` every 20 ms until it returns `Ok`, and returns that value; panics
+/// with `what` and the last `Err` (a description of what was seen) after `timeout`.
+#[track_caller]
+pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(seen) => {
+                if Instant::now() > deadline {
+                    panic!("{what}: not reached within {timeout:?}; last seen: {seen}");
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Milliseconds since the Unix epoch, as Convex's `Date.now()` reports them.
+pub fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+        * 1000.0
+}
+
+/// Sleeps until the wall clock reaches `at_ms` (milliseconds since the epoch).
+pub fn sleep_until_ms(at_ms: f64) {
+    let left = at_ms - now_ms();
+    if left > 0.0 {
+        std::thread::sleep(Duration::from_secs_f64(left / 1000.0));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The scheduling fixture's jobs (`jobs:job`, `jobs:scheduled`)
+// ---------------------------------------------------------------------------
+
+/// `emvex dev fixtures/scheduling` with `extra` flags (e.g. `--in-memory`).
+pub fn start_scheduling(extra: &[&str]) -> Server {
+    Server::start_app(SCHEDULING_FIXTURE, extra)
+}
+
+/// One `_scheduled_functions` row as `jobs:job` shows it:
+/// `{id, name, state, args, scheduledTime, completedTime?}`.
+pub fn scheduled_job(s: &Server, id: &str) -> Value {
+    s.query_ok("jobs:job", json!({ "id": id }))
+}
+
+/// The `state.kind` of a job view.
+pub fn job_kind(job: &Value) -> &str {
+    job["state"]["kind"].as_str().unwrap_or_else(|| panic!("job without state.kind: {job}"))
+}
+
+/// Waits until job `id` leaves `pending`/`inProgress`, and returns its row.
+#[track_caller]
+pub fn wait_job_final(s: &Server, id: &str, timeout: Duration) -> Value {
+    poll(&format!("job {id} finishes"), timeout, || {
+        let job = scheduled_job(s, id);
+        match job_kind(&job) {
+            "pending" | "inProgress" => Err(job.to_string()),
+            _ => Ok(job),
+        }
+    })
+}
+
+/// Every `_scheduled_functions` row whose `name` is `name` (e.g. `jobs.js:record`), oldest first.
+pub fn scheduled_named(s: &Server, name: &str) -> Vec<Value> {
+    let all = s.query_ok("jobs:scheduled", json!({}));
+    all.as_array()
+        .expect("jobs:scheduled returns an array")
+        .iter()
+        .filter(|j| j["name"] == name)
+        .cloned()
         .collect()
 }

@@ -1,0 +1,447 @@
+//! Scheduled functions over HTTP, against `fixtures/scheduling`: `runAfter`/`runAt`
+//! run when due and not before, `cancel` prevents a run, chains of self-scheduling
+//! mutations complete in order, a rolled-back mutation schedules nothing, a failing
+//! job ends `failed` with its writes rolled back, due work runs after a restart, and a
+//! `kill -9` during a burst leaves every job run exactly once.
+//!
+//! Every wait polls with a deadline; the only sleeps are until a job's due time, to
+//! show that it did not run before it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// How long a due job may take to finish (debug builds, shared cores).
+const RUN_DEADLINE: Duration = Duration::from_secs(10);
+
+fn start() -> Server {
+    start_scheduling(&["--in-memory"])
+}
+
+fn schedule_after(s: &Server, label: &str, delay_ms: f64) -> String {
+    let id = s.mutation_ok(
+        "jobs:scheduleAfter",
+        json!({ "label": label, "delayMs": delay_ms }),
+    );
+    id.as_str()
+        .unwrap_or_else(|| panic!("runAfter returns an id string, got {id}"))
+        .to_string()
+}
+
+/// The `ranAt` of every `jobs:record` run with `label`.
+fn runs(s: &Server, label: &str) -> Vec<f64> {
+    let rows = s.query_ok("jobs:runs", json!({ "label": label }));
+    rows.as_array()
+        .expect("jobs:runs returns an array")
+        .iter()
+        .map(|r| {
+            assert_eq!(r["label"], label, "{r}");
+            r["ranAt"]
+                .as_f64()
+                .unwrap_or_else(|| panic!("ranAt not a number: {r}"))
+        })
+        .collect()
+}
+
+fn number(v: &Value, field: &str) -> f64 {
+    v[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} is not a number in {v}"))
+}
+
+/// Asserts a finished `jobs:record` job: state, name, args, times, and one run at or
+/// after its scheduled time.
+#[track_caller]
+fn assert_recorded_once(s: &Server, job: &Value, label: &str) {
+    assert_eq!(job["state"], json!({ "kind": "success" }), "{job}");
+    assert_eq!(job["name"], "jobs.js:record", "{job}");
+    assert_json_eq(&job["args"], &json!([{ "label": label }]));
+    let scheduled = number(job, "scheduledTime");
+    let completed = number(job, "completedTime");
+    assert!(
+        completed >= scheduled,
+        "completedTime {completed} before scheduledTime {scheduled}"
+    );
+    let ran = runs(s, label);
+    assert_eq!(ran.len(), 1, "{label} ran {ran:?}");
+    assert!(
+        ran[0] >= scheduled,
+        "{label} ran at {} before its scheduledTime {scheduled}",
+        ran[0]
+    );
+}
+
+/// Asserts that job `id` is still pending and has not run, until shortly before `due_ms`.
+#[track_caller]
+fn assert_pending_until(s: &Server, id: &str, label: &str, due_ms: f64) {
+    let mut checks = 0;
+    while now_ms() < due_ms - 150.0 {
+        let job = scheduled_job(s, id);
+        assert_eq!(
+            job["state"],
+            json!({ "kind": "pending" }),
+            "ran before its time ({due_ms}): {job}"
+        );
+        assert!(job.get("completedTime").is_none(), "{job}");
+        assert_eq!(
+            runs(s, label),
+            Vec::<f64>::new(),
+            "{label} ran before {due_ms}"
+        );
+        checks += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        checks > 0,
+        "the job was due before the first check; lengthen the delay"
+    );
+}
+
+#[test]
+fn run_after_zero_runs_soon_and_succeeds() {
+    let s = start();
+    let before = now_ms();
+    let id = schedule_after(&s, "soon", 0.0);
+    decode_id(&id).unwrap_or_else(|| panic!("not a Convex id: {id}"));
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    let finished = now_ms();
+    assert_eq!(
+        keys(&job),
+        [
+            "args",
+            "completedTime",
+            "id",
+            "name",
+            "scheduledTime",
+            "state"
+        ],
+        "{job}"
+    );
+    assert_eq!(job["id"], id.as_str());
+    assert_recorded_once(&s, &job, "soon");
+    let scheduled = number(&job, "scheduledTime");
+    assert!(
+        scheduled >= before - 1.0 && scheduled <= finished,
+        "scheduledTime {scheduled} is not the scheduling mutation's time ({before}..{finished})"
+    );
+    assert!(
+        finished - before < 5_000.0,
+        "runAfter(0) took {} ms",
+        finished - before
+    );
+}
+
+#[test]
+fn run_after_delay_runs_then_and_not_before() {
+    let s = start();
+    let before = now_ms();
+    let id = schedule_after(&s, "later", 1_500.0);
+    let job = scheduled_job(&s, &id);
+    let due = number(&job, "scheduledTime");
+    assert!(
+        (due - before - 1_500.0).abs() < 1_000.0,
+        "scheduledTime {due} is not ~1.5 s after {before}"
+    );
+    assert_pending_until(&s, &id, "later", due);
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_recorded_once(&s, &job, "later");
+}
+
+#[test]
+fn run_at_runs_then_and_not_before() {
+    let s = start();
+    let at = (now_ms() + 1_500.0).floor();
+    let id = s.mutation_ok("jobs:scheduleAt", json!({ "label": "at-ms", "at": at }));
+    let id = id.as_str().expect("runAt returns an id").to_string();
+    let date_id = s.mutation_ok(
+        "jobs:scheduleAtDate",
+        json!({ "label": "at-date", "at": at + 100.0 }),
+    );
+    let date_id = date_id.as_str().expect("runAt returns an id").to_string();
+    let job = scheduled_job(&s, &id);
+    assert_json_eq(&job["scheduledTime"], &json!(at));
+    assert_json_eq(
+        &scheduled_job(&s, &date_id)["scheduledTime"],
+        &json!(at + 100.0),
+    );
+    assert_pending_until(&s, &id, "at-ms", at);
+    assert_eq!(runs(&s, "at-date"), Vec::<f64>::new());
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_recorded_once(&s, &job, "at-ms");
+    let job = wait_job_final(&s, &date_id, RUN_DEADLINE);
+    assert_recorded_once(&s, &job, "at-date");
+}
+
+#[test]
+fn cancel_before_due_never_runs() {
+    let s = start();
+    let id = schedule_after(&s, "canceled", 1_000.0);
+    let due = number(&scheduled_job(&s, &id), "scheduledTime");
+    assert_eq!(
+        s.mutation_ok("jobs:cancel", json!({ "id": id })),
+        json!(null)
+    );
+    let job = scheduled_job(&s, &id);
+    assert_eq!(job["state"], json!({ "kind": "canceled" }), "{job}");
+    let completed = number(&job, "completedTime");
+    // Canceling again is a no-op.
+    assert_eq!(
+        s.mutation_ok("jobs:cancel", json!({ "id": id })),
+        json!(null)
+    );
+    let again = scheduled_job(&s, &id);
+    assert_eq!(again["state"], json!({ "kind": "canceled" }));
+    assert_json_eq(&again["completedTime"], &json!(completed));
+
+    // Scheduled and canceled in one transaction: canceled from the start.
+    let same_tx = s.mutation_ok("jobs:scheduleAndCancel", json!({ "label": "same-tx" }));
+    let same_tx = same_tx.as_str().expect("an id").to_string();
+    assert_eq!(
+        scheduled_job(&s, &same_tx)["state"],
+        json!({ "kind": "canceled" })
+    );
+
+    // A later job is the barrier: once it ran, the earlier due ones had their chance.
+    sleep_until_ms(due + 500.0);
+    let barrier = schedule_after(&s, "barrier", 0.0);
+    wait_job_final(&s, &barrier, RUN_DEADLINE);
+    assert_eq!(runs(&s, "canceled"), Vec::<f64>::new());
+    assert_eq!(runs(&s, "same-tx"), Vec::<f64>::new());
+    assert_eq!(
+        scheduled_job(&s, &id)["state"],
+        json!({ "kind": "canceled" })
+    );
+    assert_eq!(
+        scheduled_job(&s, &same_tx)["state"],
+        json!({ "kind": "canceled" })
+    );
+}
+
+#[test]
+fn cancel_after_success_changes_nothing() {
+    let s = start();
+    let id = schedule_after(&s, "done", 0.0);
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_eq!(
+        s.mutation_ok("jobs:cancel", json!({ "id": id })),
+        json!(null)
+    );
+    assert_eq!(scheduled_job(&s, &id), job);
+    assert_eq!(runs(&s, "done").len(), 1);
+}
+
+#[test]
+fn chain_of_twenty_completes_in_order() {
+    let s = start();
+    s.mutation_ok("jobs:startChain", json!({ "chain": "c20", "total": 20.0 }));
+    let expected: Vec<Value> = (0..20).map(|i| json!(i as f64)).collect();
+    poll("20 chain steps", Duration::from_secs(30), || {
+        let steps = s.query_ok("jobs:chainSteps", json!({ "chain": "c20" }));
+        if steps.as_array().map(Vec::len) == Some(20) {
+            Ok(())
+        } else {
+            Err(steps.to_string())
+        }
+    });
+    assert_json_eq(
+        &s.query_ok("jobs:chainSteps", json!({ "chain": "c20" })),
+        &Value::Array(expected),
+    );
+    let jobs = scheduled_named(&s, "jobs.js:chainStep");
+    assert_eq!(jobs.len(), 20, "{jobs:?}");
+    for (i, job) in jobs.iter().enumerate() {
+        assert_eq!(
+            job["state"],
+            json!({ "kind": "success" }),
+            "step {i}: {job}"
+        );
+        assert_json_eq(
+            &job["args"],
+            &json!([{ "chain": "c20", "step": i as f64, "total": 20.0 }]),
+        );
+    }
+    // Each step was scheduled by the previous one, after it ran.
+    for pair in jobs.windows(2) {
+        assert!(
+            number(&pair[1], "scheduledTime") >= number(&pair[0], "scheduledTime"),
+            "{pair:?}"
+        );
+    }
+}
+
+#[test]
+fn scheduling_from_a_rolled_back_mutation_schedules_nothing() {
+    let s = start();
+    let e = s.mutation_err("jobs:scheduleThenThrow", json!({ "label": "ghost" }));
+    e.assert_contains("Uncaught Error: rolled back after scheduling ghost");
+    assert_eq!(s.query_ok("jobs:scheduled", json!({})), json!([]));
+    let barrier = schedule_after(&s, "barrier", 0.0);
+    wait_job_final(&s, &barrier, RUN_DEADLINE);
+    assert_eq!(runs(&s, "ghost"), Vec::<f64>::new());
+    let all = s.query_ok("jobs:scheduled", json!({}));
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(1),
+        "only the barrier job exists: {all}"
+    );
+    assert_eq!(all[0]["id"], barrier.as_str());
+}
+
+#[test]
+fn failing_scheduled_mutation_ends_failed_without_writes() {
+    let s = start();
+    let id = s.mutation_ok("jobs:scheduleFailing", json!({ "label": "boom" }));
+    let id = id.as_str().expect("an id").to_string();
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_eq!(job_kind(&job), "failed", "{job}");
+    assert_eq!(job["name"], "jobs.js:failing");
+    assert_eq!(keys(&job["state"]), ["error", "kind"], "{job}");
+    let error = job["state"]["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("error not a string: {job}"));
+    assert!(
+        error.starts_with("Uncaught Error: scheduled job failed: boom"),
+        "the job's error is Convex's text for the thrown error: {error:?}"
+    );
+    assert!(
+        number(&job, "completedTime") >= number(&job, "scheduledTime"),
+        "{job}"
+    );
+    // The job inserted a row before throwing; it was rolled back.
+    assert_eq!(runs(&s, "boom"), Vec::<f64>::new());
+    // The scheduler keeps serving after a failure.
+    let next = schedule_after(&s, "after-failure", 0.0);
+    let job = wait_job_final(&s, &next, RUN_DEADLINE);
+    assert_recorded_once(&s, &job, "after-failure");
+}
+
+#[test]
+fn due_work_runs_after_a_restart() {
+    let dir = TempDir::new("sched-restart");
+    let s = start_scheduling(&["--data", dir.str()]);
+    let labels = ["r0", "r1", "r2"];
+    let ids: Vec<String> = labels
+        .iter()
+        .map(|l| schedule_after(&s, l, 2_000.0))
+        .collect();
+    let at = (now_ms() + 2_000.0).floor();
+    let at_id = s.mutation_ok("jobs:scheduleAt", json!({ "label": "r-at", "at": at }));
+    let at_id = at_id.as_str().expect("an id").to_string();
+    for id in ids.iter().chain([&at_id]) {
+        assert_eq!(scheduled_job(&s, id)["state"], json!({ "kind": "pending" }));
+    }
+    s.stop();
+
+    // Restart once everything is due: every job runs, once.
+    sleep_until_ms(at + 200.0);
+    let s = start_scheduling(&["--data", dir.str()]);
+    for (id, label) in ids.iter().zip(labels).chain([(&at_id, "r-at")]) {
+        let job = wait_job_final(&s, id, RUN_DEADLINE);
+        assert_recorded_once(&s, &job, label);
+    }
+    s.kill9();
+
+    // And again: nothing runs twice after another restart.
+    let s = start_scheduling(&["--data", dir.str()]);
+    let barrier = schedule_after(&s, "barrier", 0.0);
+    wait_job_final(&s, &barrier, RUN_DEADLINE);
+    for label in labels.iter().chain(&["r-at"]) {
+        assert_eq!(runs(&s, label).len(), 1, "{label}");
+    }
+}
+
+#[test]
+fn pending_future_work_survives_a_restart_and_runs_when_due() {
+    let dir = TempDir::new("sched-future");
+    let s = start_scheduling(&["--data", dir.str()]);
+    let id = schedule_after(&s, "future", 3_000.0);
+    let due = number(&scheduled_job(&s, &id), "scheduledTime");
+    s.kill9();
+    let s = start_scheduling(&["--data", dir.str()]);
+    assert_pending_until(&s, &id, "future", due);
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_recorded_once(&s, &job, "future");
+}
+
+/// `[index, rows]` of a burst as a map.
+fn burst_counts(s: &Server, run: &str) -> std::collections::BTreeMap<u32, f64> {
+    let pairs = s.query_ok("jobs:burstCounts", json!({ "run": run }));
+    pairs
+        .as_array()
+        .expect("burstCounts returns an array")
+        .iter()
+        .map(|p| (number(p, "index") as u32, number(p, "rows")))
+        .collect()
+}
+
+#[test]
+fn kill9_during_a_burst_runs_each_job_exactly_once() {
+    const K: u32 = 200;
+    let dir = TempDir::new("sched-burst");
+    let s = start_scheduling(&["--data", dir.str()]);
+    assert_json_eq(
+        &s.mutation_ok("jobs:burst", json!({ "run": "b", "count": K as f64 })),
+        &json!(K as f64),
+    );
+    // Kill as soon as some (not necessarily all) of the burst has run.
+    poll("the burst starts running", RUN_DEADLINE, || {
+        let counts = burst_counts(&s, "b");
+        if counts.is_empty() {
+            Err("no rows yet".into())
+        } else {
+            Ok(())
+        }
+    });
+    let ran_before_kill = burst_counts(&s, "b").len();
+    s.kill9();
+    eprintln!("{ran_before_kill} of {K} burst jobs had run when the server was killed");
+
+    let s = start_scheduling(&["--data", dir.str()]);
+    poll("every burst job finished", Duration::from_secs(60), || {
+        let jobs = scheduled_named(&s, "jobs.js:burstItem");
+        let done = jobs
+            .iter()
+            .filter(|j| j["state"] == json!({ "kind": "success" }))
+            .count();
+        if done == K as usize {
+            Ok(())
+        } else {
+            Err(format!("{done} of {} jobs succeeded", jobs.len()))
+        }
+    });
+    let counts = burst_counts(&s, "b");
+    let expected: std::collections::BTreeMap<u32, f64> = (0..K).map(|i| (i, 1.0)).collect();
+    assert_eq!(
+        counts, expected,
+        "each index exactly once ({ran_before_kill} had run before the kill)"
+    );
+}
+
+#[test]
+fn scheduled_rows_have_convex_shape_in_the_system_table() {
+    let s = start();
+    let before = now_ms();
+    let id = schedule_after(&s, "shape", 60_000.0);
+    let all = s.query_ok("jobs:scheduled", json!({}));
+    let rows = all.as_array().expect("an array");
+    assert_eq!(rows.len(), 1, "{all}");
+    let job = &rows[0];
+    assert_eq!(
+        keys(job),
+        ["args", "id", "name", "scheduledTime", "state"],
+        "no completedTime while pending"
+    );
+    assert_eq!(job["id"], id.as_str());
+    assert_eq!(job["name"], "jobs.js:record");
+    assert_eq!(job["state"], json!({ "kind": "pending" }));
+    assert_json_eq(&job["args"], &json!([{ "label": "shape" }]));
+    let scheduled = number(job, "scheduledTime");
+    assert!(
+        (scheduled - before - 60_000.0).abs() < 5_000.0,
+        "{scheduled} vs {before}"
+    );
+    assert_eq!(&scheduled_job(&s, &id), job);
+}
