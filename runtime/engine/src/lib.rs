@@ -184,7 +184,11 @@ pub trait Host {
 ///
 /// Every error (fatal or not) of an action's syscall reaches JS as a catchable error: a
 /// rejected promise for `async_syscall` (with `data` set when present), a thrown `Error` for
-/// `syscall`.
+/// `syscall`. A returned future may be dropped before it completes (the action ended without
+/// awaiting it, hit its time limit, or its own future was dropped), so it must be cancel-safe.
+/// The futures never borrow the isolate: a host may run queries and mutations with
+/// [`Isolate::invoke`] on the same isolate (e.g. through an `Rc<RefCell<Isolate>>`) while
+/// actions are in flight, since each action runs in a runtime of its own.
 pub trait ActionHost {
     /// A synchronous syscall (`Convex.syscall`); returns the JSON result text.
     fn syscall(&self, op: &str, args_json: &str) -> Result<String, HostError>;

@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    ActionHost, App, EngineOptions, FunctionKind, HostError, Invocation, Isolate, JsErrorKind,
-    Limits, Outcome,
+    ActionHost, App, EngineOptions, FunctionKind, Host, HostError, Invocation, Isolate,
+    JsErrorKind, Limits, Outcome,
 };
 use serde_json::{Value, json};
 
@@ -57,17 +57,32 @@ fn action(path: &str, args: Value) -> Invocation {
 
 /// A host answering `1.0/actions/*` like a tiny executor: queries return `[]`, mutations
 /// `null` (or a ConvexError for `author: "fail"`), actions run nested on the same isolate.
+///
+/// The query `limits:ok` really runs, through the synchronous `Isolate::invoke` of the same
+/// isolate while the calling action is in flight.
 struct TestHost {
-    iso: Weak<Isolate>,
+    iso: Weak<RefCell<Isolate>>,
     calls: RefCell<Vec<(String, Value)>>,
 }
 
 impl TestHost {
-    fn new(iso: &Rc<Isolate>) -> Rc<TestHost> {
+    fn new(iso: &Rc<RefCell<Isolate>>) -> Rc<TestHost> {
         Rc::new(TestHost {
             iso: Rc::downgrade(iso),
             calls: RefCell::new(Vec::new()),
         })
+    }
+}
+
+/// A query host with no data (for `limits:ok`, which makes no syscall).
+struct NoData;
+
+impl Host for NoData {
+    fn syscall(&mut self, op: &str, _: &str) -> Result<String, HostError> {
+        Err(HostError::developer(format!("no {op}")))
+    }
+    fn async_syscall(&mut self, op: &str, _: &str) -> Result<String, HostError> {
+        Err(HostError::developer(format!("no {op}")))
     }
 }
 
@@ -90,6 +105,13 @@ impl ActionHost for TestHost {
                 "1.0/actions/query" if args["args"]["fatal"] == json!(true) => {
                     Err(HostError::fatal("database on fire"))
                 }
+                "1.0/actions/query" if args["name"] == json!("limits:ok") => {
+                    let iso = iso.expect("isolate alive");
+                    let mut query = action("limits:ok", json!({}));
+                    query.kind = FunctionKind::Query;
+                    let out = iso.borrow_mut().invoke(&query, &mut NoData);
+                    out.result.map_err(|e| HostError::developer(e.message))
+                }
                 "1.0/actions/query" => Ok("[]".into()),
                 "1.0/actions/mutation" if args["args"]["author"] == json!("fail") => {
                     Err(HostError {
@@ -103,9 +125,9 @@ impl ActionHost for TestHost {
                     let iso = iso.expect("isolate alive");
                     let path = args["name"].as_str().unwrap().to_string();
                     let host: Rc<dyn ActionHost> = TestHost::new(&iso);
-                    let out = iso
-                        .invoke_action(action(&path, args["args"].clone()), host)
-                        .await;
+                    let inv = action(&path, args["args"].clone());
+                    let fut = iso.borrow().invoke_action(inv, host);
+                    let out = fut.await;
                     out.result.map_err(|e| HostError::developer(e.message))
                 }
                 _ => Err(HostError::developer(format!("unknown op {op}"))),
@@ -123,9 +145,14 @@ fn local<F: Future>(f: F) -> F::Output {
     tokio::task::LocalSet::new().block_on(&rt, f)
 }
 
-async fn run(iso: &Rc<Isolate>, path: &str, args: Value) -> Outcome {
+async fn run(iso: &Rc<RefCell<Isolate>>, path: &str, args: Value) -> Outcome {
+    run_inv(iso, action(path, args)).await
+}
+
+async fn run_inv(iso: &Rc<RefCell<Isolate>>, inv: Invocation) -> Outcome {
     let host: Rc<dyn ActionHost> = TestHost::new(iso);
-    iso.invoke_action(action(path, args), host).await
+    let fut = iso.borrow().invoke_action(inv, host);
+    fut.await
 }
 
 fn ok_value(out: &Outcome) -> Value {
@@ -135,8 +162,8 @@ fn ok_value(out: &Outcome) -> Value {
     }
 }
 
-fn isolate() -> Rc<Isolate> {
-    Rc::new(Isolate::new(app()).expect("isolate"))
+fn isolate() -> Rc<RefCell<Isolate>> {
+    Rc::new(RefCell::new(Isolate::new(app()).expect("isolate")))
 }
 
 /// A one-request-per-connection HTTP/1.1 server on 127.0.0.1 (a thread per connection);
@@ -325,13 +352,13 @@ fn timers_fire_in_time_order_and_clear() {
 #[test]
 fn ten_actions_run_concurrently_on_one_thread() {
     let iso = isolate();
-    let batch = |iso: Rc<Isolate>| async move {
+    let batch = |iso: Rc<RefCell<Isolate>>| async move {
         let handles: Vec<_> = (0..10)
             .map(|_| {
                 let host: Rc<dyn ActionHost> = TestHost::new(&iso);
-                tokio::task::spawn_local(
-                    iso.invoke_action(action("actions:sleep", json!({"ms": 10})), host),
-                )
+                let inv = action("actions:sleep", json!({"ms": 10}));
+                let fut = iso.borrow().invoke_action(inv, host);
+                tokio::task::spawn_local(fut)
             })
             .collect();
         let mut outs = Vec::new();
@@ -345,7 +372,7 @@ fn ten_actions_run_concurrently_on_one_thread() {
         for out in batch(iso.clone()).await {
             assert_eq!(ok_value(&out), json!(10));
         }
-        assert_eq!(iso.idle_action_runtimes(), 10);
+        assert_eq!(iso.borrow().idle_action_runtimes(), 10);
         // ...which the second batch reuses.
         let t0 = Instant::now();
         for out in batch(iso.clone()).await {
@@ -356,7 +383,7 @@ fn ten_actions_run_concurrently_on_one_thread() {
             elapsed < Duration::from_millis(60),
             "10 × 10 ms sleeps took {elapsed:?}"
         );
-        assert_eq!(iso.idle_action_runtimes(), 10);
+        assert_eq!(iso.borrow().idle_action_runtimes(), 10);
     });
 }
 
@@ -365,11 +392,18 @@ fn run_query_mutation_and_action_through_the_host() {
     let iso = isolate();
     let host = TestHost::new(&iso);
     let dyn_host: Rc<dyn ActionHost> = host.clone();
-    let out = local(iso.invoke_action(action("actions:callOthers", json!({})), dyn_host));
+    let fut = iso
+        .borrow()
+        .invoke_action(action("actions:callOthers", json!({})), dyn_host);
+    let out = local(fut);
     let v = ok_value(&out);
     assert_eq!(v["q"], json!([]));
     assert_eq!(v["m"], Value::Null);
     assert_eq!(v["nested"], json!(4));
+    assert_eq!(
+        v["fine"], "fine",
+        "a query run by the host on the same isolate mid-action"
+    );
     assert_eq!(
         v["caught"],
         json!({"name": "ConvexError", "message": "insert refused", "data": {"code": "REFUSED"}, "isConvex": true})
@@ -387,6 +421,7 @@ fn run_query_mutation_and_action_through_the_host() {
             "1.0/actions/query",
             "1.0/actions/mutation",
             "1.0/actions/action",
+            "1.0/actions/query",
             "1.0/actions/mutation",
             "1.0/actions/query"
         ]
@@ -448,11 +483,6 @@ fn errors_are_reported_like_queries_and_mutations() {
     assert_eq!(err.kind, JsErrorKind::Internal);
 }
 
-async fn run_inv(iso: &Rc<Isolate>, inv: Invocation) -> Outcome {
-    let host: Rc<dyn ActionHost> = TestHost::new(iso);
-    iso.invoke_action(inv, host).await
-}
-
 #[test]
 fn action_timeout_covers_awaits_and_runaway_loops() {
     let iso = isolate();
@@ -481,7 +511,7 @@ fn action_timeout_covers_awaits_and_runaway_loops() {
         ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))),
         json!(1)
     );
-    assert_eq!(iso.idle_action_runtimes(), 1);
+    assert_eq!(iso.borrow().idle_action_runtimes(), 1);
     assert_eq!(Limits::default().action_timeout, Duration::from_secs(600));
 }
 
@@ -493,7 +523,7 @@ fn memory_limit_applies_to_actions() {
         .unwrap_err();
     assert_eq!(err.kind, JsErrorKind::OutOfMemory);
     assert_eq!(
-        iso.idle_action_runtimes(),
+        iso.borrow().idle_action_runtimes(),
         0,
         "a runtime that ran out of memory is not reused"
     );

@@ -146,6 +146,7 @@ export const callOthers = action({
       ctx.runMutation(internal.messages.clear, {}),
     ]);
     const nested = await ctx.runAction(internal.actions.inner, { n: 2 });
+    const fine = await ctx.runQuery(api.limits.ok, {});
     let caught: any = null;
     try {
       await ctx.runMutation(api.messages.send, { author: "fail", body: "x" });
@@ -159,7 +160,7 @@ export const callOthers = action({
       fatal = e.message;
     }
     console.log("done", q.length);
-    return { q, m, nested, caught, fatal };
+    return { q, m, nested, fine, caught, fatal };
   },
 });
 
