@@ -105,3 +105,18 @@ fn calendar_crons_load_and_do_not_run_outside_their_minute() {
     }
     assert_eq!(s.query_ok("crons:cronRuns", json!({})), json!([]));
 }
+
+#[test]
+fn cron_runs_are_not_scheduled_functions() {
+    // Convex keeps crons in `_cron_jobs`; `ctx.db.system` shows scheduled functions only.
+    let s = start_scheduling(&["--in-memory"]);
+    wait_ticks(&s, 2, Duration::from_secs(10));
+    let crons: Vec<_> = ["crons.js:tick", "crons.js:record"]
+        .iter()
+        .flat_map(|name| scheduled_named(&s, name))
+        .collect();
+    assert!(
+        crons.is_empty(),
+        "cron runs listed in _scheduled_functions: {crons:?}"
+    );
+}

@@ -21,14 +21,21 @@ fn start() -> Server {
     start_scheduling(&["--in-memory"])
 }
 
+/// A mutation's result that must be a scheduled job id.
+#[track_caller]
+fn job_id(returned: Value) -> String {
+    let id = returned
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a job id, got {returned}"));
+    decode_id(id).unwrap_or_else(|| panic!("not a Convex id: {id}"));
+    id.to_string()
+}
+
 fn schedule_after(s: &Server, label: &str, delay_ms: f64) -> String {
-    let id = s.mutation_ok(
+    job_id(s.mutation_ok(
         "jobs:scheduleAfter",
         json!({ "label": label, "delayMs": delay_ms }),
-    );
-    id.as_str()
-        .unwrap_or_else(|| panic!("runAfter returns an id string, got {id}"))
-        .to_string()
+    ))
 }
 
 /// The `ranAt` of every `jobs:record` run with `label`.
@@ -43,6 +50,22 @@ fn runs(s: &Server, label: &str) -> Vec<f64> {
                 .as_f64()
                 .unwrap_or_else(|| panic!("ranAt not a number: {r}"))
         })
+        .collect()
+}
+
+/// Every `_scheduled_functions` row except the cron fixture's own (`crons.js:*`), which
+/// `tests/crons.rs` checks: the interval cron of the fixture runs in every server.
+fn app_jobs(s: &Server) -> Vec<Value> {
+    let all = s.query_ok("jobs:scheduled", json!({}));
+    let all = all.as_array().expect("jobs:scheduled returns an array");
+    all.iter()
+        .filter(|j| {
+            !j["name"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("crons.js:")
+        })
+        .cloned()
         .collect()
 }
 
@@ -105,7 +128,6 @@ fn run_after_zero_runs_soon_and_succeeds() {
     let s = start();
     let before = now_ms();
     let id = schedule_after(&s, "soon", 0.0);
-    decode_id(&id).unwrap_or_else(|| panic!("not a Convex id: {id}"));
     let job = wait_job_final(&s, &id, RUN_DEADLINE);
     let finished = now_ms();
     assert_eq!(
@@ -154,13 +176,11 @@ fn run_after_delay_runs_then_and_not_before() {
 fn run_at_runs_then_and_not_before() {
     let s = start();
     let at = (now_ms() + 1_500.0).floor();
-    let id = s.mutation_ok("jobs:scheduleAt", json!({ "label": "at-ms", "at": at }));
-    let id = id.as_str().expect("runAt returns an id").to_string();
-    let date_id = s.mutation_ok(
+    let id = job_id(s.mutation_ok("jobs:scheduleAt", json!({ "label": "at-ms", "at": at })));
+    let date_id = job_id(s.mutation_ok(
         "jobs:scheduleAtDate",
         json!({ "label": "at-date", "at": at + 100.0 }),
-    );
-    let date_id = date_id.as_str().expect("runAt returns an id").to_string();
+    ));
     let job = scheduled_job(&s, &id);
     assert_json_eq(&job["scheduledTime"], &json!(at));
     assert_json_eq(
@@ -197,8 +217,7 @@ fn cancel_before_due_never_runs() {
     assert_json_eq(&again["completedTime"], &json!(completed));
 
     // Scheduled and canceled in one transaction: canceled from the start.
-    let same_tx = s.mutation_ok("jobs:scheduleAndCancel", json!({ "label": "same-tx" }));
-    let same_tx = same_tx.as_str().expect("an id").to_string();
+    let same_tx = job_id(s.mutation_ok("jobs:scheduleAndCancel", json!({ "label": "same-tx" })));
     assert_eq!(
         scheduled_job(&s, &same_tx)["state"],
         json!({ "kind": "canceled" })
@@ -277,11 +296,11 @@ fn scheduling_from_a_rolled_back_mutation_schedules_nothing() {
     let s = start();
     let e = s.mutation_err("jobs:scheduleThenThrow", json!({ "label": "ghost" }));
     e.assert_contains("Uncaught Error: rolled back after scheduling ghost");
-    assert_eq!(s.query_ok("jobs:scheduled", json!({})), json!([]));
+    assert_eq!(app_jobs(&s), Vec::<Value>::new());
     let barrier = schedule_after(&s, "barrier", 0.0);
     wait_job_final(&s, &barrier, RUN_DEADLINE);
     assert_eq!(runs(&s, "ghost"), Vec::<f64>::new());
-    let all = s.query_ok("jobs:scheduled", json!({}));
+    let all = Value::Array(app_jobs(&s));
     assert_eq!(
         all.as_array().map(Vec::len),
         Some(1),
@@ -293,8 +312,7 @@ fn scheduling_from_a_rolled_back_mutation_schedules_nothing() {
 #[test]
 fn failing_scheduled_mutation_ends_failed_without_writes() {
     let s = start();
-    let id = s.mutation_ok("jobs:scheduleFailing", json!({ "label": "boom" }));
-    let id = id.as_str().expect("an id").to_string();
+    let id = job_id(s.mutation_ok("jobs:scheduleFailing", json!({ "label": "boom" })));
     let job = wait_job_final(&s, &id, RUN_DEADLINE);
     assert_eq!(job_kind(&job), "failed", "{job}");
     assert_eq!(job["name"], "jobs.js:failing");
@@ -328,8 +346,7 @@ fn due_work_runs_after_a_restart() {
         .map(|l| schedule_after(&s, l, 2_000.0))
         .collect();
     let at = (now_ms() + 2_000.0).floor();
-    let at_id = s.mutation_ok("jobs:scheduleAt", json!({ "label": "r-at", "at": at }));
-    let at_id = at_id.as_str().expect("an id").to_string();
+    let at_id = job_id(s.mutation_ok("jobs:scheduleAt", json!({ "label": "r-at", "at": at })));
     for id in ids.iter().chain([&at_id]) {
         assert_eq!(scheduled_job(&s, id)["state"], json!({ "kind": "pending" }));
     }
@@ -425,7 +442,7 @@ fn scheduled_rows_have_convex_shape_in_the_system_table() {
     let s = start();
     let before = now_ms();
     let id = schedule_after(&s, "shape", 60_000.0);
-    let all = s.query_ok("jobs:scheduled", json!({}));
+    let all = Value::Array(app_jobs(&s));
     let rows = all.as_array().expect("an array");
     assert_eq!(rows.len(), 1, "{all}");
     let job = &rows[0];
@@ -444,4 +461,102 @@ fn scheduled_rows_have_convex_shape_in_the_system_table() {
         "{scheduled} vs {before}"
     );
     assert_eq!(&scheduled_job(&s, &id), job);
+}
+
+#[test]
+fn a_running_scheduled_mutation_sees_its_own_job_in_progress() {
+    let s = start();
+    let id = job_id(s.mutation_ok("jobs:scheduleSelfState", json!({})));
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_eq!(job["state"], json!({ "kind": "success" }), "{job}");
+    assert_eq!(s.query_ok("jobs:seen", json!({})), json!([["inProgress"]]));
+}
+
+#[test]
+fn scheduling_a_missing_function_fails_with_convex_text() {
+    let s = start();
+    let module = s.mutation_ok("jobs:scheduleMissing", json!({ "path": "nope:fn" }));
+    let module = module
+        .as_str()
+        .unwrap_or_else(|| panic!("must throw, got {module}"));
+    assert!(
+        module.contains("Attempted to schedule function at nonexistent path: nope"),
+        "{module:?}"
+    );
+    let export = s.mutation_ok("jobs:scheduleMissing", json!({ "path": "jobs:nope" }));
+    let export = export
+        .as_str()
+        .unwrap_or_else(|| panic!("must throw, got {export}"));
+    assert!(
+        export.contains(
+            "Attempted to schedule function, but no exported function nope found in the file: \
+             jobs.js. Did you forget to export it?"
+        ),
+        "{export:?}"
+    );
+    assert_eq!(app_jobs(&s), Vec::<Value>::new());
+}
+
+#[test]
+fn arguments_are_validated_when_the_job_runs() {
+    let s = start();
+    // Bad arguments are accepted at schedule time and fail the job when it runs.
+    let id = job_id(s.mutation_ok("jobs:scheduleBadArgs", json!({})));
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_eq!(job_kind(&job), "failed", "{job}");
+    let error = job["state"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("ArgumentValidationError: Value does not match validator."),
+        "{error:?}"
+    );
+    assert!(error.contains("Path: .label"), "{error:?}");
+}
+
+#[test]
+fn scheduling_a_query_is_accepted_and_the_job_fails_when_due() {
+    let s = start();
+    // Convex checks only that the function exists when scheduling; the kind when it runs.
+    let id = job_id(s.mutation_ok("jobs:scheduleQuery", json!({})));
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_eq!(job_kind(&job), "failed", "{job}");
+    assert!(
+        !job["state"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{job}"
+    );
+    assert_eq!(job["name"], "jobs.js:runs");
+}
+
+#[test]
+fn at_most_a_thousand_jobs_per_mutation() {
+    let s = start();
+    let e = s.mutation_err("jobs:burst", json!({ "run": "over", "count": 1001.0 }));
+    e.assert_contains("Too many functions scheduled by this mutation (limit: 1000)");
+    assert_eq!(app_jobs(&s), Vec::<Value>::new());
+    assert_json_eq(
+        &s.mutation_ok("jobs:burst", json!({ "run": "max", "count": 1000.0 })),
+        &json!(1000.0),
+    );
+    poll("1000 burst rows", Duration::from_secs(60), || {
+        let n = burst_counts(&s, "max").len();
+        if n == 1000 {
+            Ok(())
+        } else {
+            Err(format!("{n} indexes ran"))
+        }
+    });
+    assert!(burst_counts(&s, "max").values().all(|&rows| rows == 1.0));
+}
+
+#[test]
+fn jobs_scheduled_by_a_rolled_back_nested_mutation_do_not_exist() {
+    let s = start();
+    let kept = job_id(s.mutation_ok("jobs:scheduleViaNested", json!({ "label": "n" })));
+    let job = wait_job_final(&s, &kept, RUN_DEADLINE);
+    assert_recorded_once(&s, &job, "n-kept");
+    let all = Value::Array(app_jobs(&s));
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    assert_eq!(runs(&s, "n-dropped"), Vec::<f64>::new());
 }
