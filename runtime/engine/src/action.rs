@@ -36,15 +36,33 @@ use rquickjs::{Array, ArrayBuffer, Ctx, Object, Persistent, Promise, Value};
 use crate::fetch::{FetchClient, FetchError, FetchRequest, FetchResponse};
 use crate::isolate::{
     Abort, Inner, abort_error, aborted, call_control, describe_error, drain_jobs, end_call,
-    first_unhandled, internal_error as internal, start_call, update_stack_top,
+    first_unhandled, internal_error as internal, start_call, started_promise, update_stack_top,
 };
-use crate::{ActionHost, App, FunctionKind, HostError, Invocation, JsError, JsErrorKind, Outcome};
+use crate::{
+    ActionHost, App, FunctionKind, HostError, HttpOutcome, HttpRequest, HttpResponse, Invocation,
+    JsError, JsErrorKind, Outcome,
+};
 
 /// Loaded runtimes waiting to run an action, and the isolate's HTTP clients.
 pub(crate) struct ActionPool {
     app: Arc<App>,
     idle: RefCell<Vec<Inner>>,
     http: OnceCell<Result<FetchClient, FetchError>>,
+}
+
+/// What an action runs.
+enum Call {
+    Function(Invocation),
+    Http(HttpRequest),
+}
+
+/// Status line and headers of an HTTP action's response, as `control.startHttp` resolves.
+#[derive(serde::Deserialize)]
+struct HttpHead {
+    status: u16,
+    #[serde(rename = "statusText")]
+    status_text: String,
+    headers: Vec<(String, String)>,
 }
 
 /// An operation the action started, as taken from `control.takeOps()`.
@@ -158,18 +176,62 @@ impl ActionPool {
         inv: Invocation,
         host: Rc<dyn ActionHost>,
     ) -> Outcome {
-        let fail = |message: String| Outcome {
-            result: Err(JsError::new(JsErrorKind::Internal, message)),
-            log_lines: Vec::new(),
-        };
         if inv.kind != FunctionKind::Action {
-            return fail(format!(
+            let message = format!(
                 "invoke_action runs actions only, not the {} {}:{} (use invoke)",
                 inv.kind.as_str(),
                 inv.module,
                 inv.name
-            ));
+            );
+            return Outcome {
+                result: Err(JsError::new(JsErrorKind::Internal, message)),
+                log_lines: Vec::new(),
+            };
         }
+        let timeout = inv.timeout;
+        let (result, log_lines) = Self::run_call(pool, Call::Function(inv), timeout, host).await;
+        Outcome {
+            result: result.map(|(text, _)| text),
+            log_lines,
+        }
+    }
+
+    /// Runs one HTTP action: routes `request` through `convex/http.ts`'s router.
+    pub(crate) async fn run_http(
+        pool: Rc<ActionPool>,
+        request: HttpRequest,
+        timeout: Option<Duration>,
+        host: Rc<dyn ActionHost>,
+    ) -> HttpOutcome {
+        let (result, log_lines) = Self::run_call(pool, Call::Http(request), timeout, host).await;
+        let result = result.and_then(|(head, body)| {
+            let head: HttpHead = serde_json::from_str(&head).map_err(|e| {
+                JsError::new(JsErrorKind::Internal, format!("HTTP response head: {e}"))
+            })?;
+            Ok(HttpResponse {
+                status: head.status,
+                status_text: head.status_text,
+                headers: head.headers,
+                body: body.unwrap_or_default(),
+            })
+        });
+        HttpOutcome { result, log_lines }
+    }
+
+    /// Runs a call on a runtime lent from the pool: its result text (and, for HTTP actions,
+    /// the response body) and its log lines.
+    async fn run_call(
+        pool: Rc<ActionPool>,
+        call: Call,
+        timeout: Option<Duration>,
+        host: Rc<dyn ActionHost>,
+    ) -> (Result<(String, Option<Vec<u8>>), JsError>, Vec<String>) {
+        let fail = |message: String| {
+            (
+                Err(JsError::new(JsErrorKind::Internal, message)),
+                Vec::new(),
+            )
+        };
         let app = pool.app.clone();
         let taken = pool.idle.borrow_mut().pop();
         let inner = match taken {
@@ -184,7 +246,7 @@ impl ActionPool {
                 }
             },
         };
-        let timeout = inv.timeout.unwrap_or(app.limits.action_timeout);
+        let timeout = timeout.unwrap_or(app.limits.action_timeout);
         let mut lent = Lent {
             promise: None,
             inner,
@@ -205,14 +267,31 @@ impl ActionPool {
                 .set(inner.baseline.saturating_add(app.limits.memory_bytes));
         }
         let mut unawaited = Vec::new();
-        let result = drive(&pool, &app, &mut lent, &inv, host, deadline, &mut unawaited).await;
+        let result = drive(
+            &pool,
+            &app,
+            &mut lent,
+            &call,
+            host,
+            deadline,
+            &mut unawaited,
+        )
+        .await;
         let Lent { promise, mut inner } = lent;
         drop(promise);
         let control = inner.control.clone();
         let shared = inner.shared.clone();
-        let mut log_lines = inner.context.with(|ctx| match control.restore(&ctx) {
-            Ok(control) => end_call(&ctx, &control, &shared),
-            Err(_) => Vec::new(),
+        let is_http = matches!(call, Call::Http(_));
+        let (body, mut log_lines) = inner.context.with(|ctx| match control.restore(&ctx) {
+            Ok(control) => {
+                let body = if is_http && result.is_ok() {
+                    take_http_body(&ctx, &control)
+                } else {
+                    None
+                };
+                (body, end_call(&ctx, &control, &shared))
+            }
+            Err(_) => (None, Vec::new()),
         });
         if !unawaited.is_empty() {
             let n = unawaited.len();
@@ -229,9 +308,9 @@ impl ActionPool {
         }
         let result = match stopped {
             Some(e) => Err(e),
-            None => result,
+            None => result.map(|text| (text, body)),
         };
-        Outcome { result, log_lines }
+        (result, log_lines)
     }
 }
 
@@ -240,7 +319,7 @@ async fn drive(
     pool: &ActionPool,
     app: &App,
     lent: &mut Lent,
-    inv: &Invocation,
+    call: &Call,
     host: Rc<dyn ActionHost>,
     deadline: Instant,
     unawaited: &mut Vec<String>,
@@ -256,7 +335,10 @@ async fn drive(
                     .clone()
                     .restore(&ctx)
                     .map_err(|e| internal(&ctx, e))?;
-                let promise = start_call(&ctx, app, &control, &shared, inv)?;
+                let promise = match call {
+                    Call::Function(inv) => start_call(&ctx, app, &control, &shared, inv)?,
+                    Call::Http(req) => start_http(&ctx, app, &control, &shared, req)?,
+                };
                 Ok(Persistent::save(&ctx, promise))
             })?;
     lent.promise = Some(promise.clone());
@@ -491,6 +573,38 @@ fn parse_op(item: &Array<'_>) -> rquickjs::Result<NewOp> {
             ));
         }
     })
+}
+
+/// `control.begin("action")` then `control.startHttp(...)`: the promise of the response head.
+fn start_http<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    shared: &crate::isolate::Shared,
+    req: &HttpRequest,
+) -> Result<Promise<'js>, JsError> {
+    call_control::<()>(ctx, control, "begin", ("action",)).map_err(|e| internal(ctx, e))?;
+    let headers = serde_json::to_string(&req.headers).unwrap_or_else(|_| "[]".into());
+    let body = match &req.body {
+        Some(bytes) => {
+            Some(ArrayBuffer::new(ctx.clone(), bytes.clone()).map_err(|e| internal(ctx, e))?)
+        }
+        None => None,
+    };
+    let started: rquickjs::Result<Value> = call_control(
+        ctx,
+        control,
+        "startHttp",
+        (req.method.as_str(), req.url.as_str(), headers, body),
+    );
+    started_promise(ctx, app, control, shared, started)
+}
+
+/// The body of the response an HTTP action returned.
+fn take_http_body<'js>(ctx: &Ctx<'js>, control: &Object<'js>) -> Option<Vec<u8>> {
+    let body: Option<ArrayBuffer> = call_control(ctx, control, "takeHttpBody", ()).ok()?;
+    // SAFETY: the buffer belongs to this context and stays attached while it is copied here.
+    body.and_then(|b| unsafe { b.as_bytes() }.map(<[u8]>::to_vec))
 }
 
 fn settle_fetch<'js>(

@@ -217,6 +217,19 @@ impl Isolate {
         ActionPool::run(self.actions.clone(), invocation, host)
     }
 
+    /// Runs one HTTP action like [`Isolate::invoke_action`] runs an action: the request is
+    /// routed by the default export of `convex/http.ts` (`router.lookup(path, method)`) and
+    /// the handler's `Response` is returned; an unrouted request gets Convex's 404
+    /// (`No matching routes found`). `timeout` overrides [`crate::Limits::action_timeout`].
+    pub fn invoke_http_action(
+        &self,
+        request: crate::HttpRequest,
+        timeout: Option<Duration>,
+        host: Rc<dyn ActionHost>,
+    ) -> impl std::future::Future<Output = crate::HttpOutcome> + 'static {
+        ActionPool::run_http(self.actions.clone(), request, timeout, host)
+    }
+
     /// How many loaded runtimes wait in this isolate's action pool (for tests and metrics).
     pub fn idle_action_runtimes(&self) -> usize {
         self.actions.idle_count()
@@ -912,6 +925,19 @@ pub(crate) fn start_call<'js>(
         "start",
         (inv.kind.as_str(), inv.module.as_str(), inv.name.as_str(), inv.args_json.as_str()),
     );
+    started_promise(ctx, app, control, shared, started)
+}
+
+/// The promise a `control.start*` call returned; a string it returned instead is an engine-side
+/// refusal (unknown function, wrong kind, ...), a throw is described as the call's error.
+#[allow(clippy::result_large_err)]
+pub(crate) fn started_promise<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    control: &Object<'js>,
+    shared: &Shared,
+    started: rquickjs::Result<Value<'js>>,
+) -> Result<rquickjs::Promise<'js>, JsError> {
     let started = match started {
         Ok(v) => v,
         Err(rquickjs::Error::Exception) => {
@@ -921,7 +947,7 @@ pub(crate) fn start_call<'js>(
             }
             return Err(describe_error(ctx, app, control, reason));
         }
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(internal_error(ctx, e)),
     };
     if let Some(text) = started.as_string() {
         let text = text.to_string().unwrap_or_default();

@@ -26,6 +26,7 @@
 //! thread inside a tokio current-thread runtime (or `LocalSet`); several may be in flight at
 //! once. Each in-flight action gets its own loaded QuickJS runtime + context from a pool kept
 //! by the isolate (see `action.rs`), so limits, logs and state never mix between actions.
+//! [`Isolate::invoke_http_action`] runs HTTP actions (routed by `convex/http.ts`) the same way.
 //!
 //! Web APIs are written here (JS prelude in `prelude.js`), not taken from `llrt_modules`,
 //! which is built on another rquickjs version (two versions cannot share one QuickJS).
@@ -229,6 +230,36 @@ pub struct Outcome {
     /// Convex JSON text of the return value, or the error.
     pub result: Result<String, JsError>,
     /// Console output, formatted like Convex (`"[LOG] 'hello'"`).
+    pub log_lines: Vec<String>,
+}
+
+/// A request to an HTTP action (`convex/http.ts`'s router picks the handler).
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The full URL (`https://host/path?query`); the router matches its path.
+    pub url: String,
+    /// Header pairs in order (repeated names allowed).
+    pub headers: Vec<(String, String)>,
+    /// The body; ignored for `GET` and `HEAD`.
+    pub body: Option<Vec<u8>>,
+}
+
+/// The `Response` an HTTP action returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub status_text: String,
+    /// Header pairs (lower-case names, `set-cookie` kept apart).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The result of one HTTP action: its response, or the error that ended it (which the server
+/// answers as Convex does, e.g. with a 500), and its console lines.
+#[derive(Debug, Clone)]
+pub struct HttpOutcome {
+    pub result: Result<HttpResponse, JsError>,
     pub log_lines: Vec<String>,
 }
 

@@ -1140,7 +1140,9 @@ export default function install(N) {
   define(g, "Convex", Convex);
 
   // ---- control object (driven from Rust) --------------------------------------------------
+  let httpBody = null;
   function resetActionState() {
+    httpBody = null;
     actionOps = [];
     pendingOps.clear();
     actionTimers.clear();
@@ -1272,6 +1274,38 @@ export default function install(N) {
       if (t.repeat) actionOps.push([id, "timer", t.delay]);
       else actionTimers.delete(id);
       if (typeof t.cb === "function") t.cb(...t.args);
+    },
+    // HTTP actions: routes a request through convex/http.ts's router and resolves to the
+    // JSON text of the response head; the body waits for `takeHttpBody`.
+    startHttp(method, url, headersJson, body) {
+      const ns = modules.get("http");
+      const router = ns && ns.default;
+      if (!router || router.isRouter !== true || typeof router.lookup !== "function") {
+        return "convex/http.ts does not export an HttpRouter as its default export";
+      }
+      const m = String(method).toUpperCase();
+      const request = new Request(url, {
+        method: m,
+        headers: JSON.parse(headersJson),
+        body: body === undefined || m === "GET" || m === "HEAD" ? undefined : new Uint8Array(body),
+      });
+      const match = router.lookup(new URL(request.url).pathname, m);
+      const response = match === null
+        ? RealPromise.resolve(new Response("No matching routes found", { status: 404 }))
+        : match[0].invokeHttpAction(request);
+      return response.then((r) => {
+        if (!(r instanceof Response)) {
+          throw new Error("HTTP action must return a Response, but returned " + (r === null ? "null" : typeof r));
+        }
+        const b = peekBody(r);
+        httpBody = b === null ? new Uint8Array(0) : b;
+        return JSON.stringify({ status: r.status, statusText: r.statusText, headers: headerPairs(r.headers) });
+      });
+    },
+    takeHttpBody() {
+      const b = httpBody;
+      httpBody = null;
+      return b === null ? undefined : b.slice().buffer;
     },
     // Names of the operations still in flight (for the "unawaited operation" warning).
     pendingKinds() {

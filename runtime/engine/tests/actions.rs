@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    ActionHost, App, EngineOptions, FunctionKind, Host, HostError, Invocation, Isolate,
-    JsErrorKind, Limits, Outcome,
+    ActionHost, App, EngineOptions, FunctionKind, Host, HostError, HttpOutcome, HttpRequest,
+    Invocation, Isolate, JsErrorKind, Limits, Outcome,
 };
 use serde_json::{Value, json};
 
@@ -600,4 +600,74 @@ fn deep_recursion_in_an_action_is_a_stack_overflow() {
         .unwrap();
     assert_eq!(out.0.kind, JsErrorKind::StackOverflow);
     assert_eq!(ok_value(&out.1), json!(1));
+}
+
+fn http(method: &str, path: &str, body: Option<&[u8]>) -> HttpRequest {
+    HttpRequest {
+        method: method.into(),
+        url: format!("https://app.example.site{path}"),
+        headers: vec![("Authorization".into(), "Bearer t".into())],
+        body: body.map(<[u8]>::to_vec),
+    }
+}
+
+async fn run_http(iso: &Rc<RefCell<Isolate>>, req: HttpRequest) -> HttpOutcome {
+    let host: Rc<dyn ActionHost> = TestHost::new(iso);
+    let fut = iso.borrow().invoke_http_action(req, None, host);
+    fut.await
+}
+
+#[test]
+fn http_actions_are_routed_and_return_responses() {
+    let iso = isolate();
+    let out = local(run_http(&iso, http("post", "/hello?x=1", Some(b"ping"))));
+    assert_eq!(out.log_lines, vec!["[LOG] 'hello' 'POST'".to_string()]);
+    let resp = out.result.unwrap();
+    assert_eq!(resp.status, 201);
+    assert_eq!(
+        resp.headers,
+        vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("set-cookie".to_string(), "a=1".to_string())
+        ]
+    );
+    let v: Value = serde_json::from_slice(&resp.body).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "method": "POST",
+            "url": "https://app.example.site/hello?x=1",
+            "body": "ping",
+            "auth": "Bearer t",
+            "q": "fine"
+        })
+    );
+
+    let resp = local(run_http(&iso, http("GET", "/files/a/b", None)))
+        .result
+        .unwrap();
+    assert_eq!((resp.status, resp.body.as_slice()), (200, &[1u8, 2, 3][..]));
+    assert!(
+        resp.headers
+            .contains(&("x-path".to_string(), "/files/a/b".to_string()))
+    );
+
+    // HEAD is routed as GET.
+    let resp = local(run_http(&iso, http("HEAD", "/files/x", None)))
+        .result
+        .unwrap();
+    assert_eq!(resp.status, 200);
+
+    let resp = local(run_http(&iso, http("GET", "/nope", None)))
+        .result
+        .unwrap();
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.body, b"No matching routes found");
+
+    let err = local(run_http(&iso, http("GET", "/boom", None)))
+        .result
+        .unwrap_err();
+    assert_eq!(err.kind, JsErrorKind::Uncaught);
+    assert_eq!(err.message, "Uncaught Error: http boom");
+    assert!(err.stack.unwrap().contains("(convex/http.ts:"));
 }
