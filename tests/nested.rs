@@ -220,3 +220,19 @@ fn a_stored_function_handle_works_after_a_restart() {
         &json!([{ "via": "runMutation", "value": 4.0 }]),
     );
 }
+
+#[test]
+fn a_nested_call_inherits_the_callers_time() {
+    let s = start();
+    let before = now_ms();
+    let got = s.mutation_ok("nested:nowPair", json!({}));
+    let caller = got["caller"].as_f64().unwrap_or_else(|| panic!("{got}"));
+    assert!(
+        caller >= before - 1_000.0 && caller <= now_ms() + 1_000.0,
+        "{got}"
+    );
+    assert_eq!(
+        got["callee"], got["caller"],
+        "Date.now() is frozen for the whole transaction"
+    );
+}

@@ -560,3 +560,68 @@ fn jobs_scheduled_by_a_rolled_back_nested_mutation_do_not_exist() {
     assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
     assert_eq!(runs(&s, "n-dropped"), Vec::<f64>::new());
 }
+
+#[test]
+fn kill9_during_a_chain_runs_each_step_exactly_once() {
+    let dir = TempDir::new("sched-chain");
+    let s = start_scheduling(&["--data", dir.str()]);
+    s.mutation_ok("jobs:startChain", json!({ "chain": "k", "total": 30.0 }));
+    poll("the chain starts", RUN_DEADLINE, || {
+        let steps = s.query_ok("jobs:chainSteps", json!({ "chain": "k" }));
+        if steps.as_array().is_some_and(|a| a.len() >= 3) {
+            Ok(())
+        } else {
+            Err(steps.to_string())
+        }
+    });
+    s.kill9();
+    let s = start_scheduling(&["--data", dir.str()]);
+    let expected: Vec<Value> = (0..30).map(|i| json!(i as f64)).collect();
+    poll(
+        "30 chain steps after the restart",
+        Duration::from_secs(30),
+        || {
+            let steps = s.query_ok("jobs:chainSteps", json!({ "chain": "k" }));
+            if steps.as_array().map(Vec::len) >= Some(30) {
+                Ok(())
+            } else {
+                Err(steps.to_string())
+            }
+        },
+    );
+    assert_json_eq(
+        &s.query_ok("jobs:chainSteps", json!({ "chain": "k" })),
+        &Value::Array(expected),
+    );
+}
+
+#[test]
+fn a_job_scheduled_by_emvex_run_runs_under_emvex_dev() {
+    let dir = TempDir::new("sched-cli");
+    let out = run_cli(
+        &[
+            "run",
+            SCHEDULING_FIXTURE,
+            "jobs:scheduleAfter",
+            r#"{"label":"from-cli","delayMs":0}"#,
+            "--data",
+            dir.str(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "emvex run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let id = job_id(printed);
+    let s = start_scheduling(&["--data", dir.str()]);
+    let job = wait_job_final(&s, &id, RUN_DEADLINE);
+    assert_recorded_once(&s, &job, "from-cli");
+}
