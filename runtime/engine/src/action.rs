@@ -43,6 +43,10 @@ use crate::{
     JsError, JsErrorKind, Outcome,
 };
 
+/// At most this many loaded runtimes wait in an isolate's pool; more are dropped when their
+/// action ends (a burst of concurrent actions must not pin their memory for ever).
+pub(crate) const MAX_IDLE_RUNTIMES: usize = 16;
+
 /// Loaded runtimes waiting to run an action, and the isolate's HTTP clients.
 pub(crate) struct ActionPool {
     app: Arc<App>,
@@ -303,9 +307,11 @@ impl ActionPool {
         }
         let (oom, stopped) = abort_error(&app, &shared, timeout);
         inner.finish();
-        if !oom {
-            pool.idle.borrow_mut().push(inner);
+        let mut idle = pool.idle.borrow_mut();
+        if !oom && idle.len() < MAX_IDLE_RUNTIMES {
+            idle.push(inner);
         }
+        drop(idle);
         let result = match stopped {
             Some(e) => Err(e),
             None => result.map(|text| (text, body)),

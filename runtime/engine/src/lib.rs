@@ -25,7 +25,8 @@
 //! Actions: [`Isolate::invoke_action`] returns a `'static` future to poll on the isolate's
 //! thread inside a tokio current-thread runtime (or `LocalSet`); several may be in flight at
 //! once. Each in-flight action gets its own loaded QuickJS runtime + context from a pool kept
-//! by the isolate (see `action.rs`), so limits, logs and state never mix between actions.
+//! by the isolate (at most 16 idle ones are kept; see `action.rs`), so limits, logs and state
+//! never mix between actions.
 //! [`Isolate::invoke_http_action`] runs HTTP actions (routed by `convex/http.ts`) the same way.
 //!
 //! Web APIs are written here (JS prelude in `prelude.js`), not taken from `llrt_modules`,

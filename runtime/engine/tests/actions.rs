@@ -352,30 +352,15 @@ fn timers_fire_in_time_order_and_clear() {
 #[test]
 fn ten_actions_run_concurrently_on_one_thread() {
     let iso = isolate();
-    let batch = |iso: Rc<RefCell<Isolate>>| async move {
-        let handles: Vec<_> = (0..10)
-            .map(|_| {
-                let host: Rc<dyn ActionHost> = TestHost::new(&iso);
-                let inv = action("actions:sleep", json!({"ms": 10}));
-                let fut = iso.borrow().invoke_action(inv, host);
-                tokio::task::spawn_local(fut)
-            })
-            .collect();
-        let mut outs = Vec::new();
-        for h in handles {
-            outs.push(h.await.unwrap());
-        }
-        outs
-    };
     local(async {
         // The first batch fills the pool with ten loaded runtimes...
-        for out in batch(iso.clone()).await {
+        for out in sleep_batch(&iso, 10, 10).await {
             assert_eq!(ok_value(&out), json!(10));
         }
         assert_eq!(iso.borrow().idle_action_runtimes(), 10);
         // ...which the second batch reuses.
         let t0 = Instant::now();
-        for out in batch(iso.clone()).await {
+        for out in sleep_batch(&iso, 10, 10).await {
             assert_eq!(ok_value(&out), json!(10));
         }
         let elapsed = t0.elapsed();
@@ -385,6 +370,34 @@ fn ten_actions_run_concurrently_on_one_thread() {
         );
         assert_eq!(iso.borrow().idle_action_runtimes(), 10);
     });
+}
+
+/// Starts `n` actions sleeping `ms` each with `spawn_local`, then awaits them all.
+async fn sleep_batch(iso: &Rc<RefCell<Isolate>>, n: usize, ms: u64) -> Vec<Outcome> {
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let host: Rc<dyn ActionHost> = TestHost::new(iso);
+            let inv = action("actions:sleep", json!({ "ms": ms }));
+            let fut = iso.borrow().invoke_action(inv, host);
+            tokio::task::spawn_local(fut)
+        })
+        .collect();
+    let mut outs = Vec::new();
+    for h in handles {
+        outs.push(h.await.unwrap());
+    }
+    outs
+}
+
+#[test]
+fn the_idle_pool_is_capped() {
+    let iso = isolate();
+    local(async {
+        for out in sleep_batch(&iso, 20, 5).await {
+            assert_eq!(ok_value(&out), json!(5));
+        }
+    });
+    assert_eq!(iso.borrow().idle_action_runtimes(), 16);
 }
 
 #[test]
