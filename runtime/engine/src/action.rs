@@ -265,6 +265,7 @@ impl ActionPool {
             *s.rng.borrow_mut() = ChaCha12Rng::from_seed(seed);
             s.deadline.set(Some(deadline));
             s.real_clock.set(Some(started));
+            s.dynamic_import.set(true);
             *s.action_host.borrow_mut() = Some(host.clone());
             s.alloc
                 .limit

@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) action_host: RefCell<Option<Rc<dyn ActionHost>>>,
     /// Set while an action runs (its start): `Date`/`performance` then read the real clock.
     pub(crate) real_clock: Cell<Option<Instant>>,
+    /// Set while an action runs: dynamic `import()` of the app's modules is allowed.
+    pub(crate) dynamic_import: Rc<Cell<bool>>,
     pub(crate) rng: RefCell<ChaCha12Rng>,
     now_ms: Cell<f64>,
     perf_now: Cell<f64>,
@@ -111,7 +113,10 @@ impl Shared {
     }
 }
 
-struct AppResolver(Arc<App>);
+/// Resolves imports from the app's load-time graph. Dynamic `import()` (a specifier that is
+/// not a static import of the importing module) is allowed only while an action runs, and
+/// only to modules already in the graph (they are all loaded in every context).
+struct AppResolver(Arc<App>, Rc<Cell<bool>>);
 
 impl Resolver for AppResolver {
     fn resolve<'js>(
@@ -130,12 +135,58 @@ impl Resolver for AppResolver {
         if app.by_name.contains_key(name) {
             return Ok(name.to_string());
         }
+        if self.1.get() {
+            return resolve_dynamic(app, base, name).ok_or_else(|| {
+                rquickjs::Error::new_resolving_message(
+                    base,
+                    name,
+                    "dynamic import() in actions can only import modules that the app imports statically somewhere",
+                )
+            });
+        }
         Err(rquickjs::Error::new_resolving_message(
             base,
             name,
             "dynamic import() is not supported in queries and mutations (only static imports resolved when the app was loaded can be imported)",
         ))
     }
+}
+
+/// Finds the module a dynamic `import(name)` from `base` means: a relative path next to
+/// `base` (with the extensions and `index` files static imports allow), or a bare specifier
+/// that some module of the app imports statically.
+fn resolve_dynamic(app: &App, base: &str, name: &str) -> Option<String> {
+    if !(name.starts_with("./") || name.starts_with("../")) {
+        return app
+            .modules
+            .iter()
+            .flat_map(|m| m.imports.iter())
+            .find(|(spec, _)| spec == name)
+            .map(|(_, target)| target.clone());
+    }
+    let mut parts: Vec<&str> = base.split('/').collect();
+    parts.pop();
+    for seg in name.split('/') {
+        match seg {
+            "." | "" => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    let stem = joined
+        .strip_suffix(".js")
+        .or_else(|| joined.strip_suffix(".mjs"))
+        .unwrap_or(&joined);
+    let exts = ["", ".ts", ".tsx", ".js", ".mjs", ".jsx", ".mts"];
+    let candidates = exts
+        .iter()
+        .map(|e| format!("{joined}{e}"))
+        .chain(exts[1..].iter().map(|e| format!("{stem}{e}")))
+        .chain(exts[1..].iter().map(|e| format!("{joined}/index{e}")));
+    candidates.into_iter().find(|c| app.by_name.contains_key(c))
 }
 
 struct AppLoader(Arc<App>);
@@ -419,8 +470,10 @@ impl Inner {
         let runtime = Runtime::new_with_alloc(CountingAllocator::new(alloc.clone()))
             .map_err(engine_error)?;
         runtime.set_max_stack_size(app.limits.max_stack_bytes);
-        runtime.set_loader(AppResolver(app.clone()), AppLoader(app.clone()));
+        let dynamic_import = Rc::new(Cell::new(false));
+        runtime.set_loader(AppResolver(app.clone(), dynamic_import.clone()), AppLoader(app.clone()));
         let shared = Rc::new(Shared {
+            dynamic_import,
             alloc,
             host: Cell::new(None),
             action_host: RefCell::new(None),
@@ -517,6 +570,7 @@ impl Inner {
         s.host.set(None);
         s.action_host.borrow_mut().take();
         s.real_clock.set(None);
+        s.dynamic_import.set(false);
         s.deadline.set(None);
         s.alloc.limit.set(usize::MAX);
         if s.abort.get().is_some() {

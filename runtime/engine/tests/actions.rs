@@ -684,3 +684,14 @@ fn http_actions_are_routed_and_return_responses() {
     assert_eq!(err.message, "Uncaught Error: http boom");
     assert!(err.stack.unwrap().contains("(convex/http.ts:"));
 }
+
+#[test]
+fn dynamic_import_of_app_modules_works_in_actions() {
+    let iso = isolate();
+    let v = ok_value(&local(run(&iso, "actions:dynamicImport", json!({}))));
+    assert_eq!(v["shout"], "X!");
+    assert_eq!(v["same"], true, "one instance per module");
+    assert_eq!(v["pkg"], "function");
+    let missing = v["missing"].as_str().unwrap();
+    assert!(missing.contains("can only import modules that the app imports statically"), "{missing}");
+}

@@ -292,3 +292,19 @@ export const deep = action({
     }
   },
 });
+
+export const dynamicImport = action({
+  args: {},
+  handler: async () => {
+    const m = await import("./lib/format");
+    const again = await import("./lib/format.js");
+    const pkg = await import("convex/values");
+    let missing = "";
+    try {
+      await import("./lib/nope");
+    } catch (e: any) {
+      missing = e.message;
+    }
+    return { shout: m.shout("x"), same: m === again, pkg: typeof pkg.v.string, missing };
+  },
+});
