@@ -318,7 +318,9 @@ fn web_apis_in_actions() {
             "b64": "ok",
             "decoded": "é",
             "url": "https://h.example/x?y=1",
-            "params": "2"
+            "params": "2",
+            "multipart": [true, "1\r\n2", "f.txt", "text/plain", "xyz"],
+            "urlencoded": [["1", "2"], "é"]
         })
     );
 }

@@ -68,6 +68,16 @@ export const webApis = action({
       getWithBody = e.message;
     }
     const blob = new Blob(["ab", new Uint8Array([99])], { type: "Text/Plain" });
+    const fd = new FormData();
+    fd.append("a", "1\n2");
+    fd.append("f", new Blob(["xyz"], { type: "text/plain" }), "f.txt");
+    const multipart = new Request("https://example.com", { method: "POST", body: fd });
+    const ctype = multipart.headers.get("content-type")!;
+    const parsed = await multipart.formData();
+    const file = parsed.get("f") as File;
+    const urlencoded = await new Response("x=1&y=%C3%A9&x=2", {
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    }).formData();
     return {
       a: h.get("a"),
       entries: [...h],
@@ -83,6 +93,8 @@ export const webApis = action({
       decoded: new TextDecoder().decode(new TextEncoder().encode("é")),
       url: new URL("/x?y=1", "https://h.example").href,
       params: new URLSearchParams("a=1&b=2").get("b"),
+      multipart: [ctype.startsWith("multipart/form-data; boundary="), parsed.get("a"), file.name, file.type, await file.text()],
+      urlencoded: [urlencoded.getAll("x"), urlencoded.get("y")],
     };
   },
 });
