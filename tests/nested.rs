@@ -236,3 +236,22 @@ fn a_nested_call_inherits_the_callers_time() {
         "Date.now() is frozen for the whole transaction"
     );
 }
+
+#[test]
+fn a_nested_convex_error_keeps_its_data() {
+    let s = start();
+    let got = s.mutation_ok("nested:catchConvexError", json!({ "tag": "ce" }));
+    assert_eq!(
+        got,
+        json!({ "isConvexError": true, "data": { "code": "NESTED", "tag": "ce" } })
+    );
+    assert_eq!(notes(&s, "ce"), json!([]));
+    let e = s.mutation_err("nested:uncaughtConvexError", json!({ "tag": "ce2" }));
+    assert_eq!(
+        e.data,
+        Some(json!({ "code": "NESTED", "tag": "ce2" })),
+        "{}",
+        e.message
+    );
+    assert_eq!(notes(&s, "ce2"), json!([]));
+}
