@@ -350,6 +350,9 @@ fn due_work_runs_after_a_restart() {
     for id in ids.iter().chain([&at_id]) {
         assert_eq!(scheduled_job(&s, id)["state"], json!({ "kind": "pending" }));
     }
+    // A canceled job stays canceled across the restart.
+    let canceled = schedule_after(&s, "r-canceled", 1_000.0);
+    s.mutation_ok("jobs:cancel", json!({ "id": canceled }));
     s.stop();
 
     // Restart once everything is due: every job runs, once.
@@ -368,6 +371,11 @@ fn due_work_runs_after_a_restart() {
     for label in labels.iter().chain(&["r-at"]) {
         assert_eq!(runs(&s, label).len(), 1, "{label}");
     }
+    assert_eq!(runs(&s, "r-canceled"), Vec::<f64>::new());
+    assert_eq!(
+        scheduled_job(&s, &canceled)["state"],
+        json!({ "kind": "canceled" })
+    );
 }
 
 #[test]
