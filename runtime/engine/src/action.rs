@@ -28,8 +28,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{AbortHandle, abortable};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha12Rng;
+use rand::Rng;
 use rquickjs::promise::PromiseState;
 use rquickjs::{Array, ArrayBuffer, Ctx, Object, Persistent, Promise, Value};
 
@@ -261,8 +260,8 @@ impl ActionPool {
             let inner = &mut lent.inner;
             let seed: [u8; 32] = rand::rng().random();
             inner.reset_for(FunctionKind::Action, seed, 0.0, None, timeout);
+            // `reset_for` seeds the generator: from real randomness here.
             let s = &inner.shared;
-            *s.rng.borrow_mut() = ChaCha12Rng::from_seed(seed);
             s.deadline.set(Some(deadline));
             s.real_clock.set(Some(started));
             s.dynamic_import.set(true);

@@ -678,6 +678,30 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
             Err(err.throw())
         })?,
     )?;
+    // `crypto.subtle`: the prelude validates names and arguments; errors here are TypeErrors.
+    native.set(
+        "digest",
+        Function::new(ctx.clone(), |ctx: Ctx<'js>, name: String, data: ArrayBuffer<'js>| -> rquickjs::Result<ArrayBuffer<'js>> {
+            let hash = crate::subtle::Hash::parse(&name)
+                .ok_or_else(|| Exception::throw_type(&ctx, &format!("unsupported hash {name}")))?;
+            // SAFETY: the buffer is a fresh copy made by the prelude; no JS runs while it is read.
+            let bytes = unsafe { data.as_bytes() }.unwrap_or(&[]).to_vec();
+            ArrayBuffer::new(ctx, hash.digest(&[&bytes]))
+        })?,
+    )?;
+    native.set(
+        "hmac",
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, name: String, key: ArrayBuffer<'js>, data: ArrayBuffer<'js>| -> rquickjs::Result<ArrayBuffer<'js>> {
+                let hash = crate::subtle::Hash::parse(&name)
+                    .ok_or_else(|| Exception::throw_type(&ctx, &format!("unsupported hash {name}")))?;
+                // SAFETY: both buffers are fresh copies made by the prelude; no JS runs meanwhile.
+                let (key, data) = unsafe { (key.as_bytes().unwrap_or(&[]).to_vec(), data.as_bytes().unwrap_or(&[]).to_vec()) };
+                ArrayBuffer::new(ctx, hash.hmac(&key, &data))
+            },
+        )?,
+    )?;
     let s = shared.clone();
     native.set("random", Function::new(ctx.clone(), move || -> f64 { s.rng.borrow_mut().random::<f64>() })?)?;
     let s = shared.clone();

@@ -38,6 +38,7 @@ mod app;
 mod fetch;
 mod isolate;
 mod stack;
+mod subtle;
 mod transpile;
 
 use std::collections::BTreeMap;

@@ -695,5 +695,25 @@ fn dynamic_import_of_app_modules_works_in_actions() {
     assert_eq!(v["same"], true, "one instance per module");
     assert_eq!(v["pkg"], "function");
     let missing = v["missing"].as_str().unwrap();
-    assert!(missing.contains("can only import modules that the app imports statically"), "{missing}");
+    assert!(
+        missing.contains("can only import modules that the app imports statically"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn crypto_subtle_digest_and_hmac() {
+    let iso = isolate();
+    let v = ok_value(&local(run(&iso, "actions:subtleCrypto", json!({}))));
+    assert_eq!(
+        v,
+        json!({
+            "digest": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            "mac": "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            "ok": true,
+            "bad": false,
+            "refused": "NotSupportedError: digest algorithm MD5 is not supported by emvex",
+            "algorithm": {"name": "HMAC", "hash": {"name": "SHA-256"}, "length": 32}
+        })
+    );
 }

@@ -320,3 +320,27 @@ export const dynamicImport = action({
     return { shout: m.shout("x"), same: m === again, pkg: typeof pkg.v.string, missing };
   },
 });
+
+const hexOf = (b: ArrayBuffer) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
+
+export const subtleCrypto = action({
+  args: {},
+  handler: async () => {
+    const enc = new TextEncoder();
+    const digest = hexOf(await crypto.subtle.digest("SHA-256", enc.encode("abc")));
+    const key = await crypto.subtle.importKey("raw", enc.encode("Jefe"), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
+    const mac = await crypto.subtle.sign("HMAC", key, enc.encode("what do ya want for nothing?"));
+    const ok = await crypto.subtle.verify("HMAC", key, mac, enc.encode("what do ya want for nothing?"));
+    const bad = await crypto.subtle.verify("HMAC", key, mac, enc.encode("other"));
+    let refused = "";
+    try {
+      await crypto.subtle.digest("MD5", enc.encode("x"));
+    } catch (e: any) {
+      refused = e.name + ": " + e.message;
+    }
+    return { digest, mac: hexOf(mac), ok, bad, refused, algorithm: key.algorithm };
+  },
+});
