@@ -1305,8 +1305,32 @@ export default function install(N) {
     }
     return new RealPromise((resolve, reject) => { queue.push([op, args, resolve, reject]); });
   });
-  define(Convex, "jsSyscall", function jsSyscall(op) {
+  // In actions, `ctx.storage.store/get` pass live Blobs through JS syscalls; they become the
+  // base64 async syscalls mutations use (`1.0/storageStore`, `1.0/storageGet`), so a host
+  // answers storage the same way for both kinds.
+  function storageJsSyscall(op, args) {
+    if (op === "storage/storeBlob") {
+      if (!(args.blob instanceof Blob)) {
+        throw new Error("store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.");
+      }
+      const body = JSON.stringify({
+        requestId: args.requestId,
+        version: args.version,
+        blob: btoa(latin1(blobBytes(args.blob))),
+        contentType: args.blob.type,
+        sha256: args.options && args.options.sha256,
+      });
+      return Convex.asyncSyscall("1.0/storageStore", body).then((text) => JSON.parse(text));
+    }
+    const body = JSON.stringify({ requestId: args.requestId, version: args.version, storageId: args.storageId });
+    return Convex.asyncSyscall("1.0/storageGet", body).then((text) => {
+      const r = JSON.parse(text);
+      return r === null ? null : new Blob([latin1Bytes(atob(r.blob))], { type: r.contentType ?? "" });
+    });
+  }
+  define(Convex, "jsSyscall", function jsSyscall(op, args) {
     if (phase === "import") throw new Error("Syscall " + op + " unsupported at import time");
+    if (phase === "action" && (op === "storage/storeBlob" || op === "storage/getBlob")) return storageJsSyscall(op, args);
     throw new Error("Convex.jsSyscall(\"" + op + "\") is not supported in " + phaseWords());
   });
   define(g, "Convex", Convex);

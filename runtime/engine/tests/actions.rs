@@ -121,6 +121,17 @@ impl ActionHost for TestHost {
                     })
                 }
                 "1.0/actions/mutation" => Ok("null".into()),
+                "1.0/storageStore" => {
+                    let stored = json!({"blob": args["blob"], "contentType": args["contentType"]});
+                    Ok(json!(format!("kg{}", stored)).to_string())
+                }
+                "1.0/storageGet" => match args["storageId"]
+                    .as_str()
+                    .and_then(|id| id.strip_prefix("kg"))
+                {
+                    Some(stored) => Ok(stored.to_string()),
+                    None => Ok("null".into()),
+                },
                 "1.0/actions/action" => {
                     let iso = iso.expect("isolate alive");
                     let path = args["name"].as_str().unwrap().to_string();
@@ -716,4 +727,29 @@ fn crypto_subtle_digest_and_hmac() {
             "algorithm": {"name": "HMAC", "hash": {"name": "SHA-256"}, "length": 32}
         })
     );
+}
+
+#[test]
+fn storage_in_actions_goes_through_base64_syscalls() {
+    let iso = isolate();
+    let host = TestHost::new(&iso);
+    let dyn_host: Rc<dyn ActionHost> = host.clone();
+    let fut = iso
+        .borrow()
+        .invoke_action(action("actions:storage", json!({})), dyn_host);
+    let v = ok_value(&local(fut));
+    assert_eq!(v["bytes"], json!([0, 200, 255, 104, 195, 169]));
+    assert_eq!(v["type"], "text/x");
+    assert_eq!(v["missing"], Value::Null);
+    assert!(
+        v["refused"]
+            .as_str()
+            .unwrap()
+            .starts_with("store() expects a Blob."),
+        "{v}"
+    );
+    let calls = host.calls.borrow();
+    assert_eq!(calls[0].0, "1.0/storageStore");
+    assert_eq!(calls[0].1["blob"], "AMj/aMOp");
+    assert_eq!(calls[0].1["contentType"], "text/x");
 }

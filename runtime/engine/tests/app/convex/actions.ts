@@ -344,3 +344,19 @@ export const subtleCrypto = action({
     return { digest, mac: hexOf(mac), ok, bad, refused, algorithm: key.algorithm };
   },
 });
+
+export const storage = action({
+  args: {},
+  handler: async (ctx) => {
+    const id = await ctx.storage.store(new Blob([new Uint8Array([0, 200, 255]), "hé"], { type: "text/x" }));
+    const blob = await ctx.storage.get(id);
+    const missing = await ctx.storage.get("missing" as any);
+    let refused = "";
+    try {
+      await ctx.storage.store("not a blob" as any);
+    } catch (e: any) {
+      refused = e.message;
+    }
+    return { id, bytes: Array.from(new Uint8Array(await blob!.arrayBuffer())), type: blob!.type, missing, refused };
+  },
+});
