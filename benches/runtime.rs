@@ -6,28 +6,23 @@
 //! scaled with `EMVEX_BENCH_N` (default 5000 mutations).
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+const APP: &str = "basic";
 
 /// mimalloc: QuickJS allocates and frees many small objects per call; mimalloc measured ~10%
 /// faster per mutation than the system allocator here.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use emvex_executor::{CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
+mod common;
+
+use common::{fixture, start_executor, temp_dir};
+use emvex_executor::CallRequest;
 use serde_json::{Value, json};
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic")
-}
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emvex-bench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
 
 fn send_args(i: usize) -> Value {
     json!({ "author": "bench", "body": format!("message {i}"), "channel": "bench" })
@@ -43,7 +38,7 @@ impl DevServer {
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_emvex"))
             .arg("dev")
-            .arg(fixture())
+            .arg(fixture(APP))
             .args(["--port", "0", "--admin-key", "bench-key"])
             .args(extra)
             .stdout(Stdio::piped())
@@ -99,15 +94,7 @@ fn main() {
 
     // In-process: the executor called directly, one `messages:send` (one insert) per mutation.
     let data_dir = temp_dir("inproc");
-    let executor = Executor::start(ExecutorConfig {
-        app_dir: fixture(),
-        data: DataLocation::Dir(data_dir.clone()),
-        cache_dir: Some(fixture().join(".emvex/cache")),
-        limits: Limits::default(),
-        env: Default::default(),
-        print_logs: false,
-    })
-    .expect("start executor");
+    let executor = start_executor(&fixture(APP), &data_dir);
     let request = |i: usize| CallRequest {
         request_id: "bench".into(),
         path: "messages:send".into(),

@@ -10,6 +10,7 @@
 //! sit above it.
 
 mod call;
+mod crons;
 pub mod logs;
 pub mod path;
 mod pool;
@@ -30,7 +31,9 @@ use emvex_database::{Database, SchemaDefinition};
 pub use emvex_engine::{FunctionKind, Limits, Visibility};
 use emvex_engine::{App, EngineOptions, Isolate};
 use emvex_value::Value;
+use emvex_value::id::DocumentId;
 
+use crate::crons::Crons;
 use crate::logs::format_log_line;
 use crate::pool::IsolatePool;
 use crate::registry::Registry;
@@ -124,6 +127,9 @@ impl CallError {
         CallError::Internal { message }
     }
 }
+
+/// Due scheduled jobs run this many to a transaction (one commit per batch).
+const SCHEDULED_BATCH: usize = 32;
 
 /// Native stack of the JS worker thread: QuickJS's stack limit plus ample headroom.
 const JS_THREAD_STACK_BYTES: usize = 16 << 20;
@@ -233,7 +239,7 @@ fn worker_main(
     ready: mpsc::Sender<Result<Arc<Registry>, StartError>>,
     print_logs: bool,
 ) {
-    let (mut runner, mut scheduler) = match load_on_worker(app, db) {
+    let (mut runner, mut scheduler, mut crons) = match load_on_worker(app, db) {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -242,8 +248,12 @@ fn worker_main(
     };
     let _ = ready.send(Ok(runner.registry.clone()));
     loop {
-        // Sleep until a call arrives or the earliest scheduled job is due.
-        let received = match scheduler.next_due_ms() {
+        // Sleep until a call arrives or the earliest scheduled job or cron run is due.
+        let next_due = match (scheduler.next_due_ms(), crons.next_due_ms()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let received = match next_due {
             Some(due) => {
                 let wait = (due - call::now_ms()).max(0.0);
                 jobs.recv_timeout(Duration::from_micros((wait * 1000.0) as u64))
@@ -255,9 +265,14 @@ fn worker_main(
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
-        // Run what is due, letting calls that arrive meanwhile go first.
-        while let Some(id) = scheduler.pop_due(call::now_ms()) {
-            run_scheduled(&mut runner, &mut scheduler, &id, print_logs);
+        run_crons(&mut runner, &mut scheduler, &mut crons, print_logs);
+        // Run what is due in batches, letting calls that arrive meanwhile go in between.
+        loop {
+            let due = scheduler.pop_due(call::now_ms(), SCHEDULED_BATCH);
+            if due.is_empty() {
+                break;
+            }
+            run_scheduled(&mut runner, &mut scheduler, &due, print_logs);
             while let Ok(job) = jobs.try_recv() {
                 handle_call(&mut runner, &mut scheduler, job);
             }
@@ -285,21 +300,47 @@ fn handle_call(runner: &mut FunctionRunner, scheduler: &mut Scheduler, job: Job)
     (job.reply)(response);
 }
 
-fn run_scheduled(runner: &mut FunctionRunner, scheduler: &mut Scheduler, id: &emvex_value::id::DocumentId, print_logs: bool) {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| scheduler::run_job(runner, id))) {
-        Ok(Ok(run)) => {
-            if print_logs && let Some((kind, path)) = &run.function {
-                for line in &run.log_lines {
-                    println!("{}", format_log_line(Some(*kind), path, line));
+fn run_scheduled(runner: &mut FunctionRunner, scheduler: &mut Scheduler, ids: &[DocumentId], print_logs: bool) {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| scheduler::run_jobs(runner, ids))) {
+        Ok(Ok(runs)) => {
+            for run in runs {
+                if print_logs && let Some((kind, path)) = &run.function {
+                    for line in &run.log_lines {
+                        println!("{}", format_log_line(Some(*kind), path, line));
+                    }
                 }
+                scheduler.add(run.new_jobs);
             }
-            scheduler.add(run.new_jobs);
         }
-        // The job stays pending in the table; it runs again after the next start.
-        Ok(Err(e)) => eprintln!("emvex: scheduled job {} could not run: {}", id.encode(), e.message),
+        // Nothing of the batch committed: the jobs are still pending; try them again shortly.
+        Ok(Err(e)) => {
+            eprintln!("emvex: {} scheduled jobs could not run, retrying in 1 s: {}", ids.len(), e.message);
+            let retry_at = call::now_ms() + 1000.0;
+            scheduler.add(ids.iter().map(|id| runner::NewJob { id: *id, scheduled_ms: retry_at }));
+        }
         Err(panic) => {
             runner.pool.reset();
-            eprintln!("emvex: scheduled job {} failed internally: {}", id.encode(), panic_text(&panic));
+            eprintln!("emvex: {} scheduled jobs failed internally: {}", ids.len(), panic_text(&panic));
+        }
+    }
+}
+
+fn run_crons(runner: &mut FunctionRunner, scheduler: &mut Scheduler, crons: &mut Crons, print_logs: bool) {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| crons.run_due(runner, call::now_ms()))) {
+        Ok(Ok(runs)) => {
+            for run in runs {
+                if print_logs {
+                    for line in &run.log_lines {
+                        println!("{}", format_log_line(Some(run.kind), &run.path, line));
+                    }
+                }
+                scheduler.add(run.new_jobs);
+            }
+        }
+        Ok(Err(e)) => eprintln!("emvex: cron jobs could not run: {}", e.message),
+        Err(panic) => {
+            runner.pool.reset();
+            eprintln!("emvex: cron jobs failed internally: {}", panic_text(&panic));
         }
     }
 }
@@ -312,7 +353,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-fn load_on_worker(app: Arc<App>, db: Database) -> Result<(FunctionRunner, Scheduler), StartError> {
+fn load_on_worker(app: Arc<App>, db: Database) -> Result<(FunctionRunner, Scheduler, Crons), StartError> {
     let mut isolate =
         Isolate::new(app.clone()).map_err(|e| StartError { code: e.code, message: e.message })?;
     let analysis = isolate.analyze().map_err(|e| StartError { code: e.code, message: e.message })?;
@@ -330,5 +371,7 @@ fn load_on_worker(app: Arc<App>, db: Database) -> Result<(FunctionRunner, Schedu
     let runner = FunctionRunner { pool: IsolatePool::new(app, isolate), registry: Arc::new(registry), db };
     let scheduler = Scheduler::load(&runner)
         .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
-    Ok((runner, scheduler))
+    let crons = Crons::sync(&runner, analysis.crons_json.as_deref())
+        .map_err(|message| StartError { code: "InvalidCrons", message })?;
+    Ok((runner, scheduler, crons))
 }

@@ -44,6 +44,11 @@ impl Registry {
         self.functions.get(path)
     }
 
+    /// Whether any function lives in `module` (`dir/file`).
+    pub fn has_module(&self, module: &str) -> bool {
+        self.functions.keys().any(|p| p.module == module)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &FunctionInfo> {
         self.functions.values()
     }

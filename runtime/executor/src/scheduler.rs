@@ -5,6 +5,8 @@
 //! polling). A popped job is re-read in the transaction that runs it, so cancels and restarts
 //! need no queue bookkeeping.
 //!
+//! Due jobs run in batches: one transaction, a savepoint per job, one commit.
+//!
 //! Invariants: a scheduled mutation runs exactly once — its writes and its `success` state
 //! commit together, and a crash before that commit leaves the job `pending`, to run again after
 //! a restart; a job that throws ends `failed` with its error and none of its writes; a job
@@ -22,7 +24,7 @@ use serde_json::json;
 use crate::call::now_ms;
 use crate::path::UdfPath;
 use crate::registry::kind_name;
-use crate::runner::{FunctionRunner, NewJob};
+use crate::runner::{Failure, FunctionRunner, NewJob};
 
 /// The system table holding scheduled jobs.
 pub const SCHEDULED_FUNCTIONS: &str = "_scheduled_functions";
@@ -109,20 +111,36 @@ impl Scheduler {
         self.queue.peek().map(|Reverse(d)| d.at_ms)
     }
 
-    /// The next job due at or before `now_ms`.
-    pub fn pop_due(&mut self, now_ms: f64) -> Option<DocumentId> {
-        match self.queue.peek() {
-            Some(Reverse(d)) if d.at_ms <= now_ms => self.queue.pop().map(|Reverse(d)| d.id),
-            _ => None,
+    /// Up to `max` jobs due at or before `now_ms`, earliest first.
+    pub fn pop_due(&mut self, now_ms: f64, max: usize) -> Vec<DocumentId> {
+        let mut due = Vec::new();
+        while due.len() < max {
+            match self.queue.peek() {
+                Some(Reverse(d)) if d.at_ms <= now_ms => due.extend(self.queue.pop().map(|Reverse(d)| d.id)),
+                _ => break,
+            }
         }
+        due
     }
 }
 
-/// Runs one due job, if it is still pending. Storage errors leave the job pending (it is
-/// re-queued by the caller's next start) and are returned.
-pub fn run_job(runner: &mut FunctionRunner, id: &DocumentId) -> Result<JobRun, DbError> {
-    let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new() };
+/// Runs due jobs in one transaction, each inside its own savepoint, and commits once: a batch
+/// costs one commit instead of one per job. A job that throws is rolled back to its savepoint
+/// and marked `failed` in the same transaction. Storage errors leave every job of the batch
+/// pending (they run again after the next start) and are returned.
+pub fn run_jobs(runner: &mut FunctionRunner, ids: &[DocumentId]) -> Result<Vec<JobRun>, DbError> {
     let mut tx = runner.db.begin_mutation()?;
+    let mut runs = Vec::with_capacity(ids.len());
+    for id in ids {
+        runs.push(run_job(runner, &mut tx, id)?);
+    }
+    tx.commit()?;
+    Ok(runs)
+}
+
+/// Runs one job inside the batch's transaction, if it is still pending.
+fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -> Result<JobRun, DbError> {
+    let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new() };
     let Some(job) = tx.get("", id)? else { return Ok(run) };
     if state_kind(&job.body) != Some("pending") {
         return Ok(run);
@@ -135,8 +153,7 @@ pub fn run_job(runner: &mut FunctionRunner, id: &DocumentId) -> Result<JobRun, D
     let registry = runner.registry.clone();
     let target = UdfPath::parse(&name).ok().and_then(|p| registry.get(&p).map(|info| (p, info)));
     let Some((path, info)) = target else {
-        finish(&mut tx, id, failed_state(&format!("Could not find function for '{name}'")))?;
-        tx.commit()?;
+        finish(tx, id, failed_state(&format!("Could not find function for '{name}'")))?;
         return Ok(run);
     };
     run.function = Some((info.kind, path.stripped()));
@@ -145,28 +162,26 @@ pub fn run_job(runner: &mut FunctionRunner, id: &DocumentId) -> Result<JobRun, D
             FunctionKind::Action => format!("{}: emvex does not run actions yet", path.canonical()),
             other => format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other)),
         };
-        finish(&mut tx, id, failed_state(&why))?;
-        tx.commit()?;
+        finish(tx, id, failed_state(&why))?;
         return Ok(run);
     }
     // The mutation sees its own job as in progress, and its success commits with its writes.
-    set_state(&mut tx, id, state("inProgress"), None)?;
-    let execution = runner.run(&mut tx, info, &args, now_ms(), 0);
+    tx.savepoint()?;
+    set_state(tx, id, state("inProgress"), None)?;
+    let execution = runner.run(tx, info, &args, now_ms(), 0);
     run.log_lines = execution.log_lines;
     match execution.result {
         Ok(_) => {
-            finish(&mut tx, id, state("success"))?;
-            tx.commit()?;
+            finish(tx, id, state("success"))?;
+            tx.release_savepoint()?;
             run.new_jobs = execution.new_jobs;
         }
         Err(failure) => {
-            drop(tx);
+            tx.rollback_to_savepoint()?;
             let message = match &failure {
-                crate::runner::Failure::Developer { message, .. } | crate::runner::Failure::Internal(message) => message.clone(),
+                Failure::Developer { message, .. } | Failure::Internal(message) => message.clone(),
             };
-            let mut tx = runner.db.begin_mutation()?;
-            finish(&mut tx, id, failed_state(&message))?;
-            tx.commit()?;
+            finish(tx, id, failed_state(&message))?;
         }
     }
     Ok(run)
@@ -222,12 +237,11 @@ mod tests {
             NewJob { id: id(3), scheduled_ms: 20.0 },
         ]);
         assert_eq!(s.next_due_ms(), Some(10.0));
-        assert_eq!(s.pop_due(5.0), None);
-        assert_eq!(s.pop_due(25.0), Some(id(2)));
-        assert_eq!(s.pop_due(25.0), Some(id(3)));
-        assert_eq!(s.pop_due(25.0), None);
+        assert_eq!(s.pop_due(5.0, 10), vec![]);
+        assert_eq!(s.pop_due(25.0, 1), vec![id(2)]);
+        assert_eq!(s.pop_due(25.0, 10), vec![id(3)]);
         assert_eq!(s.next_due_ms(), Some(30.0));
-        assert_eq!(s.pop_due(30.0), Some(id(1)));
+        assert_eq!(s.pop_due(30.0, 10), vec![id(1)]);
         assert_eq!(s.next_due_ms(), None);
     }
 }

@@ -270,16 +270,26 @@ impl<'a> TransactionHost<'a> {
         Ok(Json::String(id.encode()))
     }
 
-    /// The function a schedule call names: it must exist and be a mutation or an action.
+    /// The function a schedule call names. Only its existence is checked now; whether it is a
+    /// mutation or an action is checked when the job runs (spec §3.9).
     fn schedule_target(&self, args: &Json) -> Result<UdfPath, HostError> {
-        let (_, path) = self.resolve_target(args)?;
-        match self.runner.registry.get(&path) {
-            Some(f) if f.kind != FunctionKind::Query => Ok(path),
-            _ => Err(developer(format!(
-                "{} is a query: only mutations and actions can be scheduled",
-                path.canonical()
-            ))),
+        let (component, path) = resolve_address(args, &self.component).map_err(|e| developer(e.message))?;
+        if !component.is_empty() {
+            return Err(developer(format!(
+                "Component \"{component}\" not found: emvex does not load components yet"
+            )));
         }
+        if self.runner.registry.get(&path).is_some() {
+            return Ok(path);
+        }
+        Err(developer(if self.runner.registry.has_module(&path.module) {
+            format!(
+                "Attempted to schedule function, but no exported function {} found in the file: {}.js. Did you forget to export it?",
+                path.name, path.module
+            )
+        } else {
+            format!("Attempted to schedule function at nonexistent path: {}", path.canonical())
+        }))
     }
 
     /// Resolves a syscall's function address to an existing function of this app.

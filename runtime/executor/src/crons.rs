@@ -1,0 +1,286 @@
+//! Cron jobs (spec §2.9): the jobs `crons.ts` registers, kept in the `_cron_jobs` system table
+//! with their next run time, and fired by turning each due run into a scheduled job.
+//!
+//! At start the table is reconciled with the app's export: new jobs are added (an interval job
+//! first runs at once), jobs whose spec changed get a fresh next run,
+//! removed jobs are deleted. When a job comes due, its mutation runs in a savepoint of a
+//! transaction that also advances `prevTs`/`nextTs`, so each run happens exactly once — a crash
+//! before the commit leaves the run due, to happen after the restart. A run that throws is rolled
+//! back, its error printed, and the job still advances. Cron runs are not scheduled functions:
+//! they never appear in `_scheduled_functions` (as on Convex). Runs missed while emvex was
+//! stopped are skipped, not replayed (as Convex does).
+//!
+//! Rows: `{name, cronSpec: {udfPath, udfArgs, cronSchedule}, prevTs, nextTs}` with `udfPath`
+//! canonical (`crons.js:tick`), `udfArgs` the JSON text of the positional args as bytes, and
+//! times in nanoseconds (int64), as in Convex's `_cron_jobs`/`_cron_next_run` (emvex keeps the
+//! next run on the job row instead of a second table).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+use emvex_database::{DbError, Transaction};
+use emvex_engine::FunctionKind;
+use emvex_schedule::{CronJob, Schedule, parse_crons};
+use emvex_value::id::DocumentId;
+use emvex_value::{Object, Value};
+use serde_json::json;
+
+use crate::call::now_ms;
+use crate::path::UdfPath;
+use crate::registry::kind_name;
+use crate::runner::{FunctionRunner, NewJob};
+
+/// The system table of registered cron jobs.
+pub const CRON_JOBS: &str = "_cron_jobs";
+
+/// One registered job.
+struct Registered {
+    job: CronJob,
+    udf_path: UdfPath,
+}
+
+/// The app's cron jobs and their next run times.
+#[derive(Default)]
+pub struct Crons {
+    jobs: HashMap<DocumentId, Registered>,
+    queue: BinaryHeap<Reverse<(OrderedMs, DocumentId)>>,
+}
+
+/// A due time ordered by `f64::total_cmp`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct OrderedMs(f64);
+impl Eq for OrderedMs {}
+impl PartialOrd for OrderedMs {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OrderedMs {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+fn ns(ms: f64) -> Value {
+    Value::Int64((ms * 1e6) as i64)
+}
+
+fn ms_of(v: Option<&Value>) -> Option<f64> {
+    match v {
+        Some(Value::Int64(ns)) => Some(*ns as f64 / 1e6),
+        _ => None,
+    }
+}
+
+impl Crons {
+    /// Reconciles `_cron_jobs` with the app's crons export (`None`: no `crons.ts`) and loads the
+    /// next run times. Fails on an invalid export or a job naming a function the app lacks.
+    pub fn sync(runner: &FunctionRunner, export: Option<&str>) -> Result<Crons, String> {
+        let wanted = match export {
+            Some(json) => parse_crons(json).map_err(|e| format!("convex/crons.ts: {}", e.message))?,
+            None => Vec::new(),
+        };
+        let raw: serde_json::Value = export.and_then(|j| serde_json::from_str(j).ok()).unwrap_or(json!({}));
+        let mut resolved = Vec::new();
+        for job in wanted {
+            let path = UdfPath::parse(&job.udf_path)
+                .map_err(|e| format!("convex/crons.ts: cron job \"{}\": {}", job.identifier, e.message))?;
+            if runner.registry.get(&path).is_none() {
+                return Err(format!(
+                    "convex/crons.ts: cron job \"{}\" refers to {}, which does not exist",
+                    job.identifier,
+                    path.canonical()
+                ));
+            }
+            resolved.push((job, path));
+        }
+        let db_error = |e: DbError| format!("cannot load cron jobs: {}", e.message);
+        let mut tx = runner.db.begin_mutation().map_err(db_error)?;
+        let existing = load_rows(&mut tx).map_err(db_error)?;
+        let mut crons = Crons::default();
+        let now = now_ms();
+        for (job, path) in resolved {
+            let spec = cron_spec(&job, &path, &raw[&job.identifier]["schedule"]);
+            let (id, next_ms) = match existing.get(&job.identifier) {
+                Some((id, row)) if row.get("cronSpec") == Some(&spec) => {
+                    (*id, ms_of(row.get("nextTs")).unwrap_or(now))
+                }
+                Some((id, _)) => {
+                    let next = first_run(&job.schedule, now);
+                    let mut patch = BTreeMap::new();
+                    patch.insert("cronSpec".to_string(), Some(spec));
+                    patch.insert("nextTs".to_string(), Some(ns(next)));
+                    tx.patch("", id, patch).map_err(db_error)?;
+                    (*id, next)
+                }
+                None => {
+                    let next = first_run(&job.schedule, now);
+                    let mut row = Object::new();
+                    row.insert("name".into(), Value::String(job.identifier.clone()));
+                    row.insert("cronSpec".into(), spec);
+                    row.insert("prevTs".into(), Value::Null);
+                    row.insert("nextTs".into(), ns(next));
+                    let id = tx.insert_system("", CRON_JOBS, row).map_err(db_error)?;
+                    (id, next)
+                }
+            };
+            crons.queue.push(Reverse((OrderedMs(next_ms), id)));
+            crons.jobs.insert(id, Registered { job, udf_path: path });
+        }
+        for (name, (id, _)) in &existing {
+            if !crons.jobs.values().any(|r| &r.job.identifier == name) {
+                tx.delete("", id).map_err(db_error)?;
+            }
+        }
+        tx.commit().map_err(db_error)?;
+        Ok(crons)
+    }
+
+    pub fn next_due_ms(&self) -> Option<f64> {
+        self.queue.peek().map(|Reverse((t, _))| t.0)
+    }
+
+    /// Runs every cron run due at `now_ms` and moves each job to its next run, in one
+    /// transaction. Returns what ran, for log lines.
+    pub fn run_due(&mut self, runner: &mut FunctionRunner, now_ms: f64) -> Result<Vec<CronRun>, DbError> {
+        let mut due = Vec::new();
+        while let Some(Reverse((t, id))) = self.queue.peek().copied() {
+            if t.0 > now_ms {
+                break;
+            }
+            self.queue.pop();
+            due.push((t.0, id));
+        }
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = runner.db.begin_mutation()?;
+        let mut runs = Vec::new();
+        let mut requeue = Vec::new();
+        for (due_ms, id) in due {
+            let Some(reg) = self.jobs.get(&id) else { continue };
+            runs.push(run_one(runner, &mut tx, reg)?);
+            let next = next_run(&reg.job.schedule, due_ms, now_ms);
+            let mut patch = BTreeMap::new();
+            patch.insert("prevTs".to_string(), Some(ns(due_ms)));
+            patch.insert("nextTs".to_string(), Some(ns(next)));
+            tx.patch("", &id, patch)?;
+            requeue.push((next, id));
+        }
+        tx.commit()?;
+        for (next, id) in requeue {
+            self.queue.push(Reverse((OrderedMs(next), id)));
+        }
+        Ok(runs)
+    }
+}
+
+/// One cron run: what ran and what it printed.
+pub struct CronRun {
+    pub kind: FunctionKind,
+    pub path: String,
+    pub log_lines: Vec<String>,
+    /// Jobs the run scheduled (committed with it).
+    pub new_jobs: Vec<NewJob>,
+}
+
+/// Runs one cron's function inside `tx`, in a savepoint that is rolled back if it throws.
+fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, reg: &Registered) -> Result<CronRun, DbError> {
+    let registry = runner.registry.clone();
+    let mut run = CronRun { kind: FunctionKind::Mutation, path: reg.udf_path.stripped(), log_lines: Vec::new(), new_jobs: Vec::new() };
+    let Some(info) = registry.get(&reg.udf_path) else {
+        run.log_lines.push(format!("[ERROR] cron job \"{}\": {} no longer exists", reg.job.identifier, reg.udf_path.canonical()));
+        return Ok(run);
+    };
+    run.kind = info.kind;
+    if info.kind != FunctionKind::Mutation {
+        run.log_lines.push(format!(
+            "[ERROR] cron job \"{}\": {} is {}; emvex runs mutation crons only so far",
+            reg.job.identifier,
+            reg.udf_path.canonical(),
+            kind_name(info.kind)
+        ));
+        return Ok(run);
+    }
+    let args = Value::from_convex_json(&reg.job.args).unwrap_or(Value::Object(Object::new()));
+    tx.savepoint()?;
+    let execution = runner.run(tx, info, &[args], now_ms(), 0);
+    run.log_lines = execution.log_lines;
+    match execution.result {
+        Ok(_) => {
+            tx.release_savepoint()?;
+            run.new_jobs = execution.new_jobs;
+        }
+        Err(failure) => {
+            tx.rollback_to_savepoint()?;
+            run.log_lines.push(format!("[ERROR] cron job \"{}\" failed: {}", reg.job.identifier, failure.full_message()));
+        }
+    }
+    Ok(run)
+}
+
+/// The first run of a newly registered job: an interval job runs at once, others at their
+/// next calendar time.
+fn first_run(schedule: &Schedule, now: f64) -> f64 {
+    match schedule {
+        Schedule::Interval { .. } => now,
+        other => other.next_after(now, now),
+    }
+}
+
+/// The run after one due at `due_ms` that ran at `now_ms`. Interval runs stay on the grid of
+/// their previous due time (`due + k·interval`, skipping times already past, as Convex does);
+/// after a late run (e.g. one caught up at a restart) the next is pushed a whole interval if it
+/// would otherwise follow within half an interval.
+fn next_run(schedule: &Schedule, due_ms: f64, now_ms: f64) -> f64 {
+    match schedule {
+        Schedule::Interval { ms } => {
+            let next = schedule.next_after(now_ms, due_ms);
+            if next - now_ms < *ms as f64 / 2.0 { next + *ms as f64 } else { next }
+        }
+        other => other.next_after(now_ms, due_ms),
+    }
+}
+
+/// `cronSpec` as stored: canonical path, args as the bytes of their JSON text, the schedule as
+/// exported.
+fn cron_spec(job: &CronJob, path: &UdfPath, schedule: &serde_json::Value) -> Value {
+    let mut spec = Object::new();
+    spec.insert("udfPath".into(), Value::String(path.canonical()));
+    spec.insert("udfArgs".into(), Value::Bytes(json!([job.args]).to_string().into_bytes()));
+    spec.insert("cronSchedule".into(), Value::from_convex_json(schedule).unwrap_or(Value::Null));
+    Value::Object(spec)
+}
+
+/// Existing `_cron_jobs` rows by name.
+fn load_rows(tx: &mut Transaction) -> Result<HashMap<String, (DocumentId, Object)>, DbError> {
+    let query = json!({
+        "source": {"type": "FullTableScan", "tableName": CRON_JOBS, "order": null},
+        "operators": [],
+    });
+    let stream = tx.query_stream("", &query)?;
+    let mut rows = HashMap::new();
+    while let Some(doc) = tx.query_next(stream)? {
+        if let Some(name) = doc.body.get("name").and_then(Value::as_str) {
+            rows.insert(name.to_string(), (doc.id, doc.body.clone()));
+        }
+    }
+    tx.query_cleanup(stream);
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_runs_keep_their_grid_and_space_out_after_a_late_run() {
+        let every_second = Schedule::Interval { ms: 1000 };
+        // On time: the next run is one interval after the due time, not after the run.
+        assert_eq!(next_run(&every_second, 10_000.0, 10_003.0), 11_000.0);
+        // Caught up 2.5 s late: the grid point 0.5 s away is kept...
+        assert_eq!(next_run(&every_second, 10_000.0, 12_500.0), 13_000.0);
+        // ...but one 2 ms away is pushed a whole interval.
+        assert_eq!(next_run(&every_second, 10_000.0, 12_998.0), 14_000.0);
+    }
+}
