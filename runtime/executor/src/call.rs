@@ -13,18 +13,37 @@ use serde_json::Value as Json;
 
 use crate::path::UdfPath;
 use crate::registry::{FunctionInfo, Registry, kind_title};
+use crate::actions::ActionRequest;
 use crate::runner::{Failure, FunctionRunner, NewJob};
 use crate::{CallError, CallRequest, CallResponse};
 
-/// Runs a client's call on the worker thread. Returns the response and the jobs the call
-/// scheduled (committed), for the scheduler.
-pub fn execute(runner: &mut FunctionRunner, request: CallRequest) -> (CallResponse, Vec<NewJob>) {
+/// What handling a call on the worker thread produced.
+pub enum Outcome {
+    /// A query or mutation ran (or the call failed before running): the response, and the jobs
+    /// the call scheduled (committed), for the scheduler.
+    Done(CallResponse, Vec<NewJob>),
+    /// An action, to be run asynchronously.
+    Action(ActionRequest),
+}
+
+/// Handles a client's call on the worker thread: queries and mutations run to completion here;
+/// actions are resolved and validated, then handed back to run concurrently.
+pub fn execute(runner: &mut FunctionRunner, request: CallRequest) -> Outcome {
     let mut log_lines = Vec::new();
     let mut kind = None;
     let mut new_jobs = Vec::new();
-    let outcome = execute_inner(runner, &request, &mut log_lines, &mut kind, &mut new_jobs);
+    let outcome = match execute_inner(runner, &request, &mut log_lines, &mut kind, &mut new_jobs) {
+        Ok(Ran::Value(value)) => Ok(value),
+        Ok(Ran::Action(action)) => return Outcome::Action(action),
+        Err(e) => Err(e),
+    };
     let response = CallResponse { request_id: request.request_id, path: request.path, kind, outcome, log_lines };
-    (response, new_jobs)
+    Outcome::Done(response, new_jobs)
+}
+
+enum Ran {
+    Value(Value),
+    Action(ActionRequest),
 }
 
 fn execute_inner(
@@ -33,7 +52,7 @@ fn execute_inner(
     log_lines: &mut Vec<String>,
     kind_out: &mut Option<FunctionKind>,
     new_jobs: &mut Vec<NewJob>,
-) -> Result<Value, CallError> {
+) -> Result<Ran, CallError> {
     let path = UdfPath::parse(&request.path)
         .map_err(|e| CallError::BadRequest { code: "BadConvexFunctionIdentifier", message: e.message })?;
     if let Some(component) = request.component_path.as_deref().filter(|c| !c.is_empty()) {
@@ -56,10 +75,7 @@ fn execute_inner(
     }
     let args = decode_args(&request.args)?;
     if info.kind == FunctionKind::Action {
-        return Err(CallError::function(format!(
-            "{} is an action: emvex does not run actions yet (they arrive with scheduled functions and HTTP actions).",
-            path.canonical()
-        )));
+        return Ok(Ran::Action(ActionRequest { path, args }));
     }
     let mut tx = runner.begin(info.kind).map_err(call_error)?;
     let execution = runner.run(&mut tx, info, &args, now_ms(), 0);
@@ -69,7 +85,7 @@ fn execute_inner(
         tx.commit().map_err(|e| CallError::internal(e.message))?;
         new_jobs.extend(execution.new_jobs);
     }
-    Ok(value)
+    Ok(Ran::Value(value))
 }
 
 /// Finds the function a caller may run: internal functions only for admins, and a missing
@@ -88,7 +104,7 @@ fn resolve<'r>(registry: &'r Registry, path: &UdfPath, admin: bool) -> Result<&'
     }
 }
 
-fn call_error(failure: Failure) -> CallError {
+pub fn call_error(failure: Failure) -> CallError {
     let message = failure.full_message();
     match failure {
         Failure::Developer { data, .. } => CallError::Function { message, data },

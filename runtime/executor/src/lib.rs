@@ -9,6 +9,7 @@
 //! Layering: uses `engine` (JS), `database` (transactions) and `value`; the server and the CLI
 //! sit above it.
 
+mod actions;
 mod call;
 mod crons;
 pub mod logs;
@@ -18,27 +19,20 @@ pub mod registry;
 mod runner;
 mod scheduler;
 pub mod syscalls;
+mod worker;
 
 use std::collections::BTreeMap;
-use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
 
-use emvex_database::{Database, SchemaDefinition};
+use emvex_database::Database;
 pub use emvex_engine::{FunctionKind, Limits, Visibility};
-use emvex_engine::{App, EngineOptions, Isolate};
+use emvex_engine::{App, EngineOptions};
 use emvex_value::Value;
-use emvex_value::id::DocumentId;
 
-use crate::crons::Crons;
-use crate::logs::format_log_line;
-use crate::pool::IsolatePool;
 use crate::registry::Registry;
-use crate::runner::FunctionRunner;
-use crate::scheduler::Scheduler;
 
 /// Where the deployment's SQLite data lives.
 #[derive(Clone, Debug)]
@@ -128,23 +122,20 @@ impl CallError {
     }
 }
 
-/// Due scheduled jobs run this many to a transaction (one commit per batch).
-const SCHEDULED_BATCH: usize = 32;
-
 /// Native stack of the JS worker thread: QuickJS's stack limit plus ample headroom.
 const JS_THREAD_STACK_BYTES: usize = 16 << 20;
 
 type Reply = Box<dyn FnOnce(CallResponse) + Send>;
 
-struct Job {
-    request: CallRequest,
-    reply: Reply,
+pub(crate) struct Job {
+    pub request: CallRequest,
+    pub reply: Reply,
 }
 
 /// Handle to a running executor; cheap to clone and shareable across threads.
 #[derive(Clone)]
 pub struct Executor {
-    jobs: mpsc::Sender<Job>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     registry: Arc<Registry>,
     db: Database,
 }
@@ -172,7 +163,7 @@ impl Executor {
         }
         .map_err(|e| StartError { code: "DatabaseOpenFailed", message: e.message })?;
 
-        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+        let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Registry>, StartError>>();
         let worker_db = db.clone();
         let print_logs = config.print_logs;
@@ -180,7 +171,7 @@ impl Executor {
             .name("emvex-js".into())
             // QuickJS's own stack limit needs headroom above it on the native stack.
             .stack_size(JS_THREAD_STACK_BYTES)
-            .spawn(move || worker_main(app, worker_db, jobs_rx, ready_tx, print_logs))
+            .spawn(move || worker::main(app, worker_db, jobs_rx, ready_tx, print_logs))
             .map_err(|e| StartError { code: "WorkerSpawnFailed", message: e.to_string() })?;
         let registry = ready_rx.recv().map_err(|_| StartError {
             code: "WorkerDied",
@@ -206,7 +197,7 @@ impl Executor {
     }
 
     fn submit(&self, request: CallRequest, reply: Reply) {
-        if let Err(mpsc::SendError(job)) = self.jobs.send(Job { request, reply }) {
+        if let Err(tokio::sync::mpsc::error::SendError(job)) = self.jobs.send(Job { request, reply }) {
             let response = worker_gone(job.request);
             (job.reply)(response);
         }
@@ -222,7 +213,7 @@ impl Executor {
     }
 }
 
-fn worker_gone(request: CallRequest) -> CallResponse {
+pub(crate) fn worker_gone(request: CallRequest) -> CallResponse {
     CallResponse {
         request_id: request.request_id,
         path: request.path,
@@ -232,146 +223,3 @@ fn worker_gone(request: CallRequest) -> CallResponse {
     }
 }
 
-fn worker_main(
-    app: Arc<App>,
-    db: Database,
-    jobs: mpsc::Receiver<Job>,
-    ready: mpsc::Sender<Result<Arc<Registry>, StartError>>,
-    print_logs: bool,
-) {
-    let (mut runner, mut scheduler, mut crons) = match load_on_worker(app, db) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            let _ = ready.send(Err(e));
-            return;
-        }
-    };
-    let _ = ready.send(Ok(runner.registry.clone()));
-    loop {
-        // Sleep until a call arrives or the earliest scheduled job or cron run is due.
-        let next_due = match (scheduler.next_due_ms(), crons.next_due_ms()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let received = match next_due {
-            Some(due) => {
-                let wait = (due - call::now_ms()).max(0.0);
-                jobs.recv_timeout(Duration::from_micros((wait * 1000.0) as u64))
-            }
-            None => jobs.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-        };
-        match received {
-            Ok(job) => handle_call(&mut runner, &mut scheduler, job),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        }
-        run_crons(&mut runner, &mut scheduler, &mut crons, print_logs);
-        // Run what is due in batches, letting calls that arrive meanwhile go in between.
-        loop {
-            let due = scheduler.pop_due(call::now_ms(), SCHEDULED_BATCH);
-            if due.is_empty() {
-                break;
-            }
-            run_scheduled(&mut runner, &mut scheduler, &due, print_logs);
-            while let Ok(job) = jobs.try_recv() {
-                handle_call(&mut runner, &mut scheduler, job);
-            }
-        }
-    }
-}
-
-fn handle_call(runner: &mut FunctionRunner, scheduler: &mut Scheduler, job: Job) {
-    let request = job.request.clone();
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| call::execute(runner, job.request)));
-    let response = match result {
-        Ok((response, new_jobs)) => {
-            scheduler.add(new_jobs);
-            response
-        }
-        Err(panic) => {
-            // The isolates may be in any state after a panic: start fresh ones.
-            runner.pool.reset();
-            CallResponse {
-                outcome: Err(CallError::internal(format!("internal error: {}", panic_text(&panic)))),
-                ..worker_gone(request)
-            }
-        }
-    };
-    (job.reply)(response);
-}
-
-fn run_scheduled(runner: &mut FunctionRunner, scheduler: &mut Scheduler, ids: &[DocumentId], print_logs: bool) {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| scheduler::run_jobs(runner, ids))) {
-        Ok(Ok(runs)) => {
-            for run in runs {
-                if print_logs && let Some((kind, path)) = &run.function {
-                    for line in &run.log_lines {
-                        println!("{}", format_log_line(Some(*kind), path, line));
-                    }
-                }
-                scheduler.add(run.new_jobs);
-            }
-        }
-        // Nothing of the batch committed: the jobs are still pending; try them again shortly.
-        Ok(Err(e)) => {
-            eprintln!("emvex: {} scheduled jobs could not run, retrying in 1 s: {}", ids.len(), e.message);
-            let retry_at = call::now_ms() + 1000.0;
-            scheduler.add(ids.iter().map(|id| runner::NewJob { id: *id, scheduled_ms: retry_at }));
-        }
-        Err(panic) => {
-            runner.pool.reset();
-            eprintln!("emvex: {} scheduled jobs failed internally: {}", ids.len(), panic_text(&panic));
-        }
-    }
-}
-
-fn run_crons(runner: &mut FunctionRunner, scheduler: &mut Scheduler, crons: &mut Crons, print_logs: bool) {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| crons.run_due(runner, call::now_ms()))) {
-        Ok(Ok(runs)) => {
-            for run in runs {
-                if print_logs {
-                    for line in &run.log_lines {
-                        println!("{}", format_log_line(Some(run.kind), &run.path, line));
-                    }
-                }
-                scheduler.add(run.new_jobs);
-            }
-        }
-        Ok(Err(e)) => eprintln!("emvex: cron jobs could not run: {}", e.message),
-        Err(panic) => {
-            runner.pool.reset();
-            eprintln!("emvex: cron jobs failed internally: {}", panic_text(&panic));
-        }
-    }
-}
-
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
-}
-
-fn load_on_worker(app: Arc<App>, db: Database) -> Result<(FunctionRunner, Scheduler, Crons), StartError> {
-    let mut isolate =
-        Isolate::new(app.clone()).map_err(|e| StartError { code: e.code, message: e.message })?;
-    let analysis = isolate.analyze().map_err(|e| StartError { code: e.code, message: e.message })?;
-    let registry = Registry::from_analysis(&analysis)
-        .map_err(|message| StartError { code: "InvalidFunction", message })?;
-    let schema = match &analysis.schema_json {
-        Some(json) => Some(
-            SchemaDefinition::from_export_json(json)
-                .map_err(|e| StartError { code: "InvalidSchema", message: format!("convex/schema.ts: {}", e.message) })?,
-        ),
-        None => None,
-    };
-    db.apply_schema("", schema.as_ref())
-        .map_err(|e| StartError { code: "InvalidSchema", message: format!("convex/schema.ts: {}", e.message) })?;
-    let runner = FunctionRunner { pool: IsolatePool::new(app, isolate), registry: Arc::new(registry), db };
-    let scheduler = Scheduler::load(&runner)
-        .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
-    let crons = Crons::sync(&runner, analysis.crons_json.as_deref())
-        .map_err(|message| StartError { code: "InvalidCrons", message })?;
-    Ok((runner, scheduler, crons))
-}

@@ -143,7 +143,7 @@ impl FunctionRunner {
     }
 }
 
-fn js_failure(e: JsError) -> Failure {
+pub fn js_failure(e: JsError) -> Failure {
     Failure::Developer {
         message: e.message,
         stack: e.stack,

@@ -66,6 +66,31 @@ pub struct JobRun {
     pub log_lines: Vec<String>,
     /// Jobs the job itself scheduled (committed).
     pub new_jobs: Vec<NewJob>,
+    /// A scheduled action, now `inProgress` (once the batch commits), to run.
+    pub action: Option<ScheduledAction>,
+}
+
+/// A scheduled action to run after its `inProgress` state has committed.
+pub struct ScheduledAction {
+    pub job: DocumentId,
+    pub path: UdfPath,
+    pub args: Vec<Value>,
+}
+
+/// Records how a scheduled action ended: `success`, or `failed` with its error. A job canceled
+/// while it ran stays `canceled`.
+pub fn finish_action(runner: &FunctionRunner, job: &DocumentId, failure: Option<Failure>) -> Result<(), DbError> {
+    let mut tx = runner.db.begin_mutation()?;
+    let still_running = tx.get("", job)?.is_some_and(|doc| state_kind(&doc.body) == Some("inProgress"));
+    if still_running {
+        let final_state = match failure {
+            None => state("success"),
+            Some(Failure::Developer { message, .. } | Failure::Internal(message)) => failed_state(&message),
+        };
+        finish(&mut tx, job, final_state)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 impl Scheduler {
@@ -140,7 +165,7 @@ pub fn run_jobs(runner: &mut FunctionRunner, ids: &[DocumentId]) -> Result<Vec<J
 
 /// Runs one job inside the batch's transaction, if it is still pending.
 fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -> Result<JobRun, DbError> {
-    let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new() };
+    let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new(), action: None };
     let Some(job) = tx.get("", id)? else { return Ok(run) };
     if state_kind(&job.body) != Some("pending") {
         return Ok(run);
@@ -157,13 +182,20 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -
         return Ok(run);
     };
     run.function = Some((info.kind, path.stripped()));
-    if info.kind != FunctionKind::Mutation {
-        let why = match info.kind {
-            FunctionKind::Action => format!("{}: emvex does not run actions yet", path.canonical()),
-            other => format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other)),
-        };
-        finish(tx, id, failed_state(&why))?;
-        return Ok(run);
+    match info.kind {
+        FunctionKind::Mutation => {}
+        FunctionKind::Action => {
+            // At most once: the job is marked running before the action starts, and a job found
+            // running at the next start is failed rather than run again.
+            set_state(tx, id, state("inProgress"), None)?;
+            run.action = Some(ScheduledAction { job: *id, path, args });
+            return Ok(run);
+        }
+        other => {
+            let why = format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other));
+            finish(tx, id, failed_state(&why))?;
+            return Ok(run);
+        }
     }
     // The mutation sees its own job as in progress, and its success commits with its writes.
     tx.savepoint()?;
