@@ -51,6 +51,9 @@ struct LimitArgs {
     /// Memory limit for one execution, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory_limit_mb: usize,
+    /// Time limit for one action, in milliseconds (Convex: 10 minutes).
+    #[arg(long, value_name = "MS", default_value_t = 600_000)]
+    action_timeout_ms: u64,
 }
 
 #[derive(Args)]
@@ -61,6 +64,10 @@ struct DevArgs {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 3210)]
     port: u16,
+    /// Port for HTTP actions (`convex/http.ts`) on 127.0.0.1 (0 picks a free one)
+    /// [default: the next port after --port (3211), or a free one with --port 0]
+    #[arg(long)]
+    site_port: Option<u16>,
     #[command(flatten)]
     storage: Storage,
     /// Admin key for `Authorization: Convex <key>` [default: a random key, printed at start]
@@ -107,7 +114,7 @@ fn check_app_dir(app_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, url: Option<&str>, print_logs: bool) -> ExecutorConfig {
+fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, urls: Option<(&str, &str)>, print_logs: bool) -> ExecutorConfig {
     let state_dir = app_dir.join(".emvex");
     let data = if storage.in_memory {
         DataLocation::InMemory
@@ -115,9 +122,9 @@ fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, url: Option<&st
         DataLocation::Dir(storage.data.clone().unwrap_or_else(|| state_dir.clone()))
     };
     let mut env = BTreeMap::new();
-    if let Some(url) = url {
-        env.insert("CONVEX_CLOUD_URL".to_string(), url.to_string());
-        env.insert("CONVEX_SITE_URL".to_string(), url.to_string());
+    if let Some((cloud, site)) = urls {
+        env.insert("CONVEX_CLOUD_URL".to_string(), cloud.to_string());
+        env.insert("CONVEX_SITE_URL".to_string(), site.to_string());
     }
     ExecutorConfig {
         app_dir: app_dir.to_path_buf(),
@@ -125,6 +132,7 @@ fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, url: Option<&st
         cache_dir: Some(state_dir.join("cache")),
         limits: Limits {
             user_timeout: Duration::from_millis(limits.timeout_ms),
+            action_timeout: Duration::from_millis(limits.action_timeout_ms),
             memory_bytes: limits.memory_limit_mb << 20,
             ..Limits::default()
         },
@@ -149,7 +157,14 @@ fn dev(args: DevArgs) -> ExitCode {
         };
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.port);
         let url = format!("http://127.0.0.1:{port}");
-        let config = config(&args.app_dir, &args.storage, &args.limits, Some(&url), true);
+        let wanted_site_port = args.site_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1) });
+        let site_listener = match tokio::net::TcpListener::bind(("127.0.0.1", wanted_site_port)).await {
+            Ok(l) => l,
+            Err(e) => return usage_error(&format!("cannot listen on 127.0.0.1:{wanted_site_port} for HTTP actions: {e}")),
+        };
+        let site_port = site_listener.local_addr().map(|a| a.port()).unwrap_or(wanted_site_port);
+        let site_url = format!("http://127.0.0.1:{site_port}");
+        let config = config(&args.app_dir, &args.storage, &args.limits, Some((&url, &site_url)), true);
         let executor = match tokio::task::spawn_blocking(move || Executor::start(config)).await {
             Ok(Ok(executor)) => executor,
             Ok(Err(e)) => return usage_error(&format!("cannot load {}: {}", args.app_dir.display(), e.message)),
@@ -157,8 +172,15 @@ fn dev(args: DevArgs) -> ExitCode {
         };
         let admin_key = args.admin_key.unwrap_or_else(|| format!("emvex-admin-{:032x}", rand_u128()));
         let server_config = ServerConfig { admin_key: admin_key.clone(), print_logs: true };
+        let site_executor = executor.clone();
         let server = BoundServer::new(listener, executor, server_config);
+        tokio::spawn(async move {
+            if let Err(e) = emvex_server::serve_site(site_listener, site_executor).await {
+                eprintln!("emvex: the HTTP actions server stopped: {e}");
+            }
+        });
         println!("emvex dev: {} functions ready at {url}", args.app_dir.display());
+        println!("emvex dev: HTTP actions at {site_url}");
         println!("emvex dev: admin key: {admin_key}");
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

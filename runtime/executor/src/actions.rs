@@ -13,7 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
-use emvex_engine::{ActionHost, FunctionKind, HostError, Invocation, Isolate};
+use emvex_engine::{ActionHost, FunctionKind, HostError, HttpRequest, Invocation, Isolate};
 use emvex_value::Value;
 use emvex_value::validator::{Validator, check_args};
 use serde_json::{Value as Json, json};
@@ -24,7 +24,7 @@ use crate::registry::kind_title;
 use crate::runner::{Failure, js_failure};
 use crate::syscalls::TransactionHost;
 use crate::worker::{Shared, Worker};
-use crate::{CallError, CallRequest};
+use crate::{CallError, CallRequest, HttpActionResponse};
 
 /// An action to run: a function of the app and its positional arguments.
 #[derive(Clone, Debug)]
@@ -65,6 +65,18 @@ pub async fn run(shared: &Shared, isolate: &Rc<Isolate>, request: &ActionRequest
         Ok(text) => decode_result(shared, info.returns.as_ref(), &text),
     };
     (result, log_lines)
+}
+
+/// Runs one HTTP action: the app's `convex/http.ts` router picks the handler.
+pub async fn run_http(shared: &Shared, isolate: &Rc<Isolate>, request: HttpRequest) -> HttpActionResponse {
+    let path = UdfPath { module: "http".into(), name: "default".into() };
+    let host = Rc::new(Host { shared: shared.clone(), isolate: isolate.clone(), path, logs: Rc::default() });
+    let outcome = isolate.invoke_http_action(request, None, host.clone()).await;
+    let mut log_lines = outcome.log_lines;
+    log_lines.extend(host.logs.take());
+    let result = outcome.result.map_err(|e| js_failure(e).full_message());
+    shared.borrow().print(FunctionKind::Action, "http", &log_lines);
+    HttpActionResponse { result, log_lines }
 }
 
 fn decode_result(shared: &Shared, returns: Option<&Validator>, text: &str) -> Result<Value, Failure> {

@@ -28,7 +28,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use emvex_database::Database;
-pub use emvex_engine::{FunctionKind, Limits, Visibility};
+pub use emvex_engine::{FunctionKind, HttpRequest, HttpResponse, Limits, Visibility};
 use emvex_engine::{App, EngineOptions};
 use emvex_value::Value;
 
@@ -132,10 +132,24 @@ pub(crate) struct Job {
     pub reply: Reply,
 }
 
+/// The outcome of an HTTP action: the handler's response, or the error that ended it.
+#[derive(Clone, Debug)]
+pub struct HttpActionResponse {
+    pub result: Result<HttpResponse, String>,
+    pub log_lines: Vec<String>,
+}
+
+/// An HTTP action request for the worker, with where to send its outcome.
+pub(crate) struct HttpJob {
+    pub request: HttpRequest,
+    pub reply: tokio::sync::oneshot::Sender<HttpActionResponse>,
+}
+
 /// Handle to a running executor; cheap to clone and shareable across threads.
 #[derive(Clone)]
 pub struct Executor {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    http_jobs: tokio::sync::mpsc::UnboundedSender<HttpJob>,
     registry: Arc<Registry>,
     db: Database,
 }
@@ -164,6 +178,7 @@ impl Executor {
         .map_err(|e| StartError { code: "DatabaseOpenFailed", message: e.message })?;
 
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
+        let (http_tx, http_rx) = tokio::sync::mpsc::unbounded_channel::<HttpJob>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Registry>, StartError>>();
         let worker_db = db.clone();
         let print_logs = config.print_logs;
@@ -171,13 +186,13 @@ impl Executor {
             .name("emvex-js".into())
             // QuickJS's own stack limit needs headroom above it on the native stack.
             .stack_size(JS_THREAD_STACK_BYTES)
-            .spawn(move || worker::main(app, worker_db, jobs_rx, ready_tx, print_logs))
+            .spawn(move || worker::main(app, worker_db, jobs_rx, http_rx, ready_tx, print_logs))
             .map_err(|e| StartError { code: "WorkerSpawnFailed", message: e.to_string() })?;
         let registry = ready_rx.recv().map_err(|_| StartError {
             code: "WorkerDied",
             message: "the JS worker thread stopped while loading the app".into(),
         })??;
-        Ok(Executor { jobs: jobs_tx, registry, db })
+        Ok(Executor { jobs: jobs_tx, http_jobs: http_tx, registry, db })
     }
 
     /// Runs a call and waits for its outcome on the current (async) task.
@@ -201,6 +216,16 @@ impl Executor {
             let response = worker_gone(job.request);
             (job.reply)(response);
         }
+    }
+
+    /// Runs the app's HTTP action router (`convex/http.ts`) on one request.
+    pub async fn http_action(&self, request: HttpRequest) -> HttpActionResponse {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let gone = HttpActionResponse { result: Err("the JS worker thread has stopped".into()), log_lines: Vec::new() };
+        if self.http_jobs.send(HttpJob { request, reply: tx }).is_err() {
+            return gone;
+        }
+        rx.await.unwrap_or(gone)
     }
 
     /// The app's functions.

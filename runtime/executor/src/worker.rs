@@ -27,7 +27,7 @@ use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{self, Scheduler};
-use crate::{CallError, CallResponse, Job, StartError, worker_gone};
+use crate::{CallError, CallResponse, HttpJob, Job, StartError, worker_gone};
 
 /// Due scheduled jobs run this many to a transaction (one commit per batch).
 const SCHEDULED_BATCH: usize = 32;
@@ -65,6 +65,7 @@ pub fn main(
     app: Arc<App>,
     db: Database,
     jobs: UnboundedReceiver<Job>,
+    http_jobs: UnboundedReceiver<HttpJob>,
     ready: mpsc::Sender<Result<Arc<Registry>, StartError>>,
     print_logs: bool,
 ) {
@@ -76,13 +77,14 @@ pub fn main(
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, run(app, db, jobs, ready, print_logs));
+    local.block_on(&runtime, run(app, db, jobs, http_jobs, ready, print_logs));
 }
 
 async fn run(
     app: Arc<App>,
     db: Database,
     mut jobs: UnboundedReceiver<Job>,
+    mut http_jobs: UnboundedReceiver<HttpJob>,
     ready: mpsc::Sender<Result<Arc<Registry>, StartError>>,
     print_logs: bool,
 ) {
@@ -99,17 +101,19 @@ async fn run(
     loop {
         let next_due = shared.borrow().next_due_ms();
         let wait = next_due.map(|due| Duration::from_micros(((due - call::now_ms()).max(0.0) * 1000.0) as u64));
-        let job = match wait {
-            Some(wait) => tokio::select! {
-                job = jobs.recv() => Some(job),
-                _ = tokio::time::sleep(wait) => None,
-            },
-            None => Some(jobs.recv().await),
+        let sleep = async {
+            match wait {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
         };
-        match job {
-            Some(Some(job)) => handle_call(&shared, &action_isolate, job),
-            Some(None) => return,
-            None => {}
+        tokio::select! {
+            job = jobs.recv() => match job {
+                Some(job) => handle_call(&shared, &action_isolate, job),
+                None => return,
+            },
+            Some(job) = http_jobs.recv() => handle_http(&shared, &action_isolate, job),
+            _ = sleep => {}
         }
         run_due(&shared, &action_isolate, &mut jobs);
     }
@@ -164,6 +168,15 @@ fn handle_call(shared: &Shared, action_isolate: &Rc<Isolate>, job: Job) {
             });
         }
     }
+}
+
+fn handle_http(shared: &Shared, action_isolate: &Rc<Isolate>, job: HttpJob) {
+    let shared = shared.clone();
+    let isolate = action_isolate.clone();
+    tokio::task::spawn_local(async move {
+        let response = actions::run_http(&shared, &isolate, job.request).await;
+        let _ = job.reply.send(response);
+    });
 }
 
 fn run_scheduled(shared: &Shared, action_isolate: &Rc<Isolate>, ids: &[DocumentId]) {

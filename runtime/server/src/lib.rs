@@ -7,6 +7,9 @@
 
 mod api;
 mod auth;
+mod site;
+
+pub use site::{serve_site, site_router};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
