@@ -712,3 +712,39 @@ pub fn scheduled_named(s: &Server, name: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// The actions fixture and HTTP actions (the site port)
+// ---------------------------------------------------------------------------
+
+/// The fixture app of the action and HTTP action tests.
+pub const ACTIONS_FIXTURE: &str = "fixtures/actions";
+
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// `emvex dev fixtures/actions --site-port <free port> <extra...>`: the server and the
+/// base URL of its HTTP actions (`http://127.0.0.1:<site port>`).
+pub fn start_actions(extra: &[&str]) -> (Server, String) {
+    let site_port = free_port().to_string();
+    let mut args = vec!["--site-port", site_port.as_str()];
+    args.extend_from_slice(extra);
+    let server = Server::start_app(ACTIONS_FIXTURE, &args);
+    (server, format!("http://127.0.0.1:{site_port}"))
+}
+
+/// Waits until job `id` of the actions fixture (`rows:job`) leaves `pending`/`inProgress`,
+/// and returns its row.
+#[track_caller]
+pub fn wait_action_job_final(s: &Server, id: &str, timeout: Duration) -> Value {
+    poll(&format!("job {id} finishes"), timeout, || {
+        let job = s.query_ok("rows:job", json!({ "id": id }));
+        match job_kind(&job) {
+            "pending" | "inProgress" => Err(job.to_string()),
+            _ => Ok(job),
+        }
+    })
+}

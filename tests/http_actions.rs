@@ -1,0 +1,166 @@
+//! HTTP actions over the site port, against `fixtures/actions/convex/http.ts`: `emvex dev`
+//! prints the site URL on its second line; exact-path routes (GET answering JSON, POST echoing
+//! the body and a header), HEAD routed as GET, a `pathPrefix` route and an exact route inside
+//! its prefix, a route writing through `ctx.runMutation`, a throwing handler (HTTP 500, and the
+//! next request works), and Convex's 404 text "No matching routes found" for unrouted requests.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::{Value, json};
+
+const NOT_FOUND: &str = "No matching routes found";
+
+fn start() -> (Server, String) {
+    start_actions(&["--in-memory"])
+}
+
+fn get(s: &Server, url: &str) -> Resp {
+    Resp::from(s.client().get(url).send().expect("GET failed"))
+}
+
+#[test]
+fn dev_prints_the_site_url_on_its_second_line() {
+    let mut child = Command::new(emvex_bin())
+        .args(["dev", ACTIONS_FIXTURE, "--port", "0", "--site-port", "0", "--in-memory"])
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn emvex dev");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
+    let mut next_line = || lines.next().and_then(Result::ok).unwrap_or_default();
+    let (first, second) = (next_line(), next_line());
+    let urls = (find_url(&first), find_url(&second));
+    let answer = urls.1.as_ref().map(|site| {
+        let client = reqwest::blocking::Client::new();
+        client.get(format!("{site}/json?q=1")).send().map(Resp::from)
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let (Some(cloud), Some(site)) = urls else {
+        panic!("expected the API URL on the first line and the site URL on the second: {first:?}, {second:?}");
+    };
+    assert_ne!(cloud, site, "the site port differs from the API port");
+    let r = answer.expect("a site URL").expect("GET the site");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json, json!({"hello": "world", "method": "GET", "q": "1"}));
+}
+
+#[test]
+fn a_get_route_answers_json_with_its_headers() {
+    let (s, site) = start();
+    let r = get(&s, &format!("{site}/json?q=7"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(r.header("x-route").as_deref(), Some("json"));
+    assert_eq!(r.json, json!({"hello": "world", "method": "GET", "q": "7"}));
+}
+
+#[test]
+fn head_is_routed_as_get() {
+    let (s, site) = start();
+    let r = Resp::from(s.client().head(format!("{site}/json")).send().expect("HEAD failed"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-route").as_deref(), Some("json"));
+    assert_eq!(r.text, "", "a HEAD response has no body");
+}
+
+#[test]
+fn a_post_route_echoes_the_body_and_a_header() {
+    let (s, site) = start();
+    let body = "line one\nline two: ünïcode ✓";
+    let r = Resp::from(
+        s.client()
+            .post(format!("{site}/echo"))
+            .header("content-type", "text/x-test; charset=utf-8")
+            .header("x-echo", "echo-me")
+            .body(body)
+            .send()
+            .expect("POST failed"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.text, body);
+    assert_eq!(r.header("x-echoed").as_deref(), Some("echo-me"));
+    assert_eq!(r.header("content-type").as_deref(), Some("text/x-test; charset=utf-8"));
+
+    // Without the header the handler says so.
+    let r = Resp::from(s.client().post(format!("{site}/echo")).body("x").send().expect("POST failed"));
+    assert_eq!((r.status, r.text.as_str()), (201, "x"));
+    assert_eq!(r.header("x-echoed").as_deref(), Some("(none)"));
+}
+
+#[test]
+fn a_path_prefix_route_serves_everything_below_it_except_exact_routes() {
+    let (s, site) = start();
+    for path in ["/files/a", "/files/a/b/c.txt", "/files/"] {
+        let r = get(&s, &format!("{site}{path}"));
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.text, format!("prefix {path}"));
+    }
+    let r = get(&s, &format!("{site}/files/exact"));
+    assert_eq!((r.status, r.text.as_str()), (200, "exact route"), "an exact path wins over a prefix");
+    let r = get(&s, &format!("{site}/files"));
+    assert_eq!((r.status, r.text.as_str()), (404, NOT_FOUND), "the prefix is `/files/`, not `/files`");
+}
+
+#[test]
+fn unrouted_paths_and_methods_answer_404() {
+    let (s, site) = start();
+    for r in [
+        get(&s, &format!("{site}/nope")),
+        get(&s, &format!("{site}/")),
+        get(&s, &format!("{site}/json/extra")),
+        Resp::from(s.client().post(format!("{site}/json")).body("{}").send().expect("POST failed")),
+        Resp::from(s.client().delete(format!("{site}/echo")).send().expect("DELETE failed")),
+    ] {
+        assert_eq!((r.status, r.text.as_str()), (404, NOT_FOUND));
+    }
+}
+
+#[test]
+fn a_route_writes_through_run_mutation() {
+    let (s, site) = start();
+    let post = |value: f64| {
+        Resp::from(
+            s.client()
+                .post(format!("{site}/rows"))
+                .header("content-type", "application/json")
+                .body(json!({"tag": "http", "value": value}).to_string())
+                .send()
+                .expect("POST failed"),
+        )
+    };
+    let r = post(9.0);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+    let id = r.json["id"].as_str().unwrap_or_else(|| panic!("no id: {}", r.text));
+    assert!(decode_id(id).is_some(), "not a Convex id: {id}");
+    assert_json_eq(&r.json["values"], &json!([9]));
+    let r = post(10.0);
+    assert_json_eq(&r.json["values"], &json!([9, 10]));
+    // The rows are committed: the API port sees them.
+    assert_json_eq(&s.query_ok("rows:list", json!({"tag": "http"})), &json!([9, 10]));
+}
+
+#[test]
+fn a_throwing_handler_answers_500_and_the_next_request_works() {
+    let (s, site) = start();
+    let r = get(&s, &format!("{site}/boom"));
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert!(r.text.contains("http handler failed"), "the body names the error: {:?}", r.text);
+    let r = get(&s, &format!("{site}/json"));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["hello"], Value::from("world"));
+}
+
+#[test]
+fn the_api_port_does_not_serve_http_actions() {
+    let (s, _) = start();
+    let r = get(&s, &format!("{}/json", s.url));
+    assert_ne!(r.status, 200, "HTTP actions are served on the site port only: {}", r.text);
+}
