@@ -2,12 +2,15 @@
 //! prints the site URL on its second line; exact-path routes (GET answering JSON, POST echoing
 //! the body and a header), HEAD routed as GET, a `pathPrefix` route and an exact route inside
 //! its prefix, a route writing through `ctx.runMutation`, a throwing handler (HTTP 500, and the
-//! next request works), and Convex's 404 text "No matching routes found" for unrouted requests.
+//! next request works), Convex's 404 text "No matching routes found" for unrouted requests, and
+//! handler console lines printed as `npx convex dev` prints them.
 
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
@@ -22,33 +25,85 @@ fn get(s: &Server, url: &str) -> Resp {
     Resp::from(s.client().get(url).send().expect("GET failed"))
 }
 
+/// `emvex dev fixtures/actions --port 0 --site-port 0 --in-memory` with its stdout lines
+/// readable one by one (the `Server` harness keeps only the first URL); killed on drop.
+struct DevStdout {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl DevStdout {
+    fn start() -> DevStdout {
+        let mut child = Command::new(emvex_bin())
+            .args(["dev", ACTIONS_FIXTURE, "--port", "0", "--site-port", "0", "--in-memory"])
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn emvex dev");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        DevStdout { child, lines }
+    }
+
+    /// The next stdout line, or a panic naming `what` after 60 s.
+    fn line(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("no stdout line for {what}: {e}"))
+    }
+
+    /// The API URL (first line) and the site URL (second line).
+    fn urls(&self) -> (String, String) {
+        let (first, second) = (self.line("the API URL"), self.line("the site URL"));
+        match (find_url(&first), find_url(&second)) {
+            (Some(cloud), Some(site)) => (cloud, site),
+            _ => panic!("expected the API URL on the first line and the site URL on the second: {first:?}, {second:?}"),
+        }
+    }
+}
+
+impl Drop for DevStdout {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn dev_prints_the_site_url_on_its_second_line() {
-    let mut child = Command::new(emvex_bin())
-        .args(["dev", ACTIONS_FIXTURE, "--port", "0", "--site-port", "0", "--in-memory"])
-        .current_dir(repo_root())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn emvex dev");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout piped")).lines();
-    let mut next_line = || lines.next().and_then(Result::ok).unwrap_or_default();
-    let (first, second) = (next_line(), next_line());
-    let urls = (find_url(&first), find_url(&second));
-    let answer = urls.1.as_ref().map(|site| {
-        let client = reqwest::blocking::Client::new();
-        client.get(format!("{site}/json?q=1")).send().map(Resp::from)
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    let (Some(cloud), Some(site)) = urls else {
-        panic!("expected the API URL on the first line and the site URL on the second: {first:?}, {second:?}");
-    };
+    let dev = DevStdout::start();
+    let (cloud, site) = dev.urls();
     assert_ne!(cloud, site, "the site port differs from the API port");
-    let r = answer.expect("a site URL").expect("GET the site");
+    let client = reqwest::blocking::Client::new();
+    let r = Resp::from(client.get(format!("{site}/json?q=1")).send().expect("GET the site"));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json, json!({"hello": "world", "method": "GET", "q": "1"}));
+}
+
+#[test]
+fn http_action_console_lines_are_printed_with_the_route() {
+    let dev = DevStdout::start();
+    let (_, site) = dev.urls();
+    let client = reqwest::blocking::Client::new();
+    let r = Resp::from(client.post(format!("{site}/echo")).body("hi").send().expect("POST the site"));
+    assert_eq!(r.status, 201, "{}", r.text);
+    // As `npx convex dev` prints an HTTP action's lines: `H(<METHOD> <route path>)`.
+    let printed = loop {
+        let line = dev.line("the HTTP action's console line");
+        if line.contains("[CONVEX ") {
+            break line;
+        }
+    };
+    assert_eq!(printed, "[CONVEX H(POST /echo)] [LOG] 'echo' 2");
 }
 
 #[test]
