@@ -3,7 +3,8 @@
 //! throw stay), `ctx.runAction`, internal actions behind the admin key, scheduling and
 //! cancelling from actions (scheduled actions ending `success` or `failed` in
 //! `_scheduled_functions`), function handles, errors (plain and `ConvexError`), console
-//! lines, web APIs, concurrency of actions, the action time limit, and `emvex run`.
+//! lines, web APIs, concurrency of actions (with each other and with queries and mutations),
+//! the action time limit (also for a scheduled action), and `emvex run`.
 
 mod common;
 
@@ -346,6 +347,36 @@ fn an_action_over_its_time_limit_fails_and_the_next_call_works() {
     assert_json_eq(&got["slept"], &json!(1));
     // Queries and mutations still run too.
     assert_json_eq(&action_ok(&s, "actions:writeAndRead", json!({ "tag": "t", "values": [1] }))["read"], &json!([1]));
+}
+
+#[test]
+fn a_scheduled_action_over_its_time_limit_ends_failed() {
+    let (s, _) = start_actions(&["--in-memory", "--action-timeout-ms", "300"]);
+    let id = action_ok(&s, "actions:scheduleHangs", json!({}));
+    let id = id.as_str().unwrap_or_else(|| panic!("job id: {id}"));
+    let job = wait_action_job_final(&s, id, RUN_DEADLINE);
+    assert_eq!(job_kind(&job), "failed", "{job}");
+    assert_eq!(job["name"], "actions.js:hangs");
+    let error = job["state"]["error"].as_str().unwrap_or_else(|| panic!("{job}"));
+    assert!(error.contains("Function execution timed out (maximum duration: 300ms)"), "{error:?}");
+}
+
+#[test]
+fn queries_and_mutations_run_while_an_action_sleeps() {
+    let s = start();
+    action_ok(&s, "actions:sleep", json!({ "ms": 1 }));
+    std::thread::scope(|scope| {
+        let sleeper = scope.spawn(|| action_ok(&s, "actions:sleep", json!({ "ms": 1500 })));
+        std::thread::sleep(Duration::from_millis(200));
+        let t0 = Instant::now();
+        let got = action_ok(&s, "actions:writeAndRead", json!({ "tag": "during", "values": [1, 2] }));
+        assert_json_eq(&got["read"], &json!([1, 2]));
+        assert_json_eq(&rows(&s, "during"), &json!([1, 2]));
+        let took = t0.elapsed();
+        assert!(!sleeper.is_finished(), "the sleeping action ended early");
+        assert!(took < Duration::from_millis(1000), "calls waited for the sleeping action: {took:?}");
+        assert_json_eq(&sleeper.join().expect("sleeper thread")["slept"], &json!(1500));
+    });
 }
 
 #[test]

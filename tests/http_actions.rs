@@ -1,9 +1,9 @@
 //! HTTP actions over the site port, against `fixtures/actions/convex/http.ts`: `emvex dev`
 //! prints the site URL on its second line; exact-path routes (GET answering JSON, POST echoing
 //! the body and a header), HEAD routed as GET, a `pathPrefix` route and an exact route inside
-//! its prefix, a route writing through `ctx.runMutation`, a throwing handler (HTTP 500, and the
-//! next request works), Convex's 404 text "No matching routes found" for unrouted requests, and
-//! handler console lines printed as `npx convex dev` prints them.
+//! its prefix, a route writing through `ctx.runMutation`, concurrent handlers, a throwing
+//! handler (HTTP 500, and the next request works), Convex's 404 text "No matching routes
+//! found" for unrouted requests, and handler console lines printed as `npx convex dev` does.
 
 mod common;
 
@@ -211,6 +211,31 @@ fn a_throwing_handler_answers_500_and_the_next_request_works() {
     let r = get(&s, &format!("{site}/json"));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["hello"], Value::from("world"));
+}
+
+#[test]
+fn ten_sleeping_http_actions_run_concurrently() {
+    let (s, site) = start();
+    assert_eq!(get(&s, &format!("{site}/sleep?ms=1")).text, "slept 1");
+    let barrier = std::sync::Barrier::new(10);
+    let t0 = std::time::Instant::now();
+    let answers: Vec<Resp> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    get(&s, &format!("{site}/sleep?ms=100"))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("request thread")).collect()
+    });
+    let wall = t0.elapsed();
+    for r in &answers {
+        assert_eq!((r.status, r.text.as_str()), (200, "slept 100"));
+    }
+    assert!(wall >= Duration::from_millis(100), "{wall:?}");
+    assert!(wall < Duration::from_millis(500), "10 HTTP actions sleeping 100 ms took {wall:?}");
 }
 
 #[test]
