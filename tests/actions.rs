@@ -254,6 +254,51 @@ fn a_convex_error_reaches_the_client_with_its_data() {
 }
 
 #[test]
+fn a_convex_error_from_run_action_keeps_its_class_and_data() {
+    let s = start();
+    let got = action_ok(&s, "actions:catchNestedConvexError", json!({}));
+    assert_json_eq(
+        &got,
+        &json!({"isConvexError": true, "data": {"code": "ACTION_DENIED", "attempts": 3}}),
+    );
+}
+
+#[test]
+fn action_arguments_and_results_keep_their_convex_types() {
+    let s = start();
+    for (value, ty, is_bytes) in [
+        (int64(-5), "bigint", false),
+        (bytes(&[0, 1, 254, 255]), "object", true),
+        (special_float(f64::NEG_INFINITY), "number", false),
+        (json!({"nested": [1.5, "s", null, true]}), "object", false),
+    ] {
+        let got = action_ok(&s, "actions:echo", json!({ "value": value }));
+        assert_json_eq(&got, &json!({"value": value, "type": ty, "isBytes": is_bytes}));
+    }
+}
+
+#[test]
+fn action_validators_apply() {
+    let s = start();
+    let e = action_err(&s, "actions:sleep", json!({ "ms": "long" }));
+    e.assert_contains("ArgumentValidationError: Value does not match validator.");
+    e.assert_contains("Path: .ms");
+    e.assert_contains("Value: \"long\"");
+    e.assert_contains("Validator: v.float64()");
+    let e = action_err(&s, "actions:sleep", json!({}));
+    e.assert_contains("ArgumentValidationError: Object is missing the required field `ms`.");
+    let e = action_err(&s, "actions:badReturn", json!({}));
+    e.assert_contains("ReturnsValidationError: Value does not match validator.");
+    e.assert_contains("Validator: v.string()");
+}
+
+#[test]
+fn actions_run_through_api_run() {
+    let s = start();
+    assert_json_eq(&s.run("actions/callAction", json!({ "n": 2 })).ok_value("api/run"), &json!(5));
+}
+
+#[test]
 fn console_lines_come_back_as_log_lines() {
     let s = start();
     let r = s.action("actions:logs", json!({}));
