@@ -299,6 +299,13 @@ fn actions_run_through_api_run() {
 }
 
 #[test]
+fn process_env_names_the_api_and_site_urls() {
+    let (s, site) = start_actions(&["--in-memory"]);
+    let got = action_ok(&s, "actions:urls", json!({}));
+    assert_eq!(got, json!({"cloud": s.url, "site": site}));
+}
+
+#[test]
 fn console_lines_come_back_as_log_lines() {
     let s = start();
     let r = s.action("actions:logs", json!({}));

@@ -117,6 +117,13 @@ fn a_get_route_answers_json_with_its_headers() {
 }
 
 #[test]
+fn the_request_url_is_on_the_site_origin() {
+    let (s, site) = start();
+    let r = get(&s, &format!("{site}/url?a=1&b=two"));
+    assert_eq!((r.status, r.text.as_str()), (200, format!("{site}/url?a=1&b=two").as_str()));
+}
+
+#[test]
 fn head_is_routed_as_get() {
     let (s, site) = start();
     let r = Resp::from(s.client().head(format!("{site}/json")).send().expect("HEAD failed"));
