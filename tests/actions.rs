@@ -4,7 +4,8 @@
 //! cancelling from actions (scheduled actions ending `success` or `failed` in
 //! `_scheduled_functions`), function handles, errors (plain and `ConvexError`), console
 //! lines, web APIs, concurrency of actions (with each other and with queries and mutations),
-//! the action time limit (also for a scheduled action), and `emvex run`.
+//! the action time limit (also for a scheduled action), a scheduled action interrupted by
+//! `kill -9` (ends `failed`, never re-run), and `emvex run`.
 
 mod common;
 
@@ -411,6 +412,31 @@ fn a_scheduled_action_over_its_time_limit_ends_failed() {
     assert_eq!(job["name"], "actions.js:hangs");
     let error = job["state"]["error"].as_str().unwrap_or_else(|| panic!("{job}"));
     assert!(error.contains("Function execution timed out (maximum duration: 300ms)"), "{error:?}");
+}
+
+#[test]
+fn a_scheduled_action_interrupted_by_kill9_ends_failed_and_is_not_rerun() {
+    let dir = TempDir::new("actions-kill9");
+    let (s, _) = start_actions(&["--data", dir.str()]);
+    let id = action_ok(&s, "actions:scheduleSlowWriter", json!({ "tag": "slow" }));
+    let id = id.as_str().unwrap_or_else(|| panic!("job id: {id}")).to_string();
+    poll("the slow writer has written", RUN_DEADLINE, || {
+        let job = s.query_ok("rows:job", json!({ "id": id }));
+        match (job_kind(&job), rows(&s, "slow")) {
+            ("inProgress", written) if normalize_numbers(&written) == normalize_numbers(&json!([6])) => Ok(()),
+            (kind, written) => Err(format!("{kind}, rows {written}")),
+        }
+    });
+    s.kill9();
+
+    let (s, _) = start_actions(&["--data", dir.str()]);
+    let job = wait_action_job_final(&s, &id, RUN_DEADLINE);
+    assert_eq!(job_kind(&job), "failed", "{job}");
+    assert_eq!(job["state"]["error"], "Transient error while executing action", "{job}");
+    // Give a wrongly re-run action time to write again.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_json_eq(&rows(&s, "slow"), &json!([6]));
+    assert_eq!(job_kind(&s.query_ok("rows:job", json!({ "id": id }))), "failed");
 }
 
 #[test]
