@@ -6,7 +6,8 @@
 //! removed jobs are deleted. When a job comes due, its mutation runs in a savepoint of a
 //! transaction that also advances `prevTs`/`nextTs`, so each run happens exactly once — a crash
 //! before the commit leaves the run due, to happen after the restart. A run that throws is rolled
-//! back, its error printed, and the job still advances. Cron runs are not scheduled functions:
+//! back, its error printed, and the job still advances. An action cron starts after the commit
+//! that advanced it, so each run starts at most once. Cron runs are not scheduled functions:
 //! they never appear in `_scheduled_functions` (as on Convex). Runs missed while emvex was
 //! stopped are skipped, not replayed (as Convex does).
 //!
@@ -25,6 +26,7 @@ use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 use serde_json::json;
 
+use crate::actions::ActionRequest;
 use crate::call::now_ms;
 use crate::path::UdfPath;
 use crate::registry::kind_name;
@@ -182,27 +184,43 @@ pub struct CronRun {
     pub log_lines: Vec<String>,
     /// Jobs the run scheduled (committed with it).
     pub new_jobs: Vec<NewJob>,
+    /// An action cron: its run was recorded (committed), the action is to be started now — at
+    /// most once per run.
+    pub action: Option<ActionRequest>,
 }
 
 /// Runs one cron's function inside `tx`, in a savepoint that is rolled back if it throws.
 fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, reg: &Registered) -> Result<CronRun, DbError> {
     let registry = runner.registry.clone();
-    let mut run = CronRun { kind: FunctionKind::Mutation, path: reg.udf_path.stripped(), log_lines: Vec::new(), new_jobs: Vec::new() };
+    let mut run = CronRun {
+        kind: FunctionKind::Mutation,
+        path: reg.udf_path.stripped(),
+        log_lines: Vec::new(),
+        new_jobs: Vec::new(),
+        action: None,
+    };
     let Some(info) = registry.get(&reg.udf_path) else {
         run.log_lines.push(format!("[ERROR] cron job \"{}\": {} no longer exists", reg.job.identifier, reg.udf_path.canonical()));
         return Ok(run);
     };
     run.kind = info.kind;
-    if info.kind != FunctionKind::Mutation {
-        run.log_lines.push(format!(
-            "[ERROR] cron job \"{}\": {} is {}; emvex runs mutation crons only so far",
-            reg.job.identifier,
-            reg.udf_path.canonical(),
-            kind_name(info.kind)
-        ));
-        return Ok(run);
-    }
     let args = Value::from_convex_json(&reg.job.args).unwrap_or(Value::Object(Object::new()));
+    match info.kind {
+        FunctionKind::Mutation => {}
+        FunctionKind::Action => {
+            run.action = Some(ActionRequest { path: reg.udf_path.clone(), args: vec![args] });
+            return Ok(run);
+        }
+        other => {
+            run.log_lines.push(format!(
+                "[ERROR] cron job \"{}\": {} is a {}; crons run mutations and actions",
+                reg.job.identifier,
+                reg.udf_path.canonical(),
+                kind_name(other)
+            ));
+            return Ok(run);
+        }
+    }
     tx.savepoint()?;
     let execution = runner.run(tx, info, &[args], now_ms(), 0);
     run.log_lines = execution.log_lines;

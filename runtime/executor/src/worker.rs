@@ -121,7 +121,7 @@ async fn run(
 
 /// Runs due cron runs and scheduled jobs; calls that arrive meanwhile go in between batches.
 fn run_due(shared: &Shared, action_isolate: &Rc<Isolate>, jobs: &mut UnboundedReceiver<Job>) {
-    run_crons(shared);
+    run_crons(shared, action_isolate);
     loop {
         let due = shared.borrow_mut().scheduler.pop_due(call::now_ms(), SCHEDULED_BATCH);
         if due.is_empty() {
@@ -225,7 +225,7 @@ fn spawn_scheduled_action(shared: &Shared, action_isolate: &Rc<Isolate>, action:
     });
 }
 
-fn run_crons(shared: &Shared) {
+fn run_crons(shared: &Shared, action_isolate: &Rc<Isolate>) {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut worker = shared.borrow_mut();
         let Worker { runner, crons, .. } = &mut *worker;
@@ -233,10 +233,23 @@ fn run_crons(shared: &Shared) {
     }));
     match result {
         Ok(Ok(runs)) => {
-            let mut worker = shared.borrow_mut();
             for run in runs {
+                let mut worker = shared.borrow_mut();
                 worker.print(run.kind, &run.path, &run.log_lines);
                 worker.scheduler.add(run.new_jobs);
+                drop(worker);
+                if let Some(action) = run.action {
+                    let shared = shared.clone();
+                    let isolate = action_isolate.clone();
+                    tokio::task::spawn_local(async move {
+                        let (outcome, log_lines) = actions::run(&shared, &isolate, &action).await;
+                        let worker = shared.borrow();
+                        worker.print(FunctionKind::Action, &action.path.stripped(), &log_lines);
+                        if let Err(failure) = outcome {
+                            eprintln!("emvex: cron action {} failed: {}", action.path.stripped(), failure.full_message());
+                        }
+                    });
+                }
             }
         }
         Ok(Err(e)) => eprintln!("emvex: cron jobs could not run: {}", e.message),
