@@ -1,9 +1,10 @@
 //! HTTP actions over the site port, against `fixtures/actions/convex/http.ts`: `emvex dev`
 //! prints the site URL on its second line; exact-path routes (GET answering JSON, POST echoing
-//! the body and a header), HEAD routed as GET, a `pathPrefix` route and an exact route inside
-//! its prefix, a route writing through `ctx.runMutation`, concurrent handlers, a throwing
-//! handler (HTTP 500, and the next request works), Convex's 404 text "No matching routes
-//! found" for unrouted requests, and handler console lines printed as `npx convex dev` does.
+//! the body and a header), the request URL on the site origin, HEAD routed as GET, a
+//! `pathPrefix` route and an exact route inside its prefix, binary bodies, a route writing
+//! through `ctx.runMutation`, concurrent handlers, the action time limit, a throwing handler
+//! (HTTP 500, and the next request works), Convex's 404 text "No matching routes found" for
+//! unrouted requests, and handler console lines printed as `npx convex dev` does.
 
 mod common;
 
@@ -154,6 +155,33 @@ fn a_post_route_echoes_the_body_and_a_header() {
     let r = Resp::from(s.client().post(format!("{site}/echo")).body("x").send().expect("POST failed"));
     assert_eq!((r.status, r.text.as_str()), (201, "x"));
     assert_eq!(r.header("x-echoed").as_deref(), Some("(none)"));
+}
+
+#[test]
+fn binary_bodies_pass_through_unchanged() {
+    let (s, site) = start();
+    let sent: Vec<u8> = (0..=255u8).chain([0, 0xff, 0xc3]).collect();
+    let r = s.client().post(format!("{site}/bytes")).body(sent.clone()).send().expect("POST failed");
+    assert_eq!(r.status().as_u16(), 200);
+    let length = r.headers().get("x-length").and_then(|v| v.to_str().ok()).map(str::to_string);
+    assert_eq!(length.as_deref(), Some("259"));
+    let got = r.bytes().expect("body bytes").to_vec();
+    assert_eq!(got, sent.into_iter().rev().collect::<Vec<u8>>());
+}
+
+#[test]
+fn an_http_action_over_the_time_limit_answers_500() {
+    let (s, site) = start_actions(&["--in-memory", "--action-timeout-ms", "300"]);
+    let t0 = std::time::Instant::now();
+    let r = get(&s, &format!("{site}/sleep?ms=5000"));
+    assert!(t0.elapsed() < Duration::from_secs(3), "the time limit took {:?}", t0.elapsed());
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert!(
+        r.text.contains("Function execution timed out (maximum duration: 300ms)"),
+        "the body names the time limit: {:?}",
+        r.text
+    );
+    assert_eq!(get(&s, &format!("{site}/sleep?ms=1")).text, "slept 1");
 }
 
 #[test]
