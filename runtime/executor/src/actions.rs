@@ -19,6 +19,7 @@ use emvex_value::validator::{Validator, check_args};
 use serde_json::{Value as Json, json};
 
 use crate::call::{self, Outcome, now_ms};
+use crate::logs::format_http_log_line;
 use crate::path::{UdfPath, resolve_address};
 use crate::registry::kind_title;
 use crate::runner::{Failure, js_failure};
@@ -69,14 +70,27 @@ pub async fn run(shared: &Shared, isolate: &Rc<Isolate>, request: &ActionRequest
 
 /// Runs one HTTP action: the app's `convex/http.ts` router picks the handler.
 pub async fn run_http(shared: &Shared, isolate: &Rc<Isolate>, request: HttpRequest) -> HttpActionResponse {
+    let method = request.method.clone();
+    let route = url_path(&request.url).to_string();
     let path = UdfPath { module: "http".into(), name: "default".into() };
     let host = Rc::new(Host { shared: shared.clone(), isolate: isolate.clone(), path, logs: Rc::default() });
     let outcome = isolate.invoke_http_action(request, None, host.clone()).await;
     let mut log_lines = outcome.log_lines;
     log_lines.extend(host.logs.take());
     let result = outcome.result.map_err(|e| js_failure(e).full_message());
-    shared.borrow().print(FunctionKind::Action, "http", &log_lines);
+    if shared.borrow().print_logs {
+        for line in &log_lines {
+            println!("{}", format_http_log_line(&method, &route, line));
+        }
+    }
     HttpActionResponse { result, log_lines }
+}
+
+/// The path part of a URL (`http://host/a/b?q` → `/a/b`).
+fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+    path.split(['?', '#']).next().unwrap_or("/")
 }
 
 fn decode_result(shared: &Shared, returns: Option<&Validator>, text: &str) -> Result<Value, Failure> {
@@ -229,4 +243,16 @@ fn in_mutation(shared: &Shared, action_path: &UdfPath, op: &str, args_json: &str
     tx.commit().map_err(|e| developer(e.message))?;
     scheduler.add(new_jobs);
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_path;
+
+    #[test]
+    fn url_paths() {
+        assert_eq!(url_path("http://127.0.0.1:3211/echo?x=1"), "/echo");
+        assert_eq!(url_path("http://h"), "/");
+        assert_eq!(url_path("https://h/a/b#f"), "/a/b");
+    }
 }

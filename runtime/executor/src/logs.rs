@@ -14,6 +14,11 @@ pub fn format_log_line(kind: Option<FunctionKind>, path: &str, line: &str) -> St
     format!("[CONVEX {letter}({path})] {line}")
 }
 
+/// An HTTP action's log line: `[CONVEX H(POST /echo)] [LOG] 'hi'`.
+pub fn format_http_log_line(method: &str, path: &str, line: &str) -> String {
+    format!("[CONVEX H({method} {path})] {line}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
