@@ -4,7 +4,7 @@
 //! `pathPrefix` route and an exact route inside its prefix, binary bodies, a route writing
 //! through `ctx.runMutation`, concurrent handlers, the action time limit, a throwing handler
 //! (HTTP 500, and the next request works), Convex's 404 text "No matching routes found" for
-//! unrouted requests, and handler console lines printed as `npx convex dev` does.
+//! unrouted requests, and handler console lines and errors printed as `npx convex dev` does.
 
 mod common;
 
@@ -63,16 +63,30 @@ impl DevStdout {
         DevStdout { child, lines }
     }
 
-    /// The next stdout line, or a panic naming `what` after 60 s.
-    fn line(&self, what: &str) -> String {
+    /// The next stdout line, or a panic naming `what` after `timeout`.
+    fn line(&self, what: &str, timeout: Duration) -> String {
         self.lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("no stdout line for {what}: {e}"))
+            .recv_timeout(timeout)
+            .unwrap_or_else(|e| panic!("no stdout line for {what} within {timeout:?}: {e}"))
+    }
+
+    /// The next line that starts with `[CONVEX ` (a function's printed line), within 10 s.
+    fn function_line(&self, what: &str) -> String {
+        loop {
+            let line = self.line(what, Duration::from_secs(10));
+            if line.starts_with("[CONVEX ") {
+                return line;
+            }
+        }
     }
 
     /// The API URL (first line) and the site URL (second line).
     fn urls(&self) -> (String, String) {
-        let (first, second) = (self.line("the API URL"), self.line("the site URL"));
+        let startup = Duration::from_secs(60);
+        let (first, second) = (
+            self.line("the API URL", startup),
+            self.line("the site URL", startup),
+        );
         match (find_url(&first), find_url(&second)) {
             (Some(cloud), Some(site)) => (cloud, site),
             _ => panic!(
@@ -119,13 +133,28 @@ fn http_action_console_lines_are_printed_with_the_route() {
     );
     assert_eq!(r.status, 201, "{}", r.text);
     // As `npx convex dev` prints an HTTP action's lines: `H(<METHOD> <route path>)`.
-    let printed = loop {
-        let line = dev.line("the HTTP action's console line");
-        if line.contains("[CONVEX ") {
-            break line;
-        }
-    };
+    let printed = dev.function_line("the HTTP action's console line");
     assert_eq!(printed, "[CONVEX H(POST /echo)] [LOG] 'echo' 2");
+}
+
+#[test]
+fn a_failing_http_action_prints_its_error_line() {
+    let dev = DevStdout::start();
+    let (_, site) = dev.urls();
+    let client = reqwest::blocking::Client::new();
+    let r = Resp::from(
+        client
+            .get(format!("{site}/boom"))
+            .send()
+            .expect("GET the site"),
+    );
+    assert_eq!(r.status, 500, "{}", r.text);
+    // As `npx convex dev` prints a failed function: its prefix, then the error.
+    let printed = dev.function_line("the HTTP action's error line");
+    assert!(
+        printed.starts_with("[CONVEX H(GET /boom)] Uncaught Error: http handler failed"),
+        "{printed:?}"
+    );
 }
 
 #[test]
