@@ -103,6 +103,22 @@ impl Drop for DevStdout {
     }
 }
 
+/// Starts `emvex dev` reading its stdout, sends `method path` (with `body`) to its site URL,
+/// and returns the response and the next `[CONVEX …]` line printed.
+fn printed_after(method: reqwest::Method, path: &str, body: &str) -> (Resp, String) {
+    let dev = DevStdout::start();
+    let (_, site) = dev.urls();
+    let request = reqwest::blocking::Client::new().request(method, format!("{site}{path}"));
+    let r = Resp::from(
+        request
+            .body(body.to_string())
+            .send()
+            .expect("request to the site"),
+    );
+    let printed = dev.function_line(&format!("{path}'s printed line"));
+    (r, printed)
+}
+
 #[test]
 fn dev_prints_the_site_url_on_its_second_line() {
     let dev = DevStdout::start();
@@ -121,36 +137,17 @@ fn dev_prints_the_site_url_on_its_second_line() {
 
 #[test]
 fn http_action_console_lines_are_printed_with_the_route() {
-    let dev = DevStdout::start();
-    let (_, site) = dev.urls();
-    let client = reqwest::blocking::Client::new();
-    let r = Resp::from(
-        client
-            .post(format!("{site}/echo"))
-            .body("hi")
-            .send()
-            .expect("POST the site"),
-    );
+    let (r, printed) = printed_after(reqwest::Method::POST, "/echo", "hi");
     assert_eq!(r.status, 201, "{}", r.text);
     // As `npx convex dev` prints an HTTP action's lines: `H(<METHOD> <route path>)`.
-    let printed = dev.function_line("the HTTP action's console line");
     assert_eq!(printed, "[CONVEX H(POST /echo)] [LOG] 'echo' 2");
 }
 
 #[test]
 fn a_failing_http_action_prints_its_error_line() {
-    let dev = DevStdout::start();
-    let (_, site) = dev.urls();
-    let client = reqwest::blocking::Client::new();
-    let r = Resp::from(
-        client
-            .get(format!("{site}/boom"))
-            .send()
-            .expect("GET the site"),
-    );
+    let (r, printed) = printed_after(reqwest::Method::GET, "/boom", "");
     assert_eq!(r.status, 500, "{}", r.text);
     // As `npx convex dev` prints a failed function: its prefix, then the error.
-    let printed = dev.function_line("the HTTP action's error line");
     assert!(
         printed.starts_with("[CONVEX H(GET /boom)] Uncaught Error: http handler failed"),
         "{printed:?}"
