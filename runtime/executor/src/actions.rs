@@ -79,7 +79,8 @@ pub async fn run_http(shared: &Shared, isolate: &Rc<Isolate>, request: HttpReque
     log_lines.extend(host.logs.take());
     let result = outcome.result.map_err(|e| js_failure(e).full_message());
     if shared.borrow().print_logs {
-        for line in &log_lines {
+        let error = result.as_ref().err();
+        for line in log_lines.iter().chain(error) {
             println!("{}", format_http_log_line(&method, &route, line));
         }
     }

@@ -68,6 +68,8 @@ pub struct JobRun {
     pub new_jobs: Vec<NewJob>,
     /// A scheduled action, now `inProgress` (once the batch commits), to run.
     pub action: Option<ScheduledAction>,
+    /// The error the job failed with, if it ran and failed.
+    pub error: Option<String>,
 }
 
 /// A scheduled action to run after its `inProgress` state has committed.
@@ -165,7 +167,7 @@ pub fn run_jobs(runner: &mut FunctionRunner, ids: &[DocumentId]) -> Result<Vec<J
 
 /// Runs one job inside the batch's transaction, if it is still pending.
 fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -> Result<JobRun, DbError> {
-    let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new(), action: None };
+    let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new(), action: None, error: None };
     let Some(job) = tx.get("", id)? else { return Ok(run) };
     if state_kind(&job.body) != Some("pending") {
         return Ok(run);
@@ -214,6 +216,7 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -
                 Failure::Developer { message, .. } | Failure::Internal(message) => message.clone(),
             };
             finish(tx, id, failed_state(&message))?;
+            run.error = Some(failure.full_message());
         }
     }
     Ok(run)

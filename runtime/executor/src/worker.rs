@@ -189,6 +189,7 @@ fn run_scheduled(shared: &Shared, action_isolate: &Rc<Isolate>, ids: &[DocumentI
                 let mut worker = shared.borrow_mut();
                 if let Some((kind, path)) = &run.function {
                     worker.print(*kind, path, &run.log_lines);
+                    worker.print(*kind, path, run.error.as_slice());
                 }
                 worker.scheduler.add(run.new_jobs);
                 drop(worker);
@@ -218,7 +219,11 @@ fn spawn_scheduled_action(shared: &Shared, action_isolate: &Rc<Isolate>, action:
         let request = ActionRequest { path: action.path.clone(), args: action.args };
         let (outcome, log_lines) = actions::run(&shared, &isolate, &request).await;
         let worker = shared.borrow();
-        worker.print(FunctionKind::Action, &action.path.stripped(), &log_lines);
+        let path = action.path.stripped();
+        worker.print(FunctionKind::Action, &path, &log_lines);
+        if let Err(failure) = &outcome {
+            worker.print(FunctionKind::Action, &path, &[failure.full_message()]);
+        }
         if let Err(e) = scheduler::finish_action(&worker.runner, &action.job, outcome.err()) {
             eprintln!("emvex: could not record the end of scheduled action {}: {}", action.job.encode(), e.message);
         }
@@ -244,9 +249,10 @@ fn run_crons(shared: &Shared, action_isolate: &Rc<Isolate>) {
                     tokio::task::spawn_local(async move {
                         let (outcome, log_lines) = actions::run(&shared, &isolate, &action).await;
                         let worker = shared.borrow();
-                        worker.print(FunctionKind::Action, &action.path.stripped(), &log_lines);
+                        let path = action.path.stripped();
+                        worker.print(FunctionKind::Action, &path, &log_lines);
                         if let Err(failure) = outcome {
-                            eprintln!("emvex: cron action {} failed: {}", action.path.stripped(), failure.full_message());
+                            worker.print(FunctionKind::Action, &path, &[failure.full_message()]);
                         }
                     });
                 }

@@ -132,9 +132,14 @@ async fn run_call(state: &AppState, request: CallRequest, format: Format) -> Res
     envelope(response, format)
 }
 
+/// Prints a call's console lines, then its error if it failed after starting, as
+/// `npx convex dev` does.
 fn print_logs(response: &CallResponse) {
     for line in &response.log_lines {
         println!("{}", format_log_line(response.kind, &response.path, line));
+    }
+    if let (Some(kind), Err(CallError::Function { message, .. })) = (response.kind, &response.outcome) {
+        println!("{}", format_log_line(Some(kind), &response.path, message));
     }
 }
 
