@@ -1,72 +1,23 @@
 // The real `ConvexHttpClient` (convex@1.49.0, `convex/browser`) against `emvex dev`.
-// Run from the repository root: `node --test tests/node/`. The server binary is
-// `target/release/emvex` unless the environment variable EMVEX_BIN names another one.
-import { spawn } from "node:child_process";
-import { once } from "node:events";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+// Run from the repository root: `node --test tests/node/`.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 
 import { ConvexHttpClient } from "convex/browser";
 import { ConvexError } from "convex/values";
 import { api, internal } from "../../fixtures/basic/convex/_generated/api.js";
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const bin = process.env.EMVEX_BIN ?? path.join(repoRoot, "target/release/emvex");
-const ADMIN_KEY = "node-test-admin-key";
-
-/** Starts `emvex dev fixtures/basic --port 0 --in-memory` and resolves with its URL. */
-async function startServer() {
-  const child = spawn(
-    bin,
-    ["dev", "fixtures/basic", "--port", "0", "--in-memory", "--admin-key", ADMIN_KEY],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const url = await new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`no URL within 60 s; stderr:\n${stderr}`)), 60_000);
-    child.stdout.on("data", (chunk) => {
-      buffered += chunk;
-      const match = buffered.match(/http:\/\/127\.0\.0\.1:\d+/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[0]);
-      }
-    });
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${bin}: ${e.message}`));
-    });
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`emvex dev exited with ${code} before printing its URL; stderr:\n${stderr}`));
-    });
-  });
-  // Keep draining stdout so the server never blocks on a full pipe.
-  child.stdout.resume();
-  return { child, url };
-}
+import { ADMIN_KEY, startServer, stopServer } from "./server.mjs";
 
 describe("ConvexHttpClient against emvex dev", () => {
   let server;
   let client;
 
   before(async () => {
-    server = await startServer();
+    server = await startServer("fixtures/basic");
     client = new ConvexHttpClient(server.url, { logger: false });
   });
 
-  after(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill("SIGKILL");
-      await once(server.child, "exit");
-    }
-  });
+  after(() => stopServer(server));
 
   test("mutations and queries", async () => {
     const id = await client.mutation(api.messages.send, { author: "node", body: "hello", channel: "n" });
