@@ -21,6 +21,7 @@ use oxc_resolver::{ResolveOptions, Resolver};
 use sha2::{Digest, Sha256};
 
 use crate::transpile::{self, ImportRef, LineMap};
+use crate::definitions::DefinitionInfo;
 use crate::{EngineOptions, Limits, LoadError};
 
 const CACHE_FORMAT: &str = "emvex-bytecode-v2";
@@ -84,6 +85,8 @@ pub struct App {
     pub(crate) import_seed: [u8; 32],
     /// Bytecode of the engine's prelude module (compiled by the first isolate).
     pub(crate) prelude_bytecode: OnceLock<Vec<u8>>,
+    /// The app's and its components' definitions, set by `load` (see `definitions.rs`).
+    definitions: OnceLock<Vec<DefinitionInfo>>,
     stats: LoadStats,
 }
 
@@ -163,6 +166,11 @@ impl App {
             entries.push((module.clone(), name, *kind));
             queue.push_back(path.clone());
         }
+        // The app definition and every module (and component definition) it imports join the
+        // one module graph; they are evaluated in definition realms only (`definitions.rs`).
+        let root_config = crate::definitions::config_file(&convex_dir);
+        let root_config_name = root_config.as_ref().map(|p| canonical_name(&app_dir, p));
+        queue.extend(root_config);
         let mut queued: std::collections::HashSet<PathBuf> = queue.iter().cloned().collect();
         while let Some(path) = queue.pop_front() {
             let name = canonical_name(&app_dir, &path);
@@ -205,18 +213,27 @@ impl App {
             import_time_ms,
             import_seed,
             prelude_bytecode: OnceLock::new(),
+            definitions: OnceLock::new(),
             stats,
         });
         // Compile every module to bytecode and run the module graph once: import-time errors
         // surface here, never as a half-loaded app.
         let scratch = crate::Isolate::new(app.clone())?;
         drop(scratch);
+        let definitions = crate::definitions::load(&app, root_config_name.as_deref())?;
+        let _ = app.definitions.set(definitions);
         Ok(app)
     }
 
     /// The app directory (canonicalized).
     pub fn app_dir(&self) -> &Path {
         &self.app_dir
+    }
+
+    /// The app's definition (id 0, always present) and every component definition its
+    /// `convex.config.*` uses, transitively, by id. See `definitions.rs`.
+    pub fn definitions(&self) -> &[DefinitionInfo] {
+        self.definitions.get().map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// How the modules' bytecode was obtained.
@@ -272,7 +289,8 @@ fn discover(
             if dir == root && (file_name == "_generated" || file_name == "_deps") {
                 continue;
             }
-            if file_name == "node_modules" {
+            // A sub-directory with its own `convex.config.*` is a component, not app modules.
+            if file_name == "node_modules" || crate::definitions::config_file(&path).is_some() {
                 continue;
             }
             discover(root, &path, out)?;
@@ -316,7 +334,7 @@ fn discover(
 }
 
 /// Whether the file starts (after comments) with a `"use node"` directive.
-fn has_use_node_directive(path: &Path) -> bool {
+pub(crate) fn has_use_node_directive(path: &Path) -> bool {
     let Ok(text) = fs::read_to_string(path) else { return false };
     let mut rest = text.trim_start_matches('\u{feff}');
     loop {

@@ -35,6 +35,7 @@
 mod action;
 mod alloc;
 mod app;
+mod definitions;
 mod fetch;
 mod isolate;
 mod stack;
@@ -47,6 +48,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use app::{App, LoadStats};
+pub use definitions::{DefinitionId, DefinitionInfo, component_modules};
 pub use isolate::Isolate;
 
 /// Options for [`App::load`].
@@ -334,7 +336,8 @@ impl JsErrorKind {
 pub struct LoadError {
     /// One of `no_convex_dir`, `io_error`, `syntax_error`, `unresolved_import`,
     /// `convex_not_installed`, `duplicate_module`, `import_failed`, `top_level_await`,
-    /// `analyze_failed`, `engine_error`.
+    /// `analyze_failed`, `engine_error`, and for component definitions `definition_cycle`,
+    /// `invalid_export_value`, `use_node_in_component`.
     pub code: &'static str,
     pub message: String,
 }
