@@ -179,6 +179,7 @@ fn component_config_realm_forbids_time_randomness_env_and_syscalls() {
         ("date-now", "Date.now();", "Date unsupported when evaluating app definition"),
         ("new-date", "new Date();", "Date unsupported when evaluating app definition"),
         ("random", "Math.random();", "Math.random unsupported when evaluating app definition"),
+        ("random-values", "crypto.getRandomValues(new Uint8Array(4));", "Math.random unsupported when evaluating app definition"),
         ("uuid", "crypto.randomUUID();", "Cannot use cryptographic randomness when evaluating app definition"),
         ("env", "const x = process.env.APP_SECRET;", "Environment variables are only supported in the app's convex.config.ts."),
         ("syscall", "(globalThis as any).Convex.syscall('1.0/get', '{}');", "Syscall 1.0/get unsupported when evaluating app definition"),
@@ -193,7 +194,7 @@ fn component_config_realm_forbids_time_randomness_env_and_syscalls() {
 }
 
 #[test]
-fn root_config_sees_the_app_env_but_not_the_clock() {
+fn root_config_has_no_clock_either() {
     let dir = write_app(
         "root-date",
         &[("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nconst t = Date.now();\nexport default defineApp();\n")],
@@ -269,4 +270,39 @@ fn use_without_a_definition_path_fails_with_convex_text() {
         "{}",
         err.message
     );
+}
+
+#[test]
+fn component_config_console_is_discarded_and_sibling_imports_load() {
+    let dir = write_app(
+        "console",
+        &[
+            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconsole.log('root');\nconst app = defineApp();\napp.use(comp);\nexport default app;\n"),
+            ("convex/comp/convex.config.ts", "import { defineComponent } from 'convex/server';\nimport { NAME } from './name';\nconsole.log('component', NAME);\nexport default defineComponent(NAME);\n"),
+            ("convex/comp/name.ts", "export const NAME = 'fromSibling';\n"),
+        ],
+    );
+    let app = App::load(options(dir)).unwrap();
+    assert_eq!(config(&app, 0)["childComponents"][0]["name"], "fromSibling");
+    assert_eq!(app.definitions()[1].modules, ["name"]);
+}
+
+#[test]
+fn a_throw_in_a_package_config_names_its_file_and_line() {
+    let dir = write_app(
+        "package-throw",
+        &[
+            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport pkg from 'pkg/convex.config';\nconst app = defineApp();\napp.use(pkg);\nexport default app;\n"),
+            ("node_modules/pkg/package.json", PKG_JSON),
+            ("node_modules/pkg/dist/component/convex.config.js", "import { defineComponent } from 'convex/server';\n\nthrow new Error('broken component');\n"),
+        ],
+    );
+    let err = load_err(dir);
+    assert_eq!(err.code, "import_failed");
+    assert!(
+        err.message.starts_with("node_modules/pkg/dist/component/convex.config.js:3:"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("broken component"), "{}", err.message);
 }
