@@ -21,7 +21,7 @@ use oxc_resolver::{ResolveOptions, Resolver};
 use sha2::{Digest, Sha256};
 
 use crate::transpile::{self, ImportRef, LineMap};
-use crate::definitions::DefinitionInfo;
+use crate::definitions::{DefinitionInfo, OpaqueDefinition};
 use crate::{EngineOptions, Limits, LoadError};
 
 const CACHE_FORMAT: &str = "emvex-bytecode-v2";
@@ -104,6 +104,12 @@ impl App {
     /// Loads, transpiles, resolves and compiles the app, then evaluates it once in a scratch
     /// isolate so that an exception at import time is reported here.
     pub fn load(options: EngineOptions) -> Result<Arc<App>, LoadError> {
+        App::load_with_opaque(options, &[])
+    }
+
+    /// [`App::load`], with component definitions that a native implementation replaces: their
+    /// `convex.config.*` is neither loaded nor evaluated (see [`App::definitions`]).
+    pub fn load_with_opaque(options: EngineOptions, opaque: &[OpaqueDefinition]) -> Result<Arc<App>, LoadError> {
         let app_dir = fs::canonicalize(&options.app_dir).map_err(|e| {
             LoadError::new(
                 "no_convex_dir",
@@ -181,7 +187,7 @@ impl App {
                 let target = resolve_import(&resolvers, &path, &dir, &name, imp)?;
                 let target_name = canonical_name(&app_dir, &target);
                 imports.push((imp.specifier.clone(), target_name));
-                if queued.insert(target.clone()) {
+                if !crate::definitions::is_opaque_config(&target, opaque) && queued.insert(target.clone()) {
                     queue.push_back(target);
                 }
             }
@@ -220,7 +226,7 @@ impl App {
         // surface here, never as a half-loaded app.
         let scratch = crate::Isolate::new(app.clone())?;
         drop(scratch);
-        let definitions = crate::definitions::load(&app, root_config_name.as_deref())?;
+        let definitions = crate::definitions::load(&app, root_config_name.as_deref(), opaque)?;
         let _ = app.definitions.set(definitions);
         Ok(app)
     }

@@ -65,13 +65,51 @@ pub struct DefinitionInfo {
     /// `export()` JSON text of the config's default export, with `"path"` added; `None` only
     /// for a root without `convex.config.*`.
     pub config_json: Option<String>,
-    /// `Some(default name)` for a definition replaced by a native implementation. Always
-    /// `None` for now: `EngineOptions` has no `opaque_definitions` yet (adding the field would
-    /// break every struct literal of `EngineOptions` outside this crate).
+    /// `Some(default name)` for a definition matched by an [`OpaqueDefinition`] (a native
+    /// implementation): its config was not evaluated and nothing of it was loaded.
     pub opaque: Option<String>,
     /// Function module paths of a component, relative to `dir`, found with the CLI's rules
     /// (see [`component_modules`]); empty for the root (its entries are `App`'s).
     pub modules: Vec<String>,
+}
+
+/// A definition the loader does not evaluate (a native component replaces it), matched by the
+/// `name` of the nearest `package.json` of the definition directory and that directory relative
+/// to the package's root (POSIX, e.g. `dist/component`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpaqueDefinition {
+    pub package: String,
+    pub dir_in_package: String,
+    /// What its synthetic module gives as `defaultName` (and its export's `name`).
+    pub default_name: String,
+}
+
+/// The opaque definition matching definition directory `dir`, if any.
+fn opaque_match<'a>(dir: &Path, opaque: &'a [OpaqueDefinition]) -> Option<&'a OpaqueDefinition> {
+    if opaque.is_empty() {
+        return None;
+    }
+    let (name, root) = nearest_package(dir)?;
+    let rel = relative_posix(&root, dir);
+    opaque.iter().find(|o| o.package == name && o.dir_in_package.trim_matches('/') == rel)
+}
+
+/// Whether `file` is the config file of an opaque definition (its imports are not loaded).
+pub(crate) fn is_opaque_config(file: &Path, opaque: &[OpaqueDefinition]) -> bool {
+    let is_config = file.file_name().is_some_and(|n| n == "convex.config.ts" || n == "convex.config.js");
+    is_config && file.parent().is_some_and(|dir| opaque_match(dir, opaque).is_some())
+}
+
+/// The `export()` JSON an opaque definition stands for.
+fn opaque_export(default_name: &str) -> String {
+    serde_json::json!({
+        "name": default_name,
+        "definitionType": {"type": "childComponent", "name": default_name, "args": []},
+        "childComponents": [],
+        "httpMounts": {},
+        "exports": {"type": "branch", "branch": []},
+    })
+    .to_string()
 }
 
 /// The root config file, `convex/convex.config.ts` else `.js`, if any.
@@ -87,11 +125,17 @@ struct Found {
     config: String,
     /// (module name, import specifier) → child index, for every definition import of its graph.
     child_imports: Vec<(String, String, usize)>,
+    /// Default name of an opaque definition.
+    opaque: Option<String>,
 }
 
 /// Discovers and evaluates every definition reachable from the root config `root_config`
 /// (a canonical module name in `app`'s graph). Without a root config, returns the root alone.
-pub(crate) fn load(app: &Arc<App>, root_config: Option<&str>) -> Result<Vec<DefinitionInfo>, LoadError> {
+pub(crate) fn load(
+    app: &Arc<App>,
+    root_config: Option<&str>,
+    opaque: &[OpaqueDefinition],
+) -> Result<Vec<DefinitionInfo>, LoadError> {
     let convex_dir = app.app_dir().join("convex");
     let Some(root_config) = root_config else {
         return Ok(vec![DefinitionInfo {
@@ -109,12 +153,13 @@ pub(crate) fn load(app: &Arc<App>, root_config: Option<&str>) -> Result<Vec<Defi
         path: String::new(),
         config: root_config.to_string(),
         child_imports: Vec::new(),
+        opaque: None,
     }];
     let mut order = Vec::new();
-    visit(app, &convex_dir, 0, &mut found, &mut Vec::new(), &mut order)?;
+    visit(app, &convex_dir, opaque, 0, &mut found, &mut Vec::new(), &mut order)?;
 
     let mut modules = vec![Vec::new(); found.len()];
-    for (i, def) in found.iter().enumerate().skip(1) {
+    for (i, def) in found.iter().enumerate().skip(1).filter(|(_, d)| d.opaque.is_none()) {
         let mut out = Vec::new();
         component_modules(&def.dir, &def.dir, &mut out)?;
         modules[i] = out;
@@ -122,7 +167,15 @@ pub(crate) fn load(app: &Arc<App>, root_config: Option<&str>) -> Result<Vec<Defi
 
     let mut exports: Vec<Option<String>> = vec![None; found.len()];
     for &i in &order {
-        let json = evaluate(app, &found, &exports, i)?;
+        let json = match &found[i].opaque {
+            Some(name) => {
+                let mut json: serde_json::Value =
+                    serde_json::from_str(&opaque_export(name)).expect("built from json!");
+                json["path"] = serde_json::Value::String(found[i].path.clone());
+                json.to_string()
+            }
+            None => evaluate(app, &found, &exports, i)?,
+        };
         exports[i] = Some(json);
     }
     Ok(found
@@ -136,7 +189,7 @@ pub(crate) fn load(app: &Arc<App>, root_config: Option<&str>) -> Result<Vec<Defi
             path: def.path,
             dir: def.dir,
             config_json: json,
-            opaque: None,
+            opaque: def.opaque,
             modules,
         })
         .collect())
@@ -147,6 +200,7 @@ pub(crate) fn load(app: &Arc<App>, root_config: Option<&str>) -> Result<Vec<Defi
 fn visit(
     app: &App,
     convex_dir: &Path,
+    opaque: &[OpaqueDefinition],
     idx: usize,
     found: &mut Vec<Found>,
     stack: &mut Vec<usize>,
@@ -185,14 +239,20 @@ fn visit(
                 c
             }
             None => {
+                let opaque_name = opaque_match(&dir, opaque).map(|o| o.default_name.clone());
                 found.push(Found {
                     path: relative_posix(convex_dir, &dir),
                     dir,
                     config,
                     child_imports: Vec::new(),
+                    opaque: opaque_name,
                 });
                 let c = found.len() - 1;
-                visit(app, convex_dir, c, found, stack, order)?;
+                if found[c].opaque.is_some() {
+                    order.push(c);
+                } else {
+                    visit(app, convex_dir, opaque, c, found, stack, order)?;
+                }
                 c
             }
         };

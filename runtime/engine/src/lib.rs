@@ -48,7 +48,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use app::{App, LoadStats};
-pub use definitions::{DefinitionId, DefinitionInfo, component_modules};
+pub use definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition, component_modules};
 pub use isolate::Isolate;
 
 /// Options for [`App::load`].

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use emvex_engine::{App, DefinitionId, EngineOptions, LoadError};
+use emvex_engine::{App, DefinitionId, EngineOptions, LoadError, OpaqueDefinition};
 use serde_json::{Value, json};
 
 /// Writes an app: paths are relative to the app dir.
@@ -305,4 +305,44 @@ fn a_throw_in_a_package_config_names_its_file_and_line() {
         err.message
     );
     assert!(err.message.contains("broken component"), "{}", err.message);
+}
+
+#[test]
+fn opaque_definitions_are_not_evaluated() {
+    // The package's config would throw if evaluated, and imports a module that does not exist.
+    let dir = write_app(
+        "opaque",
+        &[
+            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport pkg from 'pkg/convex.config';\nconst app = defineApp();\napp.use(pkg);\napp.use(pkg, { name: 'again' });\nexport default app;\n"),
+            ("node_modules/pkg/package.json", PKG_JSON),
+            ("node_modules/pkg/dist/package.json", r#"{"type": "module"}"#),
+            ("node_modules/pkg/dist/component/convex.config.js", "import './missing.js';\nthrow new Error('evaluated');\n"),
+        ],
+    );
+    let opaque = [OpaqueDefinition {
+        package: "pkg".into(),
+        dir_in_package: "dist/component".into(),
+        default_name: "nativePkg".into(),
+    }];
+    let app = App::load_with_opaque(options(dir.clone()), &opaque).unwrap();
+    let defs = app.definitions();
+    assert_eq!(defs.len(), 2);
+    assert_eq!(defs[1].opaque.as_deref(), Some("nativePkg"));
+    assert_eq!(defs[1].modules, Vec::<String>::new());
+    assert_eq!(
+        config(&app, 1),
+        json!({
+            "name": "nativePkg",
+            "definitionType": {"type": "childComponent", "name": "nativePkg", "args": []},
+            "childComponents": [],
+            "httpMounts": {},
+            "exports": {"type": "branch", "branch": []},
+            "path": "../node_modules/pkg/dist/component",
+        })
+    );
+    let root = config(&app, 0);
+    let names: Vec<&Value> = root["childComponents"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
+    assert_eq!(names, [&json!("nativePkg"), &json!("again")]);
+    // Without the opaque entry the same app evaluates (and fails on) the real config.
+    assert_eq!(load_err(dir).code, "unresolved_import");
 }
