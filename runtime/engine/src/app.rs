@@ -2,7 +2,8 @@
 //!
 //! Owns: the immutable [`App`] (every module of the graph reachable from `convex/`, keyed by a
 //! canonical name, with its resolved imports, source map, and QuickJS bytecode) and the on-disk
-//! bytecode cache.
+//! bytecode cache. The app's `convex/convex.config.*` and what it imports (component
+//! definitions included) join the same graph; `definitions.rs` evaluates them.
 //! Invariants: a module's canonical name is its path relative to the app dir (`convex/a.ts`,
 //! `node_modules/convex/dist/esm/server/index.js`) or its absolute path when outside the app
 //! dir; it is what QuickJS dedups on (one instance per realm) and what stack traces print.

@@ -160,9 +160,7 @@ pub(crate) fn load(
 
     let mut modules = vec![Vec::new(); found.len()];
     for (i, def) in found.iter().enumerate().skip(1).filter(|(_, d)| d.opaque.is_none()) {
-        let mut out = Vec::new();
-        component_modules(&def.dir, &def.dir, &mut out)?;
-        modules[i] = out;
+        modules[i] = component_modules(&def.dir)?;
     }
 
     let mut exports: Vec<Option<String>> = vec![None; found.len()];
@@ -288,13 +286,20 @@ fn nearest_package(dir: &Path) -> Option<(String, PathBuf)> {
     })
 }
 
-/// Function module paths of a component directory (relative to `root`, without extension),
-/// sorted, by the CLI's entry-point rules: skip `_generated/`, `node_modules/`, dot and `#`
+/// Function module paths of the component whose definition directory is `dir` (relative to
+/// it, without extension), sorted, by the CLI's entry-point rules: skip `_generated/`, `node_modules/`, dot and `#`
 /// names, names with spaces or more than one dot (`*.d.ts`, `convex.config.ts`, `a.test.ts`),
 /// non-JS extensions, `schema`/`crons`/`http` are kept, sub-directories holding their own
 /// `convex.config.*` are skipped. A `"use node"` module is a load error (components run in the
 /// Convex runtime only).
-pub fn component_modules(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), LoadError> {
+pub fn component_modules(dir: &Path) -> Result<Vec<String>, LoadError> {
+    let mut out = Vec::new();
+    collect_modules(dir, dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn collect_modules(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), LoadError> {
     let io = |e: std::io::Error| LoadError::new("io_error", format!("cannot read {}: {e}", dir.display()));
     let mut items: Vec<_> = fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
     items.sort_by_key(|i| i.file_name());
@@ -308,7 +313,7 @@ pub fn component_modules(root: &Path, dir: &Path, out: &mut Vec<String>) -> Resu
             if file_name == "_generated" || file_name == "node_modules" || config_file(&path).is_some() {
                 continue;
             }
-            component_modules(root, &path, out)?;
+            collect_modules(root, &path, out)?;
             continue;
         }
         let Some((stem, ext)) = file_name.split_once('.') else { continue };
@@ -332,7 +337,6 @@ pub fn component_modules(root: &Path, dir: &Path, out: &mut Vec<String>) -> Resu
         module.push_str(stem);
         out.push(module);
     }
-    out.sort();
     Ok(())
 }
 
@@ -671,11 +675,9 @@ mod tests {
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, "export const a = 1;\n").unwrap();
         }
-        let mut out = Vec::new();
-        component_modules(&dir, &dir, &mut out).unwrap();
-        assert_eq!(out, ["lib", "schema", "sub/deep"]);
+        assert_eq!(component_modules(&dir).unwrap(), ["lib", "schema", "sub/deep"]);
         fs::write(dir.join("node.ts"), "\"use node\";\nexport const a = 1;\n").unwrap();
-        let err = component_modules(&dir, &dir, &mut Vec::new()).unwrap_err();
+        let err = component_modules(&dir).unwrap_err();
         assert_eq!(err.code, "use_node_in_component");
         assert_eq!(
             err.message,

@@ -17,7 +17,9 @@
 //!
 //! Usage: `App::load` once (it compiles and evaluates everything once, so import-time errors
 //! surface there), then one `Isolate::new(app.clone())` per worker thread, `analyze()` once, and
-//! `invoke()` per call. An `Isolate` is not re-entrant: a nested call (`1.0/runUdf`) made while
+//! `invoke()` per call. `App::definitions()` lists the app's and its components' definitions
+//! (`convex.config.*`, evaluated at load; not yet used to run component functions). An
+//! `Isolate` is not re-entrant: a nested call (`1.0/runUdf`) made while
 //! a host answers a syscall must run in another `Isolate` on the same thread (see the
 //! `nested_calls_run_in_a_second_isolate_on_the_same_thread` test). Run isolates on threads
 //! whose stack is at least `Limits::max_stack_bytes` plus ~1 MiB.
