@@ -40,9 +40,11 @@ const PKG_JSON: &str = r#"{"name": "pkg", "type": "module", "exports": {"./conve
 
 const PKG_CONFIG: &str = "import { defineComponent } from 'convex/server';\nimport { name } from './naming.js';\nexport default defineComponent(name);\n";
 
-fn full_app() -> PathBuf {
+/// The app with a local component (using a nested one) and a package component, written to
+/// its own directory `name` (tests run in parallel).
+fn full_app(name: &str) -> PathBuf {
     write_app(
-        "full",
+        name,
         &[
             ("package.json", r#"{"name": "full-app"}"#),
             ("convex/messages.ts", QUERY),
@@ -82,7 +84,7 @@ fn app_without_config_has_only_the_root_definition() {
 
 #[test]
 fn finds_local_nested_and_package_definitions_with_their_paths() {
-    let app = App::load(options(full_app())).unwrap();
+    let app = App::load(options(full_app("full"))).unwrap();
     let defs = app.definitions();
     let paths: Vec<&str> = defs.iter().map(|d| d.path.as_str()).collect();
     assert_eq!(paths, ["", "counter", "counter/leaf", "../node_modules/pkg/dist/component"]);
@@ -183,6 +185,7 @@ fn component_config_realm_forbids_time_randomness_env_and_syscalls() {
         ("uuid", "crypto.randomUUID();", "Cannot use cryptographic randomness when evaluating app definition"),
         ("env", "const x = process.env.APP_SECRET;", "Environment variables are only supported in the app's convex.config.ts."),
         ("syscall", "(globalThis as any).Convex.syscall('1.0/get', '{}');", "Syscall 1.0/get unsupported when evaluating app definition"),
+        ("async-syscall", "await (globalThis as any).Convex.asyncSyscall('1.0/db/query', '{}');", "1.0/db/query unsupported while evaluating app definition"),
     ];
     for (name, body, text) in cases {
         let err = component_config_error(name, body);
@@ -345,4 +348,18 @@ fn opaque_definitions_are_not_evaluated() {
     assert_eq!(names, [&json!("nativePkg"), &json!("again")]);
     // Without the opaque entry the same app evaluates (and fails on) the real config.
     assert_eq!(load_err(dir).code, "unresolved_import");
+}
+
+#[test]
+fn definitions_load_the_same_from_the_bytecode_cache() {
+    let dir = full_app("full-cached");
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("definition-apps-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let mut o = options(dir);
+    o.cache_dir = Some(cache);
+    let first = App::load(o.clone()).unwrap();
+    let second = App::load(o).unwrap();
+    assert!(second.stats().cache_hits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert_eq!(first.definitions(), second.definitions());
+    assert_eq!(second.definitions().len(), 4);
 }
