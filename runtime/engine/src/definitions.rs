@@ -39,7 +39,7 @@ use rquickjs::module::Declared;
 use rquickjs::promise::PromiseState;
 use rquickjs::{CatchResultExt, Context, Ctx, Function, Module, Object, Runtime, Value, WriteOptions};
 
-use crate::stack::{display_name, map_stack, split_location};
+use crate::stack::{display_name, frame_location, map_stack};
 use crate::{App, LoadError};
 
 /// Time allowed for evaluating one definition's config module graph.
@@ -567,15 +567,6 @@ fn import_error<'js>(_ctx: &Ctx<'js>, app: &App, name: &str, reason: Value<'js>)
         text.push_str(&stack);
     }
     LoadError::new("import_failed", text)
-}
-
-fn frame_location(line: &str) -> Option<String> {
-    let loc = match (line.rfind('('), line.ends_with(')')) {
-        (Some(open), true) => &line[open + 1..line.len() - 1],
-        _ => &line[line.find("at ")? + 3..],
-    };
-    let (file, l, c) = split_location(loc.trim())?;
-    Some(format!("{file}:{l}:{c}"))
 }
 
 /// Checks the namespace shape, calls `default.export()` and adds `path`.

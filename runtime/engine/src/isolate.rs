@@ -31,7 +31,7 @@ use rquickjs::{
 
 use crate::alloc::{AllocState, CountingAllocator};
 use crate::app::EntryKind;
-use crate::stack::{display_name, map_stack, split_location};
+use crate::stack::{display_name, frame_location, map_stack};
 use crate::action::ActionPool;
 use crate::{
     ActionHost, Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation,
@@ -852,15 +852,6 @@ fn import_error<'js>(
         message.push_str(stack);
     }
     LoadError::new("import_failed", message)
-}
-
-fn frame_location(line: &str) -> Option<String> {
-    let loc = match (line.rfind('('), line.ends_with(')')) {
-        (Some(open), true) => &line[open + 1..line.len() - 1],
-        _ => &line[line.find("at ")? + 3..],
-    };
-    let (file, l, c) = split_location(loc.trim())?;
-    Some(format!("{file}:{l}:{c}"))
 }
 
 fn analyze_error<'js>(

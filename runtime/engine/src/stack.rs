@@ -53,6 +53,16 @@ pub(crate) fn display_name(file: &str) -> &str {
 }
 
 /// Splits `file:line:col` (the file may itself contain `:`).
+/// `file:line:col` of one stack frame line (`    at f (file:1:2)` or `    at file:1:2`).
+pub(crate) fn frame_location(line: &str) -> Option<String> {
+    let loc = match (line.rfind('('), line.ends_with(')')) {
+        (Some(open), true) => &line[open + 1..line.len() - 1],
+        _ => &line[line.find("at ")? + 3..],
+    };
+    let (file, l, c) = split_location(loc.trim())?;
+    Some(format!("{file}:{l}:{c}"))
+}
+
 pub(crate) fn split_location(loc: &str) -> Option<(&str, u32, u32)> {
     let (rest, col) = loc.rsplit_once(':')?;
     let (file, line) = rest.rsplit_once(':')?;
