@@ -288,7 +288,7 @@ impl<'a> TransactionHost<'a> {
                 path.name, path.module
             )
         } else {
-            format!("Attempted to schedule function at nonexistent path: {}", path.canonical())
+            format!("Attempted to schedule function at nonexistent path: {}.js", path.module)
         }))
     }
 
