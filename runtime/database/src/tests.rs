@@ -1149,35 +1149,3 @@ fn coarse_read_and_write_sets() {
         s(&[("", "a"), ("c", "_scheduled_functions")])
     );
 }
-
-/// Not a correctness test: prints the cost of single-insert mutations next to the raw
-/// SQLite baseline. Run with `cargo test -p emvex-database --release -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn bench_single_insert_mutations() {
-    let n = 5000;
-    let base = crate::storage::baseline_single_row_commits(&temp_path("bench-base"), n).unwrap();
-    let path = temp_path("bench-db");
-    let db = Database::open(&path).unwrap();
-    let start = std::time::Instant::now();
-    for i in 0..n {
-        let mut tx = db.begin_mutation().unwrap();
-        tx.insert("", "t", obj(json!({"text": "hello", "i": i})))
-            .unwrap();
-        tx.commit().unwrap();
-    }
-    let ours = start.elapsed();
-    let start = std::time::Instant::now();
-    for _ in 0..n / 10 {
-        let mut tx = db.begin_query().unwrap();
-        let q = with_ops(scan("t"), json!([{"limit": 10}]));
-        assert_eq!(collect(&mut tx, "", &q).unwrap().len(), 10);
-    }
-    let reads = start.elapsed();
-    println!(
-        "baseline: {:.0} commits/s; emvex: {:.0} insert mutations/s; {:.0} take(10) queries/s",
-        n as f64 / base.as_secs_f64(),
-        n as f64 / ours.as_secs_f64(),
-        (n / 10) as f64 / reads.as_secs_f64()
-    );
-}
