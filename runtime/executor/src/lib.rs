@@ -1,10 +1,12 @@
-//! The executor: runs an app's queries and mutations against the database.
+//! The executor: runs an app's queries, mutations, actions and HTTP actions against the
+//! database, and its scheduled functions and crons.
 //!
-//! It owns one JS worker thread (the engine's `Isolate` is not `Send`) that takes calls from a
-//! channel and runs them one at a time, which makes mutations trivially serializable (DESIGN.md:
-//! single writer). Start-up loads the app, analyzes it on that thread, builds the function
-//! registry and applies the schema; the executor is only returned once all of that succeeded, so
-//! a server never starts half-loaded.
+//! It owns one JS worker thread (the engine's `Isolate` is not `Send`; see `worker.rs`) that
+//! takes calls from channels: queries and mutations run one at a time there, which makes
+//! mutations trivially serializable (DESIGN.md: single writer), while actions run concurrently as
+//! futures on the same thread. Start-up loads the app, analyzes it on that thread, builds the
+//! function registry, applies the schema and loads pending jobs and crons; the executor is only
+//! returned once all of that succeeded, so a server never starts half-loaded.
 //!
 //! Layering: uses `engine` (JS), `database` (transactions) and `value`; the server and the CLI
 //! sit above it.
