@@ -33,7 +33,7 @@ use rquickjs::promise::PromiseState;
 use rquickjs::{Array, ArrayBuffer, Ctx, Object, Persistent, Promise, Value};
 
 use crate::fetch::{FetchClient, FetchError, FetchRequest, FetchResponse};
-use crate::isolate::{
+use crate::isolate::{Scope, 
     Abort, Inner, abort_error, aborted, call_control, describe_error, drain_jobs, end_call,
     first_unhandled, internal_error as internal, start_call, started_promise, update_stack_top,
 };
@@ -49,6 +49,7 @@ pub(crate) const MAX_IDLE_RUNTIMES: usize = 16;
 /// Loaded runtimes waiting to run an action, and the isolate's HTTP clients.
 pub(crate) struct ActionPool {
     app: Arc<App>,
+    scope: Rc<Scope>,
     idle: RefCell<Vec<Inner>>,
     http: OnceCell<Result<FetchClient, FetchError>>,
 }
@@ -157,9 +158,10 @@ impl Timers {
 }
 
 impl ActionPool {
-    pub(crate) fn new(app: Arc<App>) -> ActionPool {
+    pub(crate) fn new(app: Arc<App>, scope: Rc<Scope>) -> ActionPool {
         ActionPool {
             app,
+            scope,
             idle: RefCell::new(Vec::new()),
             http: OnceCell::new(),
         }
@@ -239,7 +241,7 @@ impl ActionPool {
         let taken = pool.idle.borrow_mut().pop();
         let inner = match taken {
             Some(inner) => inner,
-            None => match Inner::new(&app) {
+            None => match Inner::new(&app, &pool.scope) {
                 Ok(inner) => inner,
                 Err(e) => {
                     return fail(format!(

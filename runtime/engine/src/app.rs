@@ -3,12 +3,16 @@
 //! Owns: the immutable [`App`] (every module of the graph reachable from `convex/`, keyed by a
 //! canonical name, with its resolved imports, source map, and QuickJS bytecode) and the on-disk
 //! bytecode cache. The app's `convex/convex.config.*` and what it imports (component
-//! definitions included) join the same graph; `definitions.rs` evaluates them.
+//! definitions included) join the same graph; `definitions.rs` evaluates them. Then every
+//! non-opaque component definition's function modules (and what they import) join it too, as
+//! entries tagged with their [`DefinitionId`]; an isolate loads only its scope's entries.
 //! Invariants: a module's canonical name is its path relative to the app dir (`convex/a.ts`,
 //! `node_modules/convex/dist/esm/server/index.js`) or its absolute path when outside the app
 //! dir; it is what QuickJS dedups on (one instance per realm) and what stack traces print.
 //! Every static import of every module is resolved at load time (a failure is a `LoadError` with
-//! `file:line:col`). After [`App::load`] returns, every module has bytecode. Cache entries are
+//! `file:line:col`). After [`App::load`] returns, every module the app's realm evaluates has
+//! bytecode; a module only a component imports gets it from the first isolate of one of that
+//! component's instances (the load does not evaluate component modules). Cache entries are
 //! keyed by sha256(engine version, canonical name, file content), so a stale entry is never used.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -22,7 +26,7 @@ use oxc_resolver::{ResolveOptions, Resolver};
 use sha2::{Digest, Sha256};
 
 use crate::transpile::{self, ImportRef, LineMap};
-use crate::definitions::{DefinitionInfo, OpaqueDefinition};
+use crate::definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition};
 use crate::{EngineOptions, Limits, LoadError};
 
 const CACHE_FORMAT: &str = "emvex-bytecode-v2";
@@ -44,6 +48,8 @@ pub(crate) struct Entry {
     /// Index into [`App::modules`].
     pub record: usize,
     pub kind: EntryKind,
+    /// The definition whose module this is (`DefinitionId(0)`: the app).
+    pub definition: DefinitionId,
 }
 
 /// One module of the graph.
@@ -103,7 +109,9 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Loads, transpiles, resolves and compiles the app, then evaluates it once in a scratch
-    /// isolate so that an exception at import time is reported here.
+    /// isolate so that an exception at import time is reported here; then evaluates the
+    /// definitions and adds the components' function modules to the graph (transpiled and
+    /// resolved, not evaluated: see [`crate::Isolate::for_scope`]).
     pub fn load(options: EngineOptions) -> Result<Arc<App>, LoadError> {
         App::load_with_opaque(options, &[])
     }
@@ -179,26 +187,11 @@ impl App {
         let root_config_name = root_config.as_ref().map(|p| canonical_name(&app_dir, p));
         queue.extend(root_config);
         let mut queued: std::collections::HashSet<PathBuf> = queue.iter().cloned().collect();
-        while let Some(path) = queue.pop_front() {
-            let name = canonical_name(&app_dir, &path);
-            let record = prepare_module(&path, &name, options.cache_dir.as_deref(), &mut stats)?;
-            let dir = path.parent().unwrap_or(&app_dir).to_path_buf();
-            let mut imports = Vec::new();
-            for imp in &record.import_refs {
-                let target = resolve_import(&resolvers, &path, &dir, &name, imp)?;
-                let target_name = canonical_name(&app_dir, &target);
-                imports.push((imp.specifier.clone(), target_name));
-                if !crate::definitions::is_opaque_config(&target, opaque) && queued.insert(target.clone()) {
-                    queue.push_back(target);
-                }
-            }
-            let idx = modules.len();
-            by_name.insert(name.clone(), idx);
-            modules.push(ModuleRecord { imports, ..record });
-        }
+        let graph = Graph { app_dir: &app_dir, resolvers: &resolvers, opaque, cache_dir: options.cache_dir.as_deref() };
+        graph.extend(queue, &mut queued, &mut modules, &mut by_name, &mut stats)?;
         let entries = entries
             .into_iter()
-            .map(|(module, name, kind)| Entry { record: by_name[&name], module, kind })
+            .map(|(module, name, kind)| Entry { record: by_name[&name], module, kind, definition: DefinitionId(0) })
             .collect();
 
         let import_time_ms = SystemTime::now()
@@ -210,8 +203,8 @@ impl App {
         let import_seed: [u8; 32] = seed_hasher.finalize().into();
 
         let app = Arc::new(App {
-            app_dir,
-            cache_dir: options.cache_dir,
+            app_dir: app_dir.clone(),
+            cache_dir: options.cache_dir.clone(),
             env: options.env,
             limits: options.limits,
             modules,
@@ -228,7 +221,32 @@ impl App {
         let scratch = crate::Isolate::new(app.clone())?;
         drop(scratch);
         let definitions = crate::definitions::load(&app, root_config_name.as_deref(), opaque)?;
-        let _ = app.definitions.set(definitions);
+        // Every component's function modules join the one graph; their bytecode is compiled
+        // by the first isolate of one of their instances.
+        let mut app = app;
+        let Some(inner) = Arc::get_mut(&mut app) else {
+            return Err(LoadError::new("engine_error", "the app is still referenced after its definitions were evaluated"));
+        };
+        let mut component_files = Vec::new();
+        for def in definitions.iter().skip(1).filter(|d| d.opaque.is_none()) {
+            for module in &def.modules {
+                let path = module_file(&def.dir, module)?;
+                let kind = match module.as_str() {
+                    "schema" => EntryKind::Schema,
+                    "crons" => EntryKind::Crons,
+                    "http" => EntryKind::Http,
+                    _ => EntryKind::Functions,
+                };
+                component_files.push((def.id, module.clone(), path, kind));
+            }
+        }
+        let queue = component_files.iter().map(|(_, _, path, _)| path.clone()).collect();
+        graph.extend(queue, &mut queued, &mut inner.modules, &mut inner.by_name, &mut inner.stats)?;
+        for (definition, module, path, kind) in component_files {
+            let record = inner.by_name[&canonical_name(&inner.app_dir, &path)];
+            inner.entries.push(Entry { module, record, kind, definition });
+        }
+        let _ = inner.definitions.set(definitions);
         Ok(app)
     }
 
@@ -248,9 +266,17 @@ impl App {
         &self.stats
     }
 
-    /// Function module paths (`"messages"`, `"dir/file"`), sorted.
+    /// The app's function module paths (`"messages"`, `"dir/file"`), sorted.
     pub fn module_paths(&self) -> Vec<String> {
-        self.entries.iter().map(|e| e.module.clone()).collect()
+        self.definition_module_paths(DefinitionId(0))
+    }
+
+    /// Module paths (relative to its directory) of one definition's entries, sorted.
+    pub fn definition_module_paths(&self, definition: DefinitionId) -> Vec<String> {
+        let mut out: Vec<String> =
+            self.entries.iter().filter(|e| e.definition == definition).map(|e| e.module.clone()).collect();
+        out.sort();
+        out
     }
 
     /// Stores freshly compiled bytecode for a module (in memory and in the disk cache).
@@ -272,6 +298,58 @@ impl App {
             None => Some((line, col)),
         }
     }
+}
+
+/// What the module graph is resolved against while it is built or extended.
+struct Graph<'a> {
+    app_dir: &'a Path,
+    resolvers: &'a [Resolver; 2],
+    opaque: &'a [OpaqueDefinition],
+    cache_dir: Option<&'a Path>,
+}
+
+impl Graph<'_> {
+    /// Loads every file of `queue` and, transitively, its static imports not yet `queued`,
+    /// appending their records to `modules`/`by_name`.
+    fn extend(
+        &self,
+        mut queue: VecDeque<PathBuf>,
+        queued: &mut std::collections::HashSet<PathBuf>,
+        modules: &mut Vec<ModuleRecord>,
+        by_name: &mut HashMap<String, usize>,
+        stats: &mut LoadStats,
+    ) -> Result<(), LoadError> {
+        queue.retain(|p| !by_name.contains_key(&canonical_name(self.app_dir, p)));
+        queued.extend(queue.iter().cloned());
+        while let Some(path) = queue.pop_front() {
+            let name = canonical_name(self.app_dir, &path);
+            let record = prepare_module(&path, &name, self.cache_dir, stats)?;
+            let dir = path.parent().unwrap_or(self.app_dir).to_path_buf();
+            let mut imports = Vec::new();
+            for imp in &record.import_refs {
+                let target = resolve_import(self.resolvers, &path, &dir, &name, imp)?;
+                let target_name = canonical_name(self.app_dir, &target);
+                imports.push((imp.specifier.clone(), target_name));
+                if !crate::definitions::is_opaque_config(&target, self.opaque) && queued.insert(target.clone()) {
+                    queue.push_back(target);
+                }
+            }
+            let idx = modules.len();
+            by_name.insert(name.clone(), idx);
+            modules.push(ModuleRecord { imports, ..record });
+        }
+        Ok(())
+    }
+}
+
+/// The file of module path `module` (no extension) under definition directory `dir`.
+fn module_file(dir: &Path, module: &str) -> Result<PathBuf, LoadError> {
+    ["ts", "tsx", "js", "jsx", "mjs", "mts"]
+        .iter()
+        .map(|ext| dir.join(format!("{module}.{ext}")))
+        .find(|p| p.is_file())
+        .map(|p| fs::canonicalize(&p).unwrap_or(p))
+        .ok_or_else(|| LoadError::new("io_error", format!("module {module} of {} has no file", dir.display())))
 }
 
 /// Collects `(module path, file, kind)` for every entry point under `convex/`.

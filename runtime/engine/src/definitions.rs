@@ -69,7 +69,8 @@ pub struct DefinitionInfo {
     /// implementation): its config was not evaluated and nothing of it was loaded.
     pub opaque: Option<String>,
     /// Function module paths of a component, relative to `dir`, found with the CLI's rules
-    /// (see [`component_modules`]); empty for the root (its entries are `App`'s).
+    /// (see [`component_modules`]); empty for the root (its entries are `App`'s). `App::load`
+    /// adds them to the module graph; an isolate of this definition's scope evaluates them.
     pub modules: Vec<String>,
 }
 

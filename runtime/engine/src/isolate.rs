@@ -1,4 +1,4 @@
-//! One QuickJS runtime + context with the app's modules loaded, and the invocation loop.
+//! One QuickJS runtime + context with one instance's modules loaded, and the invocation loop.
 //!
 //! Owns: the runtime/context lifetime, the native bindings behind the prelude's globals, the
 //! module resolver/loader over the [`App`], analysis, and `invoke` (FIFO async syscalls with
@@ -13,6 +13,9 @@
 //!   `ActionHost` only while that action runs on the runtime lent to it (see `action.rs`).
 //! - The clock and randomness are frozen/seeded per call in queries and mutations, real in
 //!   actions (`Shared::real_clock` is set only while an action runs).
+//! - An isolate serves one [`Scope`] (the app, or one component instance): it evaluates only
+//!   that definition's entries, with the scope's env as `process.env`, and so do the runtimes
+//!   of its action pool.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -33,6 +36,7 @@ use crate::alloc::{AllocState, CountingAllocator};
 use crate::app::EntryKind;
 use crate::stack::{display_name, frame_location, map_stack};
 use crate::action::ActionPool;
+use crate::definitions::DefinitionId;
 use crate::{
     ActionHost, Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation,
     JsError, JsErrorKind, LoadError, Outcome, Visibility,
@@ -235,11 +239,28 @@ impl Drop for Inner {
     }
 }
 
-/// One QuickJS runtime + context with the app's modules loaded. Not `Send`: create and use it
-/// on one thread.
+/// The instance an [`Isolate`] runs: a definition (`DefinitionId(0)` is the app) and the env
+/// its modules see as `process.env`, at import time and at call time. Two scopes of one
+/// definition get separate realms: module-level state is never shared between instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub definition: DefinitionId,
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+impl Scope {
+    /// The app itself, with the app's env.
+    pub fn root(app: &App) -> Scope {
+        Scope { definition: DefinitionId(0), env: app.env.clone() }
+    }
+}
+
+/// One QuickJS runtime + context with one instance's modules loaded (the app's, or a
+/// component's: see [`Scope`]). Not `Send`: create and use it on one thread.
 pub struct Isolate {
     inner: Option<Inner>,
     app: Arc<App>,
+    scope: Rc<Scope>,
     /// Loaded runtimes lent to actions, one per in-flight action.
     actions: Rc<ActionPool>,
 }
@@ -247,9 +268,40 @@ pub struct Isolate {
 impl Isolate {
     /// Creates a runtime, installs the globals and evaluates every module of the app.
     pub fn new(app: Arc<App>) -> Result<Isolate, LoadError> {
-        let inner = Inner::new(&app)?;
-        let actions = Rc::new(ActionPool::new(app.clone()));
-        Ok(Isolate { inner: Some(inner), app, actions })
+        let scope = Scope::root(&app);
+        Isolate::for_scope(app, scope)
+    }
+
+    /// Creates a runtime for one instance (see [`Scope`]): only the modules of
+    /// `scope.definition` are evaluated, with `scope.env` as `process.env`. The scope must
+    /// name a loaded, non-opaque definition of `app` (`unknown_definition` otherwise).
+    pub fn for_scope(app: Arc<App>, scope: Scope) -> Result<Isolate, LoadError> {
+        if scope.definition != DefinitionId(0) {
+            match app.definitions().get(scope.definition.0) {
+                Some(def) if def.opaque.is_none() => {}
+                Some(def) => {
+                    return Err(LoadError::new(
+                        "unknown_definition",
+                        format!("definition \"{}\" is native: it has no JavaScript modules", def.path),
+                    ));
+                }
+                None => {
+                    return Err(LoadError::new(
+                        "unknown_definition",
+                        format!("the app has no definition {}", scope.definition.0),
+                    ));
+                }
+            }
+        }
+        let scope = Rc::new(scope);
+        let inner = Inner::new(&app, &scope)?;
+        let actions = Rc::new(ActionPool::new(app.clone(), scope.clone()));
+        Ok(Isolate { inner: Some(inner), app, scope, actions })
+    }
+
+    /// The instance this isolate runs.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// Runs one action to completion (its timers, fetches and syscalls), concurrently with
@@ -293,7 +345,7 @@ impl Isolate {
 
     fn inner(&mut self) -> Result<&mut Inner, LoadError> {
         if self.inner.is_none() {
-            self.inner = Some(Inner::new(&self.app)?);
+            self.inner = Some(Inner::new(&self.app, &self.scope)?);
         }
         Ok(self.inner.as_mut().expect("inner was just set"))
     }
@@ -301,6 +353,7 @@ impl Isolate {
     /// Lists every registered function of every function module, and the schema.
     pub fn analyze(&mut self) -> Result<Analysis, LoadError> {
         let app = self.app.clone();
+        let definition = self.scope.definition;
         let inner = self.inner()?;
         inner.reset_for(FunctionKind::Query, [0; 32], app.import_time_ms, None, IMPORT_TIMEOUT);
         let shared = inner.shared.clone();
@@ -311,7 +364,7 @@ impl Isolate {
             let mut functions = Vec::new();
             let mut schema_json = None;
             let mut crons_json = None;
-            for entry in &app.entries {
+            for entry in app.entries.iter().filter(|e| e.definition == definition) {
                 let rec = &app.modules[entry.record];
                 match entry.kind {
                     EntryKind::Schema => {
@@ -465,7 +518,7 @@ pub(crate) fn abort_error(app: &App, shared: &Shared, timeout: Duration) -> (boo
 }
 
 impl Inner {
-    pub(crate) fn new(app: &Arc<App>) -> Result<Inner, LoadError> {
+    pub(crate) fn new(app: &Arc<App>, scope: &Scope) -> Result<Inner, LoadError> {
         let alloc = AllocState::new();
         let runtime = Runtime::new_with_alloc(CountingAllocator::new(alloc.clone()))
             .map_err(engine_error)?;
@@ -507,12 +560,12 @@ impl Inner {
             let native = install_native(&ctx, shared.clone(), app.clone()).map_err(|e| js_load_error(&ctx, e))?;
             let prelude = load_prelude(&ctx, app, &shared).map_err(|e| js_load_error(&ctx, e))?;
             let control: Object = prelude.call((native,)).map_err(|e| js_load_error(&ctx, e))?;
-            let env = serde_json::to_string(&app.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
+            let env = serde_json::to_string(&scope.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
             call_control::<()>(&ctx, &control, "setEnv", (env,)).map_err(|e| js_load_error(&ctx, e))?;
             call_control::<()>(&ctx, &control, "begin", ("import",)).map_err(|e| js_load_error(&ctx, e))?;
             // Top-level code gets the same heap allowance as a function call.
             shared.alloc.limit.set(shared.alloc.used.get().saturating_add(app.limits.memory_bytes));
-            for entry in &app.entries {
+            for entry in app.entries.iter().filter(|e| e.definition == scope.definition) {
                 let name = app.modules[entry.record].name.as_str();
                 let ns = match import_module(&ctx, app, &control, &shared, name) {
                     Ok(ns) => ns,

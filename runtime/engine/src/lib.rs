@@ -51,7 +51,7 @@ use std::time::Duration;
 
 pub use app::{App, LoadStats};
 pub use definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition, component_modules};
-pub use isolate::Isolate;
+pub use isolate::{Isolate, Scope};
 
 /// Options for [`App::load`].
 #[derive(Debug, Clone)]
