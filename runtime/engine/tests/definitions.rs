@@ -8,16 +8,11 @@ use std::path::{Path, PathBuf};
 use emvex_engine::{App, DefinitionId, EngineOptions, LoadError, OpaqueDefinition};
 use serde_json::{Value, json};
 
-/// Writes an app: paths are relative to the app dir.
+mod support;
+
+/// Writes an app (see `support::write_app`): paths are relative to the app dir.
 fn write_app(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("definition-apps").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    for (path, text) in files {
-        let p = dir.join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    dir
+    support::write_app("definition-apps", name, files)
 }
 
 fn options(dir: PathBuf) -> EngineOptions {
