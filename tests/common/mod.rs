@@ -693,8 +693,14 @@ pub fn job_kind(job: &Value) -> &str {
 /// Waits until job `id` leaves `pending`/`inProgress`, and returns its row.
 #[track_caller]
 pub fn wait_job_final(s: &Server, id: &str, timeout: Duration) -> Value {
+    wait_job_final_via(s, "jobs:job", id, timeout)
+}
+
+/// Polls the query `job_query` (`{id}` → the job's row) until job `id` leaves
+/// `pending`/`inProgress`, and returns its row.
+pub fn wait_job_final_via(s: &Server, job_query: &str, id: &str, timeout: Duration) -> Value {
     poll(&format!("job {id} finishes"), timeout, || {
-        let job = scheduled_job(s, id);
+        let job = s.query_ok(job_query, json!({ "id": id }));
         match job_kind(&job) {
             "pending" | "inProgress" => Err(job.to_string()),
             _ => Ok(job),
@@ -740,11 +746,5 @@ pub fn start_actions(extra: &[&str]) -> (Server, String) {
 /// and returns its row.
 #[track_caller]
 pub fn wait_action_job_final(s: &Server, id: &str, timeout: Duration) -> Value {
-    poll(&format!("job {id} finishes"), timeout, || {
-        let job = s.query_ok("rows:job", json!({ "id": id }));
-        match job_kind(&job) {
-            "pending" | "inProgress" => Err(job.to_string()),
-            _ => Ok(job),
-        }
-    })
+    wait_job_final_via(s, "rows:job", id, timeout)
 }
