@@ -241,8 +241,18 @@ fn add_count(conn: &Connection, tid: i64, delta: i64) -> Result<(), DbError> {
     Ok(())
 }
 
-fn limit_error(code: &'static str, message: String) -> DbError {
-    DbError::new(code, message)
+/// Fails with `code` and the message `message()` when `used` passed `max` (spec §6.5).
+fn check_limit<T: PartialOrd>(
+    used: T,
+    max: T,
+    code: &'static str,
+    message: impl FnOnce() -> String,
+) -> Result<(), DbError> {
+    if used > max {
+        Err(DbError::new(code, message()))
+    } else {
+        Ok(())
+    }
 }
 
 impl Transaction {
@@ -475,36 +485,42 @@ impl Transaction {
 
     fn record_query(&mut self) -> Result<(), DbError> {
         self.metrics.database_queries += 1;
-        if self.metrics.database_queries > MAX_DATABASE_QUERIES {
-            return Err(limit_error(
-                "TooManyReads",
+        check_limit(
+            self.metrics.database_queries,
+            MAX_DATABASE_QUERIES,
+            "TooManyReads",
+            || {
                 format!(
                     "Too many reads in a single function execution (limit: {MAX_DATABASE_QUERIES})."
-                ),
-            ));
-        }
+                )
+            },
+        )?;
         Ok(())
     }
 
     fn record_read(&mut self, bytes: u64) -> Result<(), DbError> {
         self.metrics.documents_read += 1;
         self.metrics.bytes_read += bytes;
-        if self.metrics.documents_read > MAX_DOCUMENTS_READ {
-            return Err(limit_error(
-                "TooManyDocumentsRead",
+        check_limit(
+            self.metrics.documents_read,
+            MAX_DOCUMENTS_READ,
+            "TooManyDocumentsRead",
+            || {
                 format!(
                     "Too many documents read in a single function execution (limit: {MAX_DOCUMENTS_READ})."
-                ),
-            ));
-        }
-        if self.metrics.bytes_read > MAX_BYTES_READ {
-            return Err(limit_error(
-                "TooManyBytesRead",
+                )
+            },
+        )?;
+        check_limit(
+            self.metrics.bytes_read,
+            MAX_BYTES_READ,
+            "TooManyBytesRead",
+            || {
                 format!(
                     "Too many bytes read in a single function execution (limit: {MAX_BYTES_READ} bytes)."
-                ),
-            ));
-        }
+                )
+            },
+        )?;
         Ok(())
     }
 
@@ -621,24 +637,28 @@ impl Transaction {
             self.metrics.documents_written += 1;
         }
         self.metrics.bytes_written += bytes;
-        if self.metrics.documents_written > MAX_DOCUMENTS_WRITTEN {
-            return Err(limit_error(
-                "TooManyWrites",
+        check_limit(
+            self.metrics.documents_written,
+            MAX_DOCUMENTS_WRITTEN,
+            "TooManyWrites",
+            || {
                 format!(
                     "Too many writes in a single function execution (limit: {MAX_DOCUMENTS_WRITTEN}). Consider \
-                     using smaller limits in your queries, paginating over results, or splitting the work \
-                     across multiple mutations."
-                ),
-            ));
-        }
-        if self.metrics.bytes_written > MAX_BYTES_WRITTEN {
-            return Err(limit_error(
-                "TooManyBytesWritten",
+                         using smaller limits in your queries, paginating over results, or splitting the work \
+                         across multiple mutations."
+                )
+            },
+        )?;
+        check_limit(
+            self.metrics.bytes_written,
+            MAX_BYTES_WRITTEN,
+            "TooManyBytesWritten",
+            || {
                 format!(
                     "Too many bytes written in a single function execution (limit: {MAX_BYTES_WRITTEN} bytes)."
-                ),
-            ));
-        }
+                )
+            },
+        )?;
         Ok(())
     }
 
