@@ -250,6 +250,11 @@ impl App {
         Ok(app)
     }
 
+    /// The deployment env the app's realm sees as `process.env`.
+    pub fn env(&self) -> &BTreeMap<String, String> {
+        &self.env
+    }
+
     /// The app directory (canonicalized).
     pub fn app_dir(&self) -> &Path {
         &self.app_dir

@@ -11,10 +11,11 @@ use emvex_engine::{FunctionKind, Visibility};
 use emvex_value::Value;
 use serde_json::Value as Json;
 
-use crate::path::UdfPath;
-use crate::registry::{FunctionInfo, Registry, kind_title};
 use crate::actions::ActionRequest;
-use crate::runner::{Failure, FunctionRunner, NewJob};
+use crate::components::Components;
+use crate::path::UdfPath;
+use crate::registry::{FunctionInfo, kind_title};
+use crate::runner::{Execution, Failure, FunctionRunner, NewJob};
 use crate::{CallError, CallRequest, CallResponse};
 
 /// What handling a call on the worker thread produced.
@@ -55,13 +56,20 @@ fn execute_inner(
 ) -> Result<Ran, CallError> {
     let path = UdfPath::parse(&request.path)
         .map_err(|e| CallError::BadRequest { code: "BadConvexFunctionIdentifier", message: e.message })?;
-    if let Some(component) = request.component_path.as_deref().filter(|c| !c.is_empty()) {
-        return Err(CallError::function(format!(
-            "Component \"{component}\" not found: this app has no component with that path."
-        )));
-    }
-    let registry = runner.registry.clone();
-    let info = resolve(&registry, &path, request.admin)?;
+    let components = runner.components.clone();
+    // Public clients reach the app's own functions only; admins may name any instance.
+    let component = match request.component_path.as_deref().filter(|c| !c.is_empty()) {
+        Some(component) if request.admin => {
+            if components.instance(component).is_none() {
+                return Err(CallError::function(format!(
+                    "Component \"{component}\" not found: this app has no component with that path."
+                )));
+            }
+            component.to_string()
+        }
+        _ => String::new(),
+    };
+    let info = resolve(&components, &component, &path, request.admin)?;
     *kind_out = Some(info.kind);
     if let Some(expected) = request.kind
         && expected != info.kind
@@ -75,23 +83,37 @@ fn execute_inner(
     }
     let args = decode_args(&request.args)?;
     if info.kind == FunctionKind::Action {
-        return Ok(Ran::Action(ActionRequest { path, args }));
+        return Ok(Ran::Action(ActionRequest { component, path, args }));
     }
-    let mut tx = runner.begin(info.kind).map_err(call_error)?;
-    let execution = runner.run(&mut tx, info, &args, now_ms(), 0);
+    let execution = run_transaction(runner, &component, info, &args);
     log_lines.extend(execution.log_lines);
-    let value = execution.result.map_err(call_error)?;
-    if info.kind == FunctionKind::Mutation {
-        tx.commit().map_err(|e| CallError::internal(e.message))?;
-        new_jobs.extend(execution.new_jobs);
+    new_jobs.extend(execution.new_jobs);
+    Ok(Ran::Value(execution.result.map_err(call_error)?))
+}
+
+/// Runs a query or mutation of instance `component` in a transaction of its own: a mutation
+/// commits when it succeeds (its scheduled jobs are then returned), a query never commits.
+pub fn run_transaction(runner: &mut FunctionRunner, component: &str, info: &FunctionInfo, args: &[Value]) -> Execution {
+    let mut tx = match runner.begin(info.kind) {
+        Ok(tx) => tx,
+        Err(failure) => return Execution { result: Err(failure), log_lines: Vec::new(), new_jobs: Vec::new() },
+    };
+    let mut execution = runner.run(&mut tx, component, info, args, now_ms(), 0);
+    if info.kind != FunctionKind::Mutation || execution.result.is_err() {
+        execution.new_jobs.clear();
+        return execution;
     }
-    Ok(Ran::Value(value))
+    if let Err(e) = tx.commit() {
+        execution.result = Err(Failure::Internal(e.message));
+        execution.new_jobs.clear();
+    }
+    execution
 }
 
 /// Finds the function a caller may run: internal functions only for admins, and a missing
 /// function answers exactly like a hidden one.
-fn resolve<'r>(registry: &'r Registry, path: &UdfPath, admin: bool) -> Result<&'r FunctionInfo, CallError> {
-    match registry.get(path) {
+fn resolve<'r>(components: &'r Components, component: &str, path: &UdfPath, admin: bool) -> Result<&'r FunctionInfo, CallError> {
+    match components.function(component, path) {
         Some(info) if admin || info.visibility == Visibility::Public => Ok(info),
         _ if admin => Err(CallError::function(format!(
             "Could not find function for '{}'. Check the function name and that the file exports it.",

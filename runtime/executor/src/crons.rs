@@ -15,6 +15,9 @@
 //! canonical (`crons.js:tick`), `udfArgs` the JSON text of the positional args as bytes, and
 //! times in nanoseconds (int64), as in Convex's `_cron_jobs`/`_cron_next_run` (emvex keeps the
 //! next run on the job row instead of a second table).
+//!
+//! Components: each instance whose definition has a `crons.ts` keeps its own `_cron_jobs` and
+//! runs its crons' functions in itself.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -41,11 +44,14 @@ struct Registered {
     udf_path: UdfPath,
 }
 
-/// The app's cron jobs and their next run times.
+/// A job row: the instance whose `_cron_jobs` holds it, and its id there.
+type CronKey = (String, DocumentId);
+
+/// Every instance's cron jobs and their next run times.
 #[derive(Default)]
 pub struct Crons {
-    jobs: HashMap<DocumentId, Registered>,
-    queue: BinaryHeap<Reverse<(OrderedMs, DocumentId)>>,
+    jobs: HashMap<CronKey, Registered>,
+    queue: BinaryHeap<Reverse<(OrderedMs, CronKey)>>,
 }
 
 /// A due time ordered by `f64::total_cmp`.
@@ -75,21 +81,32 @@ fn ms_of(v: Option<&Value>) -> Option<f64> {
 }
 
 impl Crons {
-    /// Reconciles `_cron_jobs` with the app's crons export (`None`: no `crons.ts`) and loads the
-    /// next run times. Fails on an invalid export or a job naming a function the app lacks.
-    pub fn sync(runner: &FunctionRunner, export: Option<&str>) -> Result<Crons, String> {
+    /// Reconciles every instance's `_cron_jobs` with its definition's crons export and loads
+    /// the next run times. Fails on an invalid export or a job naming a missing function.
+    pub fn sync(runner: &FunctionRunner) -> Result<Crons, String> {
+        let mut crons = Crons::default();
+        for instance in runner.components.instances() {
+            let export = runner.components.definition_of(&instance.path).and_then(|d| d.crons_json.as_deref());
+            crons.sync_instance(runner, &instance.path, export)?;
+        }
+        Ok(crons)
+    }
+
+    /// Reconciles the `_cron_jobs` of instance `component` with `export` (`None`: no `crons.ts`).
+    fn sync_instance(&mut self, runner: &FunctionRunner, component: &str, export: Option<&str>) -> Result<(), String> {
+        let file = if component.is_empty() { "convex/crons.ts".to_string() } else { format!("crons.ts of component \"{component}\"") };
         let wanted = match export {
-            Some(json) => parse_crons(json).map_err(|e| format!("convex/crons.ts: {}", e.message))?,
+            Some(json) => parse_crons(json).map_err(|e| format!("{file}: {}", e.message))?,
             None => Vec::new(),
         };
         let raw: serde_json::Value = export.and_then(|j| serde_json::from_str(j).ok()).unwrap_or(json!({}));
         let mut resolved = Vec::new();
         for job in wanted {
             let path = UdfPath::parse(&job.udf_path)
-                .map_err(|e| format!("convex/crons.ts: cron job \"{}\": {}", job.identifier, e.message))?;
-            if runner.registry.get(&path).is_none() {
+                .map_err(|e| format!("{file}: cron job \"{}\": {}", job.identifier, e.message))?;
+            if runner.components.function(component, &path).is_none() {
                 return Err(format!(
-                    "convex/crons.ts: cron job \"{}\" refers to {}, which does not exist",
+                    "{file}: cron job \"{}\" refers to {}, which does not exist",
                     job.identifier,
                     path.canonical()
                 ));
@@ -98,8 +115,9 @@ impl Crons {
         }
         let db_error = |e: DbError| format!("cannot load cron jobs: {}", e.message);
         let mut tx = runner.db.begin_mutation().map_err(db_error)?;
-        let existing = load_rows(&mut tx).map_err(db_error)?;
-        let mut crons = Crons::default();
+        let existing = load_rows(&mut tx, component).map_err(db_error)?;
+        let crons = self;
+        let mut registered = Vec::new();
         let now = now_ms();
         for (job, path) in resolved {
             let spec = cron_spec(&job, &path, &raw[&job.identifier]["schedule"]);
@@ -112,7 +130,7 @@ impl Crons {
                     let mut patch = BTreeMap::new();
                     patch.insert("cronSpec".to_string(), Some(spec));
                     patch.insert("nextTs".to_string(), Some(ns(next)));
-                    tx.patch("", id, patch).map_err(db_error)?;
+                    tx.patch(component, id, patch).map_err(db_error)?;
                     (*id, next)
                 }
                 None => {
@@ -122,20 +140,22 @@ impl Crons {
                     row.insert("cronSpec".into(), spec);
                     row.insert("prevTs".into(), Value::Null);
                     row.insert("nextTs".into(), ns(next));
-                    let id = tx.insert_system("", CRON_JOBS, row).map_err(db_error)?;
+                    let id = tx.insert_system(component, CRON_JOBS, row).map_err(db_error)?;
                     (id, next)
                 }
             };
-            crons.queue.push(Reverse((OrderedMs(next_ms), id)));
-            crons.jobs.insert(id, Registered { job, udf_path: path });
+            let key = (component.to_string(), id);
+            crons.queue.push(Reverse((OrderedMs(next_ms), key.clone())));
+            registered.push(job.identifier.clone());
+            crons.jobs.insert(key, Registered { job, udf_path: path });
         }
         for (name, (id, _)) in &existing {
-            if !crons.jobs.values().any(|r| &r.job.identifier == name) {
-                tx.delete("", id).map_err(db_error)?;
+            if !registered.contains(name) {
+                tx.delete(component, id).map_err(db_error)?;
             }
         }
         tx.commit().map_err(db_error)?;
-        Ok(crons)
+        Ok(())
     }
 
     pub fn next_due_ms(&self) -> Option<f64> {
@@ -146,12 +166,12 @@ impl Crons {
     /// transaction. Returns what ran, for log lines.
     pub fn run_due(&mut self, runner: &mut FunctionRunner, now_ms: f64) -> Result<Vec<CronRun>, DbError> {
         let mut due = Vec::new();
-        while let Some(Reverse((t, id))) = self.queue.peek().copied() {
+        while let Some(Reverse((t, _))) = self.queue.peek() {
             if t.0 > now_ms {
                 break;
             }
-            self.queue.pop();
-            due.push((t.0, id));
+            let Some(Reverse((t, key))) = self.queue.pop() else { break };
+            due.push((t.0, key));
         }
         if due.is_empty() {
             return Ok(Vec::new());
@@ -159,19 +179,19 @@ impl Crons {
         let mut tx = runner.db.begin_mutation()?;
         let mut runs = Vec::new();
         let mut requeue = Vec::new();
-        for (due_ms, id) in due {
-            let Some(reg) = self.jobs.get(&id) else { continue };
-            runs.push(run_one(runner, &mut tx, reg)?);
+        for (due_ms, key) in due {
+            let Some(reg) = self.jobs.get(&key) else { continue };
+            runs.push(run_one(runner, &mut tx, &key.0, reg)?);
             let next = next_run(&reg.job.schedule, due_ms, now_ms);
             let mut patch = BTreeMap::new();
             patch.insert("prevTs".to_string(), Some(ns(due_ms)));
             patch.insert("nextTs".to_string(), Some(ns(next)));
-            tx.patch("", &id, patch)?;
-            requeue.push((next, id));
+            tx.patch(&key.0, &key.1, patch)?;
+            requeue.push((next, key));
         }
         tx.commit()?;
-        for (next, id) in requeue {
-            self.queue.push(Reverse((OrderedMs(next), id)));
+        for (next, key) in requeue {
+            self.queue.push(Reverse((OrderedMs(next), key)));
         }
         Ok(runs)
     }
@@ -190,8 +210,8 @@ pub struct CronRun {
 }
 
 /// Runs one cron's function inside `tx`, in a savepoint that is rolled back if it throws.
-fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, reg: &Registered) -> Result<CronRun, DbError> {
-    let registry = runner.registry.clone();
+fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, component: &str, reg: &Registered) -> Result<CronRun, DbError> {
+    let components = runner.components.clone();
     let mut run = CronRun {
         kind: FunctionKind::Mutation,
         path: reg.udf_path.stripped(),
@@ -199,7 +219,7 @@ fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, reg: &Registered) 
         new_jobs: Vec::new(),
         action: None,
     };
-    let Some(info) = registry.get(&reg.udf_path) else {
+    let Some(info) = components.function(component, &reg.udf_path) else {
         run.log_lines.push(format!("[ERROR] cron job \"{}\": {} no longer exists", reg.job.identifier, reg.udf_path.canonical()));
         return Ok(run);
     };
@@ -208,7 +228,7 @@ fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, reg: &Registered) 
     match info.kind {
         FunctionKind::Mutation => {}
         FunctionKind::Action => {
-            run.action = Some(ActionRequest { path: reg.udf_path.clone(), args: vec![args] });
+            run.action = Some(ActionRequest { component: component.to_string(), path: reg.udf_path.clone(), args: vec![args] });
             return Ok(run);
         }
         other => {
@@ -222,7 +242,7 @@ fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, reg: &Registered) 
         }
     }
     tx.savepoint()?;
-    let execution = runner.run(tx, info, &[args], now_ms(), 0);
+    let execution = runner.run(tx, component, info, &[args], now_ms(), 0);
     run.log_lines = execution.log_lines;
     match execution.result {
         Ok(_) => {
@@ -271,12 +291,12 @@ fn cron_spec(job: &CronJob, path: &UdfPath, schedule: &serde_json::Value) -> Val
 }
 
 /// Existing `_cron_jobs` rows by name.
-fn load_rows(tx: &mut Transaction) -> Result<HashMap<String, (DocumentId, Object)>, DbError> {
+fn load_rows(tx: &mut Transaction, component: &str) -> Result<HashMap<String, (DocumentId, Object)>, DbError> {
     let query = json!({
         "source": {"type": "FullTableScan", "tableName": CRON_JOBS, "order": null},
         "operators": [],
     });
-    let stream = tx.query_stream("", &query)?;
+    let stream = tx.query_stream(component, &query)?;
     let mut rows = HashMap::new();
     while let Some(doc) = tx.query_next(stream)? {
         if let Some(name) = doc.body.get("name").and_then(Value::as_str) {

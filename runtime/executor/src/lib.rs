@@ -13,6 +13,7 @@
 
 mod actions;
 mod call;
+pub mod components;
 mod crons;
 pub mod logs;
 pub mod path;
@@ -34,7 +35,7 @@ pub use emvex_engine::{FunctionKind, HttpRequest, HttpResponse, Limits, Visibili
 use emvex_engine::{App, EngineOptions};
 use emvex_value::Value;
 
-use crate::registry::Registry;
+use crate::components::Components;
 
 /// Where the deployment's SQLite data lives.
 #[derive(Clone, Debug)]
@@ -152,7 +153,7 @@ pub(crate) struct HttpJob {
 pub struct Executor {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     http_jobs: tokio::sync::mpsc::UnboundedSender<HttpJob>,
-    registry: Arc<Registry>,
+    components: Arc<Components>,
     db: Database,
 }
 
@@ -181,7 +182,7 @@ impl Executor {
 
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let (http_tx, http_rx) = tokio::sync::mpsc::unbounded_channel::<HttpJob>();
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Registry>, StartError>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Components>, StartError>>();
         let worker_db = db.clone();
         let print_logs = config.print_logs;
         thread::Builder::new()
@@ -190,11 +191,11 @@ impl Executor {
             .stack_size(JS_THREAD_STACK_BYTES)
             .spawn(move || worker::main(app, worker_db, jobs_rx, http_rx, ready_tx, print_logs))
             .map_err(|e| StartError { code: "WorkerSpawnFailed", message: e.to_string() })?;
-        let registry = ready_rx.recv().map_err(|_| StartError {
+        let components = ready_rx.recv().map_err(|_| StartError {
             code: "WorkerDied",
             message: "the JS worker thread stopped while loading the app".into(),
         })??;
-        Ok(Executor { jobs: jobs_tx, http_jobs: http_tx, registry, db })
+        Ok(Executor { jobs: jobs_tx, http_jobs: http_tx, components, db })
     }
 
     /// Runs a call and waits for its outcome on the current (async) task.
@@ -230,9 +231,9 @@ impl Executor {
         rx.await.unwrap_or(gone)
     }
 
-    /// The app's functions.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// The component tree: every instance and its functions.
+    pub fn components(&self) -> &Components {
+        &self.components
     }
 
     pub fn database(&self) -> &Database {

@@ -1,7 +1,7 @@
 //! Function paths and addresses: parsing the wire form (`messages:list`, `dir/file:fn`,
 //! `messages.js:list`, `messages` for the default export) into a canonical [`UdfPath`], function
-//! handles (`function://<component path>#<path>`), and the address fields (`name`,
-//! `functionHandle`, `reference`) that syscalls carry (spec §3.2, §3.11).
+//! handles (`function://<component path>#<path>`) (spec §3.2, §3.11). Addresses are resolved
+//! against the component tree in `components.rs`.
 //!
 //! Invariant: a `UdfPath` always holds a module path without extension and a valid export
 //! identifier; its display forms match Convex's (`messages:list` stripped, `messages.js:list`
@@ -110,29 +110,6 @@ pub fn decode_handle(handle: &str) -> Result<(String, UdfPath), PathError> {
     Ok((component.to_string(), path))
 }
 
-/// Resolves the address of a syscall that targets another function (spec §3.2): exactly one of
-/// `name`, `functionHandle` or `reference`. Returns (component path, function path); names and
-/// `_reference/function/…` resolve in `caller_component`.
-pub fn resolve_address(args: &serde_json::Value, caller_component: &str) -> Result<(String, UdfPath), PathError> {
-    let field = |k: &str| args.get(k).and_then(serde_json::Value::as_str);
-    if let Some(handle) = field("functionHandle") {
-        return decode_handle(handle);
-    }
-    if let Some(reference) = field("reference") {
-        if let Some(path) = reference.strip_prefix("_reference/function/") {
-            return Ok((caller_component.to_string(), UdfPath::parse(path)?));
-        }
-        return Err(PathError {
-            message: format!("Component references are not supported by emvex yet: \"{reference}\""),
-        });
-    }
-    match field("name") {
-        Some(name) if name.starts_with(HANDLE_PREFIX) => decode_handle(name),
-        Some(name) => Ok((caller_component.to_string(), UdfPath::parse(name)?)),
-        None => Err(PathError { message: "Missing required argument 'name'".into() }),
-    }
-}
-
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     let Some(first) = chars.next() else { return false };
@@ -158,21 +135,13 @@ mod tests {
     }
 
     #[test]
-    fn handles_round_trip_and_addresses_resolve() {
+    fn handles_round_trip() {
         let p = UdfPath::parse("dir/file:fn").unwrap();
         let h = encode_handle("", &p);
         assert_eq!(h, "function://#dir/file:fn");
         assert_eq!(decode_handle(&h).unwrap(), (String::new(), p.clone()));
         assert!(decode_handle("function://nohash").is_err());
         assert!(decode_handle("http://#a:b").is_err());
-        let by_name = resolve_address(&serde_json::json!({"name": "dir/file:fn"}), "").unwrap();
-        assert_eq!(by_name.1, p);
-        let by_handle = resolve_address(&serde_json::json!({"functionHandle": h}), "").unwrap();
-        assert_eq!(by_handle.1, p);
-        let by_ref = resolve_address(&serde_json::json!({"reference": "_reference/function/dir/file:fn"}), "").unwrap();
-        assert_eq!(by_ref.1, p);
-        assert!(resolve_address(&serde_json::json!({}), "").is_err());
-        assert!(resolve_address(&serde_json::json!({"reference": "_reference/childComponent/wp/lib/x"}), "").is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! never committed or rolled back here (the caller decides, so nested mutations can use
 //! savepoints); the isolate goes back to the pool after every call.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use emvex_database::{Database, Transaction};
@@ -16,20 +17,25 @@ use emvex_value::Value;
 use rand::RngCore;
 use serde_json::Value as Json;
 
+use crate::components::Components;
 use crate::pool::IsolatePool;
-use crate::registry::{FunctionInfo, Registry};
+use crate::registry::FunctionInfo;
 use crate::syscalls::TransactionHost;
 
-/// What the worker thread needs to run functions: isolates, the app's functions, the database.
+/// What the worker thread needs to run functions: isolates per instance, the component tree
+/// with every definition's functions, the database.
 pub struct FunctionRunner {
-    pub pool: IsolatePool,
-    pub registry: Arc<Registry>,
+    /// Isolate pools by instance path (JS instances only).
+    pub pools: BTreeMap<String, IsolatePool>,
+    pub components: Arc<Components>,
     pub db: Database,
 }
 
 /// A job an execution scheduled, handed to the scheduler once the transaction commits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewJob {
+    /// The instance whose `_scheduled_functions` holds the job.
+    pub component: String,
     pub id: DocumentId,
     pub scheduled_ms: f64,
 }
@@ -74,17 +80,18 @@ impl Execution {
 }
 
 impl FunctionRunner {
-    /// Runs `info` with positional `args` on `tx`. `depth` is 0 for a top-level call and grows
-    /// by one per nested call.
+    /// Runs `info`, a function of instance `component`, with positional `args` on `tx`.
+    /// `depth` is 0 for a top-level call and grows by one per nested call.
     pub fn run(
         &mut self,
         tx: &mut Transaction,
+        component: &str,
         info: &FunctionInfo,
         args: &[Value],
         now_ms: f64,
         depth: usize,
     ) -> Execution {
-        if let Err(e) = check_args(info.args.as_ref().unwrap_or(&Validator::Any), args, &tx.table_names("")) {
+        if let Err(e) = check_args(info.args.as_ref().unwrap_or(&Validator::Any), args, &tx.table_names(component)) {
             return Execution::failed(Failure::developer(format!("ArgumentValidationError: {}", e.message)));
         }
         let mut seed = [0u8; 32];
@@ -101,36 +108,35 @@ impl FunctionRunner {
             now_ms,
             timeout: None,
         };
-        let mut isolate = match self.pool.take() {
+        let Some(pool) = self.pools.get_mut(component) else {
+            return Execution::failed(Failure::Internal(format!("component \"{component}\" has no isolates")));
+        };
+        let mut isolate = match pool.take() {
             Ok(isolate) => isolate,
             Err(e) => return Execution::failed(Failure::Internal(format!("cannot start a JS isolate: {}", e.message))),
         };
         let (outcome, nested_logs, new_jobs) = {
-            let mut host = TransactionHost::new(tx, self, info.kind, info.path.clone(), now_ms, depth);
+            let mut host = TransactionHost::new(tx, self, component.to_string(), info.kind, info.path.clone(), now_ms, depth);
             let outcome = isolate.invoke(&invocation, &mut host);
             (outcome, host.nested_logs, host.new_jobs)
         };
-        self.pool.put(isolate);
+        if let Some(pool) = self.pools.get_mut(component) {
+            pool.put(isolate);
+        }
         let mut log_lines = outcome.log_lines;
         log_lines.extend(nested_logs);
         let result = match outcome.result {
-            Ok(text) => self.decode_result(tx, info, &text),
+            Ok(text) => decode_result(tx, component, info, &text),
             Err(e) => Err(js_failure(e)),
         };
         Execution { result, log_lines, new_jobs }
     }
 
-    fn decode_result(&self, tx: &Transaction, info: &FunctionInfo, text: &str) -> Result<Value, Failure> {
-        let json: Json = serde_json::from_str(text)
-            .map_err(|e| Failure::Internal(format!("function result is not JSON: {e}")))?;
-        let value = Value::from_convex_json(&json)
-            .map_err(|e| Failure::developer(format!("Invalid return value: {}", e.message)))?;
-        if let Some(validator) = &info.returns {
-            validator
-                .check(&value, &tx.table_names(""))
-                .map_err(|e| Failure::developer(format!("ReturnsValidationError: {}", e.message)))?;
+    /// Replaces every idle isolate of every instance (after a panic left one in an unknown state).
+    pub fn reset_isolates(&mut self) {
+        for pool in self.pools.values_mut() {
+            pool.reset();
         }
-        Ok(value)
     }
 
     /// Begins the transaction a top-level function of `kind` runs in.
@@ -141,6 +147,27 @@ impl FunctionRunner {
         }
         .map_err(|e| Failure::Internal(e.message))
     }
+}
+
+/// Parses a function's JSON result and checks it against its `returns` validator, with the
+/// table names of instance `component`.
+pub fn decode_result(tx: &Transaction, component: &str, info: &FunctionInfo, text: &str) -> Result<Value, Failure> {
+    let json: Json =
+        serde_json::from_str(text).map_err(|e| Failure::Internal(format!("function result is not JSON: {e}")))?;
+    let value = Value::from_convex_json(&json)
+        .map_err(|e| Failure::developer(format!("Invalid return value: {}", e.message)))?;
+    check_returns(tx, component, info, &value)?;
+    Ok(value)
+}
+
+/// Checks a return value against the function's `returns` validator.
+pub fn check_returns(tx: &Transaction, component: &str, info: &FunctionInfo, value: &Value) -> Result<(), Failure> {
+    if let Some(validator) = &info.returns {
+        validator
+            .check(value, &tx.table_names(component))
+            .map_err(|e| Failure::developer(format!("ReturnsValidationError: {}", e.message)))?;
+    }
+    Ok(())
 }
 
 pub fn js_failure(e: JsError) -> Failure {

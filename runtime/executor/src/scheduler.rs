@@ -7,6 +7,11 @@
 //!
 //! Due jobs run in batches: one transaction, a savepoint per job, one commit.
 //!
+//! Components: a job lives in the `_scheduled_functions` of the instance that scheduled it and
+//! runs its target there, or — when it was scheduled by reference or handle into another
+//! instance — in the instance its `emvexTarget` field names (a field JS never sees). Jobs of
+//! every mounted instance are loaded at start.
+//!
 //! Invariants: a scheduled mutation runs exactly once — its writes and its `success` state
 //! commit together, and a crash before that commit leaves the job `pending`, to run again after
 //! a restart; a job that throws ends `failed` with its error and none of its writes; a job
@@ -29,11 +34,22 @@ use crate::runner::{Failure, FunctionRunner, NewJob};
 /// The system table holding scheduled jobs.
 pub const SCHEDULED_FUNCTIONS: &str = "_scheduled_functions";
 
+/// Field of a job row naming the instance its function lives in, when that is not the
+/// scheduling instance (a job scheduled through a component reference or a handle).
+pub const TARGET_FIELD: &str = "emvexTarget";
+
+/// A job: the instance whose table holds it, and its id there.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JobKey {
+    pub component: String,
+    pub id: DocumentId,
+}
+
 /// One queued due time.
 #[derive(Clone, Debug)]
 struct Due {
     at_ms: f64,
-    id: DocumentId,
+    job: JobKey,
 }
 
 impl PartialEq for Due {
@@ -49,7 +65,7 @@ impl PartialOrd for Due {
 }
 impl Ord for Due {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.at_ms.total_cmp(&other.at_ms).then_with(|| self.id.cmp(&other.id))
+        self.at_ms.total_cmp(&other.at_ms).then_with(|| self.job.cmp(&other.job))
     }
 }
 
@@ -74,16 +90,18 @@ pub struct JobRun {
 
 /// A scheduled action to run after its `inProgress` state has committed.
 pub struct ScheduledAction {
-    pub job: DocumentId,
+    pub job: JobKey,
+    /// The instance the action runs in.
+    pub component: String,
     pub path: UdfPath,
     pub args: Vec<Value>,
 }
 
 /// Records how a scheduled action ended: `success`, or `failed` with its error. A job canceled
 /// while it ran stays `canceled`.
-pub fn finish_action(runner: &FunctionRunner, job: &DocumentId, failure: Option<Failure>) -> Result<(), DbError> {
+pub fn finish_action(runner: &FunctionRunner, job: &JobKey, failure: Option<Failure>) -> Result<(), DbError> {
     let mut tx = runner.db.begin_mutation()?;
-    let still_running = tx.get("", job)?.is_some_and(|doc| state_kind(&doc.body) == Some("inProgress"));
+    let still_running = tx.get(&job.component, &job.id)?.is_some_and(|doc| state_kind(&doc.body) == Some("inProgress"));
     if still_running {
         let final_state = match failure {
             None => state("success"),
@@ -96,7 +114,7 @@ pub fn finish_action(runner: &FunctionRunner, job: &DocumentId, failure: Option<
 }
 
 impl Scheduler {
-    /// Loads the pending jobs of the app and fails jobs a crash left running.
+    /// Loads the pending jobs of every mounted instance and fails jobs a crash left running.
     pub fn load(runner: &FunctionRunner) -> Result<Scheduler, DbError> {
         let mut tx = runner.db.begin_mutation()?;
         let mut scheduler = Scheduler::default();
@@ -105,23 +123,27 @@ impl Scheduler {
             "source": {"type": "FullTableScan", "tableName": SCHEDULED_FUNCTIONS, "order": null},
             "operators": [],
         });
-        let stream = tx.query_stream("", &query)?;
-        while let Some(doc) = tx.query_next(stream)? {
-            match state_kind(&doc.body) {
-                Some("pending") => {
-                    let at_ms = match doc.body.get("scheduledTime") {
-                        Some(Value::Float64(t)) => *t,
-                        _ => 0.0,
-                    };
-                    scheduler.queue.push(Reverse(Due { at_ms, id: doc.id }));
+        for instance in runner.components.instances() {
+            let component = instance.path.clone();
+            let stream = tx.query_stream(&component, &query)?;
+            while let Some(doc) = tx.query_next(stream)? {
+                let job = JobKey { component: component.clone(), id: doc.id };
+                match state_kind(&doc.body) {
+                    Some("pending") => {
+                        let at_ms = match doc.body.get("scheduledTime") {
+                            Some(Value::Float64(t)) => *t,
+                            _ => 0.0,
+                        };
+                        scheduler.queue.push(Reverse(Due { at_ms, job }));
+                    }
+                    Some("inProgress") => interrupted.push(job),
+                    _ => {}
                 }
-                Some("inProgress") => interrupted.push(doc.id),
-                _ => {}
             }
+            tx.query_cleanup(stream);
         }
-        tx.query_cleanup(stream);
-        for id in &interrupted {
-            finish(&mut tx, id, failed_state("Transient error while executing action"))?;
+        for job in &interrupted {
+            finish(&mut tx, job, failed_state("Transient error while executing action"))?;
         }
         tx.commit()?;
         Ok(scheduler)
@@ -129,7 +151,8 @@ impl Scheduler {
 
     pub fn add(&mut self, jobs: impl IntoIterator<Item = NewJob>) {
         for job in jobs {
-            self.queue.push(Reverse(Due { at_ms: job.scheduled_ms, id: job.id }));
+            let key = JobKey { component: job.component, id: job.id };
+            self.queue.push(Reverse(Due { at_ms: job.scheduled_ms, job: key }));
         }
     }
 
@@ -139,11 +162,11 @@ impl Scheduler {
     }
 
     /// Up to `max` jobs due at or before `now_ms`, earliest first.
-    pub fn pop_due(&mut self, now_ms: f64, max: usize) -> Vec<DocumentId> {
+    pub fn pop_due(&mut self, now_ms: f64, max: usize) -> Vec<JobKey> {
         let mut due = Vec::new();
         while due.len() < max {
             match self.queue.peek() {
-                Some(Reverse(d)) if d.at_ms <= now_ms => due.extend(self.queue.pop().map(|Reverse(d)| d.id)),
+                Some(Reverse(d)) if d.at_ms <= now_ms => due.extend(self.queue.pop().map(|Reverse(d)| d.job)),
                 _ => break,
             }
         }
@@ -155,20 +178,20 @@ impl Scheduler {
 /// costs one commit instead of one per job. A job that throws is rolled back to its savepoint
 /// and marked `failed` in the same transaction. Storage errors leave every job of the batch
 /// pending (they run again after the next start) and are returned.
-pub fn run_jobs(runner: &mut FunctionRunner, ids: &[DocumentId]) -> Result<Vec<JobRun>, DbError> {
+pub fn run_jobs(runner: &mut FunctionRunner, jobs: &[JobKey]) -> Result<Vec<JobRun>, DbError> {
     let mut tx = runner.db.begin_mutation()?;
-    let mut runs = Vec::with_capacity(ids.len());
-    for id in ids {
-        runs.push(run_job(runner, &mut tx, id)?);
+    let mut runs = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        runs.push(run_job(runner, &mut tx, job)?);
     }
     tx.commit()?;
     Ok(runs)
 }
 
 /// Runs one job inside the batch's transaction, if it is still pending.
-fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -> Result<JobRun, DbError> {
+fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, key: &JobKey) -> Result<JobRun, DbError> {
     let mut run = JobRun { function: None, log_lines: Vec::new(), new_jobs: Vec::new(), action: None, error: None };
-    let Some(job) = tx.get("", id)? else { return Ok(run) };
+    let Some(job) = tx.get(&key.component, &key.id)? else { return Ok(run) };
     if state_kind(&job.body) != Some("pending") {
         return Ok(run);
     }
@@ -177,10 +200,14 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -
         Some(Value::Array(args)) => args.clone(),
         _ => vec![Value::Object(Object::new())],
     };
-    let registry = runner.registry.clone();
-    let target = UdfPath::parse(&name).ok().and_then(|p| registry.get(&p).map(|info| (p, info)));
+    let component = match job.body.get(TARGET_FIELD) {
+        Some(Value::String(target)) => target.clone(),
+        _ => key.component.clone(),
+    };
+    let components = runner.components.clone();
+    let target = UdfPath::parse(&name).ok().and_then(|p| components.function(&component, &p).map(|info| (p, info)));
     let Some((path, info)) = target else {
-        finish(tx, id, failed_state(&format!("Could not find function for '{name}'")))?;
+        finish(tx, key, failed_state(&format!("Could not find function for '{name}'")))?;
         return Ok(run);
     };
     run.function = Some((info.kind, path.stripped()));
@@ -189,24 +216,24 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -
         FunctionKind::Action => {
             // At most once: the job is marked running before the action starts, and a job found
             // running at the next start is failed rather than run again.
-            set_state(tx, id, state("inProgress"), None)?;
-            run.action = Some(ScheduledAction { job: *id, path, args });
+            set_state(tx, key, state("inProgress"), None)?;
+            run.action = Some(ScheduledAction { job: key.clone(), component, path, args });
             return Ok(run);
         }
         other => {
             let why = format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other));
-            finish(tx, id, failed_state(&why))?;
+            finish(tx, key, failed_state(&why))?;
             return Ok(run);
         }
     }
     // The mutation sees its own job as in progress, and its success commits with its writes.
     tx.savepoint()?;
-    set_state(tx, id, state("inProgress"), None)?;
-    let execution = runner.run(tx, info, &args, now_ms(), 0);
+    set_state(tx, key, state("inProgress"), None)?;
+    let execution = runner.run(tx, &component, info, &args, now_ms(), 0);
     run.log_lines = execution.log_lines;
     match execution.result {
         Ok(_) => {
-            finish(tx, id, state("success"))?;
+            finish(tx, key, state("success"))?;
             tx.release_savepoint()?;
             run.new_jobs = execution.new_jobs;
         }
@@ -215,7 +242,7 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, id: &DocumentId) -
             let message = match &failure {
                 Failure::Developer { message, .. } | Failure::Internal(message) => message.clone(),
             };
-            finish(tx, id, failed_state(&message))?;
+            finish(tx, key, failed_state(&message))?;
             run.error = Some(failure.full_message());
         }
     }
@@ -240,19 +267,19 @@ fn failed_state(error: &str) -> Value {
     Value::Object(o)
 }
 
-fn set_state(tx: &mut Transaction, id: &DocumentId, state: Value, completed_ms: Option<f64>) -> Result<(), DbError> {
+fn set_state(tx: &mut Transaction, job: &JobKey, state: Value, completed_ms: Option<f64>) -> Result<(), DbError> {
     let mut patch = BTreeMap::new();
     patch.insert("state".to_string(), Some(state));
     if let Some(t) = completed_ms {
         patch.insert("completedTime".to_string(), Some(Value::Float64(t)));
     }
-    tx.patch("", id, patch)?;
+    tx.patch(&job.component, &job.id, patch)?;
     Ok(())
 }
 
 /// Moves a job to a final state, stamping `completedTime`.
-fn finish(tx: &mut Transaction, id: &DocumentId, state: Value) -> Result<(), DbError> {
-    set_state(tx, id, state, Some(now_ms()))
+fn finish(tx: &mut Transaction, job: &JobKey, state: Value) -> Result<(), DbError> {
+    set_state(tx, job, state, Some(now_ms()))
 }
 
 #[cfg(test)]
@@ -263,20 +290,21 @@ mod tests {
         DocumentId { table_number: 513, internal_id: [n; 16] }
     }
 
+    fn job(n: u8) -> JobKey {
+        JobKey { component: String::new(), id: id(n) }
+    }
+
     #[test]
     fn pops_in_due_order_and_only_when_due() {
         let mut s = Scheduler::default();
-        s.add([
-            NewJob { id: id(1), scheduled_ms: 30.0 },
-            NewJob { id: id(2), scheduled_ms: 10.0 },
-            NewJob { id: id(3), scheduled_ms: 20.0 },
-        ]);
+        let new = |n: u8, scheduled_ms: f64| NewJob { component: String::new(), id: id(n), scheduled_ms };
+        s.add([new(1, 30.0), new(2, 10.0), new(3, 20.0)]);
         assert_eq!(s.next_due_ms(), Some(10.0));
         assert_eq!(s.pop_due(5.0, 10), vec![]);
-        assert_eq!(s.pop_due(25.0, 1), vec![id(2)]);
-        assert_eq!(s.pop_due(25.0, 10), vec![id(3)]);
+        assert_eq!(s.pop_due(25.0, 1), vec![job(2)]);
+        assert_eq!(s.pop_due(25.0, 10), vec![job(3)]);
         assert_eq!(s.next_due_ms(), Some(30.0));
-        assert_eq!(s.pop_due(30.0, 10), vec![id(1)]);
+        assert_eq!(s.pop_due(30.0, 10), vec![job(1)]);
         assert_eq!(s.next_due_ms(), None);
     }
 }

@@ -14,10 +14,11 @@ use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value, maybe_value_from_convex_json};
 use serde_json::{Value as Json, json};
 
-use crate::path::{UdfPath, encode_handle, resolve_address};
+use crate::components::Target;
+use crate::path::{UdfPath, encode_handle};
 use crate::registry::{FunctionInfo, kind_title};
 use crate::runner::{Failure, FunctionRunner, NewJob};
-use crate::scheduler::{SCHEDULED_FUNCTIONS, state};
+use crate::scheduler::{SCHEDULED_FUNCTIONS, TARGET_FIELD, state};
 
 /// At most this many functions may be scheduled by one mutation (spec §3.9).
 const MAX_SCHEDULED_PER_TRANSACTION: usize = 1000;
@@ -50,6 +51,7 @@ impl<'a> TransactionHost<'a> {
     pub fn new(
         tx: &'a mut Transaction,
         runner: &'a mut FunctionRunner,
+        component: String,
         kind: FunctionKind,
         path: UdfPath,
         now_ms: f64,
@@ -58,7 +60,7 @@ impl<'a> TransactionHost<'a> {
         TransactionHost {
             tx,
             runner,
-            component: String::new(),
+            component,
             kind,
             path,
             now_ms,
@@ -100,7 +102,7 @@ impl<'a> TransactionHost<'a> {
             "1.0/queryStreamNext" => {
                 let id = u32_field(args, "queryId")?;
                 match self.tx.query_next(id).map_err(db_error)? {
-                    Some(doc) => Ok(json!({ "value": doc.to_value().to_convex_json(), "done": false })),
+                    Some(doc) => Ok(json!({ "value": document_json(&doc), "done": false })),
                     None => Ok(json!({ "value": null, "done": true })),
                 }
             }
@@ -147,8 +149,8 @@ impl<'a> TransactionHost<'a> {
             }
             "1.0/runUdf" => self.run_udf(args),
             "1.0/createFunctionHandle" => {
-                let (component, path) = self.resolve_target(args)?;
-                Ok(Json::String(encode_handle(&component, &path)))
+                let (target, _) = self.resolve_target(args)?;
+                Ok(Json::String(encode_handle(&target.component, &target.path)))
             }
             "1.0/getUserIdentity" => Ok(Json::Null),
             "1.0/getFunctionMetadata" => Ok(json!({
@@ -207,7 +209,7 @@ impl<'a> TransactionHost<'a> {
                 )));
             }
         Ok(match self.tx.get(&self.component, &id).map_err(db_error)? {
-            Some(doc) => doc.to_value().to_convex_json(),
+            Some(doc) => document_json(&doc),
             None => Json::Null,
         })
     }
@@ -248,7 +250,7 @@ impl<'a> TransactionHost<'a> {
         if (scheduled_ms - self.now_ms).abs() > MAX_SCHEDULE_DISTANCE_MS {
             return Err(developer(format!(
                 "Cannot schedule {} at {scheduled_ms} ms: the time is more than 5 years away",
-                target.stripped()
+                target.path.stripped()
             )));
         }
         if self.scheduled >= MAX_SCHEDULED_PER_TRANSACTION {
@@ -257,32 +259,32 @@ impl<'a> TransactionHost<'a> {
             )));
         }
         let fn_args = Value::from_convex_json(field(args, "args")?).map_err(|e| {
-            developer(format!("Invalid arguments for scheduled function {}: {}", target.stripped(), e.message))
+            developer(format!("Invalid arguments for scheduled function {}: {}", target.path.stripped(), e.message))
         })?;
         let mut job = Object::new();
-        job.insert("name".into(), Value::String(target.canonical()));
+        job.insert("name".into(), Value::String(target.path.canonical()));
         job.insert("args".into(), Value::Array(vec![fn_args]));
         job.insert("scheduledTime".into(), Value::Float64(scheduled_ms));
         job.insert("state".into(), state("pending"));
+        if target.component != self.component {
+            job.insert(TARGET_FIELD.into(), Value::String(target.component));
+        }
         let id = self.tx.insert_system(&self.component, SCHEDULED_FUNCTIONS, job).map_err(db_error)?;
         self.scheduled += 1;
-        self.new_jobs.push(NewJob { id, scheduled_ms });
+        self.new_jobs.push(NewJob { component: self.component.clone(), id, scheduled_ms });
         Ok(Json::String(id.encode()))
     }
 
     /// The function a schedule call names. Only its existence is checked now; whether it is a
     /// mutation or an action is checked when the job runs (spec §3.9).
-    fn schedule_target(&self, args: &Json) -> Result<UdfPath, HostError> {
-        let (component, path) = resolve_address(args, &self.component).map_err(|e| developer(e.message))?;
-        if !component.is_empty() {
-            return Err(developer(format!(
-                "Component \"{component}\" not found: emvex does not load components yet"
-            )));
+    fn schedule_target(&self, args: &Json) -> Result<Target, HostError> {
+        let components = &self.runner.components;
+        let target = components.resolve(&self.component, args).map_err(|e| developer(e.message))?;
+        if components.function(&target.component, &target.path).is_some() {
+            return Ok(target);
         }
-        if self.runner.registry.get(&path).is_some() {
-            return Ok(path);
-        }
-        Err(developer(if self.runner.registry.has_module(&path.module) {
+        let path = &target.path;
+        Err(developer(if components.has_module(&target.component, &path.module) {
             format!(
                 "Attempted to schedule function, but no exported function {} found in the file: {}.js. Did you forget to export it?",
                 path.name, path.module
@@ -292,21 +294,17 @@ impl<'a> TransactionHost<'a> {
         }))
     }
 
-    /// Resolves a syscall's function address to an existing function of this app.
-    fn resolve_target(&self, args: &Json) -> Result<(String, UdfPath), HostError> {
-        let (component, path) = resolve_address(args, &self.component).map_err(|e| developer(e.message))?;
-        if !component.is_empty() {
-            return Err(developer(format!(
-                "Component \"{component}\" not found: emvex does not load components yet"
-            )));
-        }
-        if self.runner.registry.get(&path).is_none() {
+    /// Resolves a syscall's function address, from this instance, to an existing function.
+    fn resolve_target(&self, args: &Json) -> Result<(Target, std::sync::Arc<crate::components::Components>), HostError> {
+        let components = self.runner.components.clone();
+        let target = components.resolve(&self.component, args).map_err(|e| developer(e.message))?;
+        if components.function(&target.component, &target.path).is_none() {
             return Err(developer(format!(
                 "Attempted to call function at nonexistent path: {}. Did you forget to export it?",
-                path.canonical()
+                target.path.canonical()
             )));
         }
-        Ok((component, path))
+        Ok((target, components))
     }
 
     /// `1.0/runUdf`: a nested `ctx.runQuery`/`ctx.runMutation` (spec §3.10, §6.4). It shares this
@@ -325,9 +323,9 @@ impl<'a> TransactionHost<'a> {
                 if stale { "snapshot Query" } else { kind_title(wanted) }
             )));
         }
-        let (_, path) = self.resolve_target(args)?;
-        let registry = self.runner.registry.clone();
-        let info: &FunctionInfo = registry.get(&path).expect("resolve_target checked existence");
+        let (target, components) = self.resolve_target(args)?;
+        let path = &target.path;
+        let info: &FunctionInfo = components.function(&target.component, path).expect("resolve_target checked existence");
         if info.kind != wanted {
             return Err(developer(format!(
                 "Trying to execute {} as {}, but it is defined as {}.",
@@ -346,10 +344,10 @@ impl<'a> TransactionHost<'a> {
         let depth = self.depth + 1;
         let execution = if stale {
             let mut snapshot = self.runner.db.begin_query().map_err(db_error)?;
-            self.runner.run(&mut snapshot, info, &[call_args], self.now_ms, depth)
+            self.runner.run(&mut snapshot, &target.component, info, &[call_args], self.now_ms, depth)
         } else if wanted == FunctionKind::Mutation {
             self.tx.savepoint().map_err(db_error)?;
-            let execution = self.runner.run(self.tx, info, &[call_args], self.now_ms, depth);
+            let execution = self.runner.run(self.tx, &target.component, info, &[call_args], self.now_ms, depth);
             if execution.result.is_ok() {
                 self.tx.release_savepoint().map_err(db_error)?;
             } else {
@@ -357,7 +355,7 @@ impl<'a> TransactionHost<'a> {
             }
             execution
         } else {
-            self.runner.run(self.tx, info, &[call_args], self.now_ms, depth)
+            self.runner.run(self.tx, &target.component, info, &[call_args], self.now_ms, depth)
         };
         self.nested_logs.extend(execution.log_lines);
         match execution.result {
@@ -422,7 +420,7 @@ impl<'a> TransactionHost<'a> {
             maximum_bytes_read: opt_num("maximumBytesRead"),
         };
         let page = self.tx.query_page(&self.component, &request).map_err(db_error)?;
-        let docs: Vec<Json> = page.page.iter().map(|d: &Document| d.to_value().to_convex_json()).collect();
+        let docs: Vec<Json> = page.page.iter().map(document_json).collect();
         Ok(json!({
             "page": docs,
             "isDone": page.is_done,
@@ -443,6 +441,18 @@ impl Host for TransactionHost<'_> {
         let args = parse_args(op, args_json)?;
         self.dispatch_async(op, &args).map(|v| v.to_string())
     }
+}
+
+/// A document as JS sees it: emvex's own bookkeeping field of `_scheduled_functions` (the
+/// instance a job targets, when it is not the scheduling one) is left out.
+fn document_json(doc: &Document) -> Json {
+    let mut json = doc.to_value().to_convex_json();
+    if doc.table == SCHEDULED_FUNCTIONS
+        && let Some(fields) = json.as_object_mut()
+    {
+        fields.remove(TARGET_FIELD);
+    }
+    json
 }
 
 fn check_system(table: &str, is_system: bool) -> Result<(), HostError> {

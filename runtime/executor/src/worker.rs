@@ -9,24 +9,25 @@
 //! analyzed, schema applied, schedulers loaded) or reports why, before any call is accepted.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use emvex_database::{Database, SchemaDefinition};
-use emvex_engine::{App, FunctionKind, Isolate};
-use emvex_value::id::DocumentId;
+use emvex_engine::{App, DefinitionId, FunctionKind, Isolate, Scope};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::actions::{self, ActionRequest};
 use crate::call;
+use crate::components::{self, Components, Definition, Implementation, Instance};
 use crate::crons::Crons;
 use crate::logs::format_log_line;
 use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::runner::{FunctionRunner, NewJob};
-use crate::scheduler::{self, Scheduler};
+use crate::scheduler::{self, JobKey, Scheduler};
 use crate::{CallError, CallResponse, HttpJob, Job, StartError, worker_gone};
 
 /// Due scheduled jobs run this many to a transaction (one commit per batch).
@@ -66,7 +67,7 @@ pub fn main(
     db: Database,
     jobs: UnboundedReceiver<Job>,
     http_jobs: UnboundedReceiver<HttpJob>,
-    ready: mpsc::Sender<Result<Arc<Registry>, StartError>>,
+    ready: mpsc::Sender<Result<Arc<Components>, StartError>>,
     print_logs: bool,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -85,19 +86,18 @@ async fn run(
     db: Database,
     mut jobs: UnboundedReceiver<Job>,
     mut http_jobs: UnboundedReceiver<HttpJob>,
-    ready: mpsc::Sender<Result<Arc<Registry>, StartError>>,
+    ready: mpsc::Sender<Result<Arc<Components>, StartError>>,
     print_logs: bool,
 ) {
-    let (worker, action_isolate) = match load(app, db, print_logs) {
+    let worker = match load(app, db, print_logs) {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
     };
-    let _ = ready.send(Ok(worker.runner.registry.clone()));
+    let _ = ready.send(Ok(worker.runner.components.clone()));
     let shared: Shared = Rc::new(RefCell::new(worker));
-    let action_isolate = Rc::new(action_isolate);
     loop {
         let next_due = shared.borrow().next_due_ms();
         let wait = next_due.map(|due| Duration::from_micros(((due - call::now_ms()).max(0.0) * 1000.0) as u64));
@@ -109,32 +109,32 @@ async fn run(
         };
         tokio::select! {
             job = jobs.recv() => match job {
-                Some(job) => handle_call(&shared, &action_isolate, job),
+                Some(job) => handle_call(&shared, job),
                 None => return,
             },
-            Some(job) = http_jobs.recv() => handle_http(&shared, &action_isolate, job),
+            Some(job) = http_jobs.recv() => handle_http(&shared, job),
             _ = sleep => {}
         }
-        run_due(&shared, &action_isolate, &mut jobs);
+        run_due(&shared, &mut jobs);
     }
 }
 
 /// Runs due cron runs and scheduled jobs; calls that arrive meanwhile go in between batches.
-fn run_due(shared: &Shared, action_isolate: &Rc<Isolate>, jobs: &mut UnboundedReceiver<Job>) {
-    run_crons(shared, action_isolate);
+fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>) {
+    run_crons(shared);
     loop {
         let due = shared.borrow_mut().scheduler.pop_due(call::now_ms(), SCHEDULED_BATCH);
         if due.is_empty() {
             break;
         }
-        run_scheduled(shared, action_isolate, &due);
+        run_scheduled(shared, &due);
         while let Ok(job) = jobs.try_recv() {
-            handle_call(shared, action_isolate, job);
+            handle_call(shared, job);
         }
     }
 }
 
-fn handle_call(shared: &Shared, action_isolate: &Rc<Isolate>, job: Job) {
+fn handle_call(shared: &Shared, job: Job) {
     let request = job.request.clone();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut worker = shared.borrow_mut();
@@ -147,9 +147,8 @@ fn handle_call(shared: &Shared, action_isolate: &Rc<Isolate>, job: Job) {
         }
         Ok(call::Outcome::Action(action)) => {
             let shared = shared.clone();
-            let isolate = action_isolate.clone();
             tokio::task::spawn_local(async move {
-                let (outcome, log_lines) = actions::run(&shared, &isolate, &action).await;
+                let (outcome, log_lines) = actions::run(&shared, &action).await;
                 (job.reply)(CallResponse {
                     request_id: request.request_id,
                     path: request.path,
@@ -161,7 +160,7 @@ fn handle_call(shared: &Shared, action_isolate: &Rc<Isolate>, job: Job) {
         }
         Err(panic) => {
             // The isolates may be in any state after a panic: start fresh ones.
-            shared.borrow_mut().runner.pool.reset();
+            shared.borrow_mut().runner.reset_isolates();
             (job.reply)(CallResponse {
                 outcome: Err(CallError::internal(format!("internal error: {}", panic_text(&panic)))),
                 ..worker_gone(request)
@@ -170,16 +169,15 @@ fn handle_call(shared: &Shared, action_isolate: &Rc<Isolate>, job: Job) {
     }
 }
 
-fn handle_http(shared: &Shared, action_isolate: &Rc<Isolate>, job: HttpJob) {
+fn handle_http(shared: &Shared, job: HttpJob) {
     let shared = shared.clone();
-    let isolate = action_isolate.clone();
     tokio::task::spawn_local(async move {
-        let response = actions::run_http(&shared, &isolate, job.request).await;
+        let response = actions::run_http(&shared, job.request).await;
         let _ = job.reply.send(response);
     });
 }
 
-fn run_scheduled(shared: &Shared, action_isolate: &Rc<Isolate>, ids: &[DocumentId]) {
+fn run_scheduled(shared: &Shared, ids: &[JobKey]) {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         scheduler::run_jobs(&mut shared.borrow_mut().runner, ids)
     }));
@@ -194,7 +192,7 @@ fn run_scheduled(shared: &Shared, action_isolate: &Rc<Isolate>, ids: &[DocumentI
                 worker.scheduler.add(run.new_jobs);
                 drop(worker);
                 if let Some(action) = run.action {
-                    spawn_scheduled_action(shared, action_isolate, action);
+                    spawn_scheduled_action(shared, action);
                 }
             }
         }
@@ -202,22 +200,25 @@ fn run_scheduled(shared: &Shared, action_isolate: &Rc<Isolate>, ids: &[DocumentI
         Ok(Err(e)) => {
             eprintln!("emvex: {} scheduled jobs could not run, retrying in 1 s: {}", ids.len(), e.message);
             let retry_at = call::now_ms() + 1000.0;
-            shared.borrow_mut().scheduler.add(ids.iter().map(|id| NewJob { id: *id, scheduled_ms: retry_at }));
+            shared.borrow_mut().scheduler.add(ids.iter().map(|job| NewJob {
+                component: job.component.clone(),
+                id: job.id,
+                scheduled_ms: retry_at,
+            }));
         }
         Err(panic) => {
-            shared.borrow_mut().runner.pool.reset();
+            shared.borrow_mut().runner.reset_isolates();
             eprintln!("emvex: {} scheduled jobs failed internally: {}", ids.len(), panic_text(&panic));
         }
     }
 }
 
 /// A scheduled action was marked `inProgress` (committed); run it and record how it ended.
-fn spawn_scheduled_action(shared: &Shared, action_isolate: &Rc<Isolate>, action: scheduler::ScheduledAction) {
+fn spawn_scheduled_action(shared: &Shared, action: scheduler::ScheduledAction) {
     let shared = shared.clone();
-    let isolate = action_isolate.clone();
     tokio::task::spawn_local(async move {
-        let request = ActionRequest { path: action.path.clone(), args: action.args };
-        let (outcome, log_lines) = actions::run(&shared, &isolate, &request).await;
+        let request = ActionRequest { component: action.component.clone(), path: action.path.clone(), args: action.args };
+        let (outcome, log_lines) = actions::run(&shared, &request).await;
         let worker = shared.borrow();
         let path = action.path.stripped();
         worker.print(FunctionKind::Action, &path, &log_lines);
@@ -225,12 +226,12 @@ fn spawn_scheduled_action(shared: &Shared, action_isolate: &Rc<Isolate>, action:
             worker.print(FunctionKind::Action, &path, &[failure.full_message()]);
         }
         if let Err(e) = scheduler::finish_action(&worker.runner, &action.job, outcome.err()) {
-            eprintln!("emvex: could not record the end of scheduled action {}: {}", action.job.encode(), e.message);
+            eprintln!("emvex: could not record the end of scheduled action {}: {}", action.job.id.encode(), e.message);
         }
     });
 }
 
-fn run_crons(shared: &Shared, action_isolate: &Rc<Isolate>) {
+fn run_crons(shared: &Shared) {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut worker = shared.borrow_mut();
         let Worker { runner, crons, .. } = &mut *worker;
@@ -245,9 +246,8 @@ fn run_crons(shared: &Shared, action_isolate: &Rc<Isolate>) {
                 drop(worker);
                 if let Some(action) = run.action {
                     let shared = shared.clone();
-                    let isolate = action_isolate.clone();
                     tokio::task::spawn_local(async move {
-                        let (outcome, log_lines) = actions::run(&shared, &isolate, &action).await;
+                        let (outcome, log_lines) = actions::run(&shared, &action).await;
                         let worker = shared.borrow();
                         let path = action.path.stripped();
                         worker.print(FunctionKind::Action, &path, &log_lines);
@@ -260,7 +260,7 @@ fn run_crons(shared: &Shared, action_isolate: &Rc<Isolate>) {
         }
         Ok(Err(e)) => eprintln!("emvex: cron jobs could not run: {}", e.message),
         Err(panic) => {
-            shared.borrow_mut().runner.pool.reset();
+            shared.borrow_mut().runner.reset_isolates();
             eprintln!("emvex: cron jobs failed internally: {}", panic_text(&panic));
         }
     }
@@ -274,24 +274,60 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Loads the app on this thread: isolates, analysis, registry, schema, scheduler and crons.
-fn load(app: Arc<App>, db: Database, print_logs: bool) -> Result<(Worker, Isolate), StartError> {
+/// Loads the app on this thread: the component tree, one isolate per instance (every module
+/// of every instance is evaluated, so import-time errors stop the start), each definition's
+/// analysis, the schemas, the scheduler and the crons.
+fn load(app: Arc<App>, db: Database, print_logs: bool) -> Result<Worker, StartError> {
     let start_error = |e: emvex_engine::LoadError| StartError { code: e.code, message: e.message };
-    let mut isolate = Isolate::new(app.clone()).map_err(start_error)?;
-    let analysis = isolate.analyze().map_err(start_error)?;
-    let registry = Registry::from_analysis(&analysis)
-        .map_err(|message| StartError { code: "InvalidFunction", message })?;
-    let invalid_schema = |message: String| StartError { code: "InvalidSchema", message: format!("convex/schema.ts: {message}") };
-    let schema = match &analysis.schema_json {
-        Some(json) => Some(SchemaDefinition::from_export_json(json).map_err(|e| invalid_schema(e.message))?),
-        None => None,
-    };
-    db.apply_schema("", schema.as_ref()).map_err(|e| invalid_schema(e.message))?;
-    let action_isolate = Isolate::new(app.clone()).map_err(start_error)?;
-    let runner = FunctionRunner { pool: IsolatePool::new(app, isolate), registry: Arc::new(registry), db };
+    let instances = components::build_tree(app.definitions(), app.env())?;
+    let mut pools = BTreeMap::new();
+    let mut definitions: BTreeMap<DefinitionId, Definition> = BTreeMap::new();
+    for instance in &instances {
+        let scope = Scope { definition: instance.definition, env: instance.env.clone() };
+        let mut isolate = Isolate::for_scope(app.clone(), scope).map_err(start_error)?;
+        if !definitions.contains_key(&instance.definition) {
+            let analysis = isolate.analyze().map_err(start_error)?;
+            let definition = js_definition(&app, instance, analysis)?;
+            definitions.insert(instance.definition, definition);
+        }
+        pools.insert(instance.path.clone(), IsolatePool::new(app.clone(), isolate));
+    }
+    for instance in &instances {
+        let schema = definitions[&instance.definition].schema.as_ref();
+        db.apply_schema(&instance.path, schema)
+            .map_err(|e| StartError { code: "InvalidSchema", message: format!("{}: {}", schema_file(instance), e.message) })?;
+    }
+    let components = Arc::new(Components::new(instances, definitions.into_values().collect()));
+    let runner = FunctionRunner { pools, components, db };
     let scheduler = Scheduler::load(&runner)
         .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
-    let crons = Crons::sync(&runner, analysis.crons_json.as_deref())
-        .map_err(|message| StartError { code: "InvalidCrons", message })?;
-    Ok((Worker { runner, scheduler, crons, print_logs }, action_isolate))
+    let crons = Crons::sync(&runner).map_err(|message| StartError { code: "InvalidCrons", message })?;
+    Ok(Worker { runner, scheduler, crons, print_logs })
+}
+
+/// A JavaScript definition from the analysis of its first instance's realm.
+fn js_definition(app: &App, instance: &Instance, analysis: emvex_engine::Analysis) -> Result<Definition, StartError> {
+    let info = &app.definitions()[instance.definition.0];
+    let registry = Registry::from_analysis(&analysis)
+        .map_err(|message| StartError { code: "InvalidFunction", message })?;
+    let schema = match &analysis.schema_json {
+        Some(json) => Some(SchemaDefinition::from_export_json(json).map_err(|e| StartError {
+            code: "InvalidSchema",
+            message: format!("{}: {}", schema_file(instance), e.message),
+        })?),
+        None => None,
+    };
+    Ok(Definition {
+        id: info.id,
+        path: info.path.clone(),
+        registry,
+        schema,
+        crons_json: analysis.crons_json,
+        implementation: Implementation::Js,
+    })
+}
+
+/// How load errors name an instance's schema file.
+fn schema_file(instance: &Instance) -> String {
+    if instance.path.is_empty() { "convex/schema.ts".into() } else { format!("schema.ts of component \"{}\"", instance.path) }
 }
