@@ -138,6 +138,7 @@ fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, urls: Option<(&
         },
         env,
         print_logs,
+        native: Vec::new(),
     }
 }
 

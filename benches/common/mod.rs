@@ -26,6 +26,7 @@ pub fn start_executor(app: &Path, data: &Path) -> Executor {
         limits: Limits::default(),
         env: Default::default(),
         print_logs: false,
+        native: Vec::new(),
     })
     .expect("start executor")
 }

@@ -16,6 +16,7 @@ mod call;
 pub mod components;
 mod crons;
 pub mod logs;
+mod native;
 pub mod path;
 mod pool;
 pub mod registry;
@@ -30,9 +31,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
+pub use emvex_component::NativeDefinition;
 use emvex_database::Database;
 pub use emvex_engine::{FunctionKind, HttpRequest, HttpResponse, Limits, Visibility};
-use emvex_engine::{App, EngineOptions};
+use emvex_engine::{App, EngineOptions, OpaqueDefinition};
 use emvex_value::Value;
 
 use crate::components::Components;
@@ -59,6 +61,8 @@ pub struct ExecutorConfig {
     /// Print the console lines of scheduled functions to stdout (`emvex dev`); calls' lines are
     /// returned to their caller either way.
     pub print_logs: bool,
+    /// Component definitions answered by Rust implementations instead of their JavaScript.
+    pub native: Vec<NativeDefinition>,
 }
 
 /// Why the executor could not start. `code` is stable for tests.
@@ -161,13 +165,22 @@ impl Executor {
     /// Loads the app, opens the database, analyzes the app on the worker thread and applies the
     /// schema. Returns only when everything succeeded.
     pub fn start(config: ExecutorConfig) -> Result<Executor, StartError> {
-        let app = App::load(EngineOptions {
+        let opaque: Vec<OpaqueDefinition> = config
+            .native
+            .iter()
+            .map(|n| OpaqueDefinition {
+                package: n.package.clone(),
+                dir_in_package: n.dir_in_package.clone(),
+                default_name: n.default_name.clone(),
+            })
+            .collect();
+        let options = EngineOptions {
             app_dir: config.app_dir.clone(),
             cache_dir: config.cache_dir.clone(),
             env: config.env.clone(),
             limits: config.limits.clone(),
-        })
-        .map_err(|e| StartError { code: e.code, message: e.message })?;
+        };
+        let app = App::load_with_opaque(options, &opaque).map_err(|e| StartError { code: e.code, message: e.message })?;
         let db = match &config.data {
             DataLocation::Dir(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| StartError {
@@ -185,11 +198,12 @@ impl Executor {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Components>, StartError>>();
         let worker_db = db.clone();
         let print_logs = config.print_logs;
+        let native = config.native.clone();
         thread::Builder::new()
             .name("emvex-js".into())
             // QuickJS's own stack limit needs headroom above it on the native stack.
             .stack_size(JS_THREAD_STACK_BYTES)
-            .spawn(move || worker::main(app, worker_db, jobs_rx, http_rx, ready_tx, print_logs))
+            .spawn(move || worker::main(app, native, worker_db, jobs_rx, http_rx, ready_tx, print_logs))
             .map_err(|e| StartError { code: "WorkerSpawnFailed", message: e.to_string() })?;
         let components = ready_rx.recv().map_err(|_| StartError {
             code: "WorkerDied",

@@ -17,7 +17,8 @@ use emvex_value::Value;
 use rand::RngCore;
 use serde_json::Value as Json;
 
-use crate::components::Components;
+use crate::components::{Components, Implementation};
+use crate::native::{Bridge, native_kind};
 use crate::pool::IsolatePool;
 use crate::registry::FunctionInfo;
 use crate::syscalls::TransactionHost;
@@ -99,6 +100,10 @@ impl FunctionRunner {
         if depth == 0 {
             tx.set_id_seed(u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")));
         }
+        let components = self.components.clone();
+        if let Some(Implementation::Native(native)) = components.definition_of(component).map(|d| &d.implementation) {
+            return self.run_native(tx, component, native.as_ref(), info, args, now_ms, depth);
+        }
         let invocation = Invocation {
             kind: info.kind,
             module: info.path.module.clone(),
@@ -128,6 +133,44 @@ impl FunctionRunner {
         let result = match outcome.result {
             Ok(text) => decode_result(tx, component, info, &text),
             Err(e) => Err(js_failure(e)),
+        };
+        Execution { result, log_lines, new_jobs }
+    }
+
+    /// Answers a function of a native instance inside `tx`, through a syscall host of that
+    /// instance (so its nested calls, schedules and writes behave as a JS function's would).
+    #[allow(clippy::too_many_arguments)]
+    fn run_native(
+        &mut self,
+        tx: &mut Transaction,
+        component: &str,
+        native: &dyn emvex_component::NativeComponent,
+        info: &FunctionInfo,
+        args: &[Value],
+        now_ms: f64,
+        depth: usize,
+    ) -> Execution {
+        let components = self.components.clone();
+        let env = components.instance(component).map(|i| i.env.clone()).unwrap_or_default();
+        let arg = args.first().cloned().unwrap_or(Value::Object(Default::default()));
+        let (result, log_lines, new_jobs) = {
+            let mut host = TransactionHost::new(tx, self, component.to_string(), info.kind, info.path.clone(), now_ms, depth);
+            let result = native.call(emvex_component::NativeCall {
+                instance: component,
+                env: &env,
+                module: &info.path.module,
+                name: &info.path.name,
+                kind: native_kind(info.kind),
+                args: arg,
+                now_ms,
+                host: &mut Bridge { host: &mut host },
+            });
+            (result, host.nested_logs, host.new_jobs)
+        };
+        let result = match result {
+            Ok(value) => check_returns(tx, component, info, &value).map(|()| value),
+            Err(emvex_component::NativeError::Developer { message, data }) => Err(Failure::Developer { message, stack: None, data }),
+            Err(emvex_component::NativeError::Internal(message)) => Err(Failure::Internal(message)),
         };
         Execution { result, log_lines, new_jobs }
     }

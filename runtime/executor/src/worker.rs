@@ -24,6 +24,8 @@ use crate::call;
 use crate::components::{self, Components, Definition, Implementation, Instance};
 use crate::crons::Crons;
 use crate::logs::format_log_line;
+use crate::native::native_definition;
+use crate::NativeDefinition;
 use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::runner::{FunctionRunner, NewJob};
@@ -64,6 +66,7 @@ impl Worker {
 /// The thread's entry point.
 pub fn main(
     app: Arc<App>,
+    native: Vec<NativeDefinition>,
     db: Database,
     jobs: UnboundedReceiver<Job>,
     http_jobs: UnboundedReceiver<HttpJob>,
@@ -78,18 +81,19 @@ pub fn main(
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, run(app, db, jobs, http_jobs, ready, print_logs));
+    local.block_on(&runtime, run(app, native, db, jobs, http_jobs, ready, print_logs));
 }
 
 async fn run(
     app: Arc<App>,
+    native: Vec<NativeDefinition>,
     db: Database,
     mut jobs: UnboundedReceiver<Job>,
     mut http_jobs: UnboundedReceiver<HttpJob>,
     ready: mpsc::Sender<Result<Arc<Components>, StartError>>,
     print_logs: bool,
 ) {
-    let worker = match load(app, db, print_logs) {
+    let worker = match load(app, &native, db, print_logs) {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -277,12 +281,21 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// Loads the app on this thread: the component tree, one isolate per instance (every module
 /// of every instance is evaluated, so import-time errors stop the start), each definition's
 /// analysis, the schemas, the scheduler and the crons.
-fn load(app: Arc<App>, db: Database, print_logs: bool) -> Result<Worker, StartError> {
+fn load(app: Arc<App>, native: &[NativeDefinition], db: Database, print_logs: bool) -> Result<Worker, StartError> {
     let start_error = |e: emvex_engine::LoadError| StartError { code: e.code, message: e.message };
     let instances = components::build_tree(app.definitions(), app.env())?;
     let mut pools = BTreeMap::new();
     let mut definitions: BTreeMap<DefinitionId, Definition> = BTreeMap::new();
     for instance in &instances {
+        let info = &app.definitions()[instance.definition.0];
+        if let Some(default_name) = &info.opaque {
+            if !definitions.contains_key(&instance.definition) {
+                let implementation = native_for(native, info, default_name)?;
+                let definition = native_definition(info.id, &info.path, implementation)?;
+                definitions.insert(instance.definition, definition);
+            }
+            continue;
+        }
         let scope = Scope { definition: instance.definition, env: instance.env.clone() };
         let mut isolate = Isolate::for_scope(app.clone(), scope).map_err(start_error)?;
         if !definitions.contains_key(&instance.definition) {
@@ -303,6 +316,23 @@ fn load(app: Arc<App>, db: Database, print_logs: bool) -> Result<Worker, StartEr
         .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
     let crons = Crons::sync(&runner).map_err(|message| StartError { code: "InvalidCrons", message })?;
     Ok(Worker { runner, scheduler, crons, print_logs })
+}
+
+/// The native implementation the loader matched for an opaque definition.
+fn native_for(
+    native: &[NativeDefinition],
+    info: &emvex_engine::DefinitionInfo,
+    default_name: &str,
+) -> Result<Arc<dyn emvex_component::NativeComponent>, StartError> {
+    let package = info.package.as_ref().map(|(name, _)| name.as_str());
+    native
+        .iter()
+        .find(|n| Some(n.package.as_str()) == package && n.default_name == default_name)
+        .map(|n| n.component.clone())
+        .ok_or_else(|| StartError {
+            code: "InvalidComponentTree",
+            message: format!("no native implementation for component definition \"{}\"", info.path),
+        })
 }
 
 /// A JavaScript definition from the analysis of its first instance's realm.
