@@ -1,6 +1,7 @@
 //! Action concurrency benchmark (issue 3 §9): actions that each await a 10 ms timer, run one at a
 //! time (the baseline, measured in the same run) and ten at a time, in-process on
-//! `fixtures/actions`. The target is close to 10× the one-at-a-time rate.
+//! `fixtures/actions`. The target is close to 10× the one-at-a-time rate. Then CPU-bound
+//! actions (20 ms busy loops, two at a time) on one JS thread (baseline) and on two.
 //!
 //! Run: `cargo bench --bench actions`.
 
@@ -8,7 +9,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{fixture, start_executor, temp_dir};
+use common::{fixture, start_executor, start_executor_with_workers, temp_dir};
 use emvex_executor::{CallRequest, Executor};
 use serde_json::json;
 
@@ -19,22 +20,38 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const ROUNDS: usize = 50;
 const CONCURRENT: usize = 10;
 
-fn sleep_request() -> CallRequest {
+const CPU_ROUNDS: usize = 25;
+
+fn request(path: &str) -> CallRequest {
     CallRequest {
         request_id: "bench".into(),
-        path: "actions:sleep".into(),
-        args: json!([{ "ms": 10.0 }]),
+        path: path.into(),
+        args: json!([{ "ms": if path == "actions:busy" { 20.0 } else { 10.0 } }]),
         kind: None,
         admin: false,
         component_path: None,
     }
 }
 
-async fn one(executor: &Executor) {
-    let response = executor.call(sleep_request()).await;
+async fn call(executor: &Executor, path: &str) {
+    let response = executor.call(request(path)).await;
     if let Err(e) = response.outcome {
-        panic!("actions:sleep failed: {e:?}");
+        panic!("{path} failed: {e:?}");
     }
+}
+
+async fn one(executor: &Executor) {
+    call(executor, "actions:sleep").await;
+}
+
+/// Rate of 20 ms busy actions run two at a time on an executor with `workers` JS threads.
+async fn busy_rate(executor: &Executor) -> f64 {
+    call(executor, "actions:busy").await;
+    let t = Instant::now();
+    for _ in 0..CPU_ROUNDS {
+        futures_join_all(vec![call(executor, "actions:busy"), call(executor, "actions:busy")]).await;
+    }
+    (CPU_ROUNDS * 2) as f64 / t.elapsed().as_secs_f64()
 }
 
 fn main() {
@@ -65,6 +82,14 @@ fn main() {
         println!("| the same, {CONCURRENT} at a time | {concurrent:.0}/s | {:.2} |", concurrent / sequential);
     });
     drop(executor);
+    let one_thread = start_executor_with_workers(&app, &data, 1);
+    let single = runtime.block_on(busy_rate(&one_thread));
+    drop(one_thread);
+    let two_threads = start_executor_with_workers(&app, &data, 2);
+    let double = runtime.block_on(busy_rate(&two_threads));
+    drop(two_threads);
+    println!("| 20 ms CPU-bound actions, two at a time, `--workers 1` (baseline) | {single:.1}/s | 1.00 |");
+    println!("| the same with `--workers 2` | {double:.1}/s | {:.2} |", double / single);
     let _ = std::fs::remove_dir_all(data);
 }
 

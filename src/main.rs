@@ -54,6 +54,10 @@ struct LimitArgs {
     /// Time limit for one action, in milliseconds (Convex: 10 minutes).
     #[arg(long, value_name = "MS", default_value_t = 600_000)]
     action_timeout_ms: u64,
+    /// JS threads running functions: queries and mutations run one at a time on the first,
+    /// actions and HTTP actions on all of them [default: one per core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    workers: Option<u16>,
 }
 
 #[derive(Args)]
@@ -139,6 +143,7 @@ fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, urls: Option<(&
         env,
         print_logs,
         native: Vec::new(),
+        workers: limits.workers.map_or_else(emvex_executor::default_workers, usize::from),
     }
 }
 

@@ -450,6 +450,24 @@ fn ten_sleeping_actions_run_concurrently() {
     );
 }
 
+/// With two JS threads, an action busy on the CPU (no awaits) does not hold up others: a quick
+/// action called meanwhile runs (by the server's clock) before the busy one ends. With
+/// `--workers 1` it would run after: QuickJS cannot preempt the busy loop.
+#[test]
+fn a_cpu_bound_action_does_not_block_others_with_two_workers() {
+    let s = start_actions(&["--in-memory", "--workers", "2"]).0;
+    action_ok(&s, "actions:clock", json!({}));
+    std::thread::scope(|scope| {
+        let busy = scope.spawn(|| action_ok(&s, "actions:busy", json!({ "ms": 2000 })));
+        std::thread::sleep(Duration::from_millis(300));
+        let quick = action_ok(&s, "actions:clock", json!({}));
+        let busy = busy.join().expect("busy request");
+        assert_eq!(busy["spun"], json!(true));
+        let (quick_ran, busy_ended) = (quick["after"].as_f64().unwrap(), busy["endedAt"].as_f64().unwrap());
+        assert!(quick_ran < busy_ended, "the quick action ran at {quick_ran}, after the busy one ended at {busy_ended}");
+    });
+}
+
 #[test]
 fn an_action_over_its_time_limit_fails_and_the_next_call_works() {
     let (s, _) = start_actions(&["--in-memory", "--action-timeout-ms", "300"]);

@@ -17,8 +17,14 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// An executor for `app` with its SQLite file in `data` (default limits, no log printing).
+/// An executor for `app` with its SQLite file in `data` (default limits, no log printing, one
+/// JS thread).
 pub fn start_executor(app: &Path, data: &Path) -> Executor {
+    start_executor_with_workers(app, data, 1)
+}
+
+/// [`start_executor`] with `workers` JS threads.
+pub fn start_executor_with_workers(app: &Path, data: &Path, workers: usize) -> Executor {
     Executor::start(ExecutorConfig {
         app_dir: app.to_path_buf(),
         data: DataLocation::Dir(data.to_path_buf()),
@@ -27,6 +33,7 @@ pub fn start_executor(app: &Path, data: &Path) -> Executor {
         env: Default::default(),
         print_logs: false,
         native: Vec::new(),
+        workers,
     })
     .expect("start executor")
 }

@@ -1,32 +1,133 @@
-//! Actions (spec §3.10 "From actions"): running one on the action isolate, and answering its
-//! syscalls. Each `ctx.runQuery`/`ctx.runMutation` from an action is its own top-level
-//! transaction (run on the worker between the action's awaits); `ctx.runAction` runs another
-//! action concurrently; scheduling and cancelling commit at once in their own small
-//! transactions. Nothing is atomic across calls, as on Convex.
+//! Actions (spec §3.10 "From actions"): running one on a JS thread's action isolate, and
+//! answering its syscalls. Actions run on any of the executor's JS threads (see
+//! `action_threads.rs`); everything that needs the database writer or the scheduler goes to the
+//! main worker thread as a message and is awaited: each `ctx.runQuery`/`ctx.runMutation` is its
+//! own top-level call there (an admin call in the target instance), and scheduling, cancelling
+//! and creating handles run there in small transactions of their own that commit at once.
+//! `ctx.runAction` runs another action concurrently on the same thread. Nothing is atomic across
+//! calls, as on Convex.
 //!
-//! Invariants: the worker state is borrowed only inside a syscall's synchronous part, never
+//! Invariants: the thread's state is borrowed only inside a syscall's synchronous part, never
 //! across an await; arguments are validated before the action's code runs and its return value
-//! after; every syscall error reaches the action as a catchable error (spec §1.3(c)).
+//! after; every syscall error reaches the action as a catchable error (spec §1.3(c)); an
+//! action resolves function addresses from its own instance, so visibility rules are checked
+//! where the call is written.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 
-use emvex_engine::{ActionHost, FunctionKind, HostError, HttpRequest, Invocation, Isolate};
+use emvex_database::Database;
+use emvex_engine::{ActionHost, App, FunctionKind, HostError, HttpRequest, Invocation, Isolate, Scope};
 use emvex_value::Value;
 use emvex_value::validator::{Validator, check_args};
 use serde_json::{Value as Json, json};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
 
-use crate::call::{self, now_ms};
+use crate::call::now_ms;
 use crate::components::{Components, Target};
-use crate::logs::format_http_log_line;
+use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
 use crate::registry::kind_title;
 use crate::runner::{Failure, js_failure};
-use crate::syscalls::TransactionHost;
-use crate::worker::{Shared, Worker};
-use crate::HttpActionResponse;
+use crate::{CallError, CallRequest, CallResponse, HttpActionResponse, Job};
+
+/// A syscall of an action that must run on the main worker (it writes through the single
+/// writer): `op` answered as a mutation of `component` named `path` would answer it.
+pub struct SyscallJob {
+    pub component: String,
+    pub path: UdfPath,
+    pub op: String,
+    pub args_json: String,
+    pub reply: oneshot::Sender<Result<String, HostError>>,
+}
+
+/// How a JS thread reaches the main worker.
+#[derive(Clone)]
+pub struct MainHandle {
+    pub jobs: UnboundedSender<Job>,
+    pub syscalls: UnboundedSender<SyscallJob>,
+}
+
+/// What one JS thread needs to run actions: the app and its component tree, the database (for
+/// snapshots), the main worker's channels, and one action isolate per instance, created on
+/// first use.
+pub struct ActionEnv {
+    app: Arc<App>,
+    components: Arc<Components>,
+    db: Database,
+    main: MainHandle,
+    isolates: RefCell<BTreeMap<String, Rc<Isolate>>>,
+    pub print_logs: bool,
+}
+
+pub type Env = Rc<ActionEnv>;
+
+impl ActionEnv {
+    pub fn new(app: Arc<App>, components: Arc<Components>, db: Database, main: MainHandle, print_logs: bool) -> Env {
+        Rc::new(ActionEnv { app, components, db, main, isolates: RefCell::default(), print_logs })
+    }
+
+    /// The isolate whose runtimes run instance `component`'s actions on this thread.
+    fn action_isolate(&self, component: &str) -> Result<Rc<Isolate>, Failure> {
+        if let Some(isolate) = self.isolates.borrow().get(component) {
+            return Ok(isolate.clone());
+        }
+        let instance = self
+            .components
+            .instance(component)
+            .ok_or_else(|| Failure::Internal(format!("component \"{component}\" is not mounted")))?;
+        let scope = Scope { definition: instance.definition, env: instance.env.clone() };
+        let isolate = Isolate::for_scope(self.app.clone(), scope)
+            .map_err(|e| Failure::Internal(format!("cannot start a JS isolate: {}", e.message)))?;
+        let isolate = Rc::new(isolate);
+        self.isolates.borrow_mut().insert(component.to_string(), isolate.clone());
+        Ok(isolate)
+    }
+
+    /// Runs a call on the main worker and waits for its response.
+    async fn call_main(&self, request: CallRequest) -> CallResponse {
+        let (tx, rx) = oneshot::channel();
+        let fallback = request.clone();
+        let job = Job { request, reply: Box::new(move |r| drop(tx.send(r))) };
+        if self.main.jobs.send(job).is_err() {
+            return crate::worker_gone(fallback);
+        }
+        rx.await.unwrap_or_else(|_| crate::worker_gone(fallback))
+    }
+
+    /// Answers `op` on the main worker as a mutation of `component` would.
+    async fn syscall_main(&self, component: &str, path: &UdfPath, op: &str, args_json: &str) -> Result<String, HostError> {
+        let (reply, rx) = oneshot::channel();
+        let job = SyscallJob {
+            component: component.to_string(),
+            path: path.clone(),
+            op: op.to_string(),
+            args_json: args_json.to_string(),
+            reply,
+        };
+        let gone = || developer("the main JS worker has stopped".into());
+        self.main.syscalls.send(job).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Prints an action's console lines (and its error) under `emvex dev`.
+    pub fn print(&self, path: &UdfPath, lines: &[String], failure: Option<&Failure>) {
+        if self.print_logs {
+            let path = path.stripped();
+            for line in lines {
+                println!("{}", format_log_line(Some(FunctionKind::Action), &path, line));
+            }
+            if let Some(failure) = failure {
+                println!("{}", format_log_line(Some(FunctionKind::Action), &path, &failure.full_message()));
+            }
+        }
+    }
+}
 
 /// An action to run: a function of an instance and its positional arguments.
 #[derive(Clone, Debug)]
@@ -37,37 +138,26 @@ pub struct ActionRequest {
     pub args: Vec<Value>,
 }
 
-/// The isolate whose runtimes run instance `component`'s actions.
-fn action_isolate(shared: &Shared, component: &str) -> Result<Rc<Isolate>, Failure> {
-    let mut worker = shared.borrow_mut();
-    let pool = worker
-        .runner
-        .pools
-        .get_mut(component)
-        .ok_or_else(|| Failure::Internal(format!("component \"{component}\" has no isolates")))?;
-    pool.action_isolate().map_err(|e| Failure::Internal(format!("cannot start a JS isolate: {}", e.message)))
-}
-
 /// Runs an action to completion. Returns its value or failure, and its console lines
 /// (including those of the functions it called).
-pub async fn run(shared: &Shared, request: &ActionRequest) -> (Result<Value, Failure>, Vec<String>) {
-    let components = shared.borrow().runner.components.clone();
+pub async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Failure>, Vec<String>) {
+    let components = env.components.clone();
     let Some(info) = components.function(&request.component, &request.path) else {
         let message = format!("Could not find function for '{}'", request.path.stripped());
         return (Err(Failure::developer(message)), Vec::new());
     };
-    if let Err(failure) = with_table_names(shared, &request.component, |tables| {
+    if let Err(failure) = with_table_names(env, &request.component, |tables| {
         check_args(info.args.as_ref().unwrap_or(&Validator::Any), &request.args, tables)
             .map_err(|e| Failure::developer(format!("ArgumentValidationError: {}", e.message)))
     }) {
         return (Err(failure), Vec::new());
     }
-    let isolate = match action_isolate(shared, &request.component) {
+    let isolate = match env.action_isolate(&request.component) {
         Ok(isolate) => isolate,
         Err(failure) => return (Err(failure), Vec::new()),
     };
     let host = Rc::new(Host {
-        shared: shared.clone(),
+        env: env.clone(),
         component: request.component.clone(),
         path: request.path.clone(),
         logs: Rc::default(),
@@ -86,26 +176,26 @@ pub async fn run(shared: &Shared, request: &ActionRequest) -> (Result<Value, Fai
     log_lines.extend(host.logs.take());
     let result = match outcome.result {
         Err(e) => Err(js_failure(e)),
-        Ok(text) => decode_result(shared, &request.component, info.returns.as_ref(), &text),
+        Ok(text) => decode_result(env, &request.component, info.returns.as_ref(), &text),
     };
     (result, log_lines)
 }
 
 /// Runs one HTTP action: the app's `convex/http.ts` router picks the handler.
-pub async fn run_http(shared: &Shared, request: HttpRequest) -> HttpActionResponse {
+pub async fn run_http(env: &Env, request: HttpRequest) -> HttpActionResponse {
     let method = request.method.clone();
     let route = url_path(&request.url).to_string();
-    let isolate = match action_isolate(shared, "") {
+    let isolate = match env.action_isolate("") {
         Ok(isolate) => isolate,
         Err(failure) => return HttpActionResponse { result: Err(failure.full_message()), log_lines: Vec::new() },
     };
     let path = UdfPath { module: "http".into(), name: "default".into() };
-    let host = Rc::new(Host { shared: shared.clone(), component: String::new(), path, logs: Rc::default() });
+    let host = Rc::new(Host { env: env.clone(), component: String::new(), path, logs: Rc::default() });
     let outcome = isolate.invoke_http_action(request, None, host.clone()).await;
     let mut log_lines = outcome.log_lines;
     log_lines.extend(host.logs.take());
     let result = outcome.result.map_err(|e| js_failure(e).full_message());
-    if shared.borrow().print_logs {
+    if env.print_logs {
         let error = result.as_ref().err();
         for line in log_lines.iter().chain(error) {
             println!("{}", format_http_log_line(&method, &route, line));
@@ -121,13 +211,13 @@ fn url_path(url: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or("/")
 }
 
-fn decode_result(shared: &Shared, component: &str, returns: Option<&Validator>, text: &str) -> Result<Value, Failure> {
+fn decode_result(env: &Env, component: &str, returns: Option<&Validator>, text: &str) -> Result<Value, Failure> {
     let json: Json =
         serde_json::from_str(text).map_err(|e| Failure::Internal(format!("function result is not JSON: {e}")))?;
     let value = Value::from_convex_json(&json)
         .map_err(|e| Failure::developer(format!("Invalid return value: {}", e.message)))?;
     if let Some(validator) = returns {
-        with_table_names(shared, component, |tables| {
+        with_table_names(env, component, |tables| {
             validator
                 .check(&value, tables)
                 .map_err(|e| Failure::developer(format!("ReturnsValidationError: {}", e.message)))
@@ -139,17 +229,17 @@ fn decode_result(shared: &Shared, component: &str, returns: Option<&Validator>, 
 /// Runs `f` with instance `component`'s table names (for `v.id` validators), read from a fresh
 /// snapshot.
 fn with_table_names<T>(
-    shared: &Shared,
+    env: &Env,
     component: &str,
     f: impl FnOnce(&dyn emvex_value::validator::TableNames) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
-    let tx = shared.borrow().runner.db.begin_query().map_err(|e| Failure::Internal(e.message))?;
+    let tx = env.db.begin_query().map_err(|e| Failure::Internal(e.message))?;
     f(&tx.table_names(component))
 }
 
 /// Answers one action's syscalls.
 struct Host {
-    shared: Shared,
+    env: Env,
     /// The instance the action runs in.
     component: String,
     path: UdfPath,
@@ -174,16 +264,16 @@ impl ActionHost for Host {
     }
 
     fn async_syscall(&self, op: String, args_json: String) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
-        let shared = self.shared.clone();
+        let env = self.env.clone();
         let component = self.component.clone();
         let path = self.path.clone();
         let logs = self.logs.clone();
-        Box::pin(async move { dispatch(&shared, &component, &path, &op, &args_json, &logs).await })
+        Box::pin(async move { dispatch(&env, &component, &path, &op, &args_json, &logs).await })
     }
 }
 
 async fn dispatch(
-    shared: &Shared,
+    env: &Env,
     component: &str,
     action_path: &UdfPath,
     op: &str,
@@ -198,28 +288,37 @@ async fn dispatch(
     match op {
         "1.0/actions/query" | "1.0/actions/mutation" => {
             let kind = if op.ends_with("query") { FunctionKind::Query } else { FunctionKind::Mutation };
-            let (target, components) = resolve_callee(shared, component, &args, kind)?;
-            let info = components.function(&target.component, &target.path).expect("resolve_callee checked it");
-            let call_args = call_args()?;
-            let execution = {
-                let mut worker = shared.borrow_mut();
-                let execution = call::run_transaction(&mut worker.runner, &target.component, info, &[call_args]);
-                worker.scheduler.add(execution.new_jobs.iter().cloned());
-                execution
+            let target = resolve_callee(env, component, &args, kind)?;
+            // The target was resolved (and its visibility checked) here; the main worker runs
+            // it as an admin call in its instance.
+            let request = CallRequest {
+                request_id: "action".into(),
+                path: target.path.stripped(),
+                args: json!([call_args()?.to_convex_json()]),
+                kind: Some(kind),
+                admin: true,
+                component_path: Some(target.component),
             };
-            logs.borrow_mut().extend(execution.log_lines);
-            execution.result.map(|v| v.to_convex_json().to_string()).map_err(failure_to_host)
+            let response = env.call_main(request).await;
+            logs.borrow_mut().extend(response.log_lines);
+            match response.outcome {
+                Ok(value) => Ok(value.to_convex_json().to_string()),
+                Err(CallError::Function { message, data }) => {
+                    Err(HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false })
+                }
+                Err(CallError::BadRequest { message, .. } | CallError::Internal { message }) => Err(developer(message)),
+            }
         }
         "1.0/actions/action" => {
-            let (target, _) = resolve_callee(shared, component, &args, FunctionKind::Action)?;
+            let target = resolve_callee(env, component, &args, FunctionKind::Action)?;
             let request = ActionRequest { component: target.component, path: target.path, args: vec![call_args()?] };
-            let (result, lines) = Box::pin(run(shared, &request)).await;
+            let (result, lines) = Box::pin(run(env, &request)).await;
             logs.borrow_mut().extend(lines);
             result.map(|v| v.to_convex_json().to_string()).map_err(failure_to_host)
         }
-        "1.0/actions/schedule" => in_mutation(shared, component, action_path, "1.0/schedule", args_json),
-        "1.0/actions/cancel_job" => in_mutation(shared, component, action_path, "1.0/cancel_job", args_json),
-        "1.0/createFunctionHandle" => in_mutation(shared, component, action_path, op, args_json),
+        "1.0/actions/schedule" => env.syscall_main(component, action_path, "1.0/schedule", args_json).await,
+        "1.0/actions/cancel_job" => env.syscall_main(component, action_path, "1.0/cancel_job", args_json).await,
+        "1.0/createFunctionHandle" => env.syscall_main(component, action_path, op, args_json).await,
         "1.0/getUserIdentity" => Ok("null".into()),
         "1.0/getFunctionMetadata" => {
             Ok(json!({ "name": action_path.stripped(), "componentPath": component }).to_string())
@@ -229,16 +328,11 @@ async fn dispatch(
 }
 
 /// Resolves the function an action calls, from the action's instance, and checks its kind.
-fn resolve_callee(
-    shared: &Shared,
-    component: &str,
-    args: &Json,
-    kind: FunctionKind,
-) -> Result<(Target, std::sync::Arc<Components>), HostError> {
-    let components = shared.borrow().runner.components.clone();
+fn resolve_callee(env: &Env, component: &str, args: &Json, kind: FunctionKind) -> Result<Target, HostError> {
+    let components = &env.components;
     let target = components.resolve(component, args).map_err(|e| developer(e.message))?;
     match components.function(&target.component, &target.path).map(|f| f.kind) {
-        Some(found) if found == kind => Ok((target, components)),
+        Some(found) if found == kind => Ok(target),
         Some(found) => Err(developer(format!(
             "Trying to execute {} as {}, but it is defined as {}.",
             target.path.canonical(),
@@ -247,24 +341,6 @@ fn resolve_callee(
         ))),
         None => Err(developer(format!("Could not find function for '{}'", target.path.stripped()))),
     }
-}
-
-/// Answers `op` the way a mutation of instance `component` would, in a transaction of its own
-/// that commits at once.
-fn in_mutation(shared: &Shared, component: &str, action_path: &UdfPath, op: &str, args_json: &str) -> Result<String, HostError> {
-    let mut worker = shared.borrow_mut();
-    let Worker { runner, scheduler, .. } = &mut *worker;
-    let mut tx = runner.db.begin_mutation().map_err(|e| developer(e.message))?;
-    let (result, new_jobs) = {
-        let mut host =
-            TransactionHost::new(&mut tx, runner, component.to_string(), FunctionKind::Mutation, action_path.clone(), now_ms(), 0);
-        let result = emvex_engine::Host::async_syscall(&mut host, op, args_json);
-        (result, std::mem::take(&mut host.new_jobs))
-    };
-    let text = result?;
-    tx.commit().map_err(|e| developer(e.message))?;
-    scheduler.add(new_jobs);
-    Ok(text)
 }
 
 #[cfg(test)]

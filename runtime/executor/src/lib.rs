@@ -1,16 +1,19 @@
 //! The executor: runs an app's queries, mutations, actions and HTTP actions against the
 //! database, and its scheduled functions and crons.
 //!
-//! It owns one JS worker thread (the engine's `Isolate` is not `Send`; see `worker.rs`) that
-//! takes calls from channels: queries and mutations run one at a time there, which makes
-//! mutations trivially serializable (DESIGN.md: single writer), while actions run concurrently as
-//! futures on the same thread. Start-up loads the app, analyzes it on that thread, builds the
-//! function registry, applies the schema and loads pending jobs and crons; the executor is only
+//! It owns `workers` JS threads (the engine's `Isolate` is not `Send`). The main one
+//! (`worker.rs`) takes calls from channels: queries and mutations run one at a time there, which
+//! makes mutations trivially serializable (DESIGN.md: single writer); it also runs the scheduler
+//! and crons. Actions and HTTP actions run concurrently as futures on all JS threads
+//! (`action_threads.rs`), reaching the main worker by message for what needs the writer.
+//! Start-up loads the app, analyzes it on the main thread, builds the component tree and
+//! registries, applies the schemas and loads pending jobs and crons; the executor is only
 //! returned once all of that succeeded, so a server never starts half-loaded.
 //!
 //! Layering: uses `engine` (JS), `database` (transactions) and `value`; the server and the CLI
 //! sit above it.
 
+mod action_threads;
 mod actions;
 mod call;
 pub mod components;
@@ -63,6 +66,14 @@ pub struct ExecutorConfig {
     pub print_logs: bool,
     /// Component definitions answered by Rust implementations instead of their JavaScript.
     pub native: Vec<NativeDefinition>,
+    /// JS threads running functions (at least 1): the main worker plus `workers - 1` threads
+    /// that only run actions. See [`default_workers`].
+    pub workers: usize,
+}
+
+/// One JS thread per core, as the CLI defaults to.
+pub fn default_workers() -> usize {
+    thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// Why the executor could not start. `code` is stable for tests.
@@ -129,8 +140,8 @@ impl CallError {
     }
 }
 
-/// Native stack of the JS worker thread: QuickJS's stack limit plus ample headroom.
-const JS_THREAD_STACK_BYTES: usize = 16 << 20;
+/// Native stack of a JS thread: QuickJS's stack limit plus ample headroom.
+pub(crate) const JS_THREAD_STACK_BYTES: usize = 16 << 20;
 
 type Reply = Box<dyn FnOnce(CallResponse) + Send>;
 
@@ -146,7 +157,7 @@ pub struct HttpActionResponse {
     pub log_lines: Vec<String>,
 }
 
-/// An HTTP action request for the worker, with where to send its outcome.
+/// An HTTP action request for a JS thread, with where to send its outcome.
 pub(crate) struct HttpJob {
     pub request: HttpRequest,
     pub reply: tokio::sync::oneshot::Sender<HttpActionResponse>,
@@ -156,9 +167,11 @@ pub(crate) struct HttpJob {
 #[derive(Clone)]
 pub struct Executor {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
-    http_jobs: tokio::sync::mpsc::UnboundedSender<HttpJob>,
+    dispatcher: Arc<action_threads::Dispatcher>,
     components: Arc<Components>,
     db: Database,
+    /// Dropped with the last handle: the main worker then stops.
+    _shutdown: Arc<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Executor {
@@ -194,22 +207,37 @@ impl Executor {
         .map_err(|e| StartError { code: "DatabaseOpenFailed", message: e.message })?;
 
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
-        let (http_tx, http_rx) = tokio::sync::mpsc::unbounded_channel::<HttpJob>();
+        let (syscalls_tx, syscalls_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+        let handle = actions::MainHandle { jobs: jobs_tx.clone(), syscalls: syscalls_tx };
+        let (dispatcher, mut lanes) = action_threads::Dispatcher::new(config.workers);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Components>, StartError>>();
+        let channels = worker::MainChannels {
+            jobs: jobs_rx,
+            syscalls: syscalls_rx,
+            handle: handle.clone(),
+            dispatcher: dispatcher.clone(),
+            lane: lanes.remove(0),
+            shutdown: shutdown_rx,
+        };
         let worker_db = db.clone();
+        let worker_app = app.clone();
         let print_logs = config.print_logs;
         let native = config.native.clone();
         thread::Builder::new()
             .name("emvex-js".into())
             // QuickJS's own stack limit needs headroom above it on the native stack.
             .stack_size(JS_THREAD_STACK_BYTES)
-            .spawn(move || worker::main(app, native, worker_db, jobs_rx, http_rx, ready_tx, print_logs))
+            .spawn(move || worker::main(worker_app, native, worker_db, channels, ready_tx, print_logs))
             .map_err(|e| StartError { code: "WorkerSpawnFailed", message: e.to_string() })?;
         let components = ready_rx.recv().map_err(|_| StartError {
             code: "WorkerDied",
             message: "the JS worker thread stopped while loading the app".into(),
         })??;
-        Ok(Executor { jobs: jobs_tx, http_jobs: http_tx, components, db })
+        for (i, lane) in lanes.into_iter().enumerate() {
+            action_threads::spawn_thread(i + 1, app.clone(), components.clone(), db.clone(), handle.clone(), print_logs, lane)?;
+        }
+        Ok(Executor { jobs: jobs_tx, dispatcher, components, db, _shutdown: Arc::new(shutdown_tx) })
     }
 
     /// Runs a call and waits for its outcome on the current (async) task.
@@ -235,14 +263,20 @@ impl Executor {
         }
     }
 
-    /// Runs the app's HTTP action router (`convex/http.ts`) on one request.
+    /// Runs the app's HTTP action router (`convex/http.ts`) on one request, on the least busy
+    /// JS thread.
     pub async fn http_action(&self, request: HttpRequest) -> HttpActionResponse {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let gone = HttpActionResponse { result: Err("the JS worker thread has stopped".into()), log_lines: Vec::new() };
-        if self.http_jobs.send(HttpJob { request, reply: tx }).is_err() {
-            return gone;
-        }
-        rx.await.unwrap_or(gone)
+        self.dispatcher.dispatch(action_threads::ActionTask::Http(HttpJob { request, reply: tx }));
+        rx.await.unwrap_or(HttpActionResponse {
+            result: Err("the JS worker thread has stopped".into()),
+            log_lines: Vec::new(),
+        })
+    }
+
+    /// How many JS threads run functions.
+    pub fn workers(&self) -> usize {
+        self.dispatcher.threads()
     }
 
     /// The component tree: every instance and its functions.

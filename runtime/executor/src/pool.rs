@@ -3,14 +3,12 @@
 //! A running function holds an isolate exclusively; a nested `ctx.runQuery`/`ctx.runMutation`
 //! needs a second one (an isolate cannot be re-entered), so a pool hands out one isolate per
 //! nesting level and creates more on demand. Isolates are returned after each call and reused;
-//! a pool never holds more than the deepest nesting seen so far. Each pool also owns its
-//! instance's action isolate (created on first use), whose runtimes run that instance's
-//! actions concurrently.
+//! a pool never holds more than the deepest nesting seen so far. (Actions run in the JS
+//! threads' own isolates, see `actions.rs`.)
 //!
 //! Invariant: every isolate of a pool runs the pool's [`Scope`] — one instance's modules with
 //! that instance's env — so module state is never shared between instances.
 
-use std::rc::Rc;
 use std::sync::Arc;
 
 use emvex_engine::{App, Isolate, LoadError, Scope};
@@ -19,13 +17,12 @@ pub struct IsolatePool {
     app: Arc<App>,
     scope: Scope,
     idle: Vec<Isolate>,
-    action: Option<Rc<Isolate>>,
 }
 
 impl IsolatePool {
     pub fn new(app: Arc<App>, first: Isolate) -> IsolatePool {
         let scope = first.scope().clone();
-        IsolatePool { app, scope, idle: vec![first], action: None }
+        IsolatePool { app, scope, idle: vec![first] }
     }
 
     /// An idle isolate, or a new one when all are in use.
@@ -39,16 +36,6 @@ impl IsolatePool {
     /// Returns an isolate after a call.
     pub fn put(&mut self, isolate: Isolate) {
         self.idle.push(isolate);
-    }
-
-    /// The isolate whose runtimes run this instance's actions.
-    pub fn action_isolate(&mut self) -> Result<Rc<Isolate>, LoadError> {
-        if let Some(isolate) = &self.action {
-            return Ok(isolate.clone());
-        }
-        let isolate = Rc::new(Isolate::for_scope(self.app.clone(), self.scope.clone())?);
-        self.action = Some(isolate.clone());
-        Ok(isolate)
     }
 
     /// Replaces every idle isolate (after a panic left one in an unknown state).

@@ -99,8 +99,8 @@ pub struct ScheduledAction {
 
 /// Records how a scheduled action ended: `success`, or `failed` with its error. A job canceled
 /// while it ran stays `canceled`.
-pub fn finish_action(runner: &FunctionRunner, job: &JobKey, failure: Option<Failure>) -> Result<(), DbError> {
-    let mut tx = runner.db.begin_mutation()?;
+pub fn finish_action(db: &emvex_database::Database, job: &JobKey, failure: Option<Failure>) -> Result<(), DbError> {
+    let mut tx = db.begin_mutation()?;
     let still_running = tx.get(&job.component, &job.id)?.is_some_and(|doc| state_kind(&doc.body) == Some("inProgress"));
     if still_running {
         let final_state = match failure {

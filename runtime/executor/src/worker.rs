@@ -1,12 +1,14 @@
-//! The JS worker thread: a tokio current-thread runtime and `LocalSet` that owns the isolates,
-//! runs queries and mutations one at a time (single writer, serializable by construction), runs
-//! actions concurrently (each awaiting its I/O while others proceed), and fires due scheduled
-//! jobs and cron runs — sleeping until the next call or due time, never polling.
+//! The main JS worker thread: a tokio current-thread runtime and `LocalSet` that owns the
+//! query/mutation isolates, runs queries and mutations one at a time (single writer,
+//! serializable by construction), answers the syscalls actions send it (scheduling, cancelling,
+//! handles), hands actions to the JS threads (`action_threads.rs`; it serves lane 0 itself),
+//! and fires due scheduled jobs and cron runs — sleeping until the next message or due time,
+//! never polling.
 //!
-//! Invariants: worker state is borrowed only between awaits (never across one), so actions and
-//! the loop interleave safely on the one thread; a panic while running a function answers that
-//! call with an internal error and replaces the isolates; start-up either fully succeeds (app
-//! analyzed, schema applied, schedulers loaded) or reports why, before any call is accepted.
+//! Invariants: worker state is borrowed only between awaits (never across one); a panic while
+//! running a function answers that call with an internal error and replaces the isolates;
+//! start-up either fully succeeds (app analyzed, schema applied, schedulers loaded) or reports
+//! why, before any call is accepted; the loop ends when the last `Executor` handle is dropped.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -19,7 +21,8 @@ use emvex_database::{Database, SchemaDefinition};
 use emvex_engine::{App, DefinitionId, FunctionKind, Isolate, Scope};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::actions::{self, ActionRequest};
+use crate::action_threads::{self, ActionTask, Dispatcher, LaneReceiver};
+use crate::actions::{ActionEnv, ActionRequest, MainHandle, SyscallJob};
 use crate::call;
 use crate::components::{self, Components, Definition, Implementation, Instance};
 use crate::crons::Crons;
@@ -30,17 +33,31 @@ use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{self, JobKey, Scheduler};
-use crate::{CallError, CallResponse, HttpJob, Job, StartError, worker_gone};
+use crate::syscalls::TransactionHost;
+use crate::{CallError, CallResponse, Job, StartError, worker_gone};
 
 /// Due scheduled jobs run this many to a transaction (one commit per batch).
 const SCHEDULED_BATCH: usize = 32;
 
-/// Everything the worker thread owns besides the action isolate.
+/// Everything the main worker thread owns.
 pub struct Worker {
     pub runner: FunctionRunner,
     pub scheduler: Scheduler,
     crons: Crons,
     pub print_logs: bool,
+    dispatcher: Arc<Dispatcher>,
+}
+
+/// The channels and handles the main worker is started with.
+pub struct MainChannels {
+    pub jobs: UnboundedReceiver<Job>,
+    pub syscalls: UnboundedReceiver<SyscallJob>,
+    /// Its own senders, for the actions it runs on lane 0.
+    pub handle: MainHandle,
+    pub dispatcher: Arc<Dispatcher>,
+    pub lane: LaneReceiver,
+    /// Resolves (with an error) when the last `Executor` handle is dropped.
+    pub shutdown: tokio::sync::oneshot::Receiver<()>,
 }
 
 pub type Shared = Rc<RefCell<Worker>>;
@@ -68,8 +85,7 @@ pub fn main(
     app: Arc<App>,
     native: Vec<NativeDefinition>,
     db: Database,
-    jobs: UnboundedReceiver<Job>,
-    http_jobs: UnboundedReceiver<HttpJob>,
+    channels: MainChannels,
     ready: mpsc::Sender<Result<Arc<Components>, StartError>>,
     print_logs: bool,
 ) {
@@ -81,26 +97,28 @@ pub fn main(
         }
     };
     let local = tokio::task::LocalSet::new();
-    local.block_on(&runtime, run(app, native, db, jobs, http_jobs, ready, print_logs));
+    local.block_on(&runtime, run(app, native, db, channels, ready, print_logs));
 }
 
 async fn run(
     app: Arc<App>,
     native: Vec<NativeDefinition>,
     db: Database,
-    mut jobs: UnboundedReceiver<Job>,
-    mut http_jobs: UnboundedReceiver<HttpJob>,
+    channels: MainChannels,
     ready: mpsc::Sender<Result<Arc<Components>, StartError>>,
     print_logs: bool,
 ) {
-    let worker = match load(app, &native, db, print_logs) {
+    let MainChannels { mut jobs, mut syscalls, handle, dispatcher, lane, mut shutdown } = channels;
+    let worker = match load(app.clone(), &native, db.clone(), print_logs, dispatcher) {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = ready.send(Err(e));
             return;
         }
     };
-    let _ = ready.send(Ok(worker.runner.components.clone()));
+    let components = worker.runner.components.clone();
+    let _ = ready.send(Ok(components.clone()));
+    tokio::task::spawn_local(action_threads::serve(ActionEnv::new(app, components, db, handle, print_logs), lane));
     let shared: Shared = Rc::new(RefCell::new(worker));
     loop {
         let next_due = shared.borrow().next_due_ms();
@@ -112,19 +130,18 @@ async fn run(
             }
         };
         tokio::select! {
-            job = jobs.recv() => match job {
-                Some(job) => handle_call(&shared, job),
-                None => return,
-            },
-            Some(job) = http_jobs.recv() => handle_http(&shared, job),
+            Some(job) = jobs.recv() => handle_call(&shared, job),
+            Some(job) = syscalls.recv() => handle_syscall(&shared, job),
+            _ = &mut shutdown => return,
             _ = sleep => {}
         }
-        run_due(&shared, &mut jobs);
+        run_due(&shared, &mut jobs, &mut syscalls);
     }
 }
 
-/// Runs due cron runs and scheduled jobs; calls that arrive meanwhile go in between batches.
-fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>) {
+/// Runs due cron runs and scheduled jobs; calls and syscalls that arrive meanwhile go in
+/// between batches.
+fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>, syscalls: &mut UnboundedReceiver<SyscallJob>) {
     run_crons(shared);
     loop {
         let due = shared.borrow_mut().scheduler.pop_due(call::now_ms(), SCHEDULED_BATCH);
@@ -135,7 +152,35 @@ fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>) {
         while let Ok(job) = jobs.try_recv() {
             handle_call(shared, job);
         }
+        while let Ok(job) = syscalls.try_recv() {
+            handle_syscall(shared, job);
+        }
     }
+}
+
+/// Answers an action's syscall the way a mutation of its instance would, in a transaction of
+/// its own that commits at once.
+fn handle_syscall(shared: &Shared, job: SyscallJob) {
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut worker = shared.borrow_mut();
+        let Worker { runner, scheduler, .. } = &mut *worker;
+        let mut tx = runner.db.begin_mutation().map_err(|e| emvex_engine::HostError::developer(e.message))?;
+        let (result, new_jobs) = {
+            let mut host =
+                TransactionHost::new(&mut tx, runner, job.component, FunctionKind::Mutation, job.path, call::now_ms(), 0);
+            let result = emvex_engine::Host::async_syscall(&mut host, &job.op, &job.args_json);
+            (result, std::mem::take(&mut host.new_jobs))
+        };
+        let text = result?;
+        tx.commit().map_err(|e| emvex_engine::HostError::developer(e.message))?;
+        scheduler.add(new_jobs);
+        Ok(text)
+    }));
+    let answer = result.unwrap_or_else(|panic| {
+        shared.borrow_mut().runner.reset_isolates();
+        Err(emvex_engine::HostError::developer(format!("internal error: {}", panic_text(&panic))))
+    });
+    let _ = job.reply.send(answer);
 }
 
 fn handle_call(shared: &Shared, job: Job) {
@@ -150,17 +195,20 @@ fn handle_call(shared: &Shared, job: Job) {
             (job.reply)(response);
         }
         Ok(call::Outcome::Action(action)) => {
-            let shared = shared.clone();
-            tokio::task::spawn_local(async move {
-                let (outcome, log_lines) = actions::run(&shared, &action).await;
-                (job.reply)(CallResponse {
-                    request_id: request.request_id,
-                    path: request.path,
-                    kind: Some(FunctionKind::Action),
-                    outcome: outcome.map_err(call::call_error),
-                    log_lines,
-                });
-            });
+            let reply = job.reply;
+            let task = ActionTask::Run {
+                request: action,
+                reply: Box::new(move |_, outcome, log_lines| {
+                    reply(CallResponse {
+                        request_id: request.request_id,
+                        path: request.path,
+                        kind: Some(FunctionKind::Action),
+                        outcome: outcome.map_err(call::call_error),
+                        log_lines,
+                    })
+                }),
+            };
+            shared.borrow().dispatcher.dispatch(task);
         }
         Err(panic) => {
             // The isolates may be in any state after a panic: start fresh ones.
@@ -171,14 +219,6 @@ fn handle_call(shared: &Shared, job: Job) {
             });
         }
     }
-}
-
-fn handle_http(shared: &Shared, job: HttpJob) {
-    let shared = shared.clone();
-    tokio::task::spawn_local(async move {
-        let response = actions::run_http(&shared, job.request).await;
-        let _ = job.reply.send(response);
-    });
 }
 
 fn run_scheduled(shared: &Shared, ids: &[JobKey]) {
@@ -217,22 +257,21 @@ fn run_scheduled(shared: &Shared, ids: &[JobKey]) {
     }
 }
 
-/// A scheduled action was marked `inProgress` (committed); run it and record how it ended.
+/// A scheduled action was marked `inProgress` (committed); run it on a JS thread and record how
+/// it ended.
 fn spawn_scheduled_action(shared: &Shared, action: scheduler::ScheduledAction) {
-    let shared = shared.clone();
-    tokio::task::spawn_local(async move {
-        let request = ActionRequest { component: action.component.clone(), path: action.path.clone(), args: action.args };
-        let (outcome, log_lines) = actions::run(&shared, &request).await;
-        let worker = shared.borrow();
-        let path = action.path.stripped();
-        worker.print(FunctionKind::Action, &path, &log_lines);
-        if let Err(failure) = &outcome {
-            worker.print(FunctionKind::Action, &path, &[failure.full_message()]);
-        }
-        if let Err(e) = scheduler::finish_action(&worker.runner, &action.job, outcome.err()) {
-            eprintln!("emvex: could not record the end of scheduled action {}: {}", action.job.id.encode(), e.message);
+    let worker = shared.borrow();
+    let db = worker.runner.db.clone();
+    let job = action.job;
+    let path = action.path.clone();
+    let request = ActionRequest { component: action.component, path: action.path, args: action.args };
+    let reply: action_threads::ActionReply = Box::new(move |env, outcome, log_lines| {
+        env.print(&path, &log_lines, outcome.as_ref().err());
+        if let Err(e) = scheduler::finish_action(&db, &job, outcome.err()) {
+            eprintln!("emvex: could not record the end of scheduled action {}: {}", job.id.encode(), e.message);
         }
     });
+    worker.dispatcher.dispatch(ActionTask::Run { request, reply });
 }
 
 fn run_crons(shared: &Shared) {
@@ -249,16 +288,11 @@ fn run_crons(shared: &Shared) {
                 worker.scheduler.add(run.new_jobs);
                 drop(worker);
                 if let Some(action) = run.action {
-                    let shared = shared.clone();
-                    tokio::task::spawn_local(async move {
-                        let (outcome, log_lines) = actions::run(&shared, &action).await;
-                        let worker = shared.borrow();
-                        let path = action.path.stripped();
-                        worker.print(FunctionKind::Action, &path, &log_lines);
-                        if let Err(failure) = outcome {
-                            worker.print(FunctionKind::Action, &path, &[failure.full_message()]);
-                        }
+                    let path = action.path.clone();
+                    let reply: action_threads::ActionReply = Box::new(move |env, outcome, log_lines| {
+                        env.print(&path, &log_lines, outcome.as_ref().err());
                     });
+                    shared.borrow().dispatcher.dispatch(ActionTask::Run { request: action, reply });
                 }
             }
         }
@@ -281,7 +315,13 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 /// Loads the app on this thread: the component tree, one isolate per instance (every module
 /// of every instance is evaluated, so import-time errors stop the start), each definition's
 /// analysis, the schemas, the scheduler and the crons.
-fn load(app: Arc<App>, native: &[NativeDefinition], db: Database, print_logs: bool) -> Result<Worker, StartError> {
+fn load(
+    app: Arc<App>,
+    native: &[NativeDefinition],
+    db: Database,
+    print_logs: bool,
+    dispatcher: Arc<Dispatcher>,
+) -> Result<Worker, StartError> {
     let start_error = |e: emvex_engine::LoadError| StartError { code: e.code, message: e.message };
     let instances = components::build_tree(app.definitions(), app.env())?;
     let mut pools = BTreeMap::new();
@@ -315,7 +355,7 @@ fn load(app: Arc<App>, native: &[NativeDefinition], db: Database, print_logs: bo
     let scheduler = Scheduler::load(&runner)
         .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
     let crons = Crons::sync(&runner).map_err(|message| StartError { code: "InvalidCrons", message })?;
-    Ok(Worker { runner, scheduler, crons, print_logs })
+    Ok(Worker { runner, scheduler, crons, print_logs, dispatcher })
 }
 
 /// The native implementation the loader matched for an opaque definition.

@@ -235,6 +235,7 @@ fn start(app: &Path, native: bool) -> Executor {
         env,
         print_logs: false,
         native,
+        workers: 1,
     })
     .unwrap_or_else(|e| panic!("start: {} {}", e.code, e.message))
 }
