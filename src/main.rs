@@ -58,6 +58,17 @@ struct LimitArgs {
     /// actions and HTTP actions on all of them [default: one per core]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     workers: Option<u16>,
+    /// Which implementation serves `@convex-dev/workpool` (and `emvex/workpool`) mounts:
+    /// emvex's native Rust component, or the npm package's own TypeScript (`ts`; `emvex/workpool`
+    /// mounts have no TypeScript implementation and stay native)
+    #[arg(long, value_enum, default_value_t = WorkpoolImpl::Native)]
+    workpool_impl: WorkpoolImpl,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum WorkpoolImpl {
+    Native,
+    Ts,
 }
 
 #[derive(Args)]
@@ -118,6 +129,15 @@ fn check_app_dir(app_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The native component definitions to mount.
+fn native_components(workpool: WorkpoolImpl) -> Vec<emvex_executor::NativeDefinition> {
+    let mut native = emvex_component::workpool::definitions();
+    if workpool == WorkpoolImpl::Ts {
+        native.retain(|n| n.package != "@convex-dev/workpool");
+    }
+    native
+}
+
 fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, urls: Option<(&str, &str)>, print_logs: bool) -> ExecutorConfig {
     let state_dir = app_dir.join(".emvex");
     let data = if storage.in_memory {
@@ -142,7 +162,7 @@ fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, urls: Option<(&
         },
         env,
         print_logs,
-        native: Vec::new(),
+        native: native_components(limits.workpool_impl),
         workers: limits.workers.map_or_else(emvex_executor::default_workers, usize::from),
     }
 }

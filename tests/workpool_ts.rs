@@ -1,9 +1,9 @@
-//! The real `@convex-dev/workpool@0.4.16` from npm, running its own TypeScript implementation
-//! (with its nested `@convex-dev/batch-worker` component) on emvex, against
-//! `fixtures/workpool-ts`: actions and mutations enqueued through the real `Workpool` client
-//! run, `onComplete` receives `{workId, context, result}` for success and failure, `status`
-//! moves from `pending` to `finished`, and `cancel`/`cancelAll` end delayed work `canceled`
-//! without running it.
+//! The real `@convex-dev/workpool@0.4.16` client against `fixtures/workpool-ts`, twice: with
+//! the npm package's own TypeScript component (`--workpool-impl ts`, with its nested
+//! `@convex-dev/batch-worker`) and with emvex's native one (the default). In both, actions and
+//! mutations enqueued through the real `Workpool` class run, `onComplete` receives `{workId,
+//! context, result}` for success and failure, `status` moves from `pending` to `finished`, and
+//! `cancel`/`cancelAll` end delayed work `canceled` without running it.
 
 mod common;
 
@@ -12,9 +12,23 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 
-fn start() -> Server {
-    Server::start_app("fixtures/workpool-ts", &["--in-memory"])
+fn start(implementation: &str) -> Server {
+    Server::start_app("fixtures/workpool-ts", &["--in-memory", "--workpool-impl", implementation])
 }
+
+/// Runs each case against both implementations.
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        mod ts {
+            $(#[test] fn $case() { super::$case(super::start("ts")) })*
+        }
+        mod native {
+            $(#[test] fn $case() { super::$case(super::start("native")) })*
+        }
+    };
+}
+
+both!(enqueued_actions_complete_with_their_context_and_result, enqueued_mutations_run, cancel_and_cancel_all_end_delayed_work_canceled_without_running_it);
 
 /// The `results` rows (one per `onComplete`), once there are `n` of them.
 fn wait_results(s: &Server, n: usize) -> Vec<Value> {
@@ -29,9 +43,7 @@ fn result_for<'a>(rows: &'a [Value], work_id: &Value) -> &'a Value {
     rows.iter().find(|r| &r["workId"] == work_id).unwrap_or_else(|| panic!("no result for {work_id} in {rows:?}"))
 }
 
-#[test]
-fn enqueued_actions_complete_with_their_context_and_result() {
-    let s = start();
+fn enqueued_actions_complete_with_their_context_and_result(s: Server) {
     let ok = s.mutation_ok("example:enqueueEmail", json!({"to": "a@example.com"}));
     let bad = s.mutation_ok("example:enqueueEmail", json!({"to": "b@example.com", "fail": true}));
     let rows = wait_results(&s, 2);
@@ -45,9 +57,7 @@ fn enqueued_actions_complete_with_their_context_and_result() {
     assert_eq!(s.query_ok("example:status", json!({"id": ok})), json!({"state": "finished"}));
 }
 
-#[test]
-fn enqueued_mutations_run() {
-    let s = start();
+fn enqueued_mutations_run(s: Server) {
     for _ in 0..3 {
         s.mutation_ok("example:enqueueIncrement", json!({"name": "n"}));
     }
@@ -57,9 +67,7 @@ fn enqueued_mutations_run() {
     });
 }
 
-#[test]
-fn cancel_and_cancel_all_end_delayed_work_canceled_without_running_it() {
-    let s = start();
+fn cancel_and_cancel_all_end_delayed_work_canceled_without_running_it(s: Server) {
     let first = s.mutation_ok("example:enqueueLater", json!({"to": "x", "delayMs": 60000.0}));
     assert_eq!(s.query_ok("example:status", json!({"id": first})), json!({"state": "pending", "previousAttempts": 0.0}));
     s.mutation_ok("example:cancel", json!({"id": first}));

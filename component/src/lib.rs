@@ -13,12 +13,20 @@
 //!   ([`InstanceTx`]) and the operations JavaScript gets through syscalls (call a function by
 //!   address, schedule, cancel), all inside the same transaction.
 //!
+//! - A component may also do background work: the executor calls [`NativeComponent::drive`]
+//!   in a mutation transaction of the instance whenever a mutation touched it, when a time it
+//!   asked for comes, and at start after [`NativeComponent::recover`]; `drive` may ask the
+//!   executor to start actions by handle, whose outcomes come back through
+//!   [`NativeComponent::action_done`], each in a transaction of its own.
+//!
 //! Invariants: a native call can only read and write its own instance's namespace (the
 //! [`InstanceTx`] is bound to it); it never commits or rolls back (the caller's transaction
 //! does, so a native mutation commits or rolls back with the app mutation that called it); its
 //! arguments were validated before the call and its return value is validated after it.
 //!
 //! Layering: executor → component → database/value; this crate never sees the JS engine.
+
+pub mod workpool;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -81,6 +89,58 @@ pub trait NativeComponent: Send + Sync {
     fn functions(&self) -> Vec<NativeFunction>;
     /// Answers one query or mutation inside the caller's transaction.
     fn call(&self, call: NativeCall<'_>) -> Result<Value, NativeError>;
+    /// Makes progress on the instance's background work, in a mutation transaction of its
+    /// own. Called after any mutation of the instance committed, when a time returned in
+    /// [`Progress::wake_at_ms`] comes, and right away again when [`Progress::again`] is set.
+    fn drive(&self, _ctx: NativeContext<'_>) -> Result<Progress, NativeError> {
+        Ok(Progress::default())
+    }
+    /// An action started through [`Progress::actions`] ended; records it, in a mutation
+    /// transaction of its own. Not called for actions lost to a crash (see `recover`).
+    fn action_done(&self, _ctx: NativeContext<'_>, _token: Value, _outcome: ActionOutcome) -> Result<(), NativeError> {
+        Ok(())
+    }
+    /// At start, before the first `drive`, in a mutation transaction: actions the instance
+    /// had started before the process stopped will never report back.
+    fn recover(&self, _ctx: NativeContext<'_>) -> Result<(), NativeError> {
+        Ok(())
+    }
+}
+
+/// The context of a native component's background work.
+pub struct NativeContext<'a> {
+    pub instance: &'a str,
+    pub env: &'a BTreeMap<String, String>,
+    /// The transaction's time, ms since the epoch.
+    pub now_ms: f64,
+    pub host: &'a mut dyn NativeHost,
+}
+
+/// What one `drive` did and wants next.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    /// Actions to start once the transaction committed.
+    pub actions: Vec<ActionStart>,
+    /// When to drive again at the latest (ms since the epoch).
+    pub wake_at_ms: Option<f64>,
+    /// There is more to do now: drive again right away.
+    pub again: bool,
+}
+
+/// An action to start by handle; `token` comes back with its outcome.
+#[derive(Clone, Debug)]
+pub struct ActionStart {
+    pub handle: String,
+    pub args: Value,
+    pub token: Value,
+}
+
+/// How a started action ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionOutcome {
+    Success(Value),
+    /// It threw (or could not run): the error message and a `ConvexError`'s data.
+    Failed { message: String, data: Option<Value> },
 }
 
 /// One call of a native function.
@@ -112,6 +172,9 @@ pub trait NativeHost {
     fn schedule(&mut self, address: &str, at_ms: f64, args: Value) -> Result<DocumentId, NativeError>;
     /// Cancels a job of this instance's `_scheduled_functions`.
     fn cancel(&mut self, job: &DocumentId) -> Result<(), NativeError>;
+    /// Records a console line (`[INFO] 'text'`, as `console.info("text")` prints) of the
+    /// current function.
+    fn log(&mut self, line: String);
 }
 
 /// A transaction bound to one instance's namespace.

@@ -20,6 +20,7 @@ pub mod components;
 mod crons;
 pub mod logs;
 mod native;
+mod native_driver;
 pub mod path;
 mod pool;
 pub mod registry;
@@ -209,6 +210,7 @@ impl Executor {
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let (syscalls_tx, syscalls_rx) = tokio::sync::mpsc::unbounded_channel();
         let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+        let (native_done_tx, native_done_rx) = tokio::sync::mpsc::unbounded_channel();
         let handle = actions::MainHandle { jobs: jobs_tx.clone(), syscalls: syscalls_tx };
         let (dispatcher, mut lanes) = action_threads::Dispatcher::new(config.workers);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<Components>, StartError>>();
@@ -219,6 +221,8 @@ impl Executor {
             dispatcher: dispatcher.clone(),
             lane: lanes.remove(0),
             shutdown: shutdown_rx,
+            native_done: native_done_rx,
+            native_done_tx,
         };
         let worker_db = db.clone();
         let worker_app = app.clone();

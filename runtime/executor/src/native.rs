@@ -119,6 +119,10 @@ impl NativeHost for Bridge<'_, '_> {
         self.syscall("1.0/cancel_job", json!({ "id": job.encode() }))?;
         Ok(())
     }
+
+    fn log(&mut self, line: String) {
+        self.host.nested_logs.push(line);
+    }
 }
 
 fn native_error(e: HostError) -> NativeError {

@@ -30,6 +30,9 @@ pub struct FunctionRunner {
     pub pools: BTreeMap<String, IsolatePool>,
     pub components: Arc<Components>,
     pub db: Database,
+    /// Native instances a mutation ran in since the main worker last looked: they get a drive
+    /// (`native_driver.rs`).
+    pub native_touched: std::collections::BTreeSet<String>,
 }
 
 /// A job an execution scheduled, handed to the scheduler once the transaction commits.
@@ -151,6 +154,9 @@ impl FunctionRunner {
         depth: usize,
     ) -> Execution {
         let components = self.components.clone();
+        if info.kind == FunctionKind::Mutation {
+            self.native_touched.insert(component.to_string());
+        }
         let env = components.instance(component).map(|i| i.env.clone()).unwrap_or_default();
         let arg = args.first().cloned().unwrap_or(Value::Object(Default::default()));
         let (result, log_lines, new_jobs) = {

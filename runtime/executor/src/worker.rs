@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use emvex_database::{Database, SchemaDefinition};
 use emvex_engine::{App, DefinitionId, FunctionKind, Isolate, Scope};
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::action_threads::{self, ActionTask, Dispatcher, LaneReceiver};
 use crate::actions::{ActionEnv, ActionRequest, MainHandle, SyscallJob};
@@ -28,6 +28,7 @@ use crate::components::{self, Components, Definition, Implementation, Instance};
 use crate::crons::Crons;
 use crate::logs::format_log_line;
 use crate::native::native_definition;
+use crate::native_driver::{self, NativeDone, NativeDriver};
 use crate::NativeDefinition;
 use crate::pool::IsolatePool;
 use crate::registry::Registry;
@@ -46,6 +47,9 @@ pub struct Worker {
     crons: Crons,
     pub print_logs: bool,
     dispatcher: Arc<Dispatcher>,
+    pub natives: NativeDriver,
+    /// Where the JS threads report the end of actions native instances started.
+    pub native_done: UnboundedSender<NativeDone>,
 }
 
 /// The channels and handles the main worker is started with.
@@ -58,16 +62,23 @@ pub struct MainChannels {
     pub lane: LaneReceiver,
     /// Resolves (with an error) when the last `Executor` handle is dropped.
     pub shutdown: tokio::sync::oneshot::Receiver<()>,
+    pub native_done: UnboundedReceiver<NativeDone>,
+    pub native_done_tx: UnboundedSender<NativeDone>,
 }
 
 pub type Shared = Rc<RefCell<Worker>>;
 
 impl Worker {
     fn next_due_ms(&self) -> Option<f64> {
-        match (self.scheduler.next_due_ms(), self.crons.next_due_ms()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.scheduler.next_due_ms(), self.crons.next_due_ms(), self.natives.next_due_ms(&self.runner)]
+            .into_iter()
+            .flatten()
+            .reduce(f64::min)
+    }
+
+    /// Hands a task to the JS threads.
+    pub fn dispatcher_task(&self, task: ActionTask) {
+        self.dispatcher.dispatch(task);
     }
 
     /// Prints a function's console lines when running under `emvex dev`.
@@ -108,8 +119,9 @@ async fn run(
     ready: mpsc::Sender<Result<Arc<Components>, StartError>>,
     print_logs: bool,
 ) {
-    let MainChannels { mut jobs, mut syscalls, handle, dispatcher, lane, mut shutdown } = channels;
-    let worker = match load(app.clone(), &native, db.clone(), print_logs, dispatcher) {
+    let MainChannels { mut jobs, mut syscalls, handle, dispatcher, lane, mut shutdown, mut native_done, native_done_tx } =
+        channels;
+    let worker = match load(app.clone(), &native, db.clone(), print_logs, dispatcher, native_done_tx) {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -120,6 +132,7 @@ async fn run(
     let _ = ready.send(Ok(components.clone()));
     tokio::task::spawn_local(action_threads::serve(ActionEnv::new(app, components, db, handle, print_logs), lane));
     let shared: Shared = Rc::new(RefCell::new(worker));
+    native_driver::recover_all(&shared);
     loop {
         let next_due = shared.borrow().next_due_ms();
         let wait = next_due.map(|due| Duration::from_micros(((due - call::now_ms()).max(0.0) * 1000.0) as u64));
@@ -132,10 +145,12 @@ async fn run(
         tokio::select! {
             Some(job) = jobs.recv() => handle_call(&shared, job),
             Some(job) = syscalls.recv() => handle_syscall(&shared, job),
+            Some(done) = native_done.recv() => native_driver::handle_done(&shared, done),
             _ = &mut shutdown => return,
             _ = sleep => {}
         }
         run_due(&shared, &mut jobs, &mut syscalls);
+        native_driver::drive_due(&shared);
     }
 }
 
@@ -321,6 +336,7 @@ fn load(
     db: Database,
     print_logs: bool,
     dispatcher: Arc<Dispatcher>,
+    native_done: UnboundedSender<NativeDone>,
 ) -> Result<Worker, StartError> {
     let start_error = |e: emvex_engine::LoadError| StartError { code: e.code, message: e.message };
     let instances = components::build_tree(app.definitions(), app.env())?;
@@ -351,11 +367,11 @@ fn load(
             .map_err(|e| StartError { code: "InvalidSchema", message: format!("{}: {}", schema_file(instance), e.message) })?;
     }
     let components = Arc::new(Components::new(instances, definitions.into_values().collect()));
-    let runner = FunctionRunner { pools, components, db };
+    let runner = FunctionRunner { pools, components, db, native_touched: Default::default() };
     let scheduler = Scheduler::load(&runner)
         .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
     let crons = Crons::sync(&runner).map_err(|message| StartError { code: "InvalidCrons", message })?;
-    Ok(Worker { runner, scheduler, crons, print_logs, dispatcher })
+    Ok(Worker { runner, scheduler, crons, print_logs, dispatcher, natives: NativeDriver::default(), native_done })
 }
 
 /// The native implementation the loader matched for an opaque definition.
