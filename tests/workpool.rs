@@ -70,9 +70,12 @@ matrix!(
     pause_with_zero_then_resume,
     max_parallelism_out_of_range_is_rejected_and_nothing_is_written,
     status_and_status_batch_report_each_state,
+    pause_parks_retries_but_still_calls_back_terminal_results,
+    cancel_all_lets_running_work_finish,
+    enqueue_commits_with_the_caller_mutation_or_from_an_action,
 );
 
-native_only!(emvex_pool_runs_work_with_its_own_parallelism);
+native_only!(emvex_pool_runs_work_with_its_own_parallelism, fractional_max_parallelism_is_rejected);
 
 // ---- helpers ----
 
@@ -757,4 +760,70 @@ fn emvex_pool_runs_work_with_its_own_parallelism(t: T) {
     t.cancel(pool, &later);
     assert_eq!(t.wait_completion(&later)["kind"], json!("canceled"));
     assert_eq!(kinds(&t.settle()), [vec!["success"; 6], vec!["success", "success", "canceled"]].concat());
+}
+
+/// §4.10/§9.5: with maxParallelism 0, completions are not consumed — a running action whose
+/// attempt fails stays `pending` (previousAttempts 1) and is not retried — but a terminal
+/// result still calls back; raising the limit resumes the retry.
+fn pause_parks_retries_but_still_calls_back_terminal_results(t: T) {
+    let pool = "emailWorkpool";
+    let retry = json!({"maxAttempts": 3.0, "initialBackoffMs": 10.0, "base": 2.0});
+    let mut failing = sleep(1500, "park");
+    failing["then"] = json!("retryable");
+    let parked = t.action(pool, "park-retry", failing, json!({"retry": retry}));
+    let finishing = t.action(pool, "park-ok", sleep(1500, "park"), json!({}));
+    poll("both running", WAIT, || {
+        let inflight = t.s.query_ok("example:inflight", json!({"group": "park"}));
+        if inflight["current"] == json!(2.0) { Ok(()) } else { Err(inflight.to_string()) }
+    });
+    t.mutation("updateConfig", pool, json!({"maxParallelism": 0.0}));
+    assert_eq!(t.wait_completion(&finishing)["kind"], json!("success"), "terminal results still call back");
+    poll("the failed attempt parked", WAIT, || {
+        let s = t.status(pool, &parked);
+        if s == pending(1.0) { Ok(()) } else { Err(s.to_string()) }
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(t.attempts("park-retry"), 1.0, "no retry while paused");
+    assert_eq!(t.status(pool, &parked), pending(1.0));
+    t.mutation("updateConfig", pool, json!({"maxParallelism": 10.0}));
+    assert_error(&t.wait_completion(&parked), "work failed");
+    assert_eq!(t.attempts("park-retry"), 3.0);
+}
+
+/// §4.8: `cancelAll` cancels pending work; running work is not interrupted and keeps its result.
+fn cancel_all_lets_running_work_finish(t: T) {
+    let pool = "emailWorkpool";
+    let running = t.action(pool, "ca-running", sleep(2000, "ca"), json!({}));
+    poll("running", WAIT, || {
+        let s = t.status(pool, &running);
+        if s["state"] == json!("running") { Ok(()) } else { Err(s.to_string()) }
+    });
+    let delayed = t.action(pool, "ca-later", succeed(json!(null)), json!({"runAfter": 60_000.0}));
+    t.mutation("cancelAll", pool, json!({"limit": 1.0}));
+    assert_eq!(t.wait_completion(&delayed)["kind"], json!("canceled"));
+    let c = t.wait_completion(&running);
+    assert_eq!((c["kind"].clone(), c["returnValue"].clone()), (json!("success"), json!("ca")));
+    t.wait_finished(pool, &[running, delayed]);
+    assert_eq!(t.attempts("ca-later"), 0.0);
+}
+
+/// §2.5: an enqueue from a mutation commits or rolls back with it; from an action it commits
+/// on its own.
+fn enqueue_commits_with_the_caller_mutation_or_from_an_action(t: T) {
+    let err = t.s.mutation_err("example:enqueueThenThrow", t.args("emailWorkpool", json!({"key": "rolled-back"})));
+    err.assert_contains("changed my mind");
+    let from_action = t.s.action("example:enqueueFromAction", t.args("emailWorkpool", json!({"key": "from-action", "value": "hello"})));
+    let work_id = id(&from_action.ok_value("enqueueFromAction"));
+    let c = t.wait_completion(&work_id);
+    assert_eq!((c["returnValue"].clone(), c["context"].clone()), (json!("hello"), json!({"from": "action"})));
+    t.settle();
+    assert_eq!(t.attempts("rolled-back"), 0.0, "the rolled-back enqueue never ran");
+}
+
+/// Issue 4 item 3 (a deliberate difference from upstream, which accepts it and wedges the
+/// pool): a maxParallelism that is not a whole number is rejected.
+fn fractional_max_parallelism_is_rejected(t: T) {
+    let err = t.s.mutation_err("example:updateConfig", t.args("emvexPool", json!({"maxParallelism": 2.5})));
+    err.assert_contains("maxParallelism must be a whole number");
+    assert_eq!(max_in_flight(&t, "emvexPool", 5, 1000), 3.0, "the pool keeps working at its limit");
 }
