@@ -5,8 +5,6 @@
 //! Run: `cargo bench --bench runtime` (prints a Markdown table for BENCHMARKS.md). Sizes can be
 //! scaled with `EMVEX_BENCH_N` (default 5000 mutations).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const APP: &str = "basic";
@@ -18,65 +16,12 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
 
-use common::{fixture, start_executor, temp_dir};
+use common::{DevServer, call, start_executor, temp_dir};
 use emvex_executor::CallRequest;
 use serde_json::{Value, json};
 
-
-
 fn send_args(i: usize) -> Value {
     json!({ "author": "bench", "body": format!("message {i}"), "channel": "bench" })
-}
-
-struct DevServer {
-    child: Child,
-    url: String,
-}
-
-impl DevServer {
-    fn start(extra: &[&str]) -> (DevServer, Duration) {
-        let started = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_emvex"))
-            .arg("dev")
-            .arg(fixture(APP))
-            .args(["--port", "0", "--admin-key", "bench-key"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn emvex dev");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines.next().expect("emvex dev exited before serving").expect("read stdout");
-            if let Some(pos) = line.find("http://127.0.0.1:") {
-                break line[pos..].split_whitespace().next().unwrap().to_string();
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        (DevServer { child, url }, started.elapsed())
-    }
-}
-
-impl Drop for DevServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn call(client: &reqwest::blocking::Client, url: &str, kind: &str, path: &str, args: Value) -> Value {
-    let body = json!({ "path": path, "args": [args], "format": "convex_encoded_json" });
-    let response: Value = client
-        .post(format!("{url}/api/{kind}"))
-        .json(&body)
-        .send()
-        .expect("http call")
-        .json()
-        .expect("json body");
-    assert_eq!(response["status"], "success", "{path} failed: {response}");
-    response["value"].clone()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -115,7 +60,7 @@ fn main() {
 
     // Over HTTP: the same mutation through `emvex dev` with a file database.
     let http_dir = temp_dir("http");
-    let (server, _) = DevServer::start(&["--data", http_dir.to_str().unwrap()]);
+    let (server, _) = DevServer::start(APP, &["--data", http_dir.to_str().unwrap()]);
     let client = reqwest::blocking::Client::new();
     for i in 0..100 {
         call(&client, &server.url, "mutation", "messages:send", send_args(i));
@@ -145,7 +90,7 @@ fn main() {
     let mut starts = Vec::new();
     for _ in 0..7 {
         let t = Instant::now();
-        let (server, _) = DevServer::start(&["--in-memory"]);
+        let (server, _) = DevServer::start(APP, &["--in-memory"]);
         call(&client, &server.url, "query", "counters:get", json!({ "name": "x" }));
         starts.push(t.elapsed());
         drop(server);

@@ -1,8 +1,12 @@
 //! Helpers shared by the benchmarks: fixture paths, scratch directories, an in-process executor.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use emvex_executor::{DataLocation, Executor, ExecutorConfig, Limits};
+use serde_json::{Value, json};
 
 /// A fixture app under `fixtures/`.
 pub fn fixture(name: &str) -> PathBuf {
@@ -36,4 +40,59 @@ pub fn start_executor_with_workers(app: &Path, data: &Path, workers: usize) -> E
         workers,
     })
     .expect("start executor")
+}
+
+/// An `emvex dev` child process serving a fixture app.
+pub struct DevServer {
+    pub child: Child,
+    pub url: String,
+}
+
+impl DevServer {
+    /// Starts `emvex dev` on `fixtures/<app>` with `extra` flags; returns it and how long it took
+    /// to print its URL.
+    pub fn start(app: &str, extra: &[&str]) -> (DevServer, Duration) {
+        let started = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_emvex"))
+            .arg("dev")
+            .arg(fixture(app))
+            .args(["--port", "0", "--admin-key", "bench-key"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn emvex dev");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().expect("emvex dev exited before serving").expect("read stdout");
+            if let Some(pos) = line.find("http://127.0.0.1:") {
+                break line[pos..].split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        (DevServer { child, url }, started.elapsed())
+    }
+}
+
+impl Drop for DevServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One call over the HTTP API; panics unless it succeeded.
+pub fn call(client: &reqwest::blocking::Client, url: &str, kind: &str, path: &str, args: Value) -> Value {
+    let body = json!({ "path": path, "args": [args], "format": "convex_encoded_json" });
+    let response: Value = client
+        .post(format!("{url}/api/{kind}"))
+        .json(&body)
+        .send()
+        .expect("http call")
+        .json()
+        .expect("json body");
+    assert_eq!(response["status"], "success", "{path} failed: {response}");
+    response["value"].clone()
 }

@@ -65,13 +65,13 @@ impl Pool<'_> {
         let running = self.host.db().collect(&store::work_in_state("running", None, limit + 1))?.len();
         let mut free = limit.saturating_sub(running);
         let mut handled = 0;
-        if free > 0 {
-            let due = self.host.db().collect(&store::work_in_state("pending", Some(("Lte", self.now_ms)), DRIVE_BATCH))?;
-            progress.again |= due.len() == DRIVE_BATCH;
+        // Fetch only as many due rows as there are free slots: actions take a slot each;
+        // mutations and queries finish inline and leave theirs free, so fetch again.
+        while free > 0 && handled < DRIVE_BATCH {
+            let want = free.min(DRIVE_BATCH - handled);
+            let due = self.host.db().collect(&store::work_in_state("pending", Some(("Lte", self.now_ms)), want))?;
+            let fetched = due.len();
             for doc in due {
-                if free == 0 {
-                    break;
-                }
                 let work = Work::from_doc(doc);
                 handled += 1;
                 if work.fn_type() == "action" {
@@ -81,8 +81,11 @@ impl Pool<'_> {
                     self.run_inline(&globals, work)?;
                 }
             }
+            if fetched < want {
+                break;
+            }
         }
-        progress.again |= handled == DRIVE_BATCH;
+        progress.again |= handled == DRIVE_BATCH && free > 0;
         let next = self.host.db().collect(&store::work_in_state("pending", Some(("Gt", self.now_ms)), 1))?;
         progress.wake_at_ms = next.first().and_then(|d| number(&d.body, "runAt"));
         Ok(progress)

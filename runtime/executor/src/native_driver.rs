@@ -210,11 +210,11 @@ fn start_action(shared: &Shared, instance: &str, start: emvex_component::ActionS
             });
             shared.borrow().dispatcher_task(ActionTask::Run { request, reply });
         }
-        Err(message) => handle_done(shared, NativeDone {
+        Err(message) => handle_done(shared, vec![NativeDone {
             instance: instance.to_string(),
             token: start.token,
             outcome: ActionOutcome::Failed { message, data: None },
-        }),
+        }]),
     }
 }
 
@@ -236,16 +236,42 @@ impl Done {
     }
 }
 
-/// Records an action's outcome and marks the instance for a drive (a slot is free).
-pub fn handle_done(shared: &Shared, done: NativeDone) {
-    let mut worker = shared.borrow_mut();
-    let NativeDone { instance, token, outcome } = done;
-    match in_transaction(&mut worker.runner, &instance, "complete", |n, ctx| n.action_done(ctx, token, outcome)) {
-        Ok(((), jobs, logs)) => {
-            worker.scheduler.add(jobs);
-            worker.print(FunctionKind::Mutation, &format!("{instance}:complete"), &logs);
-        }
-        Err(e) => eprintln!("emvex: native component \"{instance}\" could not record an action's end: {e}"),
+/// Records the outcomes of ended actions — those of one instance in one transaction — and
+/// marks their instances for a drive (slots are free). If a batch fails, its outcomes are
+/// recorded one by one, so one bad outcome cannot hold up the others.
+pub fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
+    let mut by_instance: BTreeMap<String, Vec<(Value, ActionOutcome)>> = BTreeMap::new();
+    for NativeDone { instance, token, outcome } in done {
+        by_instance.entry(instance).or_default().push((token, outcome));
     }
-    worker.natives.mark(&instance);
+    let mut worker = shared.borrow_mut();
+    for (instance, outcomes) in by_instance {
+        let batches: Vec<Vec<(Value, ActionOutcome)>> = match record(&mut worker, &instance, outcomes.clone()) {
+            Ok(()) => Vec::new(),
+            Err(_) if outcomes.len() > 1 => outcomes.into_iter().map(|o| vec![o]).collect(),
+            Err(e) => {
+                eprintln!("emvex: native component \"{instance}\" could not record an action's end: {e}");
+                Vec::new()
+            }
+        };
+        for single in batches {
+            if let Err(e) = record(&mut worker, &instance, single) {
+                eprintln!("emvex: native component \"{instance}\" could not record an action's end: {e}");
+            }
+        }
+        worker.natives.mark(&instance);
+    }
+}
+
+fn record(worker: &mut crate::worker::Worker, instance: &str, outcomes: Vec<(Value, ActionOutcome)>) -> Result<(), String> {
+    let ((), jobs, logs) = in_transaction(&mut worker.runner, instance, "complete", |n, ctx| {
+        let NativeContext { instance, env, now_ms, host } = ctx;
+        for (token, outcome) in outcomes {
+            n.action_done(NativeContext { instance, env, now_ms, host: &mut *host }, token, outcome)?;
+        }
+        Ok(())
+    })?;
+    worker.scheduler.add(jobs);
+    worker.print(FunctionKind::Mutation, &format!("{instance}:complete"), &logs);
+    Ok(())
 }

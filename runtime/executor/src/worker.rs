@@ -145,7 +145,13 @@ async fn run(
         tokio::select! {
             Some(job) = jobs.recv() => handle_call(&shared, job),
             Some(job) = syscalls.recv() => handle_syscall(&shared, job),
-            Some(done) = native_done.recv() => native_driver::handle_done(&shared, done),
+            Some(done) = native_done.recv() => {
+                let mut batch = vec![done];
+                while let Ok(more) = native_done.try_recv() {
+                    batch.push(more);
+                }
+                native_driver::handle_done(&shared, batch);
+            }
             _ = &mut shutdown => return,
             _ = sleep => {}
         }
