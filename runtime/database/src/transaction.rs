@@ -1075,26 +1075,29 @@ impl Transaction {
             (Order::Asc, true) => {
                 "SELECT e.key, e.internal_id, d.creation_time, d.body FROM emvex_index_entries e \
                  CROSS JOIN emvex_documents d WHERE e.index_id = ?1 AND e.key >= ?2 AND e.key < ?3 \
-                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key ASC LIMIT ?5"
+                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key ASC"
             }
             (Order::Asc, false) => {
                 "SELECT e.key, e.internal_id, d.creation_time, d.body FROM emvex_index_entries e \
                  CROSS JOIN emvex_documents d WHERE e.index_id = ?1 AND e.key >= ?2 AND ?3 IS NULL \
-                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key ASC LIMIT ?5"
+                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key ASC"
             }
             (Order::Desc, true) => {
                 "SELECT e.key, e.internal_id, d.creation_time, d.body FROM emvex_index_entries e \
                  CROSS JOIN emvex_documents d WHERE e.index_id = ?1 AND e.key >= ?2 AND e.key < ?3 \
-                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key DESC LIMIT ?5"
+                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key DESC"
             }
             (Order::Desc, false) => {
                 "SELECT e.key, e.internal_id, d.creation_time, d.body FROM emvex_index_entries e \
                  CROSS JOIN emvex_documents d WHERE e.index_id = ?1 AND e.key >= ?2 AND ?3 IS NULL \
-                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key DESC LIMIT ?5"
+                 AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key DESC"
             }
         };
+        // No `LIMIT ?`: SQLite re-prepares a statement whenever a bound LIMIT is rebound
+        // (measured: every execution), so the batch is cut by reading only `batch` rows of the
+        // lazily stepped, index-ordered result instead.
         let mut stmt = self.conn().prepare_cached(sql)?;
-        let rows = stmt.query_map(params![st.index_id, lo, hi, table.tid, st.batch], |r| {
+        let rows = stmt.query_map(params![st.index_id, lo, hi, table.tid], |r| {
             Ok(RawRow {
                 key: r.get(0)?,
                 internal_id: r.get(1)?,
@@ -1102,7 +1105,7 @@ impl Transaction {
                 body: r.get(3)?,
             })
         })?;
-        for row in rows {
+        for row in rows.take(st.batch as usize) {
             st.buffer.push_back(row?);
         }
         st.batch = (st.batch * 2).min(256);
