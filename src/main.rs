@@ -63,6 +63,24 @@ struct LimitArgs {
     /// mounts have no TypeScript implementation and stay native)
     #[arg(long, value_enum, default_value_t = WorkpoolImpl::Native)]
     workpool_impl: WorkpoolImpl,
+    /// A deployment environment variable the app sees in `process.env` (as `npx convex env set`
+    /// does on Convex); repeat for several
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env_var)]
+    env: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE`, with Convex's rules for variable names.
+fn parse_env_var(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got \"{text}\""))?;
+    let valid = name.len() <= 40
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "invalid environment variable name \"{name}\": it must start with a letter, contain only letters, digits and underscores, and be at most 40 characters"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -145,7 +163,7 @@ fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, urls: Option<(&
     } else {
         DataLocation::Dir(storage.data.clone().unwrap_or_else(|| state_dir.clone()))
     };
-    let mut env = BTreeMap::new();
+    let mut env: BTreeMap<String, String> = limits.env.iter().cloned().collect();
     if let Some((cloud, site)) = urls {
         env.insert("CONVEX_CLOUD_URL".to_string(), cloud.to_string());
         env.insert("CONVEX_SITE_URL".to_string(), site.to_string());

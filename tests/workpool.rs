@@ -677,11 +677,22 @@ fn max_parallelism_is_reached_and_never_exceeded(t: T) {
     assert_eq!(max_in_flight(&t, "scrapeWorkpool", 8, 1500), 5.0, "scrapeWorkpool: maxParallelism 5");
 }
 
-/// `envPool` takes its parallelism from `ENV_POOL_PARALLELISM`. emvex passes no variables
-/// of its own environment to the app's `process.env`, so this checks the default, 2.
+/// `envPool` takes its parallelism from `ENV_POOL_PARALLELISM`; without it, the default 2.
 fn env_pool_uses_its_default_parallelism(t: T) {
     assert_eq!(t.s.query_ok("example:poolParallelism", json!({}))["envPool"], json!(2.0));
     assert_eq!(max_in_flight(&t, "envPool", 5, 1000), 2.0);
+}
+
+/// The same pool with `--env ENV_POOL_PARALLELISM=4` (a deployment variable, as
+/// `npx convex env set` sets one).
+#[test]
+fn env_pool_takes_its_parallelism_from_the_deployment_env() {
+    for implementation in ["native", "ts"] {
+        let s = Server::start_app("fixtures/workpool", &["--in-memory", "--workpool-impl", implementation, "--env", "ENV_POOL_PARALLELISM=4"]);
+        let t = T { s, client: "upstream" };
+        assert_eq!(t.s.query_ok("example:poolParallelism", json!({}))["envPool"], json!(4.0), "{implementation}");
+        assert_eq!(max_in_flight(&t, "envPool", 6, 1000), 4.0, "{implementation}");
+    }
 }
 
 /// §4.10: `config.update({maxParallelism: 0})` pauses starting work (cancellations are still
