@@ -51,7 +51,7 @@ impl Pool {
                 return start.elapsed();
             }
             assert!(start.elapsed() < DEADLINE, "{key}: only {seen} of {n} within {DEADLINE:?}");
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 
