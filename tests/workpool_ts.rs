@@ -28,7 +28,49 @@ macro_rules! both {
     };
 }
 
-both!(enqueued_actions_complete_with_their_context_and_result, enqueued_mutations_run, cancel_and_cancel_all_end_delayed_work_canceled_without_running_it);
+both!(
+    enqueued_actions_complete_with_their_context_and_result,
+    enqueued_mutations_run,
+    cancel_and_cancel_all_end_delayed_work_canceled_without_running_it,
+    the_pool_prints_its_report_event_at_the_default_level,
+    oversized_arguments_are_refused_and_nothing_is_written,
+);
+
+/// Spec §5: arguments over 1,000,000 bytes (Convex's size) are refused with upstream's text and
+/// the enqueue writes nothing; just under the limit they are accepted.
+fn oversized_arguments_are_refused_and_nothing_is_written(s: Server) {
+    let err = s.mutation_err("example:enqueueBig", json!({"bytes": 1_000_100.0}));
+    err.assert_contains("Function arguments for function example:sendEmail too large:");
+    err.assert_contains("bytes (max: 1000000 bytes)");
+    let ok = s.mutation_ok("example:enqueueBig", json!({"bytes": 999_000.0}));
+    let rows = wait_results(&s, 0);
+    assert!(rows.is_empty());
+    poll("the accepted item finishes", Duration::from_secs(20), || {
+        let st = s.query_ok("example:status", json!({"id": ok}));
+        if st == json!({"state": "finished"}) { Ok(()) } else { Err(st.to_string()) }
+    });
+}
+
+/// Spec §4.13: at the default `logLevel` (REPORT) an active pool prints a `report` event —
+/// single-line JSON with upstream's fields — and no per-item INFO events.
+fn the_pool_prints_its_report_event_at_the_default_level(s: Server) {
+    s.mutation_ok("example:enqueueEmail", json!({"to": "r@example.com"}));
+    wait_results(&s, 1);
+    let report = poll("a report event", Duration::from_secs(20), || {
+        let out = s.stdout();
+        match out.lines().find(|l| l.contains(r#""event":"report""#)) {
+            Some(line) => Ok(line.to_string()),
+            None => Err(out),
+        }
+    });
+    let json_text = report.split_once("[INFO] '").and_then(|(_, rest)| rest.strip_suffix('\'')).unwrap_or_else(|| panic!("{report}"));
+    let event: Value = serde_json::from_str(json_text).unwrap_or_else(|e| panic!("{e}: {json_text}"));
+    for field in ["completed", "succeeded", "failed", "retries", "canceled", "lastReportTs", "running", "backlog", "failureRate", "permanentFailureRate"] {
+        assert!(event.get(field).is_some(), "report without {field}: {event}");
+    }
+    assert_eq!(event["component"], json!("workpool"));
+    assert!(!s.stdout().contains(r#""event":"enqueued""#), "INFO events stay hidden at REPORT");
+}
 
 /// The `results` rows (one per `onComplete`), once there are `n` of them.
 fn wait_results(s: &Server, n: usize) -> Vec<Value> {

@@ -42,6 +42,8 @@ pub struct Server {
     child: Child,
     pub url: String,
     stderr: Arc<Mutex<String>>,
+    /// Lines printed to stdout after the start-up lines (function logs).
+    stdout: Arc<Mutex<String>>,
     client: reqwest::blocking::Client,
 }
 
@@ -69,6 +71,11 @@ impl Server {
     /// What the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// What the server printed to stdout so far (`emvex dev` prints functions' log lines).
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     /// Kills the server with SIGKILL and waits for it.
@@ -573,19 +580,26 @@ impl Server {
             });
         }
         let (tx, rx) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            let reader = BufReader::new(stdout);
-            let mut sent = false;
-            // Keep draining stdout after the URL so the child never blocks on a full pipe.
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if !sent
-                    && let Some(url) = find_url(&line) {
-                        let _ = tx.send(url);
-                        sent = true;
-                    }
-            }
-        });
+        let printed = Arc::new(Mutex::new(String::new()));
+        {
+            let printed = printed.clone();
+            std::thread::spawn(move || {
+                let reader = BufReader::new(stdout);
+                let mut sent = false;
+                // Keep draining stdout after the URL so the child never blocks on a full pipe.
+                for line in reader.lines() {
+                    let Ok(line) = line else { break };
+                    if !sent
+                        && let Some(url) = find_url(&line) {
+                            let _ = tx.send(url);
+                            sent = true;
+                        }
+                    let mut printed = printed.lock().unwrap();
+                    printed.push_str(&line);
+                    printed.push('\n');
+                }
+            });
+        }
 
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let url = loop {
@@ -621,7 +635,7 @@ impl Server {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("http client");
-        Server { child, url, stderr, client }
+        Server { child, url, stderr, stdout: printed, client }
     }
 
     /// Stops the server with SIGTERM and waits for it to exit (SIGKILL after 10 s).

@@ -22,6 +22,7 @@
 //! run at once, and 0 starts nothing.
 
 mod api;
+mod report;
 mod run;
 mod store;
 
@@ -46,11 +47,13 @@ const CANCEL_ALL_PAGE: f64 = 64.0;
 
 /// The native workpool.
 #[derive(Debug, Default)]
-pub struct NativeWorkpool;
+pub struct NativeWorkpool {
+    reports: report::Reports,
+}
 
 /// The definitions the native workpool replaces: upstream's package and ours.
 pub fn definitions() -> Vec<NativeDefinition> {
-    let component: Arc<dyn NativeComponent> = Arc::new(NativeWorkpool);
+    let component: Arc<dyn NativeComponent> = Arc::new(NativeWorkpool::default());
     vec![
         NativeDefinition {
             package: "@convex-dev/workpool".into(),
@@ -78,7 +81,7 @@ impl NativeComponent for NativeWorkpool {
 
     fn call(&self, call: NativeCall<'_>) -> Result<Value, NativeError> {
         let args = call.args.as_object().cloned().unwrap_or_default();
-        let mut pool = Pool { instance: call.instance, now_ms: call.now_ms, host: call.host };
+        let mut pool = Pool { instance: call.instance, now_ms: call.now_ms, host: call.host, reports: &self.reports };
         match (call.module, call.name) {
             ("lib", "enqueue") => {
                 let globals = pool.apply_config(args.get("config"))?;
@@ -132,15 +135,15 @@ impl NativeComponent for NativeWorkpool {
     }
 
     fn drive(&self, ctx: NativeContext<'_>) -> Result<Progress, NativeError> {
-        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host }.drive()
+        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }.drive()
     }
 
     fn action_done(&self, ctx: NativeContext<'_>, token: Value, outcome: ActionOutcome) -> Result<(), NativeError> {
-        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host }.action_done(&token, outcome)
+        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }.action_done(&token, outcome)
     }
 
     fn recover(&self, ctx: NativeContext<'_>) -> Result<(), NativeError> {
-        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host }.recover()
+        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }.recover()
     }
 }
 
@@ -154,6 +157,7 @@ pub(crate) struct Pool<'a> {
     pub instance: &'a str,
     pub now_ms: f64,
     pub host: &'a mut dyn NativeHost,
+    pub reports: &'a report::Reports,
 }
 
 impl Pool<'_> {
@@ -165,13 +169,15 @@ impl Pool<'_> {
         }
     }
 
-    /// Emits a structured event (`{"component":"workpool","event":…}`) at INFO.
+    /// Emits a structured event (`{"component":"workpool","event":…}`) at INFO (`report` at
+    /// REPORT).
     pub fn event(&mut self, globals: &Globals, name: &str, fields: serde_json::Value) {
         let mut event = json!({"component": "workpool", "event": name});
         if let (Some(target), Some(extra)) = (event.as_object_mut(), fields.as_object()) {
             target.extend(extra.clone());
         }
-        self.log(globals, "INFO", event.to_string());
+        let level = if name == "report" { "REPORT" } else { "INFO" };
+        self.log(globals, level, event.to_string());
     }
 
     /// `config` of an enqueue or `config.update`: validated, then merged into `globals`.

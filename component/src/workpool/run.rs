@@ -86,6 +86,14 @@ impl Pool<'_> {
             }
         }
         progress.again |= handled == DRIVE_BATCH && free > 0;
+        let running_now = limit.saturating_sub(free).max(running);
+        if let Some(report) = self.reports.take_due(self.instance, self.now_ms, running_now, 0) {
+            // Due work waiting for a slot, counted up to 10,000 (once a minute at most).
+            let backlog = self.host.db().collect(&store::work_in_state("pending", Some(("Lte", self.now_ms)), 10_000))?.len();
+            let mut report = report;
+            report["backlog"] = json!(backlog);
+            self.event(&globals, "report", report);
+        }
         let next = self.host.db().collect(&store::work_in_state("pending", Some(("Gt", self.now_ms)), 1))?;
         progress.wake_at_ms = next.first().and_then(|d| number(&d.body, "runAt"));
         Ok(progress)
@@ -225,6 +233,7 @@ impl Pool<'_> {
     }
 
     fn completed_event(&mut self, globals: &Globals, work: &Work, attempts: f64, status: &str) {
+        self.reports.record(self.instance, status);
         self.event(globals, "completed", json!({
             "workId": work.id.encode(),
             "fnName": work.fn_name(),
