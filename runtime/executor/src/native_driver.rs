@@ -36,6 +36,7 @@ use crate::worker::Shared;
 const RETRY_MS: f64 = 1000.0;
 
 /// An action a native instance started has ended.
+#[derive(Clone)]
 pub struct NativeDone {
     pub instance: String,
     pub token: Value,
@@ -49,6 +50,8 @@ pub struct NativeDriver {
     dirty: BTreeSet<String>,
     /// Instances to drive at a time (ms since the epoch).
     wake_at: BTreeMap<String, f64>,
+    /// Action outcomes that could not be recorded, to try again at the time given.
+    unrecorded: Vec<(f64, NativeDone)>,
 }
 
 impl NativeDriver {
@@ -57,7 +60,7 @@ impl NativeDriver {
         if !self.dirty.is_empty() || !runner.native_touched.is_empty() {
             return Some(0.0);
         }
-        self.wake_at.values().copied().reduce(f64::min)
+        self.wake_at.values().chain(self.unrecorded.iter().map(|(at, _)| at)).copied().reduce(f64::min)
     }
 
     pub fn mark(&mut self, instance: &str) {
@@ -131,8 +134,18 @@ pub fn recover_all(shared: &Shared) {
     }
 }
 
-/// Drives every instance that is due.
+/// Drives every instance that is due (after retrying outcomes that could not be recorded).
 pub fn drive_due(shared: &Shared) {
+    let retry: Vec<NativeDone> = {
+        let mut worker = shared.borrow_mut();
+        let now = now_ms();
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut worker.natives.unrecorded).into_iter().partition(|(at, _)| *at <= now);
+        worker.natives.unrecorded = later;
+        due.into_iter().map(|(_, done)| done).collect()
+    };
+    if !retry.is_empty() {
+        handle_done(shared, retry);
+    }
     let due = {
         let mut worker = shared.borrow_mut();
         let worker = &mut *worker;
@@ -238,7 +251,8 @@ impl Done {
 
 /// Records the outcomes of ended actions — those of one instance in one transaction — and
 /// marks their instances for a drive (slots are free). If a batch fails, its outcomes are
-/// recorded one by one, so one bad outcome cannot hold up the others.
+/// recorded one by one, so one bad outcome cannot hold up the others; one that still fails is
+/// tried again a second later (never dropped: its work would stay `running` until a restart).
 pub fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
     let mut by_instance: BTreeMap<String, Vec<(Value, ActionOutcome)>> = BTreeMap::new();
     for NativeDone { instance, token, outcome } in done {
@@ -246,17 +260,15 @@ pub fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
     }
     let mut worker = shared.borrow_mut();
     for (instance, outcomes) in by_instance {
-        let batches: Vec<Vec<(Value, ActionOutcome)>> = match record(&mut worker, &instance, outcomes.clone()) {
+        let singles: Vec<(Value, ActionOutcome)> = match record(&mut worker, &instance, outcomes.clone()) {
             Ok(()) => Vec::new(),
-            Err(_) if outcomes.len() > 1 => outcomes.into_iter().map(|o| vec![o]).collect(),
-            Err(e) => {
-                eprintln!("emvex: native component \"{instance}\" could not record an action's end: {e}");
-                Vec::new()
-            }
+            Err(_) => outcomes,
         };
-        for single in batches {
-            if let Err(e) = record(&mut worker, &instance, single) {
-                eprintln!("emvex: native component \"{instance}\" could not record an action's end: {e}");
+        for (token, outcome) in singles {
+            if let Err(e) = record(&mut worker, &instance, vec![(token.clone(), outcome.clone())]) {
+                eprintln!("emvex: native component \"{instance}\" could not record an action's end, retrying in 1 s: {e}");
+                let done = NativeDone { instance: instance.clone(), token, outcome };
+                worker.natives.unrecorded.push((now_ms() + RETRY_MS, done));
             }
         }
         worker.natives.mark(&instance);
