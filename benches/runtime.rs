@@ -16,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
 
-use common::{DevServer, call, start_executor, temp_dir};
+use common::{DevServer, call, fixture, start_executor, temp_dir};
 use emvex_executor::CallRequest;
 use serde_json::{Value, json};
 

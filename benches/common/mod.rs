@@ -1,4 +1,6 @@
 //! Helpers shared by the benchmarks: fixture paths, scratch directories, an in-process executor.
+//! Each bench uses a part of it, hence `allow(dead_code)`.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
