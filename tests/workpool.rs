@@ -75,7 +75,11 @@ matrix!(
     enqueue_commits_with_the_caller_mutation_or_from_an_action,
 );
 
-native_only!(emvex_pool_runs_work_with_its_own_parallelism, fractional_max_parallelism_is_rejected);
+native_only!(
+    emvex_pool_runs_work_with_its_own_parallelism,
+    fractional_max_parallelism_is_rejected,
+    cancel_all_covers_work_enqueued_just_before,
+);
 
 // ---- helpers ----
 
@@ -837,4 +841,15 @@ fn fractional_max_parallelism_is_rejected(t: T) {
     let err = t.s.mutation_err("example:updateConfig", t.args("emvexPool", json!({"maxParallelism": 2.5})));
     err.assert_contains("maxParallelism must be a whole number");
     assert_eq!(max_in_flight(&t, "emvexPool", 5, 1000), 3.0, "the pool keeps working at its limit");
+}
+
+/// `cancelAll` without `before` covers every item that exists when it runs — also one enqueued
+/// a moment earlier in the same transaction, whose `_creationTime` lies a fraction of a
+/// millisecond past the transaction's whole-millisecond `Date.now()` (upstream's `before ??
+/// Date.now()` can miss it; emvex's native pool reads without a bound).
+fn cancel_all_covers_work_enqueued_just_before(t: T) {
+    let work = t.s.mutation_ok("example:enqueueThenCancelAll", t.args("emvexPool", json!({"key": "same-tx"})));
+    let work_id = id(&work);
+    assert_eq!(t.wait_completion(&work_id)["kind"], json!("canceled"));
+    assert_eq!(t.attempts("same-tx"), 0.0);
 }

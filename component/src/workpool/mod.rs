@@ -273,7 +273,10 @@ impl Pool<'_> {
         if !(limit >= 1.0) || limit.fract() != 0.0 {
             return Err(NativeError::developer(format!("cancelAll: limit must be a positive whole number, got {limit}")));
         }
-        let before = number(args, "before").unwrap_or(self.now_ms);
+        // Without `before`, every row this transaction sees: a `_creationTime` can be a fraction
+        // of a millisecond past the transaction's whole-millisecond `Date.now()`, so `now`
+        // could miss work enqueued just before.
+        let before = number(args, "before").unwrap_or(f64::MAX);
         let page = self.host.db().collect(&store::work_created_before(before, limit as usize))?;
         let last = page.last().map(|d| d.creation_time);
         let full = page.len() == limit as usize;
