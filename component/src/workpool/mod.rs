@@ -172,11 +172,14 @@ impl Pool<'_> {
     /// Emits a structured event (`{"component":"workpool","event":…}`) at INFO (`report` at
     /// REPORT).
     pub fn event(&mut self, globals: &Globals, name: &str, fields: serde_json::Value) {
+        let level = if name == "report" { "REPORT" } else { "INFO" };
+        if !store::should_log(&globals.log_level, level) {
+            return;
+        }
         let mut event = json!({"component": "workpool", "event": name});
         if let (Some(target), Some(extra)) = (event.as_object_mut(), fields.as_object()) {
             target.extend(extra.clone());
         }
-        let level = if name == "report" { "REPORT" } else { "INFO" };
         self.log(globals, level, event.to_string());
     }
 

@@ -174,6 +174,11 @@ fn drive(shared: &Shared, instance: &str) {
             return;
         }
     };
+    apply_progress(shared, instance, progress);
+}
+
+/// Acts on what a committed drive returned: wake times, another drive, actions to start.
+fn apply_progress(shared: &Shared, instance: &str, progress: Progress) {
     let Progress { actions, wake_at_ms, again } = progress;
     {
         let mut worker = shared.borrow_mut();
@@ -249,23 +254,28 @@ impl Done {
     }
 }
 
-/// Records the outcomes of ended actions — those of one instance in one transaction — and
-/// marks their instances for a drive (slots are free). If a batch fails, its outcomes are
-/// recorded one by one, so one bad outcome cannot hold up the others; one that still fails is
-/// tried again a second later (never dropped: its work would stay `running` until a restart).
+/// Records the outcomes of ended actions — those of one instance, and the drive that fills the
+/// slots they freed, in one transaction. If a batch fails, its outcomes are recorded one by one
+/// (and the instance marked for a drive of its own), so one bad outcome cannot hold up the
+/// others; one that still fails is tried again a second later (never dropped: its work would
+/// stay `running` until a restart).
 pub fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
     let mut by_instance: BTreeMap<String, Vec<(Value, ActionOutcome)>> = BTreeMap::new();
     for NativeDone { instance, token, outcome } in done {
         by_instance.entry(instance).or_default().push((token, outcome));
     }
+    let mut progresses = Vec::new();
     let mut worker = shared.borrow_mut();
     for (instance, outcomes) in by_instance {
-        let singles: Vec<(Value, ActionOutcome)> = match record(&mut worker, &instance, outcomes.clone()) {
-            Ok(()) => Vec::new(),
+        let singles: Vec<(Value, ActionOutcome)> = match record(&mut worker, &instance, outcomes.clone(), true) {
+            Ok(progress) => {
+                progresses.extend(progress.map(|p| (instance.clone(), p)));
+                continue;
+            }
             Err(_) => outcomes,
         };
         for (token, outcome) in singles {
-            if let Err(e) = record(&mut worker, &instance, vec![(token.clone(), outcome.clone())]) {
+            if let Err(e) = record(&mut worker, &instance, vec![(token.clone(), outcome.clone())], false) {
                 eprintln!("emvex: native component \"{instance}\" could not record an action's end, retrying in 1 s: {e}");
                 let done = NativeDone { instance: instance.clone(), token, outcome };
                 worker.natives.unrecorded.push((now_ms() + RETRY_MS, done));
@@ -273,17 +283,30 @@ pub fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
         }
         worker.natives.mark(&instance);
     }
+    drop(worker);
+    for (instance, progress) in progresses {
+        apply_progress(shared, &instance, progress);
+    }
 }
 
-fn record(worker: &mut crate::worker::Worker, instance: &str, outcomes: Vec<(Value, ActionOutcome)>) -> Result<(), String> {
-    let ((), jobs, logs) = in_transaction(&mut worker.runner, instance, "complete", |n, ctx| {
+/// Records `outcomes` in one transaction, followed by a drive when `then_drive`.
+fn record(
+    worker: &mut crate::worker::Worker,
+    instance: &str,
+    outcomes: Vec<(Value, ActionOutcome)>,
+    then_drive: bool,
+) -> Result<Option<Progress>, String> {
+    let (progress, jobs, logs) = in_transaction(&mut worker.runner, instance, "complete", |n, ctx| {
         let NativeContext { instance, env, now_ms, host } = ctx;
         for (token, outcome) in outcomes {
             n.action_done(NativeContext { instance, env, now_ms, host: &mut *host }, token, outcome)?;
         }
-        Ok(())
+        if !then_drive {
+            return Ok(None);
+        }
+        n.drive(NativeContext { instance, env, now_ms, host }).map(Some)
     })?;
     worker.scheduler.add(jobs);
     worker.print(FunctionKind::Mutation, &format!("{instance}:complete"), &logs);
-    Ok(())
+    Ok(progress)
 }
