@@ -479,6 +479,7 @@ fn cancel_all_cancels_a_pending_batch_of_each_kind(t: T) {
     for s in t.status_batch(pool, &all) {
         assert_eq!(s, pending(0.0));
     }
+    next_millisecond();
     t.mutation("cancelAll", pool, json!({}));
     for work_id in &all {
         assert_eq!(t.wait_completion(work_id)["kind"], json!("canceled"));
@@ -814,6 +815,7 @@ fn cancel_all_lets_running_work_finish(t: T) {
         if s["state"] == json!("running") { Ok(()) } else { Err(s.to_string()) }
     });
     let delayed = t.action(pool, "ca-later", succeed(json!(null)), json!({"runAfter": 60_000.0}));
+    next_millisecond();
     t.mutation("cancelAll", pool, json!({"limit": 1.0}));
     assert_eq!(t.wait_completion(&delayed)["kind"], json!("canceled"));
     let c = t.wait_completion(&running);

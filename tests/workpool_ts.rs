@@ -119,6 +119,7 @@ fn cancel_and_cancel_all_end_delayed_work_canceled_without_running_it(s: Server)
         s.mutation_ok("example:enqueueLater", json!({"to": "y", "delayMs": 60000.0})),
         s.mutation_ok("example:enqueueLater", json!({"to": "z", "delayMs": 60000.0})),
     ];
+    next_millisecond();
     s.mutation_ok("example:cancelAll", json!({}));
     let rows = wait_results(&s, 3);
     for id in &others {

@@ -762,3 +762,12 @@ pub fn start_actions(extra: &[&str]) -> (Server, String) {
 pub fn wait_action_job_final(s: &Server, id: &str, timeout: Duration) -> Value {
     wait_job_final_via(s, "rows:job", id, timeout)
 }
+
+/// Lets the clock move past the current millisecond. A `cancelAll` without `before` in
+/// upstream's TypeScript workpool covers work created at or before the transaction's
+/// whole-millisecond `Date.now()`; a `_creationTime` carries a fraction of a millisecond, so
+/// work enqueued in the same millisecond as the `cancelAll` is not covered (emvex's native pool
+/// has no such window). Tests that enqueue and then `cancelAll` wait this long in between.
+pub fn next_millisecond() {
+    std::thread::sleep(Duration::from_millis(3));
+}
