@@ -271,6 +271,18 @@ impl App {
         &self.stats
     }
 
+    /// What `import name` from module `base` means in the load-time graph: the static import
+    /// `base` declared, else `name` itself when it is a module of the graph. `None` for
+    /// anything else (a dynamic import of a specifier nothing imports statically).
+    pub(crate) fn resolve_static(&self, base: &str, name: &str) -> Option<String> {
+        if let Some(&idx) = self.by_name.get(base)
+            && let Some((_, target)) = self.modules[idx].imports.iter().find(|(s, _)| s == name)
+        {
+            return Some(target.clone());
+        }
+        self.by_name.contains_key(name).then(|| name.to_string())
+    }
+
     /// The app's function module paths (`"messages"`, `"dir/file"`), sorted.
     pub fn module_paths(&self) -> Vec<String> {
         self.definition_module_paths(DefinitionId(0))

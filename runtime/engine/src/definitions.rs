@@ -380,13 +380,8 @@ impl Resolver for DefResolver {
         if let Some(synthetic) = self.replaced.get(&(base.to_string(), name.to_string())) {
             return Ok(synthetic.clone());
         }
-        if let Some(&idx) = self.app.by_name.get(base)
-            && let Some((_, target)) = self.app.modules[idx].imports.iter().find(|(s, _)| s == name)
-        {
-            return Ok(target.clone());
-        }
-        if self.app.by_name.contains_key(name) {
-            return Ok(name.to_string());
+        if let Some(target) = self.app.resolve_static(base, name) {
+            return Ok(target);
         }
         Err(rquickjs::Error::new_resolving_message(
             base,

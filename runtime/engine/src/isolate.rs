@@ -131,13 +131,8 @@ impl Resolver for AppResolver {
         _attributes: Option<ImportAttributes<'js>>,
     ) -> rquickjs::Result<String> {
         let app = &self.0;
-        if let Some(&idx) = app.by_name.get(base)
-            && let Some((_, target)) = app.modules[idx].imports.iter().find(|(s, _)| s == name)
-        {
-            return Ok(target.clone());
-        }
-        if app.by_name.contains_key(name) {
-            return Ok(name.to_string());
+        if let Some(target) = app.resolve_static(base, name) {
+            return Ok(target);
         }
         if self.1.get() {
             return resolve_dynamic(app, base, name).ok_or_else(|| {
