@@ -17,7 +17,8 @@
 //!   in a mutation transaction of the instance whenever a mutation touched it, when a time it
 //!   asked for comes, and at start after [`NativeComponent::recover`]; `drive` may ask the
 //!   executor to start actions by handle, whose outcomes come back through
-//!   [`NativeComponent::action_done`], each in a transaction of its own.
+//!   [`NativeComponent::actions_done`], in transactions of their own (several at once when
+//!   they end together).
 //!
 //! Invariants: a native call can only read and write its own instance's namespace (the
 //! [`InstanceTx`] is bound to it); it never commits or rolls back (the caller's transaction
@@ -95,9 +96,10 @@ pub trait NativeComponent: Send + Sync {
     fn drive(&self, _ctx: NativeContext<'_>) -> Result<Progress, NativeError> {
         Ok(Progress::default())
     }
-    /// An action started through [`Progress::actions`] ended; records it, in a mutation
-    /// transaction of its own. Not called for actions lost to a crash (see `recover`).
-    fn action_done(&self, _ctx: NativeContext<'_>, _token: Value, _outcome: ActionOutcome) -> Result<(), NativeError> {
+    /// Actions started through [`Progress::actions`] ended (each with its `token`); records
+    /// them, in a mutation transaction of its own. Not called for actions lost to a crash (see
+    /// `recover`).
+    fn actions_done(&self, _ctx: NativeContext<'_>, _outcomes: Vec<(Value, ActionOutcome)>) -> Result<(), NativeError> {
         Ok(())
     }
     /// At start, before the first `drive`, in a mutation transaction: actions the instance

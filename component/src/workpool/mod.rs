@@ -10,7 +10,7 @@
 //! pending work, and starts due work while slots are free — mutations and queries run at once
 //! inside the drive's transaction (each in its own savepoint, their completion and `onComplete`
 //! committing with them, so a mutation never runs twice), actions are marked `running` and
-//! handed to the executor, whose outcome comes back through [`NativeComponent::action_done`].
+//! handed to the executor, whose outcome comes back through [`NativeComponent::actions_done`].
 //! The drive asks to be woken at the next `runAt` (future work, retry backoff).
 //!
 //! Invariants (spec §4, §9): `attempts` counts finished attempts; a retry happens only for a
@@ -138,8 +138,8 @@ impl NativeComponent for NativeWorkpool {
         Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }.drive()
     }
 
-    fn action_done(&self, ctx: NativeContext<'_>, token: Value, outcome: ActionOutcome) -> Result<(), NativeError> {
-        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }.action_done(&token, outcome)
+    fn actions_done(&self, ctx: NativeContext<'_>, outcomes: Vec<(Value, ActionOutcome)>) -> Result<(), NativeError> {
+        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }.actions_done(outcomes)
     }
 
     fn recover(&self, ctx: NativeContext<'_>) -> Result<(), NativeError> {

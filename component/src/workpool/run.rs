@@ -133,9 +133,16 @@ impl Pool<'_> {
         self.complete(globals, work, attempt)
     }
 
-    /// An action attempt reported back (`token` = `{workId, attempt}`).
-    pub fn action_done(&mut self, token: &Value, outcome: ActionOutcome) -> Result<(), NativeError> {
+    /// Action attempts reported back (each `token` = `{workId, attempt}`).
+    pub fn actions_done(&mut self, outcomes: Vec<(Value, ActionOutcome)>) -> Result<(), NativeError> {
         let globals = store::globals(&mut self.host.db())?;
+        for (token, outcome) in outcomes {
+            self.action_done(&globals, &token, outcome)?;
+        }
+        Ok(())
+    }
+
+    fn action_done(&mut self, globals: &Globals, token: &Value, outcome: ActionOutcome) -> Result<(), NativeError> {
         let token = token.as_object().cloned().unwrap_or_default();
         let Ok(id) = emvex_value::id::DocumentId::decode(string(&token, "workId").unwrap_or_default()) else {
             return Ok(());
@@ -148,7 +155,7 @@ impl Pool<'_> {
             ActionOutcome::Success(value) => Attempt::Success(value),
             ActionOutcome::Failed { message, data } => Attempt::failed(message, data),
         };
-        self.complete(&globals, work, attempt)
+        self.complete(globals, work, attempt)
     }
 
     /// At start: every action attempt still `running` was lost with the process; it fails as

@@ -1,5 +1,5 @@
 //! Driving native components' background work on the main worker (`emvex-component`'s
-//! `drive`/`action_done`/`recover`): which instances need a drive, when, and what happens with
+//! `drive`/`actions_done`/`recover`): which instances need a drive, when, and what happens with
 //! the actions a drive starts.
 //!
 //! An instance is driven (in a mutation transaction of its own) after any of its mutations ran
@@ -7,7 +7,7 @@
 //! at once again when it says it has more to do, and at start after `recover`. The actions a
 //! drive returns are started on the JS threads only after its transaction committed; each
 //! outcome comes back to the main worker as a [`NativeDone`] message and is recorded by
-//! `action_done` in a transaction of its own.
+//! `actions_done` in a transaction of its own.
 //!
 //! Invariants: native work never polls (it sleeps until a mutation touches the instance or its
 //! wake time); a drive that fails is rolled back and retried a second later, and never blocks
@@ -298,9 +298,7 @@ fn record(
 ) -> Result<Option<Progress>, String> {
     let (progress, jobs, logs) = in_transaction(&mut worker.runner, instance, "complete", |n, ctx| {
         let NativeContext { instance, env, now_ms, host } = ctx;
-        for (token, outcome) in outcomes {
-            n.action_done(NativeContext { instance, env, now_ms, host: &mut *host }, token, outcome)?;
-        }
+        n.actions_done(NativeContext { instance, env, now_ms, host: &mut *host }, outcomes)?;
         if !then_drive {
             return Ok(None);
         }
