@@ -106,6 +106,23 @@ fn unknown_flags_exit_2() {
     }
 }
 
+/// Bad values of the runtime options exit 2 with a message naming the option and what is wrong.
+#[test]
+fn bad_option_values_exit_2_naming_the_problem() {
+    for (args, expected) in [
+        (vec!["run", FIXTURE, "counters:get", "--env", "NOEQUALS"], "expected NAME=VALUE"),
+        (vec!["run", FIXTURE, "counters:get", "--env", "1BAD=x"], "invalid environment variable name \"1BAD\""),
+        (vec!["run", FIXTURE, "counters:get", "--env", "has-dash=x"], "invalid environment variable name"),
+        (vec!["run", FIXTURE, "counters:get", "--workers", "0"], "--workers"),
+        (vec!["dev", FIXTURE, "--workers", "many"], "--workers"),
+        (vec!["dev", FIXTURE, "--workpool-impl", "bogus"], "possible values: native, ts"),
+    ] {
+        let out = run_cli(&args, T);
+        assert_eq!(out.status.code(), Some(2), "emvex {args:?}: stderr {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "emvex {args:?}: {expected:?} not in {}", stderr(&out));
+    }
+}
+
 #[test]
 fn missing_app_exits_2() {
     let empty = TempDir::new("cli-noapp");

@@ -90,6 +90,21 @@ fn references_reach_only_public_functions_of_existing_children() {
     s.mutation_err("app:callIntermediate", json!({})).assert_contains("Intermediate export references unsupported");
 }
 
+/// A child's argument validators apply to calls into it (with the child's own texts) and to
+/// admin calls with `componentPath`; unknown functions of a child answer like missing ones.
+#[test]
+fn calls_into_a_child_are_validated_and_unknown_functions_are_not_found() {
+    let s = in_memory();
+    admin_call(&s, "counter", "lib:increment", json!({"name": 5.0}))
+        .fn_error("wrong argument type")
+        .assert_contains("ArgumentValidationError")
+        .assert_contains("Path: .name");
+    admin_call(&s, "counter", "lib:nope", json!({}))
+        .fn_error("unknown function")
+        .assert_contains("Could not find function for 'lib:nope'");
+    assert_eq!(counter_value(&s, "counter", "5"), 0.0, "nothing was written");
+}
+
 #[test]
 fn handles_reach_internal_and_public_functions_of_a_child() {
     let s = in_memory();

@@ -34,7 +34,16 @@ both!(
     cancel_and_cancel_all_end_delayed_work_canceled_without_running_it,
     the_pool_prints_its_report_event_at_the_default_level,
     oversized_arguments_are_refused_and_nothing_is_written,
+    malformed_work_ids_are_refused_by_the_validator,
 );
+
+/// Spec §5: a string that is not a `work` id is refused by `v.id("work")` before the pool
+/// looks at it, in `status` and `cancel` alike.
+fn malformed_work_ids_are_refused_by_the_validator(s: Server) {
+    let text = "ArgumentValidationError: Value does not match validator.\nPath: .id\nValue: \"nope\"\nValidator: v.id(\"work\")";
+    s.query_err("example:status", json!({"id": "nope"})).assert_contains(text);
+    s.mutation_err("example:cancel", json!({"id": "nope"})).assert_contains(text);
+}
 
 /// Spec §5: arguments over 1,000,000 bytes (Convex's size) are refused with upstream's text and
 /// the enqueue writes nothing; just under the limit they are accepted.
