@@ -97,7 +97,9 @@ fn in_transaction<T>(
     f: impl FnOnce(&dyn NativeComponent, NativeContext<'_>) -> Result<T, emvex_component::NativeError>,
 ) -> Result<(T, Vec<NewJob>, Vec<String>), String> {
     let native = native_of(runner, instance).ok_or_else(|| format!("\"{instance}\" is not a native component"))?;
-    let env = runner.components.instance(instance).map(|i| i.env.clone()).unwrap_or_default();
+    let components = runner.components.clone();
+    let no_env = BTreeMap::new();
+    let env = components.instance(instance).map_or(&no_env, |i| &i.env);
     let mut tx = runner.db.begin_mutation().map_err(|e| e.message)?;
     let now = now_ms();
     let path = UdfPath { module: "emvex".into(), name: what.into() };
@@ -105,7 +107,7 @@ fn in_transaction<T>(
         let mut host = TransactionHost::new(&mut tx, runner, instance.to_string(), FunctionKind::Mutation, path, now, 0);
         let result = {
             let mut bridge = Bridge { host: &mut host };
-            f(native.as_ref(), NativeContext { instance, env: &env, now_ms: now, host: &mut bridge })
+            f(native.as_ref(), NativeContext { instance, env, now_ms: now, host: &mut bridge })
         };
         (result, std::mem::take(&mut host.new_jobs), std::mem::take(&mut host.nested_logs))
     };

@@ -157,13 +157,14 @@ impl FunctionRunner {
         if info.kind == FunctionKind::Mutation {
             self.native_touched.insert(component.to_string());
         }
-        let env = components.instance(component).map(|i| i.env.clone()).unwrap_or_default();
+        let no_env = BTreeMap::new();
+        let env = components.instance(component).map_or(&no_env, |i| &i.env);
         let arg = args.first().cloned().unwrap_or(Value::Object(Default::default()));
         let (result, log_lines, new_jobs) = {
             let mut host = TransactionHost::new(tx, self, component.to_string(), info.kind, info.path.clone(), now_ms, depth);
             let result = native.call(emvex_component::NativeCall {
                 instance: component,
-                env: &env,
+                env,
                 module: &info.path.module,
                 name: &info.path.name,
                 kind: native_kind(info.kind),
