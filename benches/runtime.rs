@@ -105,10 +105,12 @@ fn main() {
     println!("| HTTP one-insert mutations/s | {http_rate:.0} | {:.2} |", http_rate / raw_rate);
     println!("| HTTP indexed query p50 | {:.3} ms | |", ms(percentile(&latencies, 0.5)));
     println!("| HTTP indexed query p99 | {:.3} ms | |", ms(percentile(&latencies, 0.99)));
-    println!("| `emvex dev` start → first request served (median of 7, warm cache) | {:.1} ms | |", ms(starts[starts.len() / 2]));
+    println!(
+        "| `emvex dev` start → first request served (median of 7, warm cache) | {:.1} ms | |",
+        ms(starts[starts.len() / 2])
+    );
 
     for dir in [raw_dir, data_dir, http_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
-

@@ -23,8 +23,6 @@ const BURSTS: usize = 10;
 const BURST_SIZE: usize = 1000;
 const LATENCY_JOBS: usize = 200;
 
-
-
 fn call(executor: &Executor, path: &str, args: Json) -> Value {
     let response = executor.call_blocking(CallRequest {
         request_id: "bench".into(),

@@ -4,6 +4,8 @@
 //! loaded. Data lives in `APP_DIR/.emvex/` unless `--data` or `--in-memory` says otherwise; the
 //! bytecode cache always lives in `APP_DIR/.emvex/cache`.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,7 +21,11 @@ use emvex_executor::{CallError, CallRequest, DataLocation, Executor, ExecutorCon
 use emvex_server::{BoundServer, ServerConfig};
 
 #[derive(Parser)]
-#[command(name = "emvex", version, about = "Run Convex apps locally: queries and mutations over SQLite, served over Convex's HTTP API")]
+#[command(
+    name = "emvex",
+    version,
+    about = "Run Convex apps locally: queries and mutations over SQLite, served over Convex's HTTP API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -139,10 +145,7 @@ fn check_app_dir(app_dir: &Path) -> Result<(), String> {
         return Err(format!("app directory {} does not exist", app_dir.display()));
     }
     if !app_dir.join("convex").is_dir() {
-        return Err(format!(
-            "{} is not a Convex app: it has no convex/ folder",
-            app_dir.display()
-        ));
+        return Err(format!("{} is not a Convex app: it has no convex/ folder", app_dir.display()));
     }
     Ok(())
 }
@@ -156,7 +159,13 @@ fn native_components(workpool: WorkpoolImpl) -> Vec<emvex_executor::NativeDefini
     native
 }
 
-fn config(app_dir: &Path, storage: &Storage, limits: &LimitArgs, urls: Option<(&str, &str)>, print_logs: bool) -> ExecutorConfig {
+fn config(
+    app_dir: &Path,
+    storage: &Storage,
+    limits: &LimitArgs,
+    urls: Option<(&str, &str)>,
+    print_logs: bool,
+) -> ExecutorConfig {
     let state_dir = app_dir.join(".emvex");
     let data = if storage.in_memory {
         DataLocation::InMemory
@@ -204,7 +213,9 @@ fn dev(args: DevArgs) -> ExitCode {
         let wanted_site_port = args.site_port.unwrap_or(if args.port == 0 { 0 } else { args.port.saturating_add(1) });
         let site_listener = match tokio::net::TcpListener::bind(("127.0.0.1", wanted_site_port)).await {
             Ok(l) => l,
-            Err(e) => return usage_error(&format!("cannot listen on 127.0.0.1:{wanted_site_port} for HTTP actions: {e}")),
+            Err(e) => {
+                return usage_error(&format!("cannot listen on 127.0.0.1:{wanted_site_port} for HTTP actions: {e}"));
+            }
         };
         let site_port = site_listener.local_addr().map(|a| a.port()).unwrap_or(wanted_site_port);
         let site_url = format!("http://127.0.0.1:{site_port}");

@@ -116,11 +116,7 @@ fn answer(mut stream: TcpStream) {
 fn fetch_gets_json_from_a_local_server() {
     let s = start();
     let url = serve();
-    let got = action_ok(
-        &s,
-        "actions:fetchJson",
-        json!({ "url": format!("{url}/data") }),
-    );
+    let got = action_ok(&s, "actions:fetchJson", json!({ "url": format!("{url}/data") }));
     assert_json_eq(
         &got,
         &json!({
@@ -131,11 +127,7 @@ fn fetch_gets_json_from_a_local_server() {
             "body": {"items": [1, 2, 3], "name": "emvex"},
         }),
     );
-    let got = action_ok(
-        &s,
-        "actions:fetchJson",
-        json!({ "url": format!("{url}/missing") }),
-    );
+    let got = action_ok(&s, "actions:fetchJson", json!({ "url": format!("{url}/missing") }));
     assert_json_eq(&got["status"], &json!(404));
     assert_eq!(got["ok"], false);
     assert_eq!(got["body"], json!({"error": "not found"}));
@@ -146,11 +138,7 @@ fn fetch_posts_a_json_body_with_headers() {
     let s = start();
     let url = serve();
     let payload = json!({"a": [1, "two"], "b": {"c": null}});
-    let got = action_ok(
-        &s,
-        "actions:postJson",
-        json!({ "url": format!("{url}/echo"), "payload": payload }),
-    );
+    let got = action_ok(&s, "actions:postJson", json!({ "url": format!("{url}/echo"), "payload": payload }));
     assert_json_eq(
         &got,
         &json!({
@@ -173,17 +161,9 @@ fn a_timer_delays_the_action_by_its_duration() {
     let got = action_ok(&s, "actions:sleep", json!({ "ms": 150 }));
     let wall = t0.elapsed();
     assert_json_eq(&got["slept"], &json!(150));
-    let elapsed = got["elapsed"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("elapsed: {got}"));
-    assert!(
-        (150.0..2000.0).contains(&elapsed),
-        "Date.now() advanced by {elapsed} ms"
-    );
-    assert!(
-        wall >= Duration::from_millis(150),
-        "the call returned after {wall:?}"
-    );
+    let elapsed = got["elapsed"].as_f64().unwrap_or_else(|| panic!("elapsed: {got}"));
+    assert!((150.0..2000.0).contains(&elapsed), "Date.now() advanced by {elapsed} ms");
+    assert!(wall >= Duration::from_millis(150), "the call returned after {wall:?}");
 }
 
 #[test]
@@ -192,42 +172,23 @@ fn the_clock_and_randomness_are_real_in_actions() {
     let got = action_ok(&s, "actions:clock", json!({}));
     let before = got["before"].as_f64().unwrap_or_else(|| panic!("{got}"));
     let after = got["after"].as_f64().unwrap_or_else(|| panic!("{got}"));
-    assert!(
-        (before - now_ms()).abs() < 10_000.0,
-        "Date.now() {before} is not the wall clock {}",
-        now_ms()
-    );
-    assert!(
-        after - before >= 50.0,
-        "Date.now() advanced {} ms over a 50 ms timer",
-        after - before
-    );
+    assert!((before - now_ms()).abs() < 10_000.0, "Date.now() {before} is not the wall clock {}", now_ms());
+    assert!(after - before >= 50.0, "Date.now() advanced {} ms over a 50 ms timer", after - before);
     assert_ne!(got["r1"], got["r2"]);
     let again = action_ok(&s, "actions:clock", json!({}));
-    assert_ne!(
-        got["r1"], again["r1"],
-        "each action gets its own randomness"
-    );
+    assert_ne!(got["r1"], again["r1"], "each action gets its own randomness");
 }
 
 #[test]
 fn run_mutation_and_run_query_from_an_action() {
     let s = start();
-    let got = action_ok(
-        &s,
-        "actions:writeAndRead",
-        json!({ "tag": "w", "values": [3, 1, 2] }),
-    );
+    let got = action_ok(&s, "actions:writeAndRead", json!({ "tag": "w", "values": [3, 1, 2] }));
     assert_json_eq(&got["read"], &json!([3, 1, 2]));
-    let ids = got["ids"]
-        .as_array()
-        .unwrap_or_else(|| panic!("ids: {got}"));
+    let ids = got["ids"].as_array().unwrap_or_else(|| panic!("ids: {got}"));
     assert_eq!(ids.len(), 3);
     let mut distinct = std::collections::BTreeSet::new();
     for id in ids {
-        let id = id
-            .as_str()
-            .unwrap_or_else(|| panic!("id not a string: {got}"));
+        let id = id.as_str().unwrap_or_else(|| panic!("id not a string: {got}"));
         assert!(decode_id(id).is_some(), "not a Convex id: {id}");
         distinct.insert(id.to_string());
     }
@@ -247,10 +208,7 @@ fn writes_of_an_action_that_then_throws_stay_committed() {
 #[test]
 fn run_action_calls_an_internal_action() {
     let s = start();
-    assert_json_eq(
-        &action_ok(&s, "actions:callAction", json!({ "n": 20 })),
-        &json!(41),
-    );
+    assert_json_eq(&action_ok(&s, "actions:callAction", json!({ "n": 20 })), &json!(41));
 }
 
 #[test]
@@ -258,32 +216,20 @@ fn internal_actions_need_the_admin_key() {
     let s = start();
     let e = action_err(&s, "actions:double", json!({ "n": 7 }));
     e.assert_contains("Could not find public function for 'actions:double'");
-    let got = s
-        .function("actions:double", json!({ "n": 7 }))
-        .ok_value("actions:double");
+    let got = s.function("actions:double", json!({ "n": 7 })).ok_value("actions:double");
     assert_json_eq(&got, &json!(14));
     // /api/function runs public actions too.
-    let got = s
-        .function("actions:callAction", json!({ "n": 1 }))
-        .ok_value("actions:callAction");
+    let got = s.function("actions:callAction", json!({ "n": 1 })).ok_value("actions:callAction");
     assert_json_eq(&got, &json!(3));
 }
 
 #[test]
 fn an_action_is_not_callable_as_a_query_or_mutation() {
     let s = start();
-    let e = s
-        .query("actions:callAction", json!({ "n": 1 }))
-        .fn_error("query of an action");
-    e.assert_contains(
-        "Trying to execute actions.js:callAction as Query, but it is defined as Action.",
-    );
-    let e = s
-        .mutation("actions:callAction", json!({ "n": 1 }))
-        .fn_error("mutation of an action");
-    e.assert_contains(
-        "Trying to execute actions.js:callAction as Mutation, but it is defined as Action.",
-    );
+    let e = s.query("actions:callAction", json!({ "n": 1 })).fn_error("query of an action");
+    e.assert_contains("Trying to execute actions.js:callAction as Query, but it is defined as Action.");
+    let e = s.mutation("actions:callAction", json!({ "n": 1 })).fn_error("mutation of an action");
+    e.assert_contains("Trying to execute actions.js:callAction as Mutation, but it is defined as Action.");
 }
 
 #[test]
@@ -294,10 +240,7 @@ fn a_thrown_error_reaches_the_client_with_its_log_lines() {
     assert_eq!(e.data, None);
     assert_eq!(e.log_lines, Some(json!(["[LOG] 'about to throw'"])));
     // The next call runs normally.
-    assert_json_eq(
-        &action_ok(&s, "actions:callAction", json!({ "n": 0 })),
-        &json!(1),
-    );
+    assert_json_eq(&action_ok(&s, "actions:callAction", json!({ "n": 0 })), &json!(1));
 }
 
 #[test]
@@ -305,10 +248,7 @@ fn a_convex_error_reaches_the_client_with_its_data() {
     let s = start();
     let e = action_err(&s, "actions:throwsConvexError", json!({}));
     e.assert_contains("ConvexError");
-    let data = e
-        .data
-        .clone()
-        .unwrap_or_else(|| panic!("no errorData: {e:?}"));
+    let data = e.data.clone().unwrap_or_else(|| panic!("no errorData: {e:?}"));
     assert_json_eq(&data, &json!({"code": "ACTION_DENIED", "attempts": 3}));
 }
 
@@ -316,10 +256,7 @@ fn a_convex_error_reaches_the_client_with_its_data() {
 fn a_convex_error_from_run_action_keeps_its_class_and_data() {
     let s = start();
     let got = action_ok(&s, "actions:catchNestedConvexError", json!({}));
-    assert_json_eq(
-        &got,
-        &json!({"isConvexError": true, "data": {"code": "ACTION_DENIED", "attempts": 3}}),
-    );
+    assert_json_eq(&got, &json!({"isConvexError": true, "data": {"code": "ACTION_DENIED", "attempts": 3}}));
 }
 
 #[test]
@@ -332,10 +269,7 @@ fn action_arguments_and_results_keep_their_convex_types() {
         (json!({"nested": [1.5, "s", null, true]}), "object", false),
     ] {
         let got = action_ok(&s, "actions:echo", json!({ "value": value }));
-        assert_json_eq(
-            &got,
-            &json!({"value": value, "type": ty, "isBytes": is_bytes}),
-        );
+        assert_json_eq(&got, &json!({"value": value, "type": ty, "isBytes": is_bytes}));
     }
 }
 
@@ -357,11 +291,7 @@ fn action_validators_apply() {
 #[test]
 fn actions_run_through_api_run() {
     let s = start();
-    assert_json_eq(
-        &s.run("actions/callAction", json!({ "n": 2 }))
-            .ok_value("api/run"),
-        &json!(5),
-    );
+    assert_json_eq(&s.run("actions/callAction", json!({ "n": 2 })).ok_value("api/run"), &json!(5));
 }
 
 #[test]
@@ -434,10 +364,7 @@ fn ten_sleeping_actions_run_concurrently() {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("request thread"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("request thread")).collect()
     });
     let wall = t0.elapsed();
     for got in &results {
@@ -464,7 +391,10 @@ fn a_cpu_bound_action_does_not_block_others_with_two_workers() {
         let busy = busy.join().expect("busy request");
         assert_eq!(busy["spun"], json!(true));
         let (quick_ran, busy_ended) = (quick["after"].as_f64().unwrap(), busy["endedAt"].as_f64().unwrap());
-        assert!(quick_ran < busy_ended, "the quick action ran at {quick_ran}, after the busy one ended at {busy_ended}");
+        assert!(
+            quick_ran < busy_ended,
+            "the quick action ran at {quick_ran}, after the busy one ended at {busy_ended}"
+        );
     });
 }
 
@@ -473,34 +403,19 @@ fn an_action_over_its_time_limit_fails_and_the_next_call_works() {
     let (s, _) = start_actions(&["--in-memory", "--action-timeout-ms", "300"]);
     let t0 = Instant::now();
     let e = action_err(&s, "actions:hangs", json!({}));
-    assert!(
-        t0.elapsed() < Duration::from_secs(5),
-        "the time limit took {:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() < Duration::from_secs(5), "the time limit took {:?}", t0.elapsed());
     e.assert_contains("Function execution timed out (maximum duration: 300ms)");
     assert_eq!(e.log_lines, Some(json!(["[LOG] 'hanging'"])));
 
     let t0 = Instant::now();
     let e = action_err(&s, "actions:spins", json!({}));
-    assert!(
-        t0.elapsed() < Duration::from_secs(5),
-        "the time limit took {:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() < Duration::from_secs(5), "the time limit took {:?}", t0.elapsed());
     e.assert_contains("Function execution timed out (maximum duration: 300ms)");
 
     let got = action_ok(&s, "actions:sleep", json!({ "ms": 1 }));
     assert_json_eq(&got["slept"], &json!(1));
     // Queries and mutations still run too.
-    assert_json_eq(
-        &action_ok(
-            &s,
-            "actions:writeAndRead",
-            json!({ "tag": "t", "values": [1] }),
-        )["read"],
-        &json!([1]),
-    );
+    assert_json_eq(&action_ok(&s, "actions:writeAndRead", json!({ "tag": "t", "values": [1] }))["read"], &json!([1]));
 }
 
 #[test]
@@ -511,13 +426,8 @@ fn a_scheduled_action_over_its_time_limit_ends_failed() {
     let job = wait_action_job_final(&s, id, RUN_DEADLINE);
     assert_eq!(job_kind(&job), "failed", "{job}");
     assert_eq!(job["name"], "actions.js:hangs");
-    let error = job["state"]["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{job}"));
-    assert!(
-        error.contains("Function execution timed out (maximum duration: 300ms)"),
-        "{error:?}"
-    );
+    let error = job["state"]["error"].as_str().unwrap_or_else(|| panic!("{job}"));
+    assert!(error.contains("Function execution timed out (maximum duration: 300ms)"), "{error:?}");
 }
 
 #[test]
@@ -525,18 +435,11 @@ fn a_scheduled_action_interrupted_by_kill9_ends_failed_and_is_not_rerun() {
     let dir = TempDir::new("actions-kill9");
     let (s, _) = start_actions(&["--data", dir.str()]);
     let id = action_ok(&s, "actions:scheduleSlowWriter", json!({ "tag": "slow" }));
-    let id = id
-        .as_str()
-        .unwrap_or_else(|| panic!("job id: {id}"))
-        .to_string();
+    let id = id.as_str().unwrap_or_else(|| panic!("job id: {id}")).to_string();
     poll("the slow writer has written", RUN_DEADLINE, || {
         let job = s.query_ok("rows:job", json!({ "id": id }));
         match (job_kind(&job), rows(&s, "slow")) {
-            ("inProgress", written)
-                if normalize_numbers(&written) == normalize_numbers(&json!([6])) =>
-            {
-                Ok(())
-            }
+            ("inProgress", written) if normalize_numbers(&written) == normalize_numbers(&json!([6])) => Ok(()),
             (kind, written) => Err(format!("{kind}, rows {written}")),
         }
     });
@@ -545,17 +448,11 @@ fn a_scheduled_action_interrupted_by_kill9_ends_failed_and_is_not_rerun() {
     let (s, _) = start_actions(&["--data", dir.str()]);
     let job = wait_action_job_final(&s, &id, RUN_DEADLINE);
     assert_eq!(job_kind(&job), "failed", "{job}");
-    assert_eq!(
-        job["state"]["error"], "Transient error while executing action",
-        "{job}"
-    );
+    assert_eq!(job["state"]["error"], "Transient error while executing action", "{job}");
     // Give a wrongly re-run action time to write again.
     std::thread::sleep(Duration::from_millis(500));
     assert_json_eq(&rows(&s, "slow"), &json!([6]));
-    assert_eq!(
-        job_kind(&s.query_ok("rows:job", json!({ "id": id }))),
-        "failed"
-    );
+    assert_eq!(job_kind(&s.query_ok("rows:job", json!({ "id": id }))), "failed");
 }
 
 #[test]
@@ -566,23 +463,13 @@ fn queries_and_mutations_run_while_an_action_sleeps() {
         let sleeper = scope.spawn(|| action_ok(&s, "actions:sleep", json!({ "ms": 1500 })));
         std::thread::sleep(Duration::from_millis(200));
         let t0 = Instant::now();
-        let got = action_ok(
-            &s,
-            "actions:writeAndRead",
-            json!({ "tag": "during", "values": [1, 2] }),
-        );
+        let got = action_ok(&s, "actions:writeAndRead", json!({ "tag": "during", "values": [1, 2] }));
         assert_json_eq(&got["read"], &json!([1, 2]));
         assert_json_eq(&rows(&s, "during"), &json!([1, 2]));
         let took = t0.elapsed();
         assert!(!sleeper.is_finished(), "the sleeping action ended early");
-        assert!(
-            took < Duration::from_millis(1000),
-            "calls waited for the sleeping action: {took:?}"
-        );
-        assert_json_eq(
-            &sleeper.join().expect("sleeper thread")["slept"],
-            &json!(1500),
-        );
+        assert!(took < Duration::from_millis(1000), "calls waited for the sleeping action: {took:?}");
+        assert_json_eq(&sleeper.join().expect("sleeper thread")["slept"], &json!(1500));
     });
 }
 
@@ -590,14 +477,8 @@ fn queries_and_mutations_run_while_an_action_sleeps() {
 fn an_action_schedules_a_mutation_and_an_action_that_both_succeed() {
     let s = start();
     let got = action_ok(&s, "actions:scheduleBoth", json!({ "tag": "both" }));
-    let mutation_job = got["mutationJob"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{got}"))
-        .to_string();
-    let action_job = got["actionJob"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{got}"))
-        .to_string();
+    let mutation_job = got["mutationJob"].as_str().unwrap_or_else(|| panic!("{got}")).to_string();
+    let action_job = got["actionJob"].as_str().unwrap_or_else(|| panic!("{got}")).to_string();
 
     let job = wait_action_job_final(&s, &mutation_job, RUN_DEADLINE);
     assert_eq!(job_kind(&job), "success", "{job}");
@@ -607,17 +488,9 @@ fn an_action_schedules_a_mutation_and_an_action_that_both_succeed() {
     let job = wait_action_job_final(&s, &action_job, RUN_DEADLINE);
     assert_eq!(job_kind(&job), "success", "{job}");
     assert_eq!(job["name"], "actions.js:scheduledWrite");
-    assert!(
-        job["completedTime"].as_f64().unwrap() >= job["scheduledTime"].as_f64().unwrap(),
-        "{job}"
-    );
+    assert!(job["completedTime"].as_f64().unwrap() >= job["scheduledTime"].as_f64().unwrap(), "{job}");
 
-    let mut values: Vec<f64> = rows(&s, "both")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let mut values: Vec<f64> = rows(&s, "both").as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     values.sort_by(f64::total_cmp);
     assert_eq!(values, [1.0, 2.0]);
 }
@@ -631,13 +504,8 @@ fn a_scheduled_action_that_throws_ends_failed() {
     assert_eq!(job_kind(&job), "failed", "{job}");
     assert_eq!(job["name"], "actions.js:failingAction");
     assert_eq!(keys(&job["state"]), ["error", "kind"], "{job}");
-    let error = job["state"]["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{job}"));
-    assert!(
-        error.starts_with("Uncaught Error: scheduled action failed: f"),
-        "{error:?}"
-    );
+    let error = job["state"]["error"].as_str().unwrap_or_else(|| panic!("{job}"));
+    assert!(error.starts_with("Uncaught Error: scheduled action failed: f"), "{error:?}");
     // The action's mutation committed before it threw: actions are not transactions.
     assert_json_eq(&rows(&s, "f"), &json!([3]));
 }
@@ -656,82 +524,38 @@ fn an_action_cancels_what_it_scheduled() {
 #[test]
 fn a_function_handle_created_in_an_action_runs_its_mutation() {
     let s = start();
-    assert_eq!(
-        action_ok(&s, "actions:viaHandle", json!({ "tag": "h" })),
-        json!(true)
-    );
+    assert_eq!(action_ok(&s, "actions:viaHandle", json!({ "tag": "h" })), json!(true));
     assert_json_eq(&rows(&s, "h"), &json!([5]));
 }
 
 /// What `emvex run` printed, as JSON.
 fn stdout_json(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
 fn emvex_run_runs_an_action() {
     let dir = TempDir::new("actions-cli");
     let out = run_cli(
-        &[
-            "run",
-            ACTIONS_FIXTURE,
-            "actions:callAction",
-            r#"{"n":4}"#,
-            "--data",
-            dir.str(),
-        ],
+        &["run", ACTIONS_FIXTURE, "actions:callAction", r#"{"n":4}"#, "--data", dir.str()],
         Duration::from_secs(60),
     );
-    assert!(
-        out.status.success(),
-        "emvex run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "emvex run failed: {}", String::from_utf8_lossy(&out.stderr));
     assert_json_eq(&stdout_json(&out), &json!(9));
 
     let out = run_cli(
-        &[
-            "run",
-            ACTIONS_FIXTURE,
-            "actions:writeAndRead",
-            r#"{"tag":"cli","values":[7,8]}"#,
-            "--data",
-            dir.str(),
-        ],
+        &["run", ACTIONS_FIXTURE, "actions:writeAndRead", r#"{"tag":"cli","values":[7,8]}"#, "--data", dir.str()],
         Duration::from_secs(60),
     );
-    assert!(
-        out.status.success(),
-        "emvex run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "emvex run failed: {}", String::from_utf8_lossy(&out.stderr));
     assert_json_eq(&stdout_json(&out)["read"], &json!([7, 8]));
 
-    let out = run_cli(
-        &[
-            "run",
-            ACTIONS_FIXTURE,
-            "actions:throwsError",
-            "--data",
-            dir.str(),
-        ],
-        Duration::from_secs(60),
-    );
+    let out = run_cli(&["run", ACTIONS_FIXTURE, "actions:throwsError", "--data", dir.str()], Duration::from_secs(60));
     assert_eq!(out.status.code(), Some(1), "a failing action exits 1");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("Uncaught Error: action failed on purpose"),
-        "stderr: {stderr}"
-    );
-    assert!(
-        stderr.contains("[LOG] 'about to throw'"),
-        "stderr: {stderr}"
-    );
+    assert!(stderr.contains("Uncaught Error: action failed on purpose"), "stderr: {stderr}");
+    assert!(stderr.contains("[LOG] 'about to throw'"), "stderr: {stderr}");
 
     // The rows written by `emvex run` are there for `emvex dev`.
     let (s, _) = start_actions(&["--data", dir.str()]);

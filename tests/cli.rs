@@ -38,7 +38,14 @@ fn run_prints_convex_json() {
 fn run_persists_between_invocations() {
     let data = TempDir::new("cli-persist");
     let out = run_cli(
-        &["run", FIXTURE, "messages:send", r#"{"author":"cli","body":"from the cli","channel":"c"}"#, "--data", data.str()],
+        &[
+            "run",
+            FIXTURE,
+            "messages:send",
+            r#"{"author":"cli","body":"from the cli","channel":"c"}"#,
+            "--data",
+            data.str(),
+        ],
         T,
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));

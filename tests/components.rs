@@ -85,7 +85,8 @@ fn each_instance_sees_its_own_env() {
 #[test]
 fn references_reach_only_public_functions_of_existing_children() {
     let s = in_memory();
-    s.mutation_err("app:callSecret", json!({})).assert_contains(r#"Child component "counter" does not export ["lib", "secret"]"#);
+    s.mutation_err("app:callSecret", json!({}))
+        .assert_contains(r#"Child component "counter" does not export ["lib", "secret"]"#);
     s.mutation_err("app:callMissing", json!({})).assert_contains(r#"Child component "nope" not found"#);
     s.mutation_err("app:callIntermediate", json!({})).assert_contains("Intermediate export references unsupported");
 }

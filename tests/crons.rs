@@ -17,10 +17,7 @@ fn ticks(s: &Server) -> Vec<f64> {
     v.as_array()
         .expect("crons:ticks returns an array")
         .iter()
-        .map(|t| {
-            t.as_f64()
-                .unwrap_or_else(|| panic!("tick time not a number: {t}"))
-        })
+        .map(|t| t.as_f64().unwrap_or_else(|| panic!("tick time not a number: {t}")))
         .collect()
 }
 
@@ -28,11 +25,7 @@ fn ticks(s: &Server) -> Vec<f64> {
 fn wait_ticks(s: &Server, n: usize, timeout: Duration) -> Vec<f64> {
     poll(&format!("{n} ticks"), timeout, || {
         let t = ticks(s);
-        if t.len() >= n {
-            Ok(t)
-        } else {
-            Err(format!("{t:?}"))
-        }
+        if t.len() >= n { Ok(t) } else { Err(format!("{t:?}")) }
     })
 }
 
@@ -43,16 +36,10 @@ fn assert_about_once_a_second(t: &[f64]) {
     assert!(t.len() >= 3, "{t:?}");
     for pair in t.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(
-            (500.0..=3_000.0).contains(&gap),
-            "gap of {gap} ms between ticks {pair:?} in {t:?}"
-        );
+        assert!((500.0..=3_000.0).contains(&gap), "gap of {gap} ms between ticks {pair:?} in {t:?}");
     }
     let mean = (t[t.len() - 1] - t[0]) / (t.len() - 1) as f64;
-    assert!(
-        (800.0..=1_600.0).contains(&mean),
-        "mean gap {mean} ms in {t:?}"
-    );
+    assert!((800.0..=1_600.0).contains(&mean), "mean gap {mean} ms in {t:?}");
 }
 
 #[test]
@@ -61,36 +48,22 @@ fn interval_cron_ticks_about_once_a_second_and_survives_a_restart() {
     let s = start_scheduling(&["--data", dir.str()]);
     let started = now_ms();
     let first = wait_ticks(&s, 4, Duration::from_secs(15));
-    assert!(
-        first[0] >= started - 1_000.0,
-        "first tick {} before the server started ({started})",
-        first[0]
-    );
+    assert!(first[0] >= started - 1_000.0, "first tick {} before the server started ({started})", first[0]);
     assert_about_once_a_second(&first);
     s.kill9();
 
     let restarted = now_ms();
     let s = start_scheduling(&["--data", dir.str()]);
     let before = ticks(&s);
-    assert!(
-        before.starts_with(&first),
-        "ticks before the restart are kept: {before:?} vs {first:?}"
-    );
+    assert!(before.starts_with(&first), "ticks before the restart are kept: {before:?} vs {first:?}");
     let n = before.len();
     let all = wait_ticks(&s, n + 4, Duration::from_secs(15));
     assert_eq!(&all[..n], &before[..], "old ticks unchanged");
     let after = &all[n..];
-    assert!(
-        after[0] >= restarted,
-        "tick {} predates the restart at {restarted}",
-        after[0]
-    );
+    assert!(after[0] >= restarted, "tick {} predates the restart at {restarted}", after[0]);
     assert_about_once_a_second(after);
     // Across the restart too: the first tick after it is not crowded onto the last before it.
-    assert!(
-        after[0] - before[n - 1] >= 500.0,
-        "{before:?} then {after:?}"
-    );
+    assert!(after[0] - before[n - 1] >= 500.0, "{before:?} then {after:?}");
 }
 
 #[test]
@@ -111,12 +84,7 @@ fn cron_runs_are_not_scheduled_functions() {
     // Convex keeps crons in `_cron_jobs`; `ctx.db.system` shows scheduled functions only.
     let s = start_scheduling(&["--in-memory"]);
     wait_ticks(&s, 2, Duration::from_secs(10));
-    let crons: Vec<_> = ["crons.js:tick", "crons.js:record"]
-        .iter()
-        .flat_map(|name| scheduled_named(&s, name))
-        .collect();
-    assert!(
-        crons.is_empty(),
-        "cron runs listed in _scheduled_functions: {crons:?}"
-    );
+    let crons: Vec<_> =
+        ["crons.js:tick", "crons.js:record"].iter().flat_map(|name| scheduled_named(&s, name)).collect();
+    assert!(crons.is_empty(), "cron runs listed in _scheduled_functions: {crons:?}");
 }

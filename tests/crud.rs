@@ -100,10 +100,7 @@ fn patch_updates_fields_and_keeps_the_rest() {
 fn patch_with_undefined_removes_the_field() {
     let s = Server::start();
     let id = s
-        .mutation_ok(
-            "messages:send",
-            json!({"author": "ann", "body": "x", "channel": "c", "tags": ["a", "b"]}),
-        )
+        .mutation_ok("messages:send", json!({"author": "ann", "body": "x", "channel": "c", "tags": ["a", "b"]}))
         .as_str()
         .unwrap()
         .to_string();
@@ -120,16 +117,12 @@ fn patch_with_undefined_removes_the_field() {
 fn replace_swaps_the_body_and_keeps_system_fields() {
     let s = Server::start();
     let id = s
-        .mutation_ok(
-            "messages:send",
-            json!({"author": "ann", "body": "x", "channel": "c", "likes": 5, "tags": ["t"]}),
-        )
+        .mutation_ok("messages:send", json!({"author": "ann", "body": "x", "channel": "c", "likes": 5, "tags": ["t"]}))
         .as_str()
         .unwrap()
         .to_string();
     let original = s.query_ok("messages:get", json!({ "id": id }));
-    let replaced =
-        s.mutation_ok("messages:replace", json!({"id": id, "author": "bob", "body": "y", "channel": "d"}));
+    let replaced = s.mutation_ok("messages:replace", json!({"id": id, "author": "bob", "body": "y", "channel": "d"}));
     assert_json_eq(
         &replaced,
         &json!({
@@ -168,10 +161,7 @@ fn writes_to_a_missing_document_fail_with_convex_text() {
         .assert_contains(&format!("Delete on nonexistent document ID {id}"));
     // The same error is catchable inside the function.
     let caught = s.mutation_ok("errors:catchPatchMissing", json!({}));
-    assert!(
-        caught.as_str().unwrap().contains("Update on nonexistent document ID"),
-        "caught: {caught}"
-    );
+    assert!(caught.as_str().unwrap().contains("Update on nonexistent document ID"), "caught: {caught}");
 }
 
 #[test]
@@ -179,10 +169,7 @@ fn read_your_writes_inside_a_mutation() {
     let s = Server::start();
     send_message(&s, "ann", "a", "other", 0.0);
     let r = s.mutation_ok("messages:readYourWrites", json!({"channel": "ryw"}));
-    assert_json_eq(
-        &r,
-        &json!({"before": 1, "after": 2, "likes": 2, "indexBodies": ["one"], "afterDelete": null}),
-    );
+    assert_json_eq(&r, &json!({"before": 1, "after": 2, "likes": 2, "indexBodies": ["one"], "afterDelete": null}));
     // The document was deleted again before commit.
     assert_eq!(s.query_ok("messages:count", json!({})).as_f64(), Some(1.0));
     assert_eq!(s.query_ok("messages:byChannel", json!({"channel": "ryw"})), json!([]));

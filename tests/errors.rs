@@ -79,10 +79,7 @@ fn argument_validation_errors_name_the_field() {
     e.assert_contains("Path: .likes");
     e.assert_contains("Value: \"many\"");
     e.assert_contains("Validator: v.float64()");
-    let e = s.mutation_err(
-        "messages:send",
-        json!({"author": "a", "body": "b", "channel": "c", "tags": ["x", 1]}),
-    );
+    let e = s.mutation_err("messages:send", json!({"author": "a", "body": "b", "channel": "c", "tags": ["x", 1]}));
     e.assert_contains("Path: .tags[1]");
     let e = s.mutation_err("messages:send", json!({"author": "a", "body": "b", "channel": "c", "bogus": 1}));
     e.assert_contains("ArgumentValidationError: Object contains extra field `bogus` that is not in the validator.");
@@ -134,14 +131,11 @@ fn a_promise_that_never_resolves_fails() {
 #[test]
 fn unknown_and_non_function_exports() {
     let s = Server::start();
-    s.query_err("messages:nope", json!({}))
-        .assert_contains("Could not find public function for 'messages:nope'");
-    s.query_err("nosuchmodule:fn", json!({}))
-        .assert_contains("Could not find public function for 'nosuchmodule:fn'");
+    s.query_err("messages:nope", json!({})).assert_contains("Could not find public function for 'messages:nope'");
+    s.query_err("nosuchmodule:fn", json!({})).assert_contains("Could not find public function for 'nosuchmodule:fn'");
     s.query_err("errors:notAFunction", json!({}))
         .assert_contains("Could not find public function for 'errors:notAFunction'");
-    s.mutation_err("messages:nope", json!({}))
-        .assert_contains("Could not find public function for 'messages:nope'");
+    s.mutation_err("messages:nope", json!({})).assert_contains("Could not find public function for 'messages:nope'");
 }
 
 #[test]

@@ -36,15 +36,7 @@ struct DevStdout {
 impl DevStdout {
     fn start() -> DevStdout {
         let mut child = Command::new(emvex_bin())
-            .args([
-                "dev",
-                ACTIONS_FIXTURE,
-                "--port",
-                "0",
-                "--site-port",
-                "0",
-                "--in-memory",
-            ])
+            .args(["dev", ACTIONS_FIXTURE, "--port", "0", "--site-port", "0", "--in-memory"])
             .current_dir(repo_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -65,9 +57,7 @@ impl DevStdout {
 
     /// The next stdout line, or a panic naming `what` after `timeout`.
     fn line(&self, what: &str, timeout: Duration) -> String {
-        self.lines
-            .recv_timeout(timeout)
-            .unwrap_or_else(|e| panic!("no stdout line for {what} within {timeout:?}: {e}"))
+        self.lines.recv_timeout(timeout).unwrap_or_else(|e| panic!("no stdout line for {what} within {timeout:?}: {e}"))
     }
 
     /// The next line that starts with `[CONVEX ` (a function's printed line), within 10 s.
@@ -83,15 +73,10 @@ impl DevStdout {
     /// The API URL (first line) and the site URL (second line).
     fn urls(&self) -> (String, String) {
         let startup = Duration::from_secs(60);
-        let (first, second) = (
-            self.line("the API URL", startup),
-            self.line("the site URL", startup),
-        );
+        let (first, second) = (self.line("the API URL", startup), self.line("the site URL", startup));
         match (find_url(&first), find_url(&second)) {
             (Some(cloud), Some(site)) => (cloud, site),
-            _ => panic!(
-                "expected the API URL on the first line and the site URL on the second: {first:?}, {second:?}"
-            ),
+            _ => panic!("expected the API URL on the first line and the site URL on the second: {first:?}, {second:?}"),
         }
     }
 }
@@ -109,12 +94,7 @@ fn printed_after(method: reqwest::Method, path: &str, body: &str) -> (Resp, Stri
     let dev = DevStdout::start();
     let (_, site) = dev.urls();
     let request = reqwest::blocking::Client::new().request(method, format!("{site}{path}"));
-    let r = Resp::from(
-        request
-            .body(body.to_string())
-            .send()
-            .expect("request to the site"),
-    );
+    let r = Resp::from(request.body(body.to_string()).send().expect("request to the site"));
     let printed = dev.function_line(&format!("{path}'s printed line"));
     (r, printed)
 }
@@ -125,12 +105,7 @@ fn dev_prints_the_site_url_on_its_second_line() {
     let (cloud, site) = dev.urls();
     assert_ne!(cloud, site, "the site port differs from the API port");
     let client = reqwest::blocking::Client::new();
-    let r = Resp::from(
-        client
-            .get(format!("{site}/json?q=1"))
-            .send()
-            .expect("GET the site"),
-    );
+    let r = Resp::from(client.get(format!("{site}/json?q=1")).send().expect("GET the site"));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json, json!({"hello": "world", "method": "GET", "q": "1"}));
 }
@@ -148,10 +123,7 @@ fn a_failing_http_action_prints_its_error_line() {
     let (r, printed) = printed_after(reqwest::Method::GET, "/boom", "");
     assert_eq!(r.status, 500, "{}", r.text);
     // As `npx convex dev` prints a failed function: its prefix, then the error.
-    assert!(
-        printed.starts_with("[CONVEX H(GET /boom)] Uncaught Error: http handler failed"),
-        "{printed:?}"
-    );
+    assert!(printed.starts_with("[CONVEX H(GET /boom)] Uncaught Error: http handler failed"), "{printed:?}");
 }
 
 #[test]
@@ -159,10 +131,7 @@ fn a_get_route_answers_json_with_its_headers() {
     let (s, site) = start();
     let r = get(&s, &format!("{site}/json?q=7"));
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        r.header("content-type").as_deref(),
-        Some("application/json")
-    );
+    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
     assert_eq!(r.header("x-route").as_deref(), Some("json"));
     assert_eq!(r.json, json!({"hello": "world", "method": "GET", "q": "7"}));
 }
@@ -171,21 +140,13 @@ fn a_get_route_answers_json_with_its_headers() {
 fn the_request_url_is_on_the_site_origin() {
     let (s, site) = start();
     let r = get(&s, &format!("{site}/url?a=1&b=two"));
-    assert_eq!(
-        (r.status, r.text.as_str()),
-        (200, format!("{site}/url?a=1&b=two").as_str())
-    );
+    assert_eq!((r.status, r.text.as_str()), (200, format!("{site}/url?a=1&b=two").as_str()));
 }
 
 #[test]
 fn head_is_routed_as_get() {
     let (s, site) = start();
-    let r = Resp::from(
-        s.client()
-            .head(format!("{site}/json"))
-            .send()
-            .expect("HEAD failed"),
-    );
+    let r = Resp::from(s.client().head(format!("{site}/json")).send().expect("HEAD failed"));
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-route").as_deref(), Some("json"));
     assert_eq!(r.text, "", "a HEAD response has no body");
@@ -207,19 +168,10 @@ fn a_post_route_echoes_the_body_and_a_header() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.text, body);
     assert_eq!(r.header("x-echoed").as_deref(), Some("echo-me"));
-    assert_eq!(
-        r.header("content-type").as_deref(),
-        Some("text/x-test; charset=utf-8")
-    );
+    assert_eq!(r.header("content-type").as_deref(), Some("text/x-test; charset=utf-8"));
 
     // Without the header the handler says so.
-    let r = Resp::from(
-        s.client()
-            .post(format!("{site}/echo"))
-            .body("x")
-            .send()
-            .expect("POST failed"),
-    );
+    let r = Resp::from(s.client().post(format!("{site}/echo")).body("x").send().expect("POST failed"));
     assert_eq!((r.status, r.text.as_str()), (201, "x"));
     assert_eq!(r.header("x-echoed").as_deref(), Some("(none)"));
 }
@@ -228,18 +180,9 @@ fn a_post_route_echoes_the_body_and_a_header() {
 fn binary_bodies_pass_through_unchanged() {
     let (s, site) = start();
     let sent: Vec<u8> = (0..=255u8).chain([0, 0xff, 0xc3]).collect();
-    let r = s
-        .client()
-        .post(format!("{site}/bytes"))
-        .body(sent.clone())
-        .send()
-        .expect("POST failed");
+    let r = s.client().post(format!("{site}/bytes")).body(sent.clone()).send().expect("POST failed");
     assert_eq!(r.status().as_u16(), 200);
-    let length = r
-        .headers()
-        .get("x-length")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let length = r.headers().get("x-length").and_then(|v| v.to_str().ok()).map(str::to_string);
     assert_eq!(length.as_deref(), Some("259"));
     let got = r.bytes().expect("body bytes").to_vec();
     assert_eq!(got, sent.into_iter().rev().collect::<Vec<u8>>());
@@ -250,15 +193,10 @@ fn an_http_action_over_the_time_limit_answers_500() {
     let (s, site) = start_actions(&["--in-memory", "--action-timeout-ms", "300"]);
     let t0 = std::time::Instant::now();
     let r = get(&s, &format!("{site}/sleep?ms=5000"));
-    assert!(
-        t0.elapsed() < Duration::from_secs(3),
-        "the time limit took {:?}",
-        t0.elapsed()
-    );
+    assert!(t0.elapsed() < Duration::from_secs(3), "the time limit took {:?}", t0.elapsed());
     assert_eq!(r.status, 500, "{}", r.text);
     assert!(
-        r.text
-            .contains("Function execution timed out (maximum duration: 300ms)"),
+        r.text.contains("Function execution timed out (maximum duration: 300ms)"),
         "the body names the time limit: {:?}",
         r.text
     );
@@ -274,17 +212,9 @@ fn a_path_prefix_route_serves_everything_below_it_except_exact_routes() {
         assert_eq!(r.text, format!("prefix {path}"));
     }
     let r = get(&s, &format!("{site}/files/exact"));
-    assert_eq!(
-        (r.status, r.text.as_str()),
-        (200, "exact route"),
-        "an exact path wins over a prefix"
-    );
+    assert_eq!((r.status, r.text.as_str()), (200, "exact route"), "an exact path wins over a prefix");
     let r = get(&s, &format!("{site}/files"));
-    assert_eq!(
-        (r.status, r.text.as_str()),
-        (404, NOT_FOUND),
-        "the prefix is `/files/`, not `/files`"
-    );
+    assert_eq!((r.status, r.text.as_str()), (404, NOT_FOUND), "the prefix is `/files/`, not `/files`");
 }
 
 #[test]
@@ -294,19 +224,8 @@ fn unrouted_paths_and_methods_answer_404() {
         get(&s, &format!("{site}/nope")),
         get(&s, &format!("{site}/")),
         get(&s, &format!("{site}/json/extra")),
-        Resp::from(
-            s.client()
-                .post(format!("{site}/json"))
-                .body("{}")
-                .send()
-                .expect("POST failed"),
-        ),
-        Resp::from(
-            s.client()
-                .delete(format!("{site}/echo"))
-                .send()
-                .expect("DELETE failed"),
-        ),
+        Resp::from(s.client().post(format!("{site}/json")).body("{}").send().expect("POST failed")),
+        Resp::from(s.client().delete(format!("{site}/echo")).send().expect("DELETE failed")),
     ] {
         assert_eq!((r.status, r.text.as_str()), (404, NOT_FOUND));
     }
@@ -327,22 +246,14 @@ fn a_route_writes_through_run_mutation() {
     };
     let r = post(9.0);
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        r.header("content-type").as_deref(),
-        Some("application/json")
-    );
-    let id = r.json["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id: {}", r.text));
+    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+    let id = r.json["id"].as_str().unwrap_or_else(|| panic!("no id: {}", r.text));
     assert!(decode_id(id).is_some(), "not a Convex id: {id}");
     assert_json_eq(&r.json["values"], &json!([9]));
     let r = post(10.0);
     assert_json_eq(&r.json["values"], &json!([9, 10]));
     // The rows are committed: the API port sees them.
-    assert_json_eq(
-        &s.query_ok("rows:list", json!({"tag": "http"})),
-        &json!([9, 10]),
-    );
+    assert_json_eq(&s.query_ok("rows:list", json!({"tag": "http"})), &json!([9, 10]));
 }
 
 #[test]
@@ -350,11 +261,7 @@ fn a_throwing_handler_answers_500_and_the_next_request_works() {
     let (s, site) = start();
     let r = get(&s, &format!("{site}/boom"));
     assert_eq!(r.status, 500, "{}", r.text);
-    assert!(
-        r.text.contains("http handler failed"),
-        "the body names the error: {:?}",
-        r.text
-    );
+    assert!(r.text.contains("http handler failed"), "the body names the error: {:?}", r.text);
     let r = get(&s, &format!("{site}/json"));
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["hello"], Value::from("world"));
@@ -375,29 +282,19 @@ fn ten_sleeping_http_actions_run_concurrently() {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("request thread"))
-            .collect()
+        handles.into_iter().map(|h| h.join().expect("request thread")).collect()
     });
     let wall = t0.elapsed();
     for r in &answers {
         assert_eq!((r.status, r.text.as_str()), (200, "slept 100"));
     }
     assert!(wall >= Duration::from_millis(100), "{wall:?}");
-    assert!(
-        wall < Duration::from_millis(500),
-        "10 HTTP actions sleeping 100 ms took {wall:?}"
-    );
+    assert!(wall < Duration::from_millis(500), "10 HTTP actions sleeping 100 ms took {wall:?}");
 }
 
 #[test]
 fn the_api_port_does_not_serve_http_actions() {
     let (s, _) = start();
     let r = get(&s, &format!("{}/json", s.url));
-    assert_ne!(
-        r.status, 200,
-        "HTTP actions are served on the site port only: {}",
-        r.text
-    );
+    assert_ne!(r.status, 200, "HTTP actions are served on the site port only: {}", r.text);
 }

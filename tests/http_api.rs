@@ -20,9 +20,17 @@ fn success_envelope() {
 #[test]
 fn args_as_array_object_or_missing() {
     let s = Server::start();
-    let as_array = s.post("/api/query", &json!({"path": "values:echo", "args": [{"value": 1}], "format": "convex_encoded_json"}), false);
+    let as_array = s.post(
+        "/api/query",
+        &json!({"path": "values:echo", "args": [{"value": 1}], "format": "convex_encoded_json"}),
+        false,
+    );
     assert_eq!(as_array.ok_value("array args").as_f64(), Some(1.0));
-    let as_object = s.post("/api/query", &json!({"path": "values:echo", "args": {"value": 2}, "format": "convex_encoded_json"}), false);
+    let as_object = s.post(
+        "/api/query",
+        &json!({"path": "values:echo", "args": {"value": 2}, "format": "convex_encoded_json"}),
+        false,
+    );
     assert_eq!(as_object.ok_value("object args").as_f64(), Some(2.0));
     let missing = s.post("/api/query", &json!({"path": "logs:silent", "format": "convex_encoded_json"}), false);
     assert_eq!(missing.ok_value("missing args"), json!("quiet"));
@@ -49,11 +57,7 @@ fn default_format_is_clean_json() {
         false,
     );
     assert_eq!(r.ok_value("encoded format"), int64(42));
-    let r = s.post(
-        "/api/query",
-        &json!({"path": "values:echo", "args": {"value": 1}, "format": "yaml"}),
-        false,
-    );
+    let r = s.post("/api/query", &json!({"path": "values:echo", "args": {"value": 1}, "format": "yaml"}), false);
     assert_eq!(r.status, 400, "an unknown format is a bad request: {}", r.text);
 }
 
@@ -80,11 +84,7 @@ fn run_endpoint() {
         .fn_error("run internal")
         .assert_contains("Could not find public function for 'errors:secretQuery'");
     // ... and reachable with it.
-    let r = s.post(
-        "/api/run/errors/secretQuery",
-        &json!({"args": {"x": 4}, "format": "convex_encoded_json"}),
-        true,
-    );
+    let r = s.post("/api/run/errors/secretQuery", &json!({"args": {"x": 4}, "format": "convex_encoded_json"}), true);
     assert_eq!(r.ok_value("run internal as admin").as_f64(), Some(8.0));
     // Fewer than two segments.
     let r = s.post("/api/run/messages", &json!({"args": {}}), false);
@@ -165,7 +165,11 @@ fn malformed_bodies_are_400_with_a_message() {
             assert_eq!(r.status, 400, "{what} on {route}: HTTP {} {}", r.status, r.text);
             assert!(!r.text.trim().is_empty(), "{what} on {route}: 400 without a message");
             if let Some(obj) = r.json.as_object() {
-                assert!(obj.get("message").and_then(Value::as_str).is_some_and(|m| !m.is_empty()), "{what}: {}", r.text);
+                assert!(
+                    obj.get("message").and_then(Value::as_str).is_some_and(|m| !m.is_empty()),
+                    "{what}: {}",
+                    r.text
+                );
             }
         }
     }
@@ -176,7 +180,11 @@ fn malformed_bodies_are_400_with_a_message() {
     let r = s.post("/api/query", &json!({"path": "bad path!", "args": {}}), false);
     assert_eq!(r.status, 400, "{}", r.text);
     // Invalid Convex JSON in args.
-    let r = s.post("/api/query", &json!({"path": "values:echo", "args": {"value": {"$integer": "short"}}, "format": "convex_encoded_json"}), false);
+    let r = s.post(
+        "/api/query",
+        &json!({"path": "values:echo", "args": {"value": {"$integer": "short"}}, "format": "convex_encoded_json"}),
+        false,
+    );
     assert!(r.status == 400 || r.json["status"] == json!("error"), "bad $integer accepted: {}", r.text);
     // The server still works.
     assert_eq!(s.query_ok("logs:silent", json!({})), json!("quiet"));

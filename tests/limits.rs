@@ -82,7 +82,12 @@ fn document_size_limit() {
     let s = Server::start();
     s.mutation_ok("values:insertBig", json!({"n": 100_000}));
     let e = s.mutation("values:insertBig", json!({"n": 1_100_000}));
-    assert_eq!(e.json["status"], json!("error"), "a document over 1 MiB must be rejected: {}", &e.text[..e.text.len().min(300)]);
+    assert_eq!(
+        e.json["status"],
+        json!("error"),
+        "a document over 1 MiB must be rejected: {}",
+        &e.text[..e.text.len().min(300)]
+    );
     let sorted = s.query_ok("items:sorted", json!({"group": "big"}));
     assert_eq!(sorted.as_array().unwrap().len(), 1, "only the small document exists");
 }

@@ -131,10 +131,7 @@ fn end_cursor_keeps_page_boundaries() {
     // A row inside the first page's range appears when the page is re-run up to its end cursor.
     s.mutation_ok("pagination:seed", json!({"from": 20, "to": 21}));
     let again = page(&s, "pagination:byIDesc", 10.0, Value::Null, json!({ "endCursor": end.clone() }));
-    assert_eq!(
-        items(&again),
-        [24.0, 23.0, 22.0, 21.0, 20.0, 20.0, 19.0, 18.0, 17.0, 16.0, 15.0]
-    );
+    assert_eq!(items(&again), [24.0, 23.0, 22.0, 21.0, 20.0, 20.0, 19.0, 18.0, 17.0, 16.0, 15.0]);
     assert_eq!(again["continueCursor"], end, "continueCursor must equal endCursor");
 }
 
@@ -143,10 +140,8 @@ fn cursor_from_another_query_is_rejected() {
     let s = Server::start();
     s.mutation_ok("pagination:seed", json!({"from": 0, "to": 10}));
     let p = page(&s, "pagination:all", 3.0, Value::Null, json!({}));
-    let e = s.query_err(
-        "pagination:byIDesc",
-        json!({"paginationOpts": {"numItems": 3, "cursor": p["continueCursor"]}}),
-    );
+    let e =
+        s.query_err("pagination:byIDesc", json!({"paginationOpts": {"numItems": 3, "cursor": p["continueCursor"]}}));
     e.assert_contains("InvalidCursor");
     let data = e.data.expect("InvalidCursor carries errorData");
     assert_eq!(data["paginationError"], json!("InvalidCursor"), "{data}");

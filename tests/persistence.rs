@@ -87,10 +87,7 @@ fn kill_9_mid_burst_leaves_only_whole_mutations() {
             let stop = stop.clone();
             let url = url.clone();
             std::thread::spawn(move || {
-                let client = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .unwrap();
+                let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
                 let mut i = 0i64;
                 while !stop.load(Ordering::SeqCst) {
                     let batch = w * 1_000_000 + i;

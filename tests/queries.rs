@@ -43,17 +43,16 @@ fn with_index_eq_and_order() {
         bodies(&s.query_ok("messages:byChannelAuthor", json!({"channel": "general", "author": "ann"}))),
         ["a1", "a3", "a4"]
     );
-    assert_eq!(
-        bodies(&s.query_ok("messages:byChannelAuthor", json!({"channel": "random", "author": "bob"}))),
-        ["b2"]
-    );
+    assert_eq!(bodies(&s.query_ok("messages:byChannelAuthor", json!({"channel": "random", "author": "bob"}))), ["b2"]);
 }
 
 #[test]
 fn index_ranges_gt_gte_lt_lte() {
     let s = Server::start();
     seed_messages(&s);
-    let range = |op: &str, value: f64| floats(&s.query_ok("messages:likesRange", json!({"author": "ann", "op": op, "value": value})));
+    let range = |op: &str, value: f64| {
+        floats(&s.query_ok("messages:likesRange", json!({"author": "ann", "op": op, "value": value})))
+    };
     // ann's likes: 1, 3, 7, 5 -> index order 1, 3, 5, 7
     assert_eq!(range("gt", 3.0), [5.0, 7.0]);
     assert_eq!(range("gte", 3.0), [3.0, 5.0, 7.0]);
@@ -170,10 +169,7 @@ fn index_order_is_the_convex_total_order() {
     let desc = s.query_ok("items:sorted", json!({"group": "order", "order": "desc"}));
     let mut expected_desc = values.clone();
     expected_desc.reverse();
-    assert_json_eq(
-        &Value::Array(desc.as_array().unwrap()[..values.len()].to_vec()),
-        &Value::Array(expected_desc),
-    );
+    assert_json_eq(&Value::Array(desc.as_array().unwrap()[..values.len()].to_vec()), &Value::Array(expected_desc));
     assert_eq!(s.query_ok("items:missingValue", json!({})), json!(["order"]));
 }
 
@@ -207,10 +203,7 @@ fn filtered(s: &Server, group: &str, which: &str) -> Value {
 #[test]
 fn filter_language() {
     let s = Server::start();
-    s.mutation_ok(
-        "items:addAll",
-        json!({"group": "mixed", "values": [1.0, 2.0, 3.0, 5.0, 12.0, "one", int64(1)]}),
-    );
+    s.mutation_ok("items:addAll", json!({"group": "mixed", "values": [1.0, 2.0, 3.0, 5.0, 12.0, "one", int64(1)]}));
     s.mutation_ok("items:addAll", json!({"group": "floats", "values": [1.0, 2.0, 3.0, 4.0]}));
     s.mutation_ok(
         "items:addAll",

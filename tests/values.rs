@@ -173,7 +173,11 @@ fn wrong_argument_types_name_the_field_path() {
         ("ref", json!("not-an-id"), vec!["Path: .ref", "Validator: v.id(\"messages\")"]),
         ("arr", json!([1, "x"]), vec!["Path: .arr[1]", "Validator: v.float64()"]),
         ("obj", json!({"a": 1}), vec!["Path: .obj.a", "Validator: v.string()"]),
-        ("obj", json!({"a": "x", "c": 1}), vec!["Object contains extra field `c` that is not in the validator.", "Path: .obj"]),
+        (
+            "obj",
+            json!({"a": "x", "c": 1}),
+            vec!["Object contains extra field `c` that is not in the validator.", "Path: .obj"],
+        ),
         ("obj", json!({}), vec!["Object is missing the required field `a`", "Path: .obj"]),
         ("rec", json!({"k": 1}), vec!["Path: .rec.values()", "Validator: v.boolean()"]),
         ("uni", json!(true), vec!["Path: .uni"]),
@@ -256,10 +260,7 @@ fn normalize_id() {
     assert_eq!(s.query_ok("values:normalize", json!({"table": "messages", "id": msg})), json!(msg));
     assert_eq!(s.query_ok("values:normalize", json!({"table": "counters", "id": msg})), json!(null));
     assert_eq!(s.query_ok("values:normalize", json!({"table": "messages", "id": "garbage"})), json!(null));
-    assert_eq!(
-        s.query_ok("values:normalize", json!({"table": "messages", "id": msg.to_uppercase()})),
-        json!(null)
-    );
+    assert_eq!(s.query_ok("values:normalize", json!({"table": "messages", "id": msg.to_uppercase()})), json!(null));
     // A table that does not exist.
     assert_eq!(s.query_ok("values:normalize", json!({"table": "nosuchtable", "id": msg})), json!(null));
 }
@@ -297,8 +298,9 @@ fn schema_with_every_validator_kind_is_enforced() {
     let counter = s.mutation_ok("counters:set", json!({"name": "n", "value": 1.0}));
     let mut d = doc.clone();
     d["ref"] = counter.clone();
-    s.mutation_err("values:insertKinds", json!({ "doc": d }))
-        .assert_contains("from table `counters`, which does not match the table name in validator `v.id(\"messages\")`");
+    s.mutation_err("values:insertKinds", json!({ "doc": d })).assert_contains(
+        "from table `counters`, which does not match the table name in validator `v.id(\"messages\")`",
+    );
 }
 
 #[test]

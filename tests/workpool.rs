@@ -145,7 +145,11 @@ impl T {
     fn wait_finished(&self, pool: &str, ids: &[String]) {
         poll(&format!("{} items finished", ids.len()), WAIT, || {
             let statuses = self.status_batch(pool, ids);
-            if statuses.iter().all(|s| s == &json!({"state": "finished"})) { Ok(()) } else { Err(format!("{statuses:?}")) }
+            if statuses.iter().all(|s| s == &json!({"state": "finished"})) {
+                Ok(())
+            } else {
+                Err(format!("{statuses:?}"))
+            }
         });
     }
 
@@ -162,7 +166,12 @@ impl T {
     /// that finished before it. Returns the other completions.
     fn settle(&self) -> Vec<Value> {
         let marker = json!({"sentinel": true});
-        let sentinel = self.action("emailWorkpool", "sentinel", json!({"kind": "fail", "message": "sentinel"}), json!({"context": marker}));
+        let sentinel = self.action(
+            "emailWorkpool",
+            "sentinel",
+            json!({"kind": "fail", "message": "sentinel"}),
+            json!({"context": marker}),
+        );
         self.wait_completion(&sentinel);
         self.completions().into_iter().filter(|c| c["context"] != marker).collect()
     }
@@ -282,13 +291,32 @@ fn failure_filter_calls_back_only_for_failed_action_mutation_and_query(t: T) {
     let opts = |what: &str| json!({"excludeKinds": only_failures, "context": {"what": what}});
     let mut ok = vec![
         t.action(pool, "ok-action", succeed(json!(1.0)), opts("ok-action")),
-        id(&t.mutation("enqueueMutation", pool, merge(opts("ok-mutation"), json!({"key": "ok-mutation", "fail": false, "value": 1.0})))),
+        id(&t.mutation(
+            "enqueueMutation",
+            pool,
+            merge(opts("ok-mutation"), json!({"key": "ok-mutation", "fail": false, "value": 1.0})),
+        )),
     ];
     ok.extend(ids(&t.mutation("enqueueQueryBatch", pool, merge(opts("ok-query"), json!({"orderIds": [order(&t)]})))));
     let bad = [
         ("bad-action", t.action(pool, "bad-action", fail(), opts("bad-action"))),
-        ("bad-mutation", id(&t.mutation("enqueueMutation", pool, merge(opts("bad-mutation"), json!({"key": "bad-mutation", "fail": true, "value": 1.0}))))),
-        ("bad-query", ids(&t.mutation("enqueueQueryBatch", pool, merge(opts("bad-query"), json!({"orderIds": [deleted_order(&t)]}))))[0].clone()),
+        (
+            "bad-mutation",
+            id(&t.mutation(
+                "enqueueMutation",
+                pool,
+                merge(opts("bad-mutation"), json!({"key": "bad-mutation", "fail": true, "value": 1.0})),
+            )),
+        ),
+        (
+            "bad-query",
+            ids(&t.mutation(
+                "enqueueQueryBatch",
+                pool,
+                merge(opts("bad-query"), json!({"orderIds": [deleted_order(&t)]})),
+            ))[0]
+                .clone(),
+        ),
     ];
     for (what, work_id) in &bad {
         let c = t.wait_completion(work_id);
@@ -328,7 +356,12 @@ fn failure_filter_runs_once_after_retry_exhaustion(t: T) {
 /// third attempt; a failure-only filter sees nothing, an unfiltered handler sees the success.
 fn retry_that_succeeds_after_two_failures_skips_the_failure_callback(t: T) {
     let behavior = json!({"kind": "failTimes", "times": 2.0, "value": "third time lucky"});
-    let filtered = t.action("scrapeWorkpool", "lucky-filtered", behavior.clone(), json!({"excludeKinds": ["success", "canceled"]}));
+    let filtered = t.action(
+        "scrapeWorkpool",
+        "lucky-filtered",
+        behavior.clone(),
+        json!({"excludeKinds": ["success", "canceled"]}),
+    );
     let unfiltered = t.action("scrapeWorkpool", "lucky", behavior, json!({}));
     let c = t.wait_completion(&unfiltered);
     assert_eq!(c["kind"], json!("success"), "{c}");
@@ -435,7 +468,9 @@ fn canceling_running_work_dispatches_by_its_final_result(t: T) {
     ];
     let work: Vec<(String, &str, &str)> = cases
         .iter()
-        .map(|(key, behavior, retry, expected)| (t.action(pool, key, behavior.clone(), json!({"retry": retry})), *key, *expected))
+        .map(|(key, behavior, retry, expected)| {
+            (t.action(pool, key, behavior.clone(), json!({"retry": retry})), *key, *expected)
+        })
         .collect();
     poll("all five running", WAIT, || {
         let inflight = t.s.query_ok("example:inflight", json!({"group": group}));
@@ -472,7 +507,10 @@ fn cancel_all_cancels_a_pending_batch_of_each_kind(t: T) {
     all.extend(ids(&t.mutation(
         "enqueueMutationBatch",
         pool,
-        merge(later.clone(), json!({"items": [{"key": "m1", "fail": false, "value": 1.0}, {"key": "m2", "fail": false, "value": 2.0}]})),
+        merge(
+            later.clone(),
+            json!({"items": [{"key": "m1", "fail": false, "value": 1.0}, {"key": "m2", "fail": false, "value": 2.0}]}),
+        ),
     )));
     all.extend(ids(&t.mutation("enqueueQueryBatch", pool, merge(later, json!({"orderIds": [order(&t), order(&t)]})))));
     assert_eq!(all.len(), 6);
@@ -496,7 +534,12 @@ fn large_context_comes_back_intact(t: T) {
     let context = json!({"blob": "c".repeat(12 * 1024), "n": 7.0});
     let mut work = Vec::new();
     for pad in [0.0, 12.0 * 1024.0] {
-        let canceled = t.action(pool, &format!("big-cancel-{pad}"), succeed(json!(null)), json!({"context": context, "padBytes": pad, "runAfter": 60_000.0}));
+        let canceled = t.action(
+            pool,
+            &format!("big-cancel-{pad}"),
+            succeed(json!(null)),
+            json!({"context": context, "padBytes": pad, "runAfter": 60_000.0}),
+        );
         t.cancel(pool, &canceled);
         let failed = t.action(pool, &format!("big-fail-{pad}"), fail(), json!({"context": context, "padBytes": pad}));
         work.push((canceled, "canceled"));
@@ -505,7 +548,11 @@ fn large_context_comes_back_intact(t: T) {
     for (work_id, kind) in &work {
         let c = t.wait_completion(work_id);
         assert_eq!(c["kind"], json!(kind));
-        assert!(c["context"] == context, "{kind}: the context came back changed ({} bytes)", c["context"].to_string().len());
+        assert!(
+            c["context"] == context,
+            "{kind}: the context came back changed ({} bytes)",
+            c["context"].to_string().len()
+        );
     }
 }
 
@@ -529,14 +576,21 @@ fn batches_call_back_only_for_failed_items(t: T) {
     let actions = ids(&t.mutation(
         "enqueueActionBatch",
         pool,
-        merge(only_failures.clone(), json!({"items": [{"key": "b-ok", "behavior": succeed(json!(1.0))}, {"key": "b-bad", "behavior": fail()}]})),
+        merge(
+            only_failures.clone(),
+            json!({"items": [{"key": "b-ok", "behavior": succeed(json!(1.0))}, {"key": "b-bad", "behavior": fail()}]}),
+        ),
     ));
     let mutations = ids(&t.mutation(
         "enqueueMutationBatch",
         pool,
         merge(only_failures.clone(), json!({"items": [{"key": "bm-ok", "fail": false, "value": 1.0}, {"key": "bm-bad", "fail": true, "value": 2.0}]})),
     ));
-    let queries = ids(&t.mutation("enqueueQueryBatch", pool, merge(only_failures, json!({"orderIds": [order(&t), deleted_order(&t)]}))));
+    let queries = ids(&t.mutation(
+        "enqueueQueryBatch",
+        pool,
+        merge(only_failures, json!({"orderIds": [order(&t), deleted_order(&t)]})),
+    ));
     for batch in [&actions, &mutations, &queries] {
         assert_error(&t.wait_completion(&batch[1]), "work failed");
         t.wait_finished(pool, batch);
@@ -549,7 +603,8 @@ fn batches_call_back_only_for_failed_items(t: T) {
 /// §6.1 "rejects invalid result kinds at runtime" and §6.6 "rejects invalid status filters
 /// before writing any work": `["running"]` fails the enqueue, and nothing runs.
 fn invalid_exclude_kinds_are_rejected_and_nothing_runs(t: T) {
-    let args = t.args("emailWorkpool", json!({"key": "invalid", "behavior": succeed(json!(1.0)), "excludeKinds": ["running"]}));
+    let args = t
+        .args("emailWorkpool", json!({"key": "invalid", "behavior": succeed(json!(1.0)), "excludeKinds": ["running"]}));
     let err = t.s.mutation_err("example:enqueueAction", args.clone());
     assert!(err.message.contains("Validator error") || err.message.contains("running"), "{}", err.message);
     let mut batch = args;
@@ -568,7 +623,11 @@ fn work_without_on_complete_runs_without_callback(t: T) {
         t.action(pool, "no-handler", succeed(json!(1.0)), json!({"handler": "none", "context": {"dropped": true}})),
         t.action(pool, "null-handler", succeed(json!(1.0)), json!({"handler": "null", "context": {"dropped": true}})),
     ];
-    let batch = ids(&t.mutation("enqueueActionBatch", pool, json!({"handler": "null", "items": [{"key": "null-batch", "behavior": succeed(json!(1.0))}]})));
+    let batch = ids(&t.mutation(
+        "enqueueActionBatch",
+        pool,
+        json!({"handler": "null", "items": [{"key": "null-batch", "behavior": succeed(json!(1.0))}]}),
+    ));
     t.wait_attempts("no-handler", 1.0);
     t.wait_attempts("null-handler", 1.0);
     t.wait_attempts("null-batch", 1.0);
@@ -583,7 +642,12 @@ fn work_without_on_complete_runs_without_callback(t: T) {
 fn on_complete_that_throws_is_rolled_back_and_the_work_stays_finished(t: T) {
     let throws = json!({"handler": "throws"});
     let succeeded = t.action("emailWorkpool", "throw-ok", succeed(json!(1.0)), throws.clone());
-    let canceled = t.action("emailWorkpool", "throw-cancel", succeed(json!(1.0)), merge(throws.clone(), json!({"runAfter": 60_000.0})));
+    let canceled = t.action(
+        "emailWorkpool",
+        "throw-cancel",
+        succeed(json!(1.0)),
+        merge(throws.clone(), json!({"runAfter": 60_000.0})),
+    );
     t.cancel("emailWorkpool", &canceled);
     let exhausted = t.action("scrapeWorkpool", "throw-fail", fail(), throws);
     t.wait_finished("emailWorkpool", &[succeeded, canceled]);
@@ -614,7 +678,8 @@ fn enqueue_query_feeds_the_order_total_to_on_complete(t: T) {
 fn successful_results_reach_on_complete(t: T) {
     let pool = "emailWorkpool";
     let action = t.action(pool, "ret", succeed(json!({"action": "result", "n": [1.0, 2.0]})), json!({}));
-    let mutation = id(&t.mutation("enqueueMutation", pool, json!({"key": "ret-m", "fail": false, "value": "mutation result"})));
+    let mutation =
+        id(&t.mutation("enqueueMutation", pool, json!({"key": "ret-m", "fail": false, "value": "mutation result"})));
     let query = ids(&t.mutation("enqueueQueryBatch", pool, json!({"orderIds": [order(&t)]})))[0].clone();
     assert_eq!(t.wait_completion(&action)["returnValue"], json!({"action": "result", "n": [1.0, 2.0]}));
     assert_eq!(t.wait_completion(&mutation)["returnValue"], json!("mutation result"));
@@ -630,14 +695,22 @@ fn failure_handler_chains_a_fallback_action(t: T) {
     assert_eq!(c["handler"], json!("fallback"));
     assert_error(&c, "work failed");
     let fallback = poll("the fallback's completion", WAIT, || {
-        t.completions().into_iter().find(|c| c["context"] == json!({"fallbackFor": work_id})).ok_or("none yet".to_string())
+        t.completions()
+            .into_iter()
+            .find(|c| c["context"] == json!({"fallbackFor": work_id}))
+            .ok_or("none yet".to_string())
     });
     assert_eq!(fallback["kind"], json!("success"));
     assert_eq!(fallback["returnValue"], json!("fallback for scrape"));
     assert_eq!(t.attempts("scrape"), 1.0);
     assert_eq!(t.attempts("scrape-fallback"), 1.0);
     // A success chains nothing.
-    let ok = t.action(pool, "scrape-ok", succeed(json!(1.0)), json!({"handler": "fallback", "context": {"client": t.client, "pool": pool, "key": "scrape-ok"}}));
+    let ok = t.action(
+        pool,
+        "scrape-ok",
+        succeed(json!(1.0)),
+        json!({"handler": "fallback", "context": {"client": t.client, "pool": pool, "key": "scrape-ok"}}),
+    );
     assert_eq!(t.wait_completion(&ok)["kind"], json!("success"));
     t.settle();
     assert_eq!(t.attempts("scrape-ok-fallback"), 0.0);
@@ -658,14 +731,16 @@ fn serialized_pool_runs_mutations_in_enqueue_order_without_lost_updates(t: T) {
         let n = t.completions().len();
         if n == 20 { Ok(()) } else { Err(n.to_string()) }
     });
-    let returned: BTreeSet<u64> = t.completions().iter().filter_map(|c| c["returnValue"].as_f64()).map(|v| v as u64).collect();
+    let returned: BTreeSet<u64> =
+        t.completions().iter().filter_map(|c| c["returnValue"].as_f64()).map(|v| v as u64).collect();
     assert_eq!(returned, (1..=20).collect(), "each increment saw the previous one");
 }
 
 /// Runs `n` sleeping actions through `pool` and returns the most that ran at once.
 fn max_in_flight(t: &T, pool: &str, n: usize, ms: u64) -> f64 {
     let group = format!("{pool}-load");
-    let items: Vec<Value> = (0..n).map(|i| json!({"key": format!("{group}-{i}"), "behavior": sleep(ms, &group)})).collect();
+    let items: Vec<Value> =
+        (0..n).map(|i| json!({"key": format!("{group}-{i}"), "behavior": sleep(ms, &group)})).collect();
     let work = ids(&t.mutation("enqueueActionBatch", pool, json!({"items": items})));
     for work_id in &work {
         assert_eq!(t.wait_completion(work_id)["kind"], json!("success"));
@@ -693,7 +768,10 @@ fn env_pool_uses_its_default_parallelism(t: T) {
 #[test]
 fn env_pool_takes_its_parallelism_from_the_deployment_env() {
     for implementation in ["native", "ts"] {
-        let s = Server::start_app("fixtures/workpool", &["--in-memory", "--workpool-impl", implementation, "--env", "ENV_POOL_PARALLELISM=4"]);
+        let s = Server::start_app(
+            "fixtures/workpool",
+            &["--in-memory", "--workpool-impl", implementation, "--env", "ENV_POOL_PARALLELISM=4"],
+        );
         let t = T { s, client: "upstream" };
         assert_eq!(t.s.query_ok("example:poolParallelism", json!({}))["envPool"], json!(4.0), "{implementation}");
         assert_eq!(max_in_flight(&t, "envPool", 6, 1000), 4.0, "{implementation}");
@@ -704,9 +782,15 @@ fn env_pool_takes_its_parallelism_from_the_deployment_env() {
 /// processed); raising it again resumes.
 fn pause_with_zero_then_resume(t: T) {
     let pool = "emailWorkpool";
-    let items: Vec<Value> = (0..3).map(|i| json!({"key": format!("paused-{i}"), "behavior": succeed(json!(i))})).collect();
+    let items: Vec<Value> =
+        (0..3).map(|i| json!({"key": format!("paused-{i}"), "behavior": succeed(json!(i))})).collect();
     let work = ids(&t.mutation("enqueueActionBatch", pool, json!({"items": items, "thenMaxParallelism": 0.0})));
-    let doomed = t.action(pool, "paused-canceled", succeed(json!(null)), json!({"context": "doomed", "thenMaxParallelism": 0.0}));
+    let doomed = t.action(
+        pool,
+        "paused-canceled",
+        succeed(json!(null)),
+        json!({"context": "doomed", "thenMaxParallelism": 0.0}),
+    );
     t.cancel(pool, &doomed);
     assert_eq!(t.wait_completion(&doomed)["kind"], json!("canceled"), "cancellations are processed while paused");
     std::thread::sleep(Duration::from_millis(1500));
@@ -727,7 +811,10 @@ fn max_parallelism_out_of_range_is_rejected_and_nothing_is_written(t: T) {
     for (value, text) in [(500.0, "maxParallelism must be <= 200"), (-1.0, "maxParallelism must be >= 0")] {
         let err = t.s.mutation_err("example:updateConfig", t.args("emailWorkpool", json!({"maxParallelism": value})));
         err.assert_contains(text);
-        let err = t.s.mutation_err("example:enqueueWithParallelism", json!({"client": t.client, "key": format!("bad-{value}"), "maxParallelism": value}));
+        let err = t.s.mutation_err(
+            "example:enqueueWithParallelism",
+            json!({"client": t.client, "key": format!("bad-{value}"), "maxParallelism": value}),
+        );
         err.assert_contains(text);
     }
     assert_eq!(t.s.query_ok("example:effects", json!({})), json!([]), "the failed enqueues wrote nothing");
@@ -751,7 +838,10 @@ fn status_and_status_batch_report_each_state(t: T) {
         if s == json!({"state": "running", "previousAttempts": 0.0}) { Ok(()) } else { Err(s.to_string()) }
     });
     let batch = t.status_batch(pool, &[running.clone(), delayed.clone(), done.clone(), delayed.clone()]);
-    assert_eq!(batch, vec![json!({"state": "running", "previousAttempts": 0.0}), pending(0.0), finished(), pending(0.0)]);
+    assert_eq!(
+        batch,
+        vec![json!({"state": "running", "previousAttempts": 0.0}), pending(0.0), finished(), pending(0.0)]
+    );
     t.wait_completion(&running);
     t.cancel(pool, &delayed);
     t.wait_completion(&delayed);
@@ -767,9 +857,13 @@ fn emvex_pool_runs_work_with_its_own_parallelism(t: T) {
     assert_eq!(max_in_flight(&t, pool, 6, 1000), 3.0);
     let ok = t.action(pool, "ep-ok", succeed(json!("fine")), json!({"context": {"c": 1.0}}));
     let c = t.wait_completion(&ok);
-    assert_eq!((c["kind"].clone(), c["returnValue"].clone(), c["context"].clone()), (json!("success"), json!("fine"), json!({"c": 1.0})));
+    assert_eq!(
+        (c["kind"].clone(), c["returnValue"].clone(), c["context"].clone()),
+        (json!("success"), json!("fine"), json!({"c": 1.0}))
+    );
     let retry = json!({"maxAttempts": 3.0, "initialBackoffMs": 10.0, "base": 2.0});
-    let retried = t.action(pool, "ep-retry", json!({"kind": "failTimes", "times": 2.0, "value": "ok"}), json!({"retry": retry}));
+    let retried =
+        t.action(pool, "ep-retry", json!({"kind": "failTimes", "times": 2.0, "value": "ok"}), json!({"retry": retry}));
     assert_eq!(t.wait_completion(&retried)["returnValue"], json!("ok"));
     assert_eq!(t.attempts("ep-retry"), 3.0);
     let later = t.action(pool, "ep-later", succeed(json!(null)), json!({"runAfter": 60_000.0}));
@@ -829,7 +923,9 @@ fn cancel_all_lets_running_work_finish(t: T) {
 fn enqueue_commits_with_the_caller_mutation_or_from_an_action(t: T) {
     let err = t.s.mutation_err("example:enqueueThenThrow", t.args("emailWorkpool", json!({"key": "rolled-back"})));
     err.assert_contains("changed my mind");
-    let from_action = t.s.action("example:enqueueFromAction", t.args("emailWorkpool", json!({"key": "from-action", "value": "hello"})));
+    let from_action = t
+        .s
+        .action("example:enqueueFromAction", t.args("emailWorkpool", json!({"key": "from-action", "value": "hello"})));
     let work_id = id(&from_action.ok_value("enqueueFromAction"));
     let c = t.wait_completion(&work_id);
     assert_eq!((c["returnValue"].clone(), c["context"].clone()), (json!("hello"), json!({"from": "action"})));

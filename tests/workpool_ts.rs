@@ -72,9 +72,23 @@ fn the_pool_prints_its_report_event_at_the_default_level(s: Server) {
             None => Err(out),
         }
     });
-    let json_text = report.split_once("[INFO] '").and_then(|(_, rest)| rest.strip_suffix('\'')).unwrap_or_else(|| panic!("{report}"));
+    let json_text = report
+        .split_once("[INFO] '")
+        .and_then(|(_, rest)| rest.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("{report}"));
     let event: Value = serde_json::from_str(json_text).unwrap_or_else(|e| panic!("{e}: {json_text}"));
-    for field in ["completed", "succeeded", "failed", "retries", "canceled", "lastReportTs", "running", "backlog", "failureRate", "permanentFailureRate"] {
+    for field in [
+        "completed",
+        "succeeded",
+        "failed",
+        "retries",
+        "canceled",
+        "lastReportTs",
+        "running",
+        "backlog",
+        "failureRate",
+        "permanentFailureRate",
+    ] {
         assert!(event.get(field).is_some(), "report without {field}: {event}");
     }
     assert_eq!(event["component"], json!("workpool"));
@@ -120,7 +134,10 @@ fn enqueued_mutations_run(s: Server) {
 
 fn cancel_and_cancel_all_end_delayed_work_canceled_without_running_it(s: Server) {
     let first = s.mutation_ok("example:enqueueLater", json!({"to": "x", "delayMs": 60000.0}));
-    assert_eq!(s.query_ok("example:status", json!({"id": first})), json!({"state": "pending", "previousAttempts": 0.0}));
+    assert_eq!(
+        s.query_ok("example:status", json!({"id": first})),
+        json!({"state": "pending", "previousAttempts": 0.0})
+    );
     s.mutation_ok("example:cancel", json!({"id": first}));
     let rows = wait_results(&s, 1);
     assert_eq!(result_for(&rows, &first)["kind"], json!("canceled"));

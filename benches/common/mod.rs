@@ -88,13 +88,8 @@ impl Drop for DevServer {
 /// One call over the HTTP API; panics unless it succeeded.
 pub fn call(client: &reqwest::blocking::Client, url: &str, kind: &str, path: &str, args: Value) -> Value {
     let body = json!({ "path": path, "args": [args], "format": "convex_encoded_json" });
-    let response: Value = client
-        .post(format!("{url}/api/{kind}"))
-        .json(&body)
-        .send()
-        .expect("http call")
-        .json()
-        .expect("json body");
+    let response: Value =
+        client.post(format!("{url}/api/{kind}")).json(&body).send().expect("http call").json().expect("json body");
     assert_eq!(response["status"], "success", "{path} failed: {response}");
     response["value"].clone()
 }

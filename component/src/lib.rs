@@ -27,6 +27,8 @@
 //!
 //! Layering: executor → component → database/value; this crate never sees the JS engine.
 
+#![forbid(unsafe_code)]
+
 pub mod workpool;
 
 use std::collections::BTreeMap;
@@ -142,7 +144,10 @@ pub struct ActionStart {
 pub enum ActionOutcome {
     Success(Value),
     /// It threw (or could not run): the error message and a `ConvexError`'s data.
-    Failed { message: String, data: Option<Value> },
+    Failed {
+        message: String,
+        data: Option<Value>,
+    },
 }
 
 /// One call of a native function.

@@ -137,11 +137,7 @@ impl Server {
 
     /// POST /api/run/<route> {args, format: convex_encoded_json}; `route` like `messages/list`.
     pub fn run(&self, route: &str, args: Value) -> Resp {
-        self.post(
-            &format!("/api/run/{route}"),
-            &json!({"args": args, "format": "convex_encoded_json"}),
-            false,
-        )
+        self.post(&format!("/api/run/{route}"), &json!({"args": args, "format": "convex_encoded_json"}), false)
     }
 
     /// Runs a query and returns its value, panicking unless it succeeded.
@@ -218,11 +214,7 @@ pub struct FnError {
 impl FnError {
     /// Asserts that the message contains `needle`.
     pub fn assert_contains(&self, needle: &str) -> &Self {
-        assert!(
-            self.message.contains(needle),
-            "error message does not contain {needle:?}:\n{}",
-            self.message
-        );
+        assert!(self.message.contains(needle), "error message does not contain {needle:?}:\n{}", self.message);
         self
     }
 }
@@ -256,11 +248,7 @@ impl Resp {
             .unwrap_or_else(|| panic!("{what}: errorMessage missing or not a string: {}", self.text))
             .to_string();
         assert_server_error_prefix(&message);
-        FnError {
-            message,
-            data: self.json.get("errorData").cloned(),
-            log_lines: self.json.get("logLines").cloned(),
-        }
+        FnError { message, data: self.json.get("errorData").cloned(), log_lines: self.json.get("logLines").cloned() }
     }
 
     /// A response header as a string, if present.
@@ -357,9 +345,7 @@ pub fn normalize_numbers(v: &Value) -> Value {
             serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
         }
         Value::Array(items) => Value::Array(items.iter().map(normalize_numbers).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), normalize_numbers(v))).collect())
-        }
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), normalize_numbers(v))).collect()),
         other => other.clone(),
     }
 }
@@ -367,11 +353,7 @@ pub fn normalize_numbers(v: &Value) -> Value {
 /// Asserts two Convex JSON values are equal, treating JSON numbers as f64.
 #[track_caller]
 pub fn assert_json_eq(actual: &Value, expected: &Value) {
-    assert_eq!(
-        normalize_numbers(actual),
-        normalize_numbers(expected),
-        "\nactual:   {actual}\nexpected: {expected}"
-    );
+    assert_eq!(normalize_numbers(actual), normalize_numbers(expected), "\nactual:   {actual}\nexpected: {expected}");
 }
 
 /// The keys of a JSON object, in the order the server sent them.
@@ -445,10 +427,7 @@ pub fn decode_id(id: &str) -> Option<(u32, [u8; 16])> {
 /// The id of a message inserted with `messages:send`.
 pub fn send_message(server: &Server, author: &str, body: &str, channel: &str, likes: f64) -> String {
     server
-        .mutation_ok(
-            "messages:send",
-            json!({"author": author, "body": body, "channel": channel, "likes": likes}),
-        )
+        .mutation_ok("messages:send", json!({"author": author, "body": body, "channel": channel, "likes": likes}))
         .as_str()
         .expect("messages:send returns an id string")
         .to_string()
@@ -467,13 +446,9 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let path = std::env::temp_dir()
-            .join(format!("emvex-test-{tag}-{}-{nanos}-{n}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("emvex-test-{tag}-{}-{nanos}-{n}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create temp dir");
         TempDir { path }
     }
@@ -589,11 +564,10 @@ impl Server {
                 // Keep draining stdout after the URL so the child never blocks on a full pipe.
                 for line in reader.lines() {
                     let Ok(line) = line else { break };
-                    if !sent
-                        && let Some(url) = find_url(&line) {
-                            let _ = tx.send(url);
-                            sent = true;
-                        }
+                    if !sent && let Some(url) = find_url(&line) {
+                        let _ = tx.send(url);
+                        sent = true;
+                    }
                     let mut printed = printed.lock().unwrap();
                     printed.push_str(&line);
                     printed.push('\n');
@@ -624,17 +598,12 @@ impl Server {
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let _ = child.wait();
-                    panic!(
-                        "emvex dev closed stdout before printing its URL; stderr:\n{}",
-                        stderr.lock().unwrap()
-                    );
+                    panic!("emvex dev closed stdout before printing its URL; stderr:\n{}", stderr.lock().unwrap());
                 }
             }
         };
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("http client");
+        let client =
+            reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
         Server { child, url, stderr, stdout: printed, client }
     }
 
@@ -669,11 +638,7 @@ pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<
 
 /// Milliseconds since the Unix epoch, as Convex's `Date.now()` reports them.
 pub fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs_f64()
-        * 1000.0
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_secs_f64() * 1000.0
 }
 
 /// Sleeps until the wall clock reaches `at_ms` (milliseconds since the epoch).
@@ -725,12 +690,7 @@ pub fn wait_job_final_via(s: &Server, job_query: &str, id: &str, timeout: Durati
 /// Every `_scheduled_functions` row whose `name` is `name` (e.g. `jobs.js:record`), oldest first.
 pub fn scheduled_named(s: &Server, name: &str) -> Vec<Value> {
     let all = s.query_ok("jobs:scheduled", json!({}));
-    all.as_array()
-        .expect("jobs:scheduled returns an array")
-        .iter()
-        .filter(|j| j["name"] == name)
-        .cloned()
-        .collect()
+    all.as_array().expect("jobs:scheduled returns an array").iter().filter(|j| j["name"] == name).cloned().collect()
 }
 
 // ---------------------------------------------------------------------------

@@ -102,7 +102,13 @@ pub fn functions() -> Vec<NativeFunction> {
             object(&[("logLevel", log_level(), true), ("before", number(), true), ("limit", number(), true)]),
         ),
         function("lib", "status", Query, true, object(&[("id", work_id(), false)])),
-        function("lib", "statusBatch", Query, true, object(&[("ids", json!({"type": "array", "value": work_id()}), false)])),
+        function(
+            "lib",
+            "statusBatch",
+            Query,
+            true,
+            object(&[("ids", json!({"type": "array", "value": work_id()}), false)]),
+        ),
         function("config", "update", Mutation, true, config()),
     ]
 }
@@ -138,7 +144,15 @@ mod tests {
             functions().iter().filter(|f| f.public).map(|f| format!("{}:{}", f.module, f.name)).collect();
         assert_eq!(
             public,
-            ["lib:enqueue", "lib:enqueueBatch", "lib:cancel", "lib:cancelAll", "lib:status", "lib:statusBatch", "config:update"]
+            [
+                "lib:enqueue",
+                "lib:enqueueBatch",
+                "lib:cancel",
+                "lib:cancelAll",
+                "lib:status",
+                "lib:statusBatch",
+                "config:update"
+            ]
         );
         for f in functions() {
             let args: Json = serde_json::from_str(&f.args_json).unwrap();

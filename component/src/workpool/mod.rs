@@ -33,8 +33,8 @@ use emvex_value::{Object, Value};
 use serde_json::json;
 
 use crate::{
-    ActionOutcome, NativeCall, NativeComponent, NativeContext, NativeDefinition, NativeError, NativeFunction, NativeHost,
-    Progress,
+    ActionOutcome, NativeCall, NativeComponent, NativeContext, NativeDefinition, NativeError, NativeFunction,
+    NativeHost, Progress,
 };
 use store::{Globals, Work, number, string};
 
@@ -139,7 +139,8 @@ impl NativeComponent for NativeWorkpool {
     }
 
     fn actions_done(&self, ctx: NativeContext<'_>, outcomes: Vec<(Value, ActionOutcome)>) -> Result<(), NativeError> {
-        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }.actions_done(outcomes)
+        Pool { instance: ctx.instance, now_ms: ctx.now_ms, host: ctx.host, reports: &self.reports }
+            .actions_done(outcomes)
     }
 
     fn recover(&self, ctx: NativeContext<'_>) -> Result<(), NativeError> {
@@ -190,10 +191,15 @@ impl Pool<'_> {
         let level = config.and_then(|c| string(c, "logLevel"));
         let (globals, _) = store::update_globals(&mut self.host.db(), max, level)?;
         if max.is_some_and(|n| n > store::SOFT_MAX_PARALLELISM) {
-            self.log(&globals, "WARN", format!(
-                "maxParallelism should be <= {} , but is set to {}. This will be an error in a future version.",
-                store::SOFT_MAX_PARALLELISM, globals.max_parallelism
-            ));
+            self.log(
+                &globals,
+                "WARN",
+                format!(
+                    "maxParallelism should be <= {} , but is set to {}. This will be an error in a future version.",
+                    store::SOFT_MAX_PARALLELISM,
+                    globals.max_parallelism
+                ),
+            );
         }
         Ok(globals)
     }
@@ -226,10 +232,18 @@ impl Pool<'_> {
             return Err(NativeError::developer(format!("Invalid runAt {requested} for function {fn_name}")));
         }
         let run_at = if requested < self.now_ms - YEAR_MS {
-            self.log(globals, "ERROR", format!("runAt is more than a year in the past ({requested}); running {fn_name} now"));
+            self.log(
+                globals,
+                "ERROR",
+                format!("runAt is more than a year in the past ({requested}); running {fn_name} now"),
+            );
             self.now_ms
         } else if requested > self.now_ms + 4.0 * YEAR_MS {
-            self.log(globals, "ERROR", format!("runAt is more than 4 years in the future ({requested}); running {fn_name} in a year"));
+            self.log(
+                globals,
+                "ERROR",
+                format!("runAt is more than 4 years in the future ({requested}); running {fn_name} in a year"),
+            );
             self.now_ms + YEAR_MS
         } else {
             requested
@@ -245,9 +259,13 @@ impl Pool<'_> {
         row.insert("state".into(), Value::String("pending".into()));
         row.insert("runAt".into(), Value::Float64(run_at));
         let id = self.host.db().insert(store::WORK, row)?;
-        self.event(globals, "enqueued", json!({
-            "workId": id.encode(), "fnName": fn_name, "runAt": run_at, "enqueuedAt": self.now_ms,
-        }));
+        self.event(
+            globals,
+            "enqueued",
+            json!({
+                "workId": id.encode(), "fnName": fn_name, "runAt": run_at, "enqueuedAt": self.now_ms,
+            }),
+        );
         Ok(id)
     }
 
@@ -274,7 +292,9 @@ impl Pool<'_> {
     fn cancel_all(&mut self, args: &Object, globals: &Globals) -> Result<(), NativeError> {
         let limit = number(args, "limit").unwrap_or(CANCEL_ALL_PAGE);
         if !(limit >= 1.0) || limit.fract() != 0.0 {
-            return Err(NativeError::developer(format!("cancelAll: limit must be a positive whole number, got {limit}")));
+            return Err(NativeError::developer(format!(
+                "cancelAll: limit must be a positive whole number, got {limit}"
+            )));
         }
         // Without `before`, every row this transaction sees: a `_creationTime` can be a fraction
         // of a millisecond past the transaction's whole-millisecond `Date.now()`, so `now`

@@ -33,9 +33,10 @@ enum Attempt {
 impl Attempt {
     fn failed(message: String, data: Option<Value>) -> Attempt {
         // `NonRetryableError` data: `{__convexWorkpoolNonRetryable: true, message}`.
-        let marker = data.as_ref().and_then(Value::as_object).filter(|d| {
-            matches!(d.get("__convexWorkpoolNonRetryable"), Some(Value::Boolean(true)))
-        });
+        let marker = data
+            .as_ref()
+            .and_then(Value::as_object)
+            .filter(|d| matches!(d.get("__convexWorkpoolNonRetryable"), Some(Value::Boolean(true))));
         match marker.and_then(|d| string(d, "message")) {
             Some(message) => Attempt::Failed { error: message.to_string(), data, non_retryable: true },
             None => Attempt::Failed { error: message, data, non_retryable: false },
@@ -89,7 +90,8 @@ impl Pool<'_> {
         let running_now = limit.saturating_sub(free).max(running);
         if let Some(report) = self.reports.take_due(self.instance, self.now_ms, running_now, 0) {
             // Due work waiting for a slot, counted up to 10,000 (once a minute at most).
-            let backlog = self.host.db().collect(&store::work_in_state("pending", Some(("Lte", self.now_ms)), 10_000))?.len();
+            let backlog =
+                self.host.db().collect(&store::work_in_state("pending", Some(("Lte", self.now_ms)), 10_000))?.len();
             let mut report = report;
             report["backlog"] = json!(backlog);
             self.event(&globals, "report", report);
@@ -101,13 +103,17 @@ impl Pool<'_> {
 
     fn started_event(&mut self, globals: &Globals, work: &Work) {
         let run_at = number(&work.body, "runAt").unwrap_or(self.now_ms);
-        self.event(globals, "started", json!({
-            "workId": work.id.encode(),
-            "fnName": work.fn_name(),
-            "enqueuedAt": work.creation_time,
-            "startedAt": self.now_ms,
-            "startLag": self.now_ms - run_at,
-        }));
+        self.event(
+            globals,
+            "started",
+            json!({
+                "workId": work.id.encode(),
+                "fnName": work.fn_name(),
+                "enqueuedAt": work.creation_time,
+                "startedAt": self.now_ms,
+                "startLag": self.now_ms - run_at,
+            }),
+        );
     }
 
     /// Marks an action attempt running and returns what the executor must start.
@@ -169,7 +175,11 @@ impl Pool<'_> {
             }
             for doc in lost {
                 let work = Work::from_doc(doc);
-                self.log(&globals, "WARN", format!("{} was running when emvex stopped; recording it as failed", work.fn_name()));
+                self.log(
+                    &globals,
+                    "WARN",
+                    format!("{} was running when emvex stopped; recording it as failed", work.fn_name()),
+                );
                 self.complete(&globals, work, Attempt::failed(LOST_ACTION.into(), None))?;
             }
         }
@@ -190,11 +200,15 @@ impl Pool<'_> {
                 } else {
                     let behavior = behavior.unwrap_or_default();
                     let run_at = self.retry_at(&behavior, attempts);
-                    store::patch_work(&mut self.host.db(), &work.id, vec![
-                        ("attempts", Some(Value::Float64(attempts))),
-                        ("state", Some(Value::String("pending".into()))),
-                        ("runAt", Some(Value::Float64(run_at))),
-                    ])?;
+                    store::patch_work(
+                        &mut self.host.db(),
+                        &work.id,
+                        vec![
+                            ("attempts", Some(Value::Float64(attempts))),
+                            ("state", Some(Value::String("pending".into()))),
+                            ("runAt", Some(Value::Float64(run_at))),
+                        ],
+                    )?;
                     self.completed_event(globals, &work, attempts, "retrying");
                     return Ok(());
                 }
@@ -217,7 +231,13 @@ impl Pool<'_> {
 
     /// Calls `onComplete` with `{workId, context, result}` in this transaction; if it throws,
     /// its writes are rolled back and it is scheduled instead (at most one call commits).
-    fn dispatch_on_complete(&mut self, globals: &Globals, work: &Work, on_complete: &Object, result: Value) -> Result<(), NativeError> {
+    fn dispatch_on_complete(
+        &mut self,
+        globals: &Globals,
+        work: &Work,
+        on_complete: &Object,
+        result: Value,
+    ) -> Result<(), NativeError> {
         let handle = string(on_complete, "fnHandle").unwrap_or_default().to_string();
         let mut args = Object::new();
         args.insert("workId".into(), Value::String(work.id.encode()));
@@ -229,7 +249,11 @@ impl Pool<'_> {
         match self.host.run_function(&handle, NativeKind::Mutation, args.clone()) {
             Ok(_) => Ok(()),
             Err(NativeError::Developer { message, .. }) => {
-                self.log(globals, "ERROR", format!("onComplete for {} failed, scheduling it instead: {message}", work.fn_name()));
+                self.log(
+                    globals,
+                    "ERROR",
+                    format!("onComplete for {} failed, scheduling it instead: {message}", work.fn_name()),
+                );
                 if let Err(e) = self.host.schedule(&handle, self.now_ms, args) {
                     self.log(globals, "ERROR", format!("could not schedule onComplete for {}: {e:?}", work.fn_name()));
                 }
@@ -241,13 +265,17 @@ impl Pool<'_> {
 
     fn completed_event(&mut self, globals: &Globals, work: &Work, attempts: f64, status: &str) {
         self.reports.record(self.instance, status);
-        self.event(globals, "completed", json!({
-            "workId": work.id.encode(),
-            "fnName": work.fn_name(),
-            "completedAt": self.now_ms,
-            "attempts": attempts,
-            "status": status,
-        }));
+        self.event(
+            globals,
+            "completed",
+            json!({
+                "workId": work.id.encode(),
+                "fnName": work.fn_name(),
+                "completedAt": self.now_ms,
+                "attempts": attempts,
+                "status": status,
+            }),
+        );
     }
 
     /// When the retry after `attempts` finished attempts may start:

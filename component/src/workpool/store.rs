@@ -195,7 +195,11 @@ pub fn load_work(db: &mut InstanceTx<'_>, id: &DocumentId) -> Result<Option<Work
 }
 
 /// Patches a work row (`None` removes a field).
-pub fn patch_work(db: &mut InstanceTx<'_>, id: &DocumentId, fields: Vec<(&str, Option<Value>)>) -> Result<(), NativeError> {
+pub fn patch_work(
+    db: &mut InstanceTx<'_>,
+    id: &DocumentId,
+    fields: Vec<(&str, Option<Value>)>,
+) -> Result<(), NativeError> {
     let patch: BTreeMap<String, Option<Value>> = fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     db.patch(id, patch)?;
     Ok(())

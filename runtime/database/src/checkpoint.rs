@@ -96,10 +96,7 @@ fn run(conn: Connection, signal: &(Mutex<Signal>, Condvar), wal_frames: &AtomicI
     let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         if !state.due && !state.stopped {
-            state = wake
-                .wait_timeout(state, CHECKPOINT_INTERVAL)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            state = wake.wait_timeout(state, CHECKPOINT_INTERVAL).unwrap_or_else(|e| e.into_inner()).0;
         }
         if state.stopped {
             return;

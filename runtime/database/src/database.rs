@@ -51,55 +51,31 @@ pub(crate) struct TableCache {
 
 impl Inner {
     /// A cached table, if the cache is for `epoch`.
-    pub(crate) fn cached_table(
-        &self,
-        epoch: i64,
-        component: &str,
-        table: &str,
-    ) -> Option<Arc<TableInfo>> {
+    pub(crate) fn cached_table(&self, epoch: i64, component: &str, table: &str) -> Option<Arc<TableInfo>> {
         let cache = self.table_cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.epoch != epoch {
             return None;
         }
-        cache
-            .tables
-            .get(&(component.to_string(), table.to_string()))
-            .cloned()
+        cache.tables.get(&(component.to_string(), table.to_string())).cloned()
     }
 
     /// A cached table name by number, if the cache is for `epoch`.
-    pub(crate) fn cached_table_name(
-        &self,
-        epoch: i64,
-        component: &str,
-        number: u32,
-    ) -> Option<String> {
+    pub(crate) fn cached_table_name(&self, epoch: i64, component: &str, number: u32) -> Option<String> {
         let cache = self.table_cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.epoch != epoch {
             return None;
         }
-        cache
-            .tables
-            .iter()
-            .find(|((c, _), t)| c == component && t.number == number)
-            .map(|(_, t)| t.name.clone())
+        cache.tables.iter().find(|((c, _), t)| c == component && t.number == number).map(|(_, t)| t.name.clone())
     }
 
     /// Publishes table metadata read at `epoch` (ignored if the cache is newer).
-    pub(crate) fn publish_tables(
-        &self,
-        epoch: i64,
-        tables: HashMap<(String, String), Arc<TableInfo>>,
-    ) {
+    pub(crate) fn publish_tables(&self, epoch: i64, tables: HashMap<(String, String), Arc<TableInfo>>) {
         let mut cache = self.table_cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.epoch > epoch {
             return;
         }
         if cache.epoch < epoch {
-            *cache = TableCache {
-                epoch,
-                tables: HashMap::new(),
-            };
+            *cache = TableCache { epoch, tables: HashMap::new() };
         }
         cache.tables.extend(tables);
     }
@@ -110,11 +86,7 @@ impl Inner {
     }
 
     pub(crate) fn schema(&self, component: &str) -> Option<Arc<SchemaDefinition>> {
-        self.schemas
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(component)
-            .cloned()
+        self.schemas.read().unwrap_or_else(|e| e.into_inner()).get(component).cloned()
     }
 
     fn take_writer(&self) -> Connection {
@@ -123,20 +95,14 @@ impl Inner {
             if let Some(conn) = guard.take() {
                 return conn;
             }
-            guard = self
-                .writer_free
-                .wait(guard)
-                .unwrap_or_else(|e| e.into_inner());
+            guard = self.writer_free.wait(guard).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// Returns a connection taken by a transaction of `kind`.
     pub(crate) fn release(&self, conn: Connection, kind: TxKind) {
         if kind == TxKind::Query {
-            self.readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(conn);
+            self.readers.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
         } else {
             *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
             self.writer_free.notify_one();
@@ -148,16 +114,8 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(dir) = &self.temp_dir {
             // Close every connection before deleting the files.
-            drop(
-                self.writer
-                    .get_mut()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take(),
-            );
-            self.readers
-                .get_mut()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            drop(self.writer.get_mut().unwrap_or_else(|e| e.into_inner()).take());
+            self.readers.get_mut().unwrap_or_else(|e| e.into_inner()).clear();
             let _ = std::fs::remove_dir_all(dir);
         }
     }
@@ -165,9 +123,7 @@ impl Drop for Inner {
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Database")
-            .field("file", &self.inner.file)
-            .finish()
+        f.debug_struct("Database").field("file", &self.inner.file).finish()
     }
 }
 
@@ -177,20 +133,13 @@ fn load_schemas(conn: &Connection) -> Result<HashMap<String, Arc<SchemaDefinitio
     let mut out = HashMap::new();
     for row in rows {
         let (component, json) = row?;
-        out.insert(
-            component,
-            Arc::new(SchemaDefinition::from_export_json(&json)?),
-        );
+        out.insert(component, Arc::new(SchemaDefinition::from_export_json(&json)?));
     }
     Ok(out)
 }
 
 impl Database {
-    fn from_connection(
-        conn: Connection,
-        file: PathBuf,
-        temp_dir: Option<PathBuf>,
-    ) -> Result<Database, DbError> {
+    fn from_connection(conn: Connection, file: PathBuf, temp_dir: Option<PathBuf>) -> Result<Database, DbError> {
         let cleanup = |e: DbError| {
             if let Some(dir) = &temp_dir {
                 let _ = std::fs::remove_dir_all(dir);
@@ -226,12 +175,9 @@ impl Database {
     pub fn open_in_memory() -> Result<Database, DbError> {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir =
-            std::env::temp_dir().join(format!("emvex-mem-{}-{n}-{nanos}", std::process::id()));
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!("emvex-mem-{}-{n}-{nanos}", std::process::id()));
         let file = dir.join("db.sqlite3");
         let conn = match storage::open_file(&file) {
             Ok(c) => c,
@@ -249,22 +195,14 @@ impl Database {
     }
 
     fn start(&self, conn: Connection, kind: TxKind) -> Result<Transaction, DbError> {
-        let begin = if kind == TxKind::Mutation {
-            "BEGIN IMMEDIATE"
-        } else {
-            "BEGIN"
-        };
+        let begin = if kind == TxKind::Mutation { "BEGIN IMMEDIATE" } else { "BEGIN" };
         if let Err(e) = storage::exec_cached(&conn, begin) {
             self.inner.release(conn, kind);
             return Err(e);
         }
         // A query's first read pins its snapshot. The writer's clock is cached exactly.
         let cached = match kind {
-            TxKind::Mutation => *self
-                .inner
-                .writer_clock
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
+            TxKind::Mutation => *self.inner.writer_clock.lock().unwrap_or_else(|e| e.into_inner()),
             TxKind::Query => None,
         };
         let clock = match cached {
@@ -295,12 +233,7 @@ impl Database {
 
     /// Begins a read-only transaction on a consistent snapshot.
     pub fn begin_query(&self) -> Result<Transaction, DbError> {
-        let pooled = self
-            .inner
-            .readers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop();
+        let pooled = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
             None => {
@@ -316,26 +249,15 @@ impl Database {
     /// backfills new or changed indexes, drops removed ones), checks existing documents
     /// against it when `schemaValidation` is on, and makes it the schema writes are
     /// validated against. `None` removes the schema and every user index of the component.
-    pub fn apply_schema(
-        &self,
-        component: &str,
-        schema: Option<&SchemaDefinition>,
-    ) -> Result<(), DbError> {
+    pub fn apply_schema(&self, component: &str, schema: Option<&SchemaDefinition>) -> Result<(), DbError> {
         let mut tx = self.begin_mutation()?;
         tx.apply_schema_inner(component, schema)?;
         tx.commit()?;
         // Re-parse from the stored text so the cache owns its copy.
-        let mut cache = self
-            .inner
-            .schemas
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut cache = self.inner.schemas.write().unwrap_or_else(|e| e.into_inner());
         match schema {
             Some(s) => {
-                cache.insert(
-                    component.to_string(),
-                    Arc::new(SchemaDefinition::from_export_json(&s.json_text)?),
-                );
+                cache.insert(component.to_string(), Arc::new(SchemaDefinition::from_export_json(&s.json_text)?));
             }
             None => {
                 cache.remove(component);
@@ -356,9 +278,7 @@ impl Database {
         let mut stmt = conn.prepare_cached(
             "SELECT component FROM emvex_tables UNION SELECT component FROM emvex_schemas ORDER BY 1",
         )?;
-        let names = stmt
-            .query_map(params![], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
+        let names = stmt.query_map(params![], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(names)
     }
 }

@@ -20,11 +20,7 @@ pub struct DbError {
 
 impl DbError {
     pub fn new(code: &'static str, message: impl Into<String>) -> DbError {
-        DbError {
-            code,
-            message: message.into(),
-            data: None,
-        }
+        DbError { code, message: message.into(), data: None }
     }
 
     /// A failure of the storage engine itself (I/O, corruption, SQL bug).
@@ -72,10 +68,7 @@ mod tests {
     fn invalid_cursor_has_pagination_data() {
         let e = DbError::invalid_cursor();
         assert_eq!(e.code, "InvalidCursor");
-        assert!(
-            e.message
-                .starts_with("InvalidCursor: Tried to run a query starting from a cursor")
-        );
+        assert!(e.message.starts_with("InvalidCursor: Tried to run a query starting from a cursor"));
         assert_eq!(e.data.unwrap()["paginationError"], "InvalidCursor");
     }
 

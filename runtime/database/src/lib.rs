@@ -9,6 +9,8 @@
 //! Only this crate sees `rusqlite`. Every component path (`""` = the root app) has its own
 //! table namespace (user tables from 10001, system tables from 513).
 
+#![forbid(unsafe_code)]
+
 mod checkpoint;
 mod database;
 mod error;
@@ -24,9 +26,8 @@ pub use database::Database;
 pub use error::DbError;
 pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
 pub use transaction::{
-    FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER, MAX_BYTES_READ, MAX_BYTES_WRITTEN,
-    MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN, Transaction,
-    TransactionMetrics,
+    FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER, MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES,
+    MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN, Transaction, TransactionMetrics,
 };
 
 use emvex_value::id::DocumentId;
@@ -46,10 +47,7 @@ impl Document {
     pub fn to_value(&self) -> Value {
         let mut obj = self.body.clone();
         obj.insert("_id".to_string(), Value::String(self.id.encode()));
-        obj.insert(
-            "_creationTime".to_string(),
-            Value::Float64(self.creation_time),
-        );
+        obj.insert("_creationTime".to_string(), Value::Float64(self.creation_time));
         Value::Object(obj)
     }
 
@@ -57,10 +55,7 @@ impl Document {
     pub fn into_value(self) -> Value {
         let mut obj = self.body;
         obj.insert("_id".to_string(), Value::String(self.id.encode()));
-        obj.insert(
-            "_creationTime".to_string(),
-            Value::Float64(self.creation_time),
-        );
+        obj.insert("_creationTime".to_string(), Value::Float64(self.creation_time));
         Value::Object(obj)
     }
 }

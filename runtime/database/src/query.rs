@@ -36,16 +36,8 @@ pub(crate) enum RangeExpr {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
-    FullTableScan {
-        table: String,
-        order: Order,
-    },
-    IndexRange {
-        table: String,
-        index: String,
-        range: Vec<RangeExpr>,
-        order: Order,
-    },
+    FullTableScan { table: String, order: Order },
+    IndexRange { table: String, index: String, range: Vec<RangeExpr>, order: Order },
 }
 
 #[derive(Debug, Clone)]
@@ -113,9 +105,7 @@ fn parse_order(v: Option<&Json>) -> Result<Order, DbError> {
         None | Some(Json::Null) => Ok(Order::Asc),
         Some(Json::String(s)) if s == "asc" => Ok(Order::Asc),
         Some(Json::String(s)) if s == "desc" => Ok(Order::Desc),
-        Some(other) => Err(bad_query(format!(
-            "Invalid query order {other}, expected \"asc\" or \"desc\""
-        ))),
+        Some(other) => Err(bad_query(format!("Invalid query order {other}, expected \"asc\" or \"desc\""))),
     }
 }
 
@@ -125,12 +115,8 @@ fn value_of(json: &Json) -> Result<Option<Value>, DbError> {
 
 /// Parses the query JSON `{"source": ..., "operators": [...]}`.
 pub(crate) fn parse_query(json: &Json) -> Result<ParsedQuery, DbError> {
-    let obj = json
-        .as_object()
-        .ok_or_else(|| bad_query("Query must be a JSON object"))?;
-    let source_json = obj
-        .get("source")
-        .ok_or_else(|| bad_query("Query is missing `source`"))?;
+    let obj = json.as_object().ok_or_else(|| bad_query("Query must be a JSON object"))?;
+    let source_json = obj.get("source").ok_or_else(|| bad_query("Query is missing `source`"))?;
     let kind = source_json.get("type").and_then(Json::as_str).unwrap_or("");
     let order = parse_order(source_json.get("order"))?;
     let source = match kind {
@@ -139,28 +125,18 @@ pub(crate) fn parse_query(json: &Json) -> Result<ParsedQuery, DbError> {
                 .get("tableName")
                 .and_then(Json::as_str)
                 .ok_or_else(|| bad_query("FullTableScan is missing `tableName`"))?;
-            Source::FullTableScan {
-                table: table.to_string(),
-                order,
-            }
+            Source::FullTableScan { table: table.to_string(), order }
         }
         "IndexRange" => {
             let name = source_json
                 .get("indexName")
                 .and_then(Json::as_str)
                 .ok_or_else(|| bad_query("IndexRange is missing `indexName`"))?;
-            let (table, index) = name.split_once('.').ok_or_else(|| {
-                bad_query(format!(
-                    "Invalid index name \"{name}\": expected \"table.index\""
-                ))
-            })?;
+            let (table, index) = name
+                .split_once('.')
+                .ok_or_else(|| bad_query(format!("Invalid index name \"{name}\": expected \"table.index\"")))?;
             let mut range = Vec::new();
-            for r in source_json
-                .get("range")
-                .and_then(Json::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-            {
+            for r in source_json.get("range").and_then(Json::as_array).map(Vec::as_slice).unwrap_or(&[]) {
                 let field = r
                     .get("fieldPath")
                     .and_then(Json::as_str)
@@ -179,12 +155,7 @@ pub(crate) fn parse_query(json: &Json) -> Result<ParsedQuery, DbError> {
                 };
                 range.push(expr);
             }
-            Source::IndexRange {
-                table: table.to_string(),
-                index: index.to_string(),
-                range,
-                order,
-            }
+            Source::IndexRange { table: table.to_string(), index: index.to_string(), range, order }
         }
         "Search" => {
             return Err(DbError::new(
@@ -210,9 +181,7 @@ pub(crate) fn parse_query(json: &Json) -> Result<ParsedQuery, DbError> {
             let n = l
                 .as_f64()
                 .filter(|n| *n >= 0.0 && n.fract() == 0.0)
-                .ok_or_else(|| {
-                    bad_query(format!("Invalid limit {l}: must be a non-negative integer"))
-                })?;
+                .ok_or_else(|| bad_query(format!("Invalid limit {l}: must be a non-negative integer")))?;
             operators.push(Operator::Limit(n as u64));
         } else {
             return Err(bad_query(format!("Invalid query operator {op}")));
@@ -220,19 +189,12 @@ pub(crate) fn parse_query(json: &Json) -> Result<ParsedQuery, DbError> {
     }
     let mut normalized = json.clone();
     if let Some(src) = normalized.get_mut("source").and_then(Json::as_object_mut) {
-        src.insert(
-            "order".into(),
-            Json::String(if order == Order::Asc { "asc" } else { "desc" }.into()),
-        );
+        src.insert("order".into(), Json::String(if order == Order::Asc { "asc" } else { "desc" }.into()));
     }
     if let Some(o) = normalized.as_object_mut() {
         o.retain(|k, _| k == "source" || k == "operators");
     }
-    Ok(ParsedQuery {
-        source,
-        operators,
-        canonical: canonical_json(&normalized),
-    })
+    Ok(ParsedQuery { source, operators, canonical: canonical_json(&normalized) })
 }
 
 /// JSON text with object keys sorted at every level.
@@ -240,8 +202,7 @@ pub(crate) fn canonical_json(json: &Json) -> String {
     fn sort(json: &Json) -> Json {
         match json {
             Json::Object(map) => {
-                let sorted: BTreeMap<&String, Json> =
-                    map.iter().map(|(k, v)| (k, sort(v))).collect();
+                let sorted: BTreeMap<&String, Json> = map.iter().map(|(k, v)| (k, sort(v))).collect();
                 Json::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
             }
             Json::Array(items) => Json::Array(items.iter().map(sort).collect()),
@@ -254,18 +215,14 @@ pub(crate) fn canonical_json(json: &Json) -> String {
 fn two_operands(op: &str, v: &Json) -> Result<(Expr, Expr), DbError> {
     match v.as_array().map(Vec::as_slice) {
         Some([l, r]) => Ok((parse_expr(l)?, parse_expr(r)?)),
-        _ => Err(bad_query(format!(
-            "`{op}` takes an array of two expressions, got {v}"
-        ))),
+        _ => Err(bad_query(format!("`{op}` takes an array of two expressions, got {v}"))),
     }
 }
 
 /// Parses one filter expression node.
 pub(crate) fn parse_expr(json: &Json) -> Result<Expr, DbError> {
     let obj = json.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
-        bad_query(format!(
-            "Invalid filter expression {json}: expected an object with exactly one key"
-        ))
+        bad_query(format!("Invalid filter expression {json}: expected an object with exactly one key"))
     })?;
     let (key, v) = obj.iter().next().expect("one key");
     let cmp = |op: CmpOp| -> Result<Expr, DbError> {
@@ -285,9 +242,7 @@ pub(crate) fn parse_expr(json: &Json) -> Result<Expr, DbError> {
     };
     match key.as_str() {
         "$field" => {
-            let path = v
-                .as_str()
-                .ok_or_else(|| bad_query(format!("`$field` takes a string, got {v}")))?;
+            let path = v.as_str().ok_or_else(|| bad_query(format!("`$field` takes a string, got {v}")))?;
             Ok(Expr::Field(split_path(path)))
         }
         "$literal" => Ok(Expr::Literal(value_of(v)?)),
@@ -306,9 +261,7 @@ pub(crate) fn parse_expr(json: &Json) -> Result<Expr, DbError> {
         "$not" => Ok(Expr::Not(Box::new(parse_expr(v)?))),
         "$and" => Ok(Expr::And(list()?)),
         "$or" => Ok(Expr::Or(list()?)),
-        other => Err(bad_query(format!(
-            "Invalid filter expression operator \"{other}\""
-        ))),
+        other => Err(bad_query(format!("Invalid filter expression operator \"{other}\""))),
     }
 }
 
@@ -327,10 +280,7 @@ fn type_of(v: Option<&Value>) -> &'static str {
 fn as_bool(v: Option<Value>) -> Result<bool, DbError> {
     match v {
         Some(Value::Boolean(b)) => Ok(b),
-        other => Err(eval_error(format!(
-            "Cannot use value {} as a Boolean",
-            show(other.as_ref())
-        ))),
+        other => Err(eval_error(format!("Cannot use value {} as a Boolean", show(other.as_ref())))),
     }
 }
 
@@ -385,13 +335,9 @@ impl Expr {
             Expr::Neg(x) => {
                 let x = x.eval(env)?;
                 match &x {
-                    Some(Value::Int64(n)) => {
-                        Some(Value::Int64(n.checked_neg().ok_or_else(|| {
-                            eval_error(format!(
-                                "Cannot negate {n}: the result is out of range for Int64"
-                            ))
-                        })?))
-                    }
+                    Some(Value::Int64(n)) => Some(Value::Int64(n.checked_neg().ok_or_else(|| {
+                        eval_error(format!("Cannot negate {n}: the result is out of range for Int64"))
+                    })?)),
                     Some(Value::Float64(f)) => Some(Value::Float64(-f)),
                     _ => {
                         return Err(eval_error(format!(
@@ -449,11 +395,9 @@ fn arith(op: ArithOp, l: Option<&Value>, r: Option<&Value>) -> Result<Value, DbE
                 ArithOp::Div => a.checked_div(b),
                 ArithOp::Mod => a.checked_rem(b),
             };
-            result.map(Value::Int64).ok_or_else(|| {
-                eval_error(format!(
-                    "Cannot {name} {a} and {b}: the result is out of range for Int64"
-                ))
-            })
+            result
+                .map(Value::Int64)
+                .ok_or_else(|| eval_error(format!("Cannot {name} {a} and {b}: the result is out of range for Int64")))
         }
         (Some(Value::Float64(a)), Some(Value::Float64(b))) => Ok(Value::Float64(match op {
             ArithOp::Add => a + b,
@@ -475,12 +419,11 @@ fn arith(op: ArithOp, l: Option<&Value>, r: Option<&Value>) -> Result<Value, DbE
 /// Renders index fields the way Convex's messages do: `["a", "b", "_creationTime"]` (the
 /// trailing `_id` is implicit and not shown, except for `by_id` itself).
 pub(crate) fn display_fields(full_fields: &[String]) -> String {
-    let shown: &[String] =
-        if full_fields.len() > 1 && full_fields.last().map(String::as_str) == Some("_id") {
-            &full_fields[..full_fields.len() - 1]
-        } else {
-            full_fields
-        };
+    let shown: &[String] = if full_fields.len() > 1 && full_fields.last().map(String::as_str) == Some("_id") {
+        &full_fields[..full_fields.len() - 1]
+    } else {
+        full_fields
+    };
     let quoted: Vec<String> = shown.iter().map(|f| format!("{f:?}")).collect();
     format!("[{}]", quoted.join(", "))
 }
@@ -494,10 +437,7 @@ pub(crate) struct KeyInterval {
 
 impl KeyInterval {
     pub fn all() -> KeyInterval {
-        KeyInterval {
-            lo: Vec::new(),
-            hi: None,
-        }
+        KeyInterval { lo: Vec::new(), hi: None }
     }
 }
 
@@ -538,12 +478,7 @@ pub(crate) fn compile_range(
         };
         let slot = if is_upper { &mut upper } else { &mut lower };
         if slot.is_some() {
-            return Err(already_defined(
-                if is_upper { "upper" } else { "lower" },
-                field,
-                cmp,
-                value.as_ref(),
-            ));
+            return Err(already_defined(if is_upper { "upper" } else { "lower" }, field, cmp, value.as_ref()));
         }
         if let Some(first) = ineq_field
             && first != field
@@ -620,10 +555,7 @@ pub(crate) fn compile_range(
             Some(k) => k,
             // Nothing sorts after this bound: the interval is empty.
             None => {
-                return Ok(KeyInterval {
-                    lo: vec![0xff; 1],
-                    hi: Some(vec![0xff; 1]),
-                });
+                return Ok(KeyInterval { lo: vec![0xff; 1], hi: Some(vec![0xff; 1]) });
             }
         },
     };
@@ -638,10 +570,7 @@ pub(crate) fn compile_range(
 fn already_defined(kind: &str, field: &str, cmp: &str, value: Option<&Value>) -> DbError {
     DbError::new(
         "AlreadyDefinedBound",
-        format!(
-            "Already defined {kind} bound in index range. Can't add {field:?} {cmp} {}.",
-            show(value)
-        ),
+        format!("Already defined {kind} bound in index range. Can't add {field:?} {cmp} {}.", show(value)),
     )
 }
 
@@ -662,11 +591,7 @@ pub(crate) fn fingerprint(canonical_query: &str, full_fields: &[String]) -> [u8;
     let mut h = Sha256::new();
     h.update(canonical_query.as_bytes());
     h.update(b"\n");
-    h.update(
-        serde_json::to_string(full_fields)
-            .unwrap_or_default()
-            .as_bytes(),
-    );
+    h.update(serde_json::to_string(full_fields).unwrap_or_default().as_bytes());
     h.finalize().into()
 }
 
@@ -687,9 +612,8 @@ pub(crate) fn encode_cursor(fp: &[u8; 32], pos: &Position) -> String {
 /// Decodes a cursor minted for the query with fingerprint `fp`; anything else is
 /// `InvalidCursor`.
 pub(crate) fn decode_cursor(cursor: &str, fp: &[u8; 32]) -> Result<Position, DbError> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| DbError::invalid_cursor())?;
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| DbError::invalid_cursor())?;
     if bytes.len() < 2 + FINGERPRINT_BYTES
         || bytes[0] != CURSOR_VERSION
         || bytes[1..1 + FINGERPRINT_BYTES] != fp[..FINGERPRINT_BYTES]
@@ -717,11 +641,7 @@ mod tests {
         let body = v(body).into_object().unwrap();
         let id = Value::String("someid".into());
         let ct = Value::Float64(1.5);
-        e.eval(&DocEnv {
-            body: &body,
-            id: &id,
-            creation_time: &ct,
-        })
+        e.eval(&DocEnv { body: &body, id: &id, creation_time: &ct })
     }
 
     fn lit(j: Json) -> Json {
@@ -733,89 +653,25 @@ mod tests {
         let t = Some(Value::Boolean(true));
         let f = Some(Value::Boolean(false));
         // "a" > 5 across types.
-        assert_eq!(
-            eval(json!({"$gt": [lit(json!("a")), lit(json!(5))]}), json!({})).unwrap(),
-            t
-        );
+        assert_eq!(eval(json!({"$gt": [lit(json!("a")), lit(json!(5))]}), json!({})).unwrap(), t);
         // missing field == undefined, != null, < null.
-        assert_eq!(
-            eval(
-                json!({"$eq": [{"$field": "x"}, lit(json!({"$undefined": null}))]}),
-                json!({})
-            )
-            .unwrap(),
-            t
-        );
-        assert_eq!(
-            eval(
-                json!({"$eq": [{"$field": "x"}, lit(json!(null))]}),
-                json!({})
-            )
-            .unwrap(),
-            f
-        );
-        assert_eq!(
-            eval(
-                json!({"$lt": [{"$field": "x"}, lit(json!(null))]}),
-                json!({})
-            )
-            .unwrap(),
-            t
-        );
+        assert_eq!(eval(json!({"$eq": [{"$field": "x"}, lit(json!({"$undefined": null}))]}), json!({})).unwrap(), t);
+        assert_eq!(eval(json!({"$eq": [{"$field": "x"}, lit(json!(null))]}), json!({})).unwrap(), f);
+        assert_eq!(eval(json!({"$lt": [{"$field": "x"}, lit(json!(null))]}), json!({})).unwrap(), t);
         // int never equals float; int < float.
         let one_n = json!({"$integer": "AQAAAAAAAAA="});
-        assert_eq!(
-            eval(
-                json!({"$eq": [lit(one_n.clone()), lit(json!(1))]}),
-                json!({})
-            )
-            .unwrap(),
-            f
-        );
-        assert_eq!(
-            eval(json!({"$lt": [lit(one_n), lit(json!(0.5))]}), json!({})).unwrap(),
-            t
-        );
+        assert_eq!(eval(json!({"$eq": [lit(one_n.clone()), lit(json!(1))]}), json!({})).unwrap(), f);
+        assert_eq!(eval(json!({"$lt": [lit(one_n), lit(json!(0.5))]}), json!({})).unwrap(), t);
         // nested paths, system fields, arrays are not traversed.
-        assert_eq!(
-            eval(
-                json!({"$eq": [{"$field": "a.b"}, lit(json!(2))]}),
-                json!({"a": {"b": 2}})
-            )
-            .unwrap(),
-            t
-        );
-        assert_eq!(
-            eval(
-                json!({"$eq": [{"$field": "_id"}, lit(json!("someid"))]}),
-                json!({})
-            )
-            .unwrap(),
-            t
-        );
-        assert_eq!(
-            eval(
-                json!({"$gt": [{"$field": "_creationTime"}, lit(json!(1))]}),
-                json!({})
-            )
-            .unwrap(),
-            t
-        );
-        assert_eq!(
-            eval(json!({"$field": "a.0"}), json!({"a": [1]})).unwrap(),
-            None
-        );
+        assert_eq!(eval(json!({"$eq": [{"$field": "a.b"}, lit(json!(2))]}), json!({"a": {"b": 2}})).unwrap(), t);
+        assert_eq!(eval(json!({"$eq": [{"$field": "_id"}, lit(json!("someid"))]}), json!({})).unwrap(), t);
+        assert_eq!(eval(json!({"$gt": [{"$field": "_creationTime"}, lit(json!(1))]}), json!({})).unwrap(), t);
+        assert_eq!(eval(json!({"$field": "a.0"}), json!({"a": [1]})).unwrap(), None);
         // NaN == NaN, -0 != 0
         let nan = json!({"$float": "AAAAAAAA+H8="});
-        assert_eq!(
-            eval(json!({"$eq": [lit(nan.clone()), lit(nan)]}), json!({})).unwrap(),
-            t
-        );
+        assert_eq!(eval(json!({"$eq": [lit(nan.clone()), lit(nan)]}), json!({})).unwrap(), t);
         let neg0 = json!({"$float": "AAAAAAAAAIA="});
-        assert_eq!(
-            eval(json!({"$neq": [lit(neg0), lit(json!(0))]}), json!({})).unwrap(),
-            t
-        );
+        assert_eq!(eval(json!({"$neq": [lit(neg0), lit(json!(0))]}), json!({})).unwrap(), t);
     }
 
     #[test]
@@ -827,22 +683,10 @@ mod tests {
         .unwrap();
         assert_eq!(r, Some(Value::Float64(-6.0)));
         let i = |n: i64| json!({"$integer": emvex_value::base64_encode(&n.to_le_bytes())});
-        assert_eq!(
-            eval(json!({"$add": [lit(i(2)), lit(i(3))]}), json!({})).unwrap(),
-            Some(Value::Int64(5))
-        );
-        assert_eq!(
-            eval(json!({"$and": []}), json!({})).unwrap(),
-            Some(Value::Boolean(true))
-        );
-        assert_eq!(
-            eval(json!({"$or": []}), json!({})).unwrap(),
-            Some(Value::Boolean(false))
-        );
-        assert_eq!(
-            eval(json!({"$not": lit(json!(false))}), json!({})).unwrap(),
-            Some(Value::Boolean(true))
-        );
+        assert_eq!(eval(json!({"$add": [lit(i(2)), lit(i(3))]}), json!({})).unwrap(), Some(Value::Int64(5)));
+        assert_eq!(eval(json!({"$and": []}), json!({})).unwrap(), Some(Value::Boolean(true)));
+        assert_eq!(eval(json!({"$or": []}), json!({})).unwrap(), Some(Value::Boolean(false)));
+        assert_eq!(eval(json!({"$not": lit(json!(false))}), json!({})).unwrap(), Some(Value::Boolean(true)));
         // short circuit: the second operand would be an error.
         assert_eq!(
             eval(json!({"$or": [lit(json!(true)), lit(json!(3))]}), json!({})).unwrap(),
@@ -855,22 +699,10 @@ mod tests {
         let i = |n: i64| json!({"$integer": emvex_value::base64_encode(&n.to_le_bytes())});
         let cases = [
             (json!({"$add": [lit(json!(1)), lit(i(1))]}), "Cannot add 1"),
-            (
-                json!({"$add": [{"$field": "x"}, lit(json!(1))]}),
-                "Cannot add undefined (type undefined)",
-            ),
-            (
-                json!({"$mul": [lit(json!("a")), lit(json!(1))]}),
-                "(type String)",
-            ),
-            (
-                json!({"$div": [lit(i(5)), lit(i(0))]}),
-                "Cannot divide 5 by zero",
-            ),
-            (
-                json!({"$add": [lit(i(i64::MAX)), lit(i(1))]}),
-                "out of range for Int64",
-            ),
+            (json!({"$add": [{"$field": "x"}, lit(json!(1))]}), "Cannot add undefined (type undefined)"),
+            (json!({"$mul": [lit(json!("a")), lit(json!(1))]}), "(type String)"),
+            (json!({"$div": [lit(i(5)), lit(i(0))]}), "Cannot divide 5 by zero"),
+            (json!({"$add": [lit(i(i64::MAX)), lit(i(1))]}), "out of range for Int64"),
             (json!({"$neg": lit(json!("s"))}), "Cannot negate"),
             (json!({"$and": [lit(json!(1))]}), "as a Boolean"),
             (json!({"$not": lit(json!(null))}), "as a Boolean"),
@@ -894,17 +726,21 @@ mod tests {
             assert!(parse_query(&q).is_err(), "{q}");
         }
         let many: Vec<Json> = (0..257).map(|_| json!({"limit": 1})).collect();
-        let e = parse_query(
-            &json!({"source": {"type": "FullTableScan", "tableName": "t"}, "operators": many}),
-        )
-        .unwrap_err();
+        let e = parse_query(&json!({"source": {"type": "FullTableScan", "tableName": "t"}, "operators": many}))
+            .unwrap_err();
         assert_eq!(e.message, "Query has too many operators");
     }
 
     #[test]
     fn canonical_normalises_order_and_keys() {
-        let a = parse_query(&json!({"source": {"type": "FullTableScan", "tableName": "t", "order": null}, "operators": []})).unwrap();
-        let b = parse_query(&json!({"operators": [], "source": {"order": "asc", "tableName": "t", "type": "FullTableScan"}})).unwrap();
+        let a = parse_query(
+            &json!({"source": {"type": "FullTableScan", "tableName": "t", "order": null}, "operators": []}),
+        )
+        .unwrap();
+        let b = parse_query(
+            &json!({"operators": [], "source": {"order": "asc", "tableName": "t", "type": "FullTableScan"}}),
+        )
+        .unwrap();
         assert_eq!(a.canonical, b.canonical);
     }
 
@@ -918,73 +754,42 @@ mod tests {
         let eq = |f: &str, n: f64| RangeExpr::Eq(f.into(), Some(Value::Float64(n)));
         let e = compile_range("t.by_ab", &ff, &[eq("b", 1.0)]).unwrap_err();
         assert_eq!(e.code, "InvalidIndexRange");
-        assert!(e.message.contains("Index fields: [\"a\", \"b\", \"_creationTime\"]\nQuery fields: [\"b\"]\nFirst incorrect field: \"b\""), "{}", e.message);
+        assert!(
+            e.message.contains(
+                "Index fields: [\"a\", \"b\", \"_creationTime\"]\nQuery fields: [\"b\"]\nFirst incorrect field: \"b\""
+            ),
+            "{}",
+            e.message
+        );
         let e = compile_range("t.by_ab", &ff, &[eq("c", 1.0)]).unwrap_err();
         assert_eq!(e.code, "FieldNotInIndex");
         let e = compile_range("t.by_ab", &ff, &[eq("a", 1.0), eq("a", 2.0)]).unwrap_err();
         assert_eq!(e.code, "AlreadyDefinedBound");
         // Like Convex, the message shows the value that was already defined.
-        assert!(
-            e.message.contains("Can't add \"a\" == 1.0."),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("Can't add \"a\" == 1.0."), "{}", e.message);
         let gt = |f: &str, n: f64| RangeExpr::Gt(f.into(), Some(Value::Float64(n)));
-        let e = compile_range(
-            "t.by_ab",
-            &ff,
-            &[
-                gt("a", 1.0),
-                RangeExpr::Gte("a".into(), Some(Value::Float64(2.0))),
-            ],
-        )
-        .unwrap_err();
-        assert!(
-            e.message.starts_with("Already defined lower bound"),
-            "{}",
-            e.message
-        );
-        let e = compile_range(
-            "t.by_ab",
-            &ff,
-            &[
-                gt("a", 1.0),
-                RangeExpr::Lt("b".into(), Some(Value::Float64(2.0))),
-            ],
-        )
-        .unwrap_err();
+        let e = compile_range("t.by_ab", &ff, &[gt("a", 1.0), RangeExpr::Gte("a".into(), Some(Value::Float64(2.0)))])
+            .unwrap_err();
+        assert!(e.message.starts_with("Already defined lower bound"), "{}", e.message);
+        let e = compile_range("t.by_ab", &ff, &[gt("a", 1.0), RangeExpr::Lt("b".into(), Some(Value::Float64(2.0)))])
+            .unwrap_err();
         assert_eq!(e.code, "BoundsOnMultipleFields");
         let e = compile_range("t.by_ab", &ff, &[eq("a", 1.0), gt("a", 0.0)]).unwrap_err();
         assert_eq!(e.code, "AlreadyDefinedBound");
         // a valid one, with _creationTime and _id usable after the fields
-        compile_range(
-            "t.by_ab",
-            &ff,
-            &[eq("a", 1.0), eq("b", 2.0), gt("_creationTime", 0.0)],
-        )
-        .unwrap();
-        assert_eq!(
-            compile_range("t.by_ab", &ff, &[]).unwrap(),
-            KeyInterval::all()
-        );
+        compile_range("t.by_ab", &ff, &[eq("a", 1.0), eq("b", 2.0), gt("_creationTime", 0.0)]).unwrap();
+        assert_eq!(compile_range("t.by_ab", &ff, &[]).unwrap(), KeyInterval::all());
     }
 
     #[test]
     fn cursors_roundtrip_and_reject_other_queries() {
         let fp1 = fingerprint("q1", &fields(&["_creationTime", "_id"]));
         let fp2 = fingerprint("q2", &fields(&["_creationTime", "_id"]));
-        for pos in [
-            Position::End,
-            Position::After(vec![1, 2, 3]),
-            Position::After(vec![]),
-        ] {
+        for pos in [Position::End, Position::After(vec![1, 2, 3]), Position::After(vec![])] {
             let c = encode_cursor(&fp1, &pos);
             assert_eq!(decode_cursor(&c, &fp1).unwrap(), pos);
             assert_eq!(decode_cursor(&c, &fp2).unwrap_err().code, "InvalidCursor");
         }
-        assert_eq!(
-            decode_cursor("garbage!", &fp1).unwrap_err().code,
-            "InvalidCursor"
-        );
+        assert_eq!(decode_cursor("garbage!", &fp1).unwrap_err().code, "InvalidCursor");
     }
 }

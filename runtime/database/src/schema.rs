@@ -48,14 +48,7 @@ pub struct SchemaDefinition {
 impl std::fmt::Debug for SchemaDefinition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SchemaDefinition")
-            .field(
-                "tables",
-                &self
-                    .tables
-                    .iter()
-                    .map(|t| (&t.name, &t.indexes))
-                    .collect::<Vec<_>>(),
-            )
+            .field("tables", &self.tables.iter().map(|t| (&t.name, &t.indexes)).collect::<Vec<_>>())
             .field("schema_validation", &self.schema_validation)
             .finish()
     }
@@ -71,35 +64,27 @@ fn is_identifier(s: &str) -> bool {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
         _ => return false,
     }
-    s.len() <= 64
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !s.chars().all(|c| c == '_')
+    s.len() <= 64 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !s.chars().all(|c| c == '_')
 }
 
 impl SchemaDefinition {
     /// Parses the text returned by `schema.export()`.
     pub fn from_export_json(json: &str) -> Result<SchemaDefinition, DbError> {
-        let root: Json = serde_json::from_str(json)
-            .map_err(|e| invalid(format!("Schema export is not valid JSON: {e}")))?;
-        let obj = root
-            .as_object()
-            .ok_or_else(|| invalid("Schema export must be a JSON object".into()))?;
+        let root: Json =
+            serde_json::from_str(json).map_err(|e| invalid(format!("Schema export is not valid JSON: {e}")))?;
+        let obj = root.as_object().ok_or_else(|| invalid("Schema export must be a JSON object".into()))?;
         let schema_validation = match obj.get("schemaValidation") {
             None | Some(Json::Null) => true,
             Some(Json::Bool(b)) => *b,
             Some(other) => {
-                return Err(invalid(format!(
-                    "schemaValidation must be a boolean, got {other}"
-                )));
+                return Err(invalid(format!("schemaValidation must be a boolean, got {other}")));
             }
         };
         let tables_json = match obj.get("tables") {
             None | Some(Json::Null) => Vec::new(),
             Some(Json::Array(a)) => a.clone(),
             Some(other) => {
-                return Err(invalid(format!(
-                    "Schema `tables` must be an array, got {other}"
-                )));
+                return Err(invalid(format!("Schema `tables` must be an array, got {other}")));
             }
         };
         let mut names = BTreeSet::new();
@@ -108,15 +93,11 @@ impl SchemaDefinition {
             let name = t
                 .get("tableName")
                 .and_then(Json::as_str)
-                .ok_or_else(|| {
-                    invalid("Every table in the schema needs a string `tableName`".into())
-                })?
+                .ok_or_else(|| invalid("Every table in the schema needs a string `tableName`".into()))?
                 .to_string();
             emvex_value::limits::check_table_name(&name)?;
             if name.starts_with('_') {
-                return Err(invalid(format!(
-                    "Table names cannot start with '_': {name}"
-                )));
+                return Err(invalid(format!("Table names cannot start with '_': {name}")));
             }
             if !names.insert(name.clone()) {
                 return Err(invalid(format!("Duplicate table name in schema: {name}")));
@@ -127,10 +108,7 @@ impl SchemaDefinition {
                 for ix in list {
                     let def = parse_index(&name, ix)?;
                     if !index_names.insert(def.name.clone()) {
-                        return Err(invalid(format!(
-                            "Duplicate index name \"{}\" in table \"{name}\".",
-                            def.name
-                        )));
+                        return Err(invalid(format!("Duplicate index name \"{}\" in table \"{name}\".", def.name)));
                     }
                     indexes.push(def);
                 }
@@ -141,9 +119,7 @@ impl SchemaDefinition {
                         if let Some(n) = ix.get("indexDescriptor").and_then(Json::as_str)
                             && !index_names.insert(n.to_string())
                         {
-                            return Err(invalid(format!(
-                                "Duplicate index name \"{n}\" in table \"{name}\"."
-                            )));
+                            return Err(invalid(format!("Duplicate index name \"{n}\" in table \"{name}\".")));
                         }
                     }
                 }
@@ -157,24 +133,14 @@ impl SchemaDefinition {
             let document_type = match t.get("documentType") {
                 None | Some(Json::Null) => None,
                 Some(v) if v.get("type").and_then(Json::as_str) == Some("any") => None,
-                Some(v) => Some(Validator::from_json(v).map_err(|e| {
-                    invalid(format!(
-                        "Invalid documentType for table \"{name}\": {}",
-                        e.message
-                    ))
-                })?),
+                Some(v) => Some(
+                    Validator::from_json(v)
+                        .map_err(|e| invalid(format!("Invalid documentType for table \"{name}\": {}", e.message)))?,
+                ),
             };
-            tables.push(TableDefinition {
-                name,
-                indexes,
-                document_type,
-            });
+            tables.push(TableDefinition { name, indexes, document_type });
         }
-        Ok(SchemaDefinition {
-            tables,
-            schema_validation,
-            json_text: json.to_string(),
-        })
+        Ok(SchemaDefinition { tables, schema_validation, json_text: json.to_string() })
     }
 
     /// The table definition for `name`, if the schema declares it.
@@ -187,11 +153,7 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
     let name = ix
         .get("indexDescriptor")
         .and_then(Json::as_str)
-        .ok_or_else(|| {
-            invalid(format!(
-                "Every index of table \"{table}\" needs a string `indexDescriptor`"
-            ))
-        })?
+        .ok_or_else(|| invalid(format!("Every index of table \"{table}\" needs a string `indexDescriptor`")))?
         .to_string();
     if !is_identifier(&name) {
         return Err(invalid(format!(
@@ -215,9 +177,7 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
         .and_then(Json::as_array)
         .ok_or_else(|| invalid(format!("Index \"{table}.{name}\" needs a `fields` array")))?;
     if fields_json.is_empty() {
-        return Err(invalid(format!(
-            "Index \"{table}.{name}\" must have at least one field."
-        )));
+        return Err(invalid(format!("Index \"{table}.{name}\" must have at least one field.")));
     }
     if fields_json.len() > MAX_INDEX_FIELDS {
         return Err(invalid(format!(
@@ -228,23 +188,14 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
     let mut fields = Vec::new();
     let mut seen = BTreeSet::new();
     for f in fields_json {
-        let f = f.as_str().ok_or_else(|| {
-            invalid(format!(
-                "Index \"{table}.{name}\" fields must be strings, got {f}"
-            ))
-        })?;
+        let f =
+            f.as_str().ok_or_else(|| invalid(format!("Index \"{table}.{name}\" fields must be strings, got {f}")))?;
         if f.is_empty() || f.split('.').any(str::is_empty) {
-            return Err(invalid(format!(
-                "Index \"{table}.{name}\" has an invalid field path \"{f}\"."
-            )));
+            return Err(invalid(format!("Index \"{table}.{name}\" has an invalid field path \"{f}\".")));
         }
         for part in f.split('.') {
-            emvex_value::limits::check_field_name(part).map_err(|e| {
-                invalid(format!(
-                    "Index \"{table}.{name}\" field \"{f}\": {}",
-                    e.message
-                ))
-            })?;
+            emvex_value::limits::check_field_name(part)
+                .map_err(|e| invalid(format!("Index \"{table}.{name}\" field \"{f}\": {}", e.message)))?;
         }
         if f.starts_with('_') {
             return Err(invalid(format!(
@@ -253,9 +204,7 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
             )));
         }
         if !seen.insert(f.to_string()) {
-            return Err(invalid(format!(
-                "Index \"{table}.{name}\" lists the field \"{f}\" twice."
-            )));
+            return Err(invalid(format!("Index \"{table}.{name}\" lists the field \"{f}\" twice.")));
         }
         fields.push(f.to_string());
     }
@@ -284,10 +233,7 @@ mod tests {
         assert!(s.schema_validation);
         let t = s.table("tasks").unwrap();
         assert_eq!(t.indexes.len(), 2);
-        assert_eq!(
-            t.indexes[1].fields,
-            vec!["a".to_string(), "b.c".to_string()]
-        );
+        assert_eq!(t.indexes[1].fields, vec!["a".to_string(), "b.c".to_string()]);
         assert!(t.document_type.is_some());
         assert!(s.table("other").is_none());
     }
@@ -295,35 +241,14 @@ mod tests {
     #[test]
     fn rejects_bad_indexes() {
         for (ixs, needle) in [
-            (
-                r#"[{"indexDescriptor":"by_id","fields":["a"]}]"#,
-                "reserved",
-            ),
-            (
-                r#"[{"indexDescriptor":"by_creation_time","fields":["a"]}]"#,
-                "reserved",
-            ),
-            (
-                r#"[{"indexDescriptor":"_x","fields":["a"]}]"#,
-                "cannot start with '_'",
-            ),
-            (
-                r#"[{"indexDescriptor":"1x","fields":["a"]}]"#,
-                "Invalid index name",
-            ),
-            (
-                r#"[{"indexDescriptor":"x","fields":["_creationTime"]}]"#,
-                "reserved",
-            ),
-            (
-                r#"[{"indexDescriptor":"x","fields":[]}]"#,
-                "at least one field",
-            ),
+            (r#"[{"indexDescriptor":"by_id","fields":["a"]}]"#, "reserved"),
+            (r#"[{"indexDescriptor":"by_creation_time","fields":["a"]}]"#, "reserved"),
+            (r#"[{"indexDescriptor":"_x","fields":["a"]}]"#, "cannot start with '_'"),
+            (r#"[{"indexDescriptor":"1x","fields":["a"]}]"#, "Invalid index name"),
+            (r#"[{"indexDescriptor":"x","fields":["_creationTime"]}]"#, "reserved"),
+            (r#"[{"indexDescriptor":"x","fields":[]}]"#, "at least one field"),
             (r#"[{"indexDescriptor":"x","fields":["a","a"]}]"#, "twice"),
-            (
-                r#"[{"indexDescriptor":"x","fields":["a"]},{"indexDescriptor":"x","fields":["b"]}]"#,
-                "Duplicate",
-            ),
+            (r#"[{"indexDescriptor":"x","fields":["a"]},{"indexDescriptor":"x","fields":["b"]}]"#, "Duplicate"),
         ] {
             let e = SchemaDefinition::from_export_json(&schema(ixs)).unwrap_err();
             assert_eq!(e.code, "InvalidSchema", "{ixs}");

@@ -74,17 +74,13 @@ fn configure(conn: &Connection, file_backed: bool) -> Result<(), DbError> {
         // journal_mode returns a row; query it rather than execute.
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(DbError::storage(format!(
-                "could not enable WAL mode (got {mode})"
-            )));
+            return Err(DbError::storage(format!("could not enable WAL mode (got {mode})")));
         }
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Checkpoints run on a background thread (see checkpoint.rs), not inside commits.
         conn.execute_batch("PRAGMA wal_autocheckpoint=0;")?;
     }
-    conn.execute_batch(
-        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;",
-    )?;
+    conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -101,9 +97,8 @@ pub(crate) fn open_file(path: &Path) -> Result<Connection, DbError> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DbError::storage(format!("cannot create directory {}: {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::storage(format!("cannot create directory {}: {e}", dir.display())))?;
     }
     let conn = Connection::open(path)
         .map_err(|e| DbError::storage(format!("cannot open database {}: {e}", path.display())))?;
@@ -116,13 +111,8 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), DbError> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = (|| -> Result<(), DbError> {
         conn.execute_batch(SCHEMA_SQL)?;
-        let version: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM emvex_meta WHERE key = 'format_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let version: Option<i64> =
+            conn.query_row("SELECT value FROM emvex_meta WHERE key = 'format_version'", [], |r| r.get(0)).optional()?;
         match version {
             None => {
                 conn.execute(
@@ -134,9 +124,7 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), DbError> {
             Some(v) => {
                 return Err(DbError::new(
                     "UnsupportedFormat",
-                    format!(
-                        "database format version {v} is not supported (this build reads {FORMAT_VERSION})"
-                    ),
+                    format!("database format version {v} is not supported (this build reads {FORMAT_VERSION})"),
                 ));
             }
         }
@@ -172,11 +160,7 @@ pub(crate) struct Clock {
 
 /// Reads the clock in one statement (inside a transaction, this pins the snapshot).
 pub(crate) fn read_clock(conn: &Connection) -> Result<Clock, DbError> {
-    let mut clock = Clock {
-        last_commit_ts: 0,
-        last_creation_time: 0.0,
-        schema_epoch: 0,
-    };
+    let mut clock = Clock { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 };
     let mut stmt = conn.prepare_cached(
         "SELECT key, value FROM emvex_meta WHERE key IN ('last_commit_ts', 'last_creation_time', 'schema_epoch')",
     )?;
@@ -198,20 +182,12 @@ pub(crate) fn write_clock(conn: &Connection, clock: &Clock) -> Result<(), DbErro
         "INSERT OR REPLACE INTO emvex_meta (key, value) VALUES ('last_commit_ts', ?1), \
          ('last_creation_time', ?2), ('schema_epoch', ?3)",
     )?
-    .execute(params![
-        clock.last_commit_ts as i64,
-        clock.last_creation_time,
-        clock.schema_epoch
-    ])?;
+    .execute(params![clock.last_commit_ts as i64, clock.last_creation_time, clock.schema_epoch])?;
     Ok(())
 }
 
 #[cfg(test)]
-pub(crate) fn meta_set(
-    conn: &Connection,
-    key: &str,
-    value: rusqlite::types::Value,
-) -> Result<(), DbError> {
+pub(crate) fn meta_set(conn: &Connection, key: &str, value: rusqlite::types::Value) -> Result<(), DbError> {
     conn.prepare_cached("INSERT OR REPLACE INTO emvex_meta (key, value) VALUES (?1, ?2)")?
         .execute(params![key, value])?;
     Ok(())
@@ -251,10 +227,7 @@ mod tests {
         configure(&conn, false).unwrap();
         migrate(&conn).unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(
-            meta_get_i64(&conn, "format_version").unwrap(),
-            Some(FORMAT_VERSION)
-        );
+        assert_eq!(meta_get_i64(&conn, "format_version").unwrap(), Some(FORMAT_VERSION));
         meta_set(&conn, "format_version", rusqlite::types::Value::Integer(99)).unwrap();
         let e = migrate(&conn).unwrap_err();
         assert_eq!(e.code, "UnsupportedFormat");
@@ -264,19 +237,8 @@ mod tests {
     fn clock_roundtrips() {
         let conn = Connection::open_in_memory().unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(
-            read_clock(&conn).unwrap(),
-            Clock {
-                last_commit_ts: 0,
-                last_creation_time: 0.0,
-                schema_epoch: 0
-            }
-        );
-        let c = Clock {
-            last_commit_ts: 42,
-            last_creation_time: 1.5,
-            schema_epoch: 3,
-        };
+        assert_eq!(read_clock(&conn).unwrap(), Clock { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 });
+        let c = Clock { last_commit_ts: 42, last_creation_time: 1.5, schema_epoch: 3 };
         write_clock(&conn, &c).unwrap();
         assert_eq!(read_clock(&conn).unwrap(), c);
     }
@@ -288,9 +250,7 @@ mod tests {
         let d = baseline_single_row_commits(&path, 50).unwrap();
         assert!(d > Duration::ZERO);
         let conn = Connection::open(&path).unwrap();
-        let n: i64 = conn
-            .query_row("SELECT COUNT(*) FROM bench", [], |r| r.get(0))
-            .unwrap();
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM bench", [], |r| r.get(0)).unwrap();
         assert_eq!(n, 50);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -92,10 +92,7 @@ impl TableInfo {
 fn builtin_fields(index: &str) -> Option<Vec<String>> {
     match index {
         "by_id" => Some(vec![SYSTEM_FIELD_ID.to_string()]),
-        "by_creation_time" => Some(vec![
-            SYSTEM_FIELD_CREATION_TIME.to_string(),
-            SYSTEM_FIELD_ID.to_string(),
-        ]),
+        "by_creation_time" => Some(vec![SYSTEM_FIELD_CREATION_TIME.to_string(), SYSTEM_FIELD_ID.to_string()]),
         _ => None,
     }
 }
@@ -166,21 +163,16 @@ pub struct Transaction {
 }
 
 fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 fn internal_id_of(bytes: &[u8]) -> Result<[u8; 16], DbError> {
-    bytes
-        .try_into()
-        .map_err(|_| DbError::storage("corrupt internal id in storage"))
+    bytes.try_into().map_err(|_| DbError::storage("corrupt internal id in storage"))
 }
 
 fn parse_body(text: &str) -> Result<Object, DbError> {
-    let json: Json = serde_json::from_str(text)
-        .map_err(|e| DbError::storage(format!("corrupt document in storage: {e}")))?;
+    let json: Json =
+        serde_json::from_str(text).map_err(|e| DbError::storage(format!("corrupt document in storage: {e}")))?;
     Value::from_convex_json(&json)
         .map_err(|e| DbError::storage(format!("corrupt document in storage: {}", e.message)))?
         .into_object()
@@ -195,18 +187,8 @@ fn body_text(body: Object) -> (String, Object) {
 
 /// Convex size of a whole document (body plus `_id` and `_creationTime`).
 fn document_size(body: &Object, encoded_id_len: usize) -> u64 {
-    let body_size = 2 + body
-        .iter()
-        .map(|(k, v)| k.len() + 1 + v.size())
-        .sum::<usize>();
-    (body_size
-        + SYSTEM_FIELD_ID.len()
-        + 1
-        + 2
-        + encoded_id_len
-        + SYSTEM_FIELD_CREATION_TIME.len()
-        + 1
-        + 9) as u64
+    let body_size = 2 + body.iter().map(|(k, v)| k.len() + 1 + v.size()).sum::<usize>();
+    (body_size + SYSTEM_FIELD_ID.len() + 1 + 2 + encoded_id_len + SYSTEM_FIELD_CREATION_TIME.len() + 1 + 9) as u64
 }
 
 fn index_key(index: &IndexInfo, env: &DocEnv<'_>) -> Vec<u8> {
@@ -215,19 +197,10 @@ fn index_key(index: &IndexInfo, env: &DocEnv<'_>) -> Vec<u8> {
 }
 
 /// All index keys of a document, one per index of `table` (same order as `table.indexes`).
-fn document_keys(
-    table: &TableInfo,
-    id: &DocumentId,
-    creation_time: f64,
-    body: &Object,
-) -> Vec<Vec<u8>> {
+fn document_keys(table: &TableInfo, id: &DocumentId, creation_time: f64, body: &Object) -> Vec<Vec<u8>> {
     let id_value = Value::String(id.encode());
     let ct_value = Value::Float64(creation_time);
-    let env = DocEnv {
-        body,
-        id: &id_value,
-        creation_time: &ct_value,
-    };
+    let env = DocEnv { body, id: &id_value, creation_time: &ct_value };
     table.indexes.iter().map(|ix| index_key(ix, &env)).collect()
 }
 
@@ -248,20 +221,11 @@ fn check_limit<T: PartialOrd>(
     code: &'static str,
     message: impl FnOnce() -> String,
 ) -> Result<(), DbError> {
-    if used > max {
-        Err(DbError::new(code, message()))
-    } else {
-        Ok(())
-    }
+    if used > max { Err(DbError::new(code, message())) } else { Ok(()) }
 }
 
 impl Transaction {
-    pub(crate) fn new(
-        inner: Arc<Inner>,
-        conn: Connection,
-        kind: TxKind,
-        clock: storage::Clock,
-    ) -> Transaction {
+    pub(crate) fn new(inner: Arc<Inner>, conn: Connection, kind: TxKind, clock: storage::Clock) -> Transaction {
         let snapshot_ts = clock.last_commit_ts;
         let now_ms = (now_ns().max(snapshot_ts)) as f64 / 1e6;
         let next_creation_time = now_ms.max(clock.last_creation_time.next_up());
@@ -289,9 +253,7 @@ impl Transaction {
     }
 
     fn conn(&self) -> &Connection {
-        self.conn
-            .as_ref()
-            .expect("transaction connection is present until drop")
+        self.conn.as_ref().expect("transaction connection is present until drop")
     }
 
     /// Seeds the generator of new document ids (for deterministic ids per execution).
@@ -330,43 +292,25 @@ impl Transaction {
         }
         let conn = self.conn();
         let row: Option<(i64, u32)> = conn
-            .prepare_cached(
-                "SELECT tid, number FROM emvex_tables WHERE component = ?1 AND name = ?2",
-            )?
+            .prepare_cached("SELECT tid, number FROM emvex_tables WHERE component = ?1 AND name = ?2")?
             .query_row(params![component, table], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         let Some((tid, number)) = row else {
             return Ok(None);
         };
-        let mut stmt = conn.prepare_cached(
-            "SELECT index_id, name, fields FROM emvex_indexes WHERE tid = ?1 ORDER BY index_id",
-        )?;
-        let rows = stmt.query_map(params![tid], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
+        let mut stmt =
+            conn.prepare_cached("SELECT index_id, name, fields FROM emvex_indexes WHERE tid = ?1 ORDER BY index_id")?;
+        let rows = stmt
+            .query_map(params![tid], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         let mut indexes = Vec::new();
         for row in rows {
             let (index_id, name, fields) = row?;
             let fields: Vec<String> = serde_json::from_str(&fields)
                 .map_err(|e| DbError::storage(format!("corrupt index fields in storage: {e}")))?;
             let paths = fields.iter().map(|f| query::split_path(f)).collect();
-            indexes.push(IndexInfo {
-                index_id,
-                name,
-                fields,
-                paths,
-            });
+            indexes.push(IndexInfo { index_id, name, fields, paths });
         }
-        let info = Arc::new(TableInfo {
-            tid,
-            name: table.to_string(),
-            number,
-            indexes,
-        });
+        let info = Arc::new(TableInfo { tid, name: table.to_string(), number, indexes });
         self.tables.borrow_mut().insert(key, info.clone());
         Ok(Some(info))
     }
@@ -390,39 +334,23 @@ impl Transaction {
             None => lo,
             Some(n) if n < hi => n + 1,
             Some(_) => {
-                return Err(DbError::new(
-                    "TooManyTables",
-                    format!("Too many tables in component \"{component}\""),
-                ));
+                return Err(DbError::new("TooManyTables", format!("Too many tables in component \"{component}\"")));
             }
         };
-        conn.prepare_cached(
-            "INSERT INTO emvex_tables (component, name, number) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![component, table, number])?;
+        conn.prepare_cached("INSERT INTO emvex_tables (component, name, number) VALUES (?1, ?2, ?3)")?
+            .execute(params![component, table, number])?;
         let tid = conn.last_insert_rowid();
         for name in ["by_id", "by_creation_time"] {
             let fields = builtin_fields(name).expect("builtin");
-            conn.prepare_cached(
-                "INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![
-                tid,
-                name,
-                serde_json::to_string(&fields).expect("json")
-            ])?;
+            conn.prepare_cached("INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)")?
+                .execute(params![tid, name, serde_json::to_string(&fields).expect("json")])?;
         }
         self.epoch_changed = true;
         self.invalidate_tables();
-        self.load_table(component, table)?
-            .ok_or_else(|| DbError::storage("table vanished after creation"))
+        self.load_table(component, table)?.ok_or_else(|| DbError::storage("table vanished after creation"))
     }
 
-    fn table_by_number(
-        &self,
-        component: &str,
-        number: u32,
-    ) -> Result<Option<Arc<TableInfo>>, DbError> {
+    fn table_by_number(&self, component: &str, number: u32) -> Result<Option<Arc<TableInfo>>, DbError> {
         match self.table_name(component, number)? {
             Some(name) => self.load_table(component, &name),
             None => Ok(None),
@@ -435,23 +363,12 @@ impl Transaction {
     }
 
     /// The name of table number `table_number` in `component`, if it exists.
-    pub fn table_name(
-        &self,
-        component: &str,
-        table_number: u32,
-    ) -> Result<Option<String>, DbError> {
-        if let Some(t) = self
-            .tables
-            .borrow()
-            .iter()
-            .find(|((c, _), t)| c == component && t.number == table_number)
-        {
+    pub fn table_name(&self, component: &str, table_number: u32) -> Result<Option<String>, DbError> {
+        if let Some(t) = self.tables.borrow().iter().find(|((c, _), t)| c == component && t.number == table_number) {
             return Ok(Some(t.1.name.clone()));
         }
         if !self.epoch_changed
-            && let Some(name) = self
-                .inner
-                .cached_table_name(self.epoch, component, table_number)
+            && let Some(name) = self.inner.cached_table_name(self.epoch, component, table_number)
         {
             return Ok(Some(name));
         }
@@ -465,70 +382,39 @@ impl Transaction {
     /// The names of all tables of `component` (user and system), sorted.
     pub fn list_tables(&self, component: &str) -> Result<Vec<String>, DbError> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT name FROM emvex_tables WHERE component = ?1 ORDER BY name")?;
-        let names = stmt
-            .query_map(params![component], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
+        let mut stmt = conn.prepare_cached("SELECT name FROM emvex_tables WHERE component = ?1 ORDER BY name")?;
+        let names = stmt.query_map(params![component], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
         Ok(names)
     }
 
     /// A view resolving table numbers of `component` for `v.id("t")` validation.
     pub fn table_names<'a>(&'a self, component: &'a str) -> impl TableNames + 'a {
-        TxTableNames {
-            tx: self,
-            component,
-        }
+        TxTableNames { tx: self, component }
     }
 
     // ----- reads --------------------------------------------------------------------------
 
     fn record_query(&mut self) -> Result<(), DbError> {
         self.metrics.database_queries += 1;
-        check_limit(
-            self.metrics.database_queries,
-            MAX_DATABASE_QUERIES,
-            "TooManyReads",
-            || {
-                format!(
-                    "Too many reads in a single function execution (limit: {MAX_DATABASE_QUERIES})."
-                )
-            },
-        )?;
+        check_limit(self.metrics.database_queries, MAX_DATABASE_QUERIES, "TooManyReads", || {
+            format!("Too many reads in a single function execution (limit: {MAX_DATABASE_QUERIES}).")
+        })?;
         Ok(())
     }
 
     fn record_read(&mut self, bytes: u64) -> Result<(), DbError> {
         self.metrics.documents_read += 1;
         self.metrics.bytes_read += bytes;
-        check_limit(
-            self.metrics.documents_read,
-            MAX_DOCUMENTS_READ,
-            "TooManyDocumentsRead",
-            || {
-                format!(
-                    "Too many documents read in a single function execution (limit: {MAX_DOCUMENTS_READ})."
-                )
-            },
-        )?;
-        check_limit(
-            self.metrics.bytes_read,
-            MAX_BYTES_READ,
-            "TooManyBytesRead",
-            || {
-                format!(
-                    "Too many bytes read in a single function execution (limit: {MAX_BYTES_READ} bytes)."
-                )
-            },
-        )?;
+        check_limit(self.metrics.documents_read, MAX_DOCUMENTS_READ, "TooManyDocumentsRead", || {
+            format!("Too many documents read in a single function execution (limit: {MAX_DOCUMENTS_READ}).")
+        })?;
+        check_limit(self.metrics.bytes_read, MAX_BYTES_READ, "TooManyBytesRead", || {
+            format!("Too many bytes read in a single function execution (limit: {MAX_BYTES_READ} bytes).")
+        })?;
         Ok(())
     }
 
-    fn read_document(
-        &self,
-        table: &TableInfo,
-        id: &DocumentId,
-    ) -> Result<Option<Document>, DbError> {
+    fn read_document(&self, table: &TableInfo, id: &DocumentId) -> Result<Option<Document>, DbError> {
         let row: Option<(f64, String)> = self
             .conn()
             .prepare_cached("SELECT creation_time, body FROM emvex_documents WHERE tid = ?1 AND internal_id = ?2")?
@@ -536,12 +422,9 @@ impl Transaction {
             .optional()?;
         match row {
             None => Ok(None),
-            Some((creation_time, body)) => Ok(Some(Document {
-                id: *id,
-                table: table.name.clone(),
-                creation_time,
-                body: parse_body(&body)?,
-            })),
+            Some((creation_time, body)) => {
+                Ok(Some(Document { id: *id, table: table.name.clone(), creation_time, body: parse_body(&body)? }))
+            }
         }
     }
 
@@ -589,12 +472,8 @@ impl Transaction {
     }
 
     fn note_read(&mut self, component: &str, table: &str) {
-        if !self
-            .tables_read
-            .contains(&(component.to_string(), table.to_string()))
-        {
-            self.tables_read
-                .insert((component.to_string(), table.to_string()));
+        if !self.tables_read.contains(&(component.to_string(), table.to_string())) {
+            self.tables_read.insert((component.to_string(), table.to_string()));
         }
     }
 
@@ -615,20 +494,10 @@ impl Transaction {
         v
     }
 
-    fn record_write(
-        &mut self,
-        component: &str,
-        table: &TableInfo,
-        id: &DocumentId,
-        bytes: u64,
-    ) -> Result<(), DbError> {
+    fn record_write(&mut self, component: &str, table: &TableInfo, id: &DocumentId, bytes: u64) -> Result<(), DbError> {
         self.write_gen += 1;
-        if !self
-            .tables_written
-            .contains(&(component.to_string(), table.name.clone()))
-        {
-            self.tables_written
-                .insert((component.to_string(), table.name.clone()));
+        if !self.tables_written.contains(&(component.to_string(), table.name.clone())) {
+            self.tables_written.insert((component.to_string(), table.name.clone()));
         }
         if table.name.starts_with('_') {
             return Ok(());
@@ -637,38 +506,21 @@ impl Transaction {
             self.metrics.documents_written += 1;
         }
         self.metrics.bytes_written += bytes;
-        check_limit(
-            self.metrics.documents_written,
-            MAX_DOCUMENTS_WRITTEN,
-            "TooManyWrites",
-            || {
-                format!(
-                    "Too many writes in a single function execution (limit: {MAX_DOCUMENTS_WRITTEN}). Consider \
+        check_limit(self.metrics.documents_written, MAX_DOCUMENTS_WRITTEN, "TooManyWrites", || {
+            format!(
+                "Too many writes in a single function execution (limit: {MAX_DOCUMENTS_WRITTEN}). Consider \
                          using smaller limits in your queries, paginating over results, or splitting the work \
                          across multiple mutations."
-                )
-            },
-        )?;
-        check_limit(
-            self.metrics.bytes_written,
-            MAX_BYTES_WRITTEN,
-            "TooManyBytesWritten",
-            || {
-                format!(
-                    "Too many bytes written in a single function execution (limit: {MAX_BYTES_WRITTEN} bytes)."
-                )
-            },
-        )?;
+            )
+        })?;
+        check_limit(self.metrics.bytes_written, MAX_BYTES_WRITTEN, "TooManyBytesWritten", || {
+            format!("Too many bytes written in a single function execution (limit: {MAX_BYTES_WRITTEN} bytes).")
+        })?;
         Ok(())
     }
 
     /// Checks limits and (for user tables) the component's schema.
-    fn validate_document(
-        &self,
-        component: &str,
-        table: &TableInfo,
-        body: Object,
-    ) -> Result<Object, DbError> {
+    fn validate_document(&self, component: &str, table: &TableInfo, body: Object) -> Result<Object, DbError> {
         emvex_value::limits::check_document(&body)?;
         if table.name.starts_with('_') {
             return Ok(body);
@@ -709,12 +561,7 @@ impl Transaction {
 
     /// Inserts a document into a user table, creating the table on first insert. Assigns
     /// `_id` and `_creationTime`; validates limits and the schema.
-    pub fn insert(
-        &mut self,
-        component: &str,
-        table: &str,
-        body: Object,
-    ) -> Result<DocumentId, DbError> {
+    pub fn insert(&mut self, component: &str, table: &str, body: Object) -> Result<DocumentId, DbError> {
         self.check_writable()?;
         if table.starts_with('_') {
             return Err(DbError::new(
@@ -728,35 +575,20 @@ impl Transaction {
 
     /// Inserts into a system table (name starting with `_`), for the runtime's own use.
     /// System tables are never schema-validated and do not count toward user write limits.
-    pub fn insert_system(
-        &mut self,
-        component: &str,
-        table: &str,
-        body: Object,
-    ) -> Result<DocumentId, DbError> {
+    pub fn insert_system(&mut self, component: &str, table: &str, body: Object) -> Result<DocumentId, DbError> {
         self.check_writable()?;
         if !table.starts_with('_') || table.len() < 2 || table.len() > 64 {
-            return Err(DbError::new(
-                "InvalidTableName",
-                format!("Invalid system table name: \"{table}\""),
-            ));
+            return Err(DbError::new("InvalidTableName", format!("Invalid system table name: \"{table}\"")));
         }
         self.insert_inner(component, table, body)
     }
 
-    fn insert_inner(
-        &mut self,
-        component: &str,
-        table: &str,
-        body: Object,
-    ) -> Result<DocumentId, DbError> {
+    fn insert_inner(&mut self, component: &str, table: &str, body: Object) -> Result<DocumentId, DbError> {
         for f in [SYSTEM_FIELD_ID, SYSTEM_FIELD_CREATION_TIME] {
             if body.contains_key(f) {
                 return Err(DbError::new(
                     "InvalidDocument",
-                    format!(
-                        "Cannot insert a document with the system field '{f}': it is assigned by the database"
-                    ),
+                    format!("Cannot insert a document with the system field '{f}': it is assigned by the database"),
                 ));
             }
         }
@@ -777,9 +609,8 @@ impl Transaction {
             "INSERT INTO emvex_documents (tid, internal_id, creation_time, body) VALUES (?1, ?2, ?3, ?4)",
         )?
         .execute(params![info.tid, &id.internal_id[..], creation_time, text])?;
-        let mut ins = conn.prepare_cached(
-            "INSERT INTO emvex_index_entries (index_id, key, internal_id) VALUES (?1, ?2, ?3)",
-        )?;
+        let mut ins =
+            conn.prepare_cached("INSERT INTO emvex_index_entries (index_id, key, internal_id) VALUES (?1, ?2, ?3)")?;
         for (ix, key) in info.indexes.iter().zip(&keys) {
             ins.execute(params![ix.index_id, key, &id.internal_id[..]])?;
         }
@@ -795,30 +626,18 @@ impl Transaction {
         id: &DocumentId,
         verb: &str,
     ) -> Result<(Arc<TableInfo>, Document), DbError> {
-        let missing = || {
-            DbError::new(
-                "NonexistentDocument",
-                format!("{verb} on nonexistent document ID {}", id.encode()),
-            )
-        };
-        let table = self
-            .table_by_number(component, id.table_number)?
-            .ok_or_else(missing)?;
+        let missing =
+            || DbError::new("NonexistentDocument", format!("{verb} on nonexistent document ID {}", id.encode()));
+        let table = self.table_by_number(component, id.table_number)?.ok_or_else(missing)?;
         let doc = self.read_document(&table, id)?.ok_or_else(missing)?;
         self.record_read(document_size(&doc.body, id.encode().len()))?;
         Ok((table, doc))
     }
 
-    fn check_system_field(
-        doc: &Document,
-        field: &str,
-        value: Option<&Value>,
-    ) -> Result<(), DbError> {
+    fn check_system_field(doc: &Document, field: &str, value: Option<&Value>) -> Result<(), DbError> {
         let ok = match (field, value) {
             (SYSTEM_FIELD_ID, Some(Value::String(s))) => *s == doc.id.encode(),
-            (SYSTEM_FIELD_CREATION_TIME, Some(Value::Float64(f))) => {
-                f.to_bits() == doc.creation_time.to_bits()
-            }
+            (SYSTEM_FIELD_CREATION_TIME, Some(Value::Float64(f))) => f.to_bits() == doc.creation_time.to_bits(),
             _ => false,
         };
         if ok {
@@ -826,10 +645,7 @@ impl Transaction {
         } else {
             Err(DbError::new(
                 "InvalidDocument",
-                format!(
-                    "Cannot change the system field '{field}' of document {}",
-                    doc.id.encode()
-                ),
+                format!("Cannot change the system field '{field}' of document {}", doc.id.encode()),
             ))
         }
     }
@@ -865,12 +681,7 @@ impl Transaction {
     }
 
     /// Replaces the document's body; system fields, if present, must be unchanged (§3.3).
-    pub fn replace(
-        &mut self,
-        component: &str,
-        id: &DocumentId,
-        mut body: Object,
-    ) -> Result<Document, DbError> {
+    pub fn replace(&mut self, component: &str, id: &DocumentId, mut body: Object) -> Result<Document, DbError> {
         self.check_writable()?;
         let (table, old) = self.existing(component, id, "Replace")?;
         for f in [SYSTEM_FIELD_ID, SYSTEM_FIELD_CREATION_TIME] {
@@ -894,27 +705,20 @@ impl Transaction {
         let size = document_size(&body, old.id.encode().len());
         let (text, body) = body_text(body);
         let conn = self.conn();
-        conn.prepare_cached(
-            "UPDATE emvex_documents SET body = ?3 WHERE tid = ?1 AND internal_id = ?2",
-        )?
-        .execute(params![table.tid, &old.id.internal_id[..], text])?;
+        conn.prepare_cached("UPDATE emvex_documents SET body = ?3 WHERE tid = ?1 AND internal_id = ?2")?
+            .execute(params![table.tid, &old.id.internal_id[..], text])?;
         for ((ix, ok), nk) in table.indexes.iter().zip(&old_keys).zip(&new_keys) {
             if ok != nk {
+                conn.prepare_cached("DELETE FROM emvex_index_entries WHERE index_id = ?1 AND key = ?2")?
+                    .execute(params![ix.index_id, ok])?;
                 conn.prepare_cached(
-                    "DELETE FROM emvex_index_entries WHERE index_id = ?1 AND key = ?2",
+                    "INSERT INTO emvex_index_entries (index_id, key, internal_id) VALUES (?1, ?2, ?3)",
                 )?
-                .execute(params![ix.index_id, ok])?;
-                conn.prepare_cached("INSERT INTO emvex_index_entries (index_id, key, internal_id) VALUES (?1, ?2, ?3)")?
-                    .execute(params![ix.index_id, nk, &old.id.internal_id[..]])?;
+                .execute(params![ix.index_id, nk, &old.id.internal_id[..]])?;
             }
         }
         self.record_write(component, table, &old.id, size)?;
-        Ok(Document {
-            id: old.id,
-            table: old.table,
-            creation_time: old.creation_time,
-            body,
-        })
+        Ok(Document { id: old.id, table: old.table, creation_time: old.creation_time, body })
     }
 
     /// Deletes a document; returns it (§3.3).
@@ -927,10 +731,8 @@ impl Transaction {
         conn.prepare_cached("DELETE FROM emvex_documents WHERE tid = ?1 AND internal_id = ?2")?
             .execute(params![table.tid, &id.internal_id[..]])?;
         for (ix, key) in table.indexes.iter().zip(&keys) {
-            conn.prepare_cached(
-                "DELETE FROM emvex_index_entries WHERE index_id = ?1 AND key = ?2",
-            )?
-            .execute(params![ix.index_id, key])?;
+            conn.prepare_cached("DELETE FROM emvex_index_entries WHERE index_id = ?1 AND key = ?2")?
+                .execute(params![ix.index_id, key])?;
         }
         add_count(conn, table.tid, -1)?;
         self.record_write(component, &table, id, size)?;
@@ -956,10 +758,7 @@ impl Transaction {
             ));
         }
         if builtin_fields(name).is_some() || fields.is_empty() {
-            return Err(DbError::new(
-                "InvalidIndex",
-                format!("Invalid system index {table}.{name}"),
-            ));
+            return Err(DbError::new("InvalidIndex", format!("Invalid system index {table}.{name}")));
         }
         let info = match self.load_table(component, table)? {
             Some(t) => t,
@@ -979,12 +778,11 @@ impl Transaction {
                 .execute(params![existing.index_id])?;
         }
         let conn = self.conn();
-        conn.prepare_cached("INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)")?
-            .execute(params![
-                info.tid,
-                name,
-                serde_json::to_string(&full).expect("json")
-            ])?;
+        conn.prepare_cached("INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)")?.execute(params![
+            info.tid,
+            name,
+            serde_json::to_string(&full).expect("json")
+        ])?;
         let ix = IndexInfo {
             index_id: conn.last_insert_rowid(),
             name: name.to_string(),
@@ -1003,15 +801,8 @@ impl Transaction {
     fn compile(&mut self, component: &str, query_json: &Json) -> Result<QueryState, DbError> {
         let parsed = query::parse_query(query_json)?;
         let (table_name, index_name, range, order) = match &parsed.source {
-            Source::FullTableScan { table, order } => {
-                (table.clone(), "by_creation_time".to_string(), None, *order)
-            }
-            Source::IndexRange {
-                table,
-                index,
-                range,
-                order,
-            } => (table.clone(), index.clone(), Some(range), *order),
+            Source::FullTableScan { table, order } => (table.clone(), "by_creation_time".to_string(), None, *order),
+            Source::IndexRange { table, index, range, order } => (table.clone(), index.clone(), Some(range), *order),
         };
         self.note_read(component, &table_name);
         let table = self.load_table(component, &table_name)?;
@@ -1098,12 +889,7 @@ impl Transaction {
         // lazily stepped, index-ordered result instead.
         let mut stmt = self.conn().prepare_cached(sql)?;
         let rows = stmt.query_map(params![st.index_id, lo, hi, table.tid], |r| {
-            Ok(RawRow {
-                key: r.get(0)?,
-                internal_id: r.get(1)?,
-                creation_time: r.get(2)?,
-                body: r.get(3)?,
-            })
+            Ok(RawRow { key: r.get(0)?, internal_id: r.get(1)?, creation_time: r.get(2)?, body: r.get(3)? })
         })?;
         for row in rows.take(st.batch as usize) {
             st.buffer.push_back(row?);
@@ -1112,11 +898,7 @@ impl Transaction {
         Ok(())
     }
 
-    fn source_next(
-        &mut self,
-        st: &mut QueryState,
-        budget: Option<Budget>,
-    ) -> Result<Pull, DbError> {
+    fn source_next(&mut self, st: &mut QueryState, budget: Option<Budget>) -> Result<Pull, DbError> {
         if st.source_done {
             return Ok(Pull::Done);
         }
@@ -1136,10 +918,7 @@ impl Transaction {
             st.source_done = true;
             return Ok(Pull::Done);
         };
-        let table = st
-            .table
-            .as_ref()
-            .expect("rows only come from existing tables");
+        let table = st.table.as_ref().expect("rows only come from existing tables");
         let id = DocumentId::new(table.number, internal_id_of(&row.internal_id)?);
         let body = parse_body(&row.body)?;
         let size = document_size(&body, id.encode().len());
@@ -1147,23 +926,10 @@ impl Transaction {
         st.scanned_rows += 1;
         st.scanned_bytes += size;
         self.record_read(size)?;
-        Ok(Pull::Row(
-            row.key,
-            Document {
-                id,
-                table: table.name.clone(),
-                creation_time: row.creation_time,
-                body,
-            },
-        ))
+        Ok(Pull::Row(row.key, Document { id, table: table.name.clone(), creation_time: row.creation_time, body }))
     }
 
-    fn pull(
-        &mut self,
-        st: &mut QueryState,
-        ops: &[Operator],
-        budget: Option<Budget>,
-    ) -> Result<Pull, DbError> {
+    fn pull(&mut self, st: &mut QueryState, ops: &[Operator], budget: Option<Budget>) -> Result<Pull, DbError> {
         let Some((op, upstream)) = ops.split_last() else {
             return self.source_next(st, budget);
         };
@@ -1174,11 +940,7 @@ impl Transaction {
                     Pull::Row(key, doc) => {
                         let id_value = Value::String(doc.id.encode());
                         let ct_value = Value::Float64(doc.creation_time);
-                        let env = DocEnv {
-                            body: &doc.body,
-                            id: &id_value,
-                            creation_time: &ct_value,
-                        };
+                        let env = DocEnv { body: &doc.body, id: &id_value, creation_time: &ct_value };
                         if expr.matches(&env)? {
                             return Ok(Pull::Row(key, doc));
                         }
@@ -1231,18 +993,12 @@ impl Transaction {
     }
 
     /// One page of a paginated query (§3.8).
-    pub fn query_page(
-        &mut self,
-        component: &str,
-        request: &PageRequest,
-    ) -> Result<PageResult, DbError> {
+    pub fn query_page(&mut self, component: &str, request: &PageRequest) -> Result<PageResult, DbError> {
         let bad = |m: String| DbError::new("InvalidPaginationArgument", m);
         let page_size = request.page_size;
         if request.end_cursor.is_none() {
             if page_size.is_nan() || page_size < 1.0 {
-                return Err(bad(
-                    "Must request at least 1 document while paginating".into()
-                ));
+                return Err(bad("Must request at least 1 document while paginating".into()));
             }
             if page_size > MAX_PAGE_SIZE {
                 return Err(bad(format!(
@@ -1253,9 +1009,7 @@ impl Transaction {
         let limit_arg = |name: &str, v: Option<f64>| -> Result<u64, DbError> {
             match v {
                 None => Ok(u64::MAX),
-                Some(n) if n.is_nan() || n < 1.0 => {
-                    Err(bad(format!("{name} must be at least 1, got {n}")))
-                }
+                Some(n) if n.is_nan() || n < 1.0 => Err(bad(format!("{name} must be at least 1, got {n}"))),
                 Some(n) => Ok(n as u64),
             }
         };
@@ -1300,14 +1054,7 @@ impl Transaction {
                 }
             }
         }
-        let budget = if end.is_some() {
-            None
-        } else {
-            Some(Budget {
-                rows: max_rows,
-                bytes: max_bytes,
-            })
-        };
+        let budget = if end.is_some() { None } else { Some(Budget { rows: max_rows, bytes: max_bytes }) };
         let ops = st.operators.clone();
         let mut page = Vec::new();
         let mut keys: Vec<Vec<u8>> = Vec::new();
@@ -1339,10 +1086,7 @@ impl Transaction {
             page_status = Some("SplitRecommended".to_string());
         }
         let split_cursor = if page_status.is_some() && keys.len() >= 2 {
-            Some(query::encode_cursor(
-                &fp,
-                &Position::After(keys[keys.len() / 2 - 1].clone()),
-            ))
+            Some(query::encode_cursor(&fp, &Position::After(keys[keys.len() / 2 - 1].clone())))
         } else {
             None
         };
@@ -1361,22 +1105,17 @@ impl Transaction {
     /// (where there is nothing to undo).
     pub fn savepoint(&mut self) -> Result<(), DbError> {
         self.savepoints += 1;
-        self.conn()
-            .execute_batch(&format!("SAVEPOINT emvex_sp{}", self.savepoints))?;
+        self.conn().execute_batch(&format!("SAVEPOINT emvex_sp{}", self.savepoints))?;
         Ok(())
     }
 
     /// Undoes everything since the innermost open savepoint and closes it.
     pub fn rollback_to_savepoint(&mut self) -> Result<(), DbError> {
         if self.savepoints == 0 {
-            return Err(DbError::new(
-                "NoSavepoint",
-                "No open savepoint to roll back to",
-            ));
+            return Err(DbError::new("NoSavepoint", "No open savepoint to roll back to"));
         }
         let n = self.savepoints;
-        self.conn()
-            .execute_batch(&format!("ROLLBACK TO emvex_sp{n}; RELEASE emvex_sp{n}"))?;
+        self.conn().execute_batch(&format!("ROLLBACK TO emvex_sp{n}; RELEASE emvex_sp{n}"))?;
         self.savepoints -= 1;
         self.invalidate_tables();
         self.write_gen += 1;
@@ -1406,9 +1145,7 @@ impl Transaction {
                 let ts = now_ns().max(self.snapshot_ts + 1);
                 let clock = storage::Clock {
                     last_commit_ts: ts,
-                    last_creation_time: self
-                        .assigned_creation_time
-                        .unwrap_or(self.next_creation_time.next_down()),
+                    last_creation_time: self.assigned_creation_time.unwrap_or(self.next_creation_time.next_down()),
                     schema_epoch: self.epoch + i64::from(self.epoch_changed),
                 };
                 let conn = self.conn();
@@ -1438,9 +1175,8 @@ impl Transaction {
     ) -> Result<(), DbError> {
         self.epoch_changed = true;
         self.invalidate_tables();
-        let declared: HashMap<&str, &crate::schema::TableDefinition> = schema
-            .map(|s| s.tables.iter().map(|t| (t.name.as_str(), t)).collect())
-            .unwrap_or_default();
+        let declared: HashMap<&str, &crate::schema::TableDefinition> =
+            schema.map(|s| s.tables.iter().map(|t| (t.name.as_str(), t)).collect()).unwrap_or_default();
         // Tables declared by the schema exist (empty) even before their first insert.
         for name in declared.keys() {
             if self.load_table(component, name)?.is_none() {
@@ -1451,9 +1187,7 @@ impl Transaction {
             if name.starts_with('_') {
                 continue;
             }
-            let info = self
-                .load_table(component, &name)?
-                .expect("listed table exists");
+            let info = self.load_table(component, &name)?.expect("listed table exists");
             let wanted: Vec<(String, Vec<String>)> = declared
                 .get(name.as_str())
                 .map(|t| {
@@ -1469,11 +1203,7 @@ impl Transaction {
                 })
                 .unwrap_or_default();
             let mut changed = false;
-            for ix in info
-                .indexes
-                .iter()
-                .filter(|ix| builtin_fields(&ix.name).is_none())
-            {
+            for ix in info.indexes.iter().filter(|ix| builtin_fields(&ix.name).is_none()) {
                 if !wanted.iter().any(|(n, f)| *n == ix.name && *f == ix.fields) {
                     let conn = self.conn();
                     conn.prepare_cached("DELETE FROM emvex_index_entries WHERE index_id = ?1")?
@@ -1484,20 +1214,10 @@ impl Transaction {
                 }
             }
             for (n, f) in &wanted {
-                if !info
-                    .indexes
-                    .iter()
-                    .any(|ix| ix.name == *n && ix.fields == *f)
-                {
+                if !info.indexes.iter().any(|ix| ix.name == *n && ix.fields == *f) {
                     let conn = self.conn();
-                    conn.prepare_cached(
-                        "INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)",
-                    )?
-                    .execute(params![
-                        info.tid,
-                        n,
-                        serde_json::to_string(f).expect("json")
-                    ])?;
+                    conn.prepare_cached("INSERT INTO emvex_indexes (tid, name, fields) VALUES (?1, ?2, ?3)")?
+                        .execute(params![info.tid, n, serde_json::to_string(f).expect("json")])?;
                     let index_id = conn.last_insert_rowid();
                     let ix = IndexInfo {
                         index_id,
@@ -1519,13 +1239,11 @@ impl Transaction {
         let conn = self.conn();
         match schema {
             Some(s) => conn
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO emvex_schemas (component, json) VALUES (?1, ?2)",
-                )?
+                .prepare_cached("INSERT OR REPLACE INTO emvex_schemas (component, json) VALUES (?1, ?2)")?
                 .execute(params![component, s.json_text])?,
-            None => conn
-                .prepare_cached("DELETE FROM emvex_schemas WHERE component = ?1")?
-                .execute(params![component])?,
+            None => {
+                conn.prepare_cached("DELETE FROM emvex_schemas WHERE component = ?1")?.execute(params![component])?
+            }
         };
         self.write_gen += 1;
         Ok(())
@@ -1536,19 +1254,15 @@ impl Transaction {
         table: &TableInfo,
         mut f: impl FnMut(DocumentId, f64, Object) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT internal_id, creation_time, body FROM emvex_documents WHERE tid = ?1",
-        )?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT internal_id, creation_time, body FROM emvex_documents WHERE tid = ?1")?;
         let mut rows = stmt.query(params![table.tid])?;
         while let Some(r) = rows.next()? {
             let internal: Vec<u8> = r.get(0)?;
             let ct: f64 = r.get(1)?;
             let body: String = r.get(2)?;
-            f(
-                DocumentId::new(table.number, internal_id_of(&internal)?),
-                ct,
-                parse_body(&body)?,
-            )?;
+            f(DocumentId::new(table.number, internal_id_of(&internal)?), ct, parse_body(&body)?)?;
         }
         Ok(())
     }
@@ -1558,36 +1272,24 @@ impl Transaction {
         self.for_each_document(table, |id, ct, body| {
             let id_value = Value::String(id.encode());
             let ct_value = Value::Float64(ct);
-            let env = DocEnv {
-                body: &body,
-                id: &id_value,
-                creation_time: &ct_value,
-            };
+            let env = DocEnv { body: &body, id: &id_value, creation_time: &ct_value };
             entries.push((index_key(ix, &env), id.internal_id));
             Ok(())
         })?;
-        let mut ins = self.conn().prepare_cached(
-            "INSERT INTO emvex_index_entries (index_id, key, internal_id) VALUES (?1, ?2, ?3)",
-        )?;
+        let mut ins = self
+            .conn()
+            .prepare_cached("INSERT INTO emvex_index_entries (index_id, key, internal_id) VALUES (?1, ?2, ?3)")?;
         for (key, internal) in entries {
             ins.execute(params![ix.index_id, key, &internal[..]])?;
         }
         Ok(())
     }
 
-    fn validate_existing(
-        &self,
-        component: &str,
-        schema: &SchemaDefinition,
-        table: &TableInfo,
-    ) -> Result<(), DbError> {
+    fn validate_existing(&self, component: &str, schema: &SchemaDefinition, table: &TableInfo) -> Result<(), DbError> {
         if !schema.schema_validation {
             return Ok(());
         }
-        let Some(validator) = schema
-            .table(&table.name)
-            .and_then(|t| t.document_type.as_ref())
-        else {
+        let Some(validator) = schema.table(&table.name).and_then(|t| t.document_type.as_ref()) else {
             return Ok(());
         };
         let names = self.table_names(component);
@@ -1628,8 +1330,7 @@ impl Drop for Transaction {
             }
             // Metadata read at an unchanged epoch is committed state: share it.
             if !self.epoch_changed {
-                self.inner
-                    .publish_tables(self.epoch, std::mem::take(self.tables.get_mut()));
+                self.inner.publish_tables(self.epoch, std::mem::take(self.tables.get_mut()));
             }
             self.inner.release(conn, self.kind);
         }
@@ -1643,9 +1344,6 @@ struct TxTableNames<'a> {
 
 impl TableNames for TxTableNames<'_> {
     fn table_name(&self, table_number: u32) -> Option<String> {
-        self.tx
-            .table_name(self.component, table_number)
-            .ok()
-            .flatten()
+        self.tx.table_name(self.component, table_number).ok().flatten()
     }
 }

@@ -33,13 +33,13 @@ use rquickjs::promise::PromiseState;
 use rquickjs::{Array, ArrayBuffer, Ctx, Object, Persistent, Promise, Value};
 
 use crate::fetch::{FetchClient, FetchError, FetchRequest, FetchResponse};
-use crate::isolate::{Scope, 
-    Abort, Inner, abort_error, aborted, call_control, describe_error, drain_jobs, end_call,
-    first_unhandled, internal_error as internal, start_call, started_promise, update_stack_top,
+use crate::isolate::{
+    Abort, Inner, Scope, abort_error, aborted, call_control, describe_error, drain_jobs, end_call, first_unhandled,
+    internal_error as internal, start_call, started_promise, update_stack_top,
 };
 use crate::{
-    ActionHost, App, FunctionKind, HostError, HttpOutcome, HttpRequest, HttpResponse, Invocation,
-    JsError, JsErrorKind, Outcome,
+    ActionHost, App, FunctionKind, HostError, HttpOutcome, HttpRequest, HttpResponse, Invocation, JsError, JsErrorKind,
+    Outcome,
 };
 
 /// At most this many loaded runtimes wait in an isolate's pool; more are dropped when their
@@ -159,12 +159,7 @@ impl Timers {
 
 impl ActionPool {
     pub(crate) fn new(app: Arc<App>, scope: Rc<Scope>) -> ActionPool {
-        ActionPool {
-            app,
-            scope,
-            idle: RefCell::new(Vec::new()),
-            http: OnceCell::new(),
-        }
+        ActionPool { app, scope, idle: RefCell::new(Vec::new()), http: OnceCell::new() }
     }
 
     pub(crate) fn idle_count(&self) -> usize {
@@ -176,11 +171,7 @@ impl ActionPool {
     }
 
     /// Runs one action on a runtime taken from the pool (or a new one).
-    pub(crate) async fn run(
-        pool: Rc<ActionPool>,
-        inv: Invocation,
-        host: Rc<dyn ActionHost>,
-    ) -> Outcome {
+    pub(crate) async fn run(pool: Rc<ActionPool>, inv: Invocation, host: Rc<dyn ActionHost>) -> Outcome {
         if inv.kind != FunctionKind::Action {
             let message = format!(
                 "invoke_action runs actions only, not the {} {}:{} (use invoke)",
@@ -188,17 +179,11 @@ impl ActionPool {
                 inv.module,
                 inv.name
             );
-            return Outcome {
-                result: Err(JsError::new(JsErrorKind::Internal, message)),
-                log_lines: Vec::new(),
-            };
+            return Outcome { result: Err(JsError::new(JsErrorKind::Internal, message)), log_lines: Vec::new() };
         }
         let timeout = inv.timeout;
         let (result, log_lines) = Self::run_call(pool, Call::Function(inv), timeout, host).await;
-        Outcome {
-            result: result.map(|(text, _)| text),
-            log_lines,
-        }
+        Outcome { result: result.map(|(text, _)| text), log_lines }
     }
 
     /// Runs one HTTP action: routes `request` through `convex/http.ts`'s router.
@@ -210,9 +195,8 @@ impl ActionPool {
     ) -> HttpOutcome {
         let (result, log_lines) = Self::run_call(pool, Call::Http(request), timeout, host).await;
         let result = result.and_then(|(head, body)| {
-            let head: HttpHead = serde_json::from_str(&head).map_err(|e| {
-                JsError::new(JsErrorKind::Internal, format!("HTTP response head: {e}"))
-            })?;
+            let head: HttpHead = serde_json::from_str(&head)
+                .map_err(|e| JsError::new(JsErrorKind::Internal, format!("HTTP response head: {e}")))?;
             Ok(HttpResponse {
                 status: head.status,
                 status_text: head.status_text,
@@ -231,12 +215,7 @@ impl ActionPool {
         timeout: Option<Duration>,
         host: Rc<dyn ActionHost>,
     ) -> (Result<(String, Option<Vec<u8>>), JsError>, Vec<String>) {
-        let fail = |message: String| {
-            (
-                Err(JsError::new(JsErrorKind::Internal, message)),
-                Vec::new(),
-            )
-        };
+        let fail = |message: String| (Err(JsError::new(JsErrorKind::Internal, message)), Vec::new());
         let app = pool.app.clone();
         let taken = pool.idle.borrow_mut().pop();
         let inner = match taken {
@@ -244,18 +223,12 @@ impl ActionPool {
             None => match Inner::new(&app, &pool.scope) {
                 Ok(inner) => inner,
                 Err(e) => {
-                    return fail(format!(
-                        "could not create a runtime for the action: {}",
-                        e.message
-                    ));
+                    return fail(format!("could not create a runtime for the action: {}", e.message));
                 }
             },
         };
         let timeout = timeout.unwrap_or(app.limits.action_timeout);
-        let mut lent = Lent {
-            promise: None,
-            inner,
-        };
+        let mut lent = Lent { promise: None, inner };
         let started = Instant::now();
         let deadline = started + timeout;
         {
@@ -268,21 +241,10 @@ impl ActionPool {
             s.real_clock.set(Some(started));
             s.dynamic_import.set(true);
             *s.action_host.borrow_mut() = Some(host.clone());
-            s.alloc
-                .limit
-                .set(inner.baseline.saturating_add(app.limits.memory_bytes));
+            s.alloc.limit.set(inner.baseline.saturating_add(app.limits.memory_bytes));
         }
         let mut unawaited = Vec::new();
-        let result = drive(
-            &pool,
-            &app,
-            &mut lent,
-            &call,
-            host,
-            deadline,
-            &mut unawaited,
-        )
-        .await;
+        let result = drive(&pool, &app, &mut lent, &call, host, deadline, &mut unawaited).await;
         let Lent { promise, mut inner } = lent;
         drop(promise);
         let control = inner.control.clone();
@@ -290,11 +252,7 @@ impl ActionPool {
         let is_http = matches!(call, Call::Http(_));
         let (body, mut log_lines) = inner.context.with(|ctx| match control.restore(&ctx) {
             Ok(control) => {
-                let body = if is_http && result.is_ok() {
-                    take_http_body(&ctx, &control)
-                } else {
-                    None
-                };
+                let body = if is_http && result.is_ok() { take_http_body(&ctx, &control) } else { None };
                 (body, end_call(&ctx, &control, &shared))
             }
             Err(_) => (None, Vec::new()),
@@ -334,21 +292,15 @@ async fn drive(
 ) -> Result<String, JsError> {
     let control = lent.inner.control.clone();
     let shared = lent.inner.shared.clone();
-    let promise =
-        lent.inner
-            .context
-            .with(|ctx| -> Result<Persistent<Promise<'static>>, JsError> {
-                update_stack_top(&ctx);
-                let control = control
-                    .clone()
-                    .restore(&ctx)
-                    .map_err(|e| internal(&ctx, e))?;
-                let promise = match call {
-                    Call::Function(inv) => start_call(&ctx, app, &control, &shared, inv)?,
-                    Call::Http(req) => start_http(&ctx, app, &control, &shared, req)?,
-                };
-                Ok(Persistent::save(&ctx, promise))
-            })?;
+    let promise = lent.inner.context.with(|ctx| -> Result<Persistent<Promise<'static>>, JsError> {
+        update_stack_top(&ctx);
+        let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+        let promise = match call {
+            Call::Function(inv) => start_call(&ctx, app, &control, &shared, inv)?,
+            Call::Http(req) => start_http(&ctx, app, &control, &shared, req)?,
+        };
+        Ok(Persistent::save(&ctx, promise))
+    })?;
     lent.promise = Some(promise.clone());
     let max_body = app.limits.memory_bytes;
     let mut ops: FuturesUnordered<OpFuture> = FuturesUnordered::new();
@@ -357,14 +309,8 @@ async fn drive(
     loop {
         let burst = lent.inner.context.with(|ctx| -> Result<Burst, JsError> {
             update_stack_top(&ctx);
-            let control = control
-                .clone()
-                .restore(&ctx)
-                .map_err(|e| internal(&ctx, e))?;
-            let promise = promise
-                .clone()
-                .restore(&ctx)
-                .map_err(|e| internal(&ctx, e))?;
+            let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
+            let promise = promise.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
             burst(&ctx, app, &control, &shared, &promise)
         })?;
         let new_ops = match burst {
@@ -417,10 +363,7 @@ async fn drive(
             return Err(JsError::new(JsErrorKind::Timeout, "timed out"));
         }
         if ops.is_empty() && timers.is_empty() {
-            return Err(JsError::new(
-                JsErrorKind::Uncaught,
-                "Returned promise will never resolve",
-            ));
+            return Err(JsError::new(JsErrorKind::Uncaught, "Returned promise will never resolve"));
         }
         let wake = timers.next_at().map_or(deadline, |at| at.min(deadline));
         let event = tokio::select! {
@@ -436,31 +379,18 @@ async fn drive(
         }
         let settled = lent.inner.context.with(|ctx| -> Result<(), JsError> {
             update_stack_top(&ctx);
-            let control = control
-                .clone()
-                .restore(&ctx)
-                .map_err(|e| internal(&ctx, e))?;
+            let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
             let called = match event {
                 Some((id, Completed::Syscall(Ok(text)))) => {
                     call_control::<()>(&ctx, &control, "settleOp", (id as f64, true, text))
                 }
                 Some((id, Completed::Syscall(Err(e)))) => {
                     let data = e.data.as_ref().map(|d| d.to_string());
-                    call_control::<()>(
-                        &ctx,
-                        &control,
-                        "settleOp",
-                        (id as f64, false, e.message, data),
-                    )
+                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.message, data))
                 }
                 Some((id, Completed::Fetch(Err(e)))) => {
                     let cause = serde_json::json!({ "code": e.code() }).to_string();
-                    call_control::<()>(
-                        &ctx,
-                        &control,
-                        "settleOp",
-                        (id as f64, false, e.to_string(), cause),
-                    )
+                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.to_string(), cause))
                 }
                 Some((id, Completed::Fetch(Ok(r)))) => settle_fetch(&ctx, &control, id, r),
                 Some((_, Completed::Cancelled)) => Ok(()),
@@ -508,12 +438,7 @@ fn burst<'js>(
         }
         PromiseState::Rejected => {
             let _ = promise.result::<Value>();
-            return Ok(Burst::Done(Err(describe_error(
-                ctx,
-                app,
-                control,
-                ctx.catch(),
-            ))));
+            return Ok(Burst::Done(Err(describe_error(ctx, app, control, ctx.catch()))));
         }
         PromiseState::Pending => {}
     }
@@ -534,17 +459,11 @@ fn parse_op(item: &Array<'_>) -> rquickjs::Result<NewOp> {
     let id = item.get::<f64>(0)? as u64;
     let kind: String = item.get(1)?;
     Ok(match kind.as_str() {
-        "syscall" => NewOp::Syscall {
-            id,
-            op: item.get(2)?,
-            args: item.get(3)?,
-        },
+        "syscall" => NewOp::Syscall { id, op: item.get(2)?, args: item.get(3)? },
         "fetch" => {
             let headers_json: String = item.get(4)?;
-            let headers: Vec<(String, String)> =
-                serde_json::from_str(&headers_json).map_err(|e| {
-                    rquickjs::Error::new_from_js_message("headers", "pairs", e.to_string())
-                })?;
+            let headers: Vec<(String, String)> = serde_json::from_str(&headers_json)
+                .map_err(|e| rquickjs::Error::new_from_js_message("headers", "pairs", e.to_string()))?;
             let body: Option<ArrayBuffer> = item.get(5)?;
             NewOp::Fetch {
                 id,
@@ -561,24 +480,13 @@ fn parse_op(item: &Array<'_>) -> rquickjs::Result<NewOp> {
         }
         "timer" => {
             let ms: f64 = item.get(2)?;
-            let ms = if ms.is_finite() {
-                ms.clamp(0.0, 1e12)
-            } else {
-                0.0
-            };
-            NewOp::Timer {
-                id,
-                delay: Duration::from_secs_f64(ms / 1000.0),
-            }
+            let ms = if ms.is_finite() { ms.clamp(0.0, 1e12) } else { 0.0 };
+            NewOp::Timer { id, delay: Duration::from_secs_f64(ms / 1000.0) }
         }
         "clearTimer" => NewOp::ClearTimer { id },
         "cancel" => NewOp::Cancel { id },
         other => {
-            return Err(rquickjs::Error::new_from_js_message(
-                "op",
-                "NewOp",
-                format!("unknown operation kind {other}"),
-            ));
+            return Err(rquickjs::Error::new_from_js_message("op", "NewOp", format!("unknown operation kind {other}")));
         }
     })
 }
@@ -594,17 +502,11 @@ fn start_http<'js>(
     call_control::<()>(ctx, control, "begin", ("action",)).map_err(|e| internal(ctx, e))?;
     let headers = serde_json::to_string(&req.headers).unwrap_or_else(|_| "[]".into());
     let body = match &req.body {
-        Some(bytes) => {
-            Some(ArrayBuffer::new(ctx.clone(), bytes.clone()).map_err(|e| internal(ctx, e))?)
-        }
+        Some(bytes) => Some(ArrayBuffer::new(ctx.clone(), bytes.clone()).map_err(|e| internal(ctx, e))?),
         None => None,
     };
-    let started: rquickjs::Result<Value> = call_control(
-        ctx,
-        control,
-        "startHttp",
-        (req.method.as_str(), req.url.as_str(), headers, body),
-    );
+    let started: rquickjs::Result<Value> =
+        call_control(ctx, control, "startHttp", (req.method.as_str(), req.url.as_str(), headers, body));
     started_promise(ctx, app, control, shared, started)
 }
 
@@ -615,27 +517,14 @@ fn take_http_body<'js>(ctx: &Ctx<'js>, control: &Object<'js>) -> Option<Vec<u8>>
     body.and_then(|b| unsafe { b.as_bytes() }.map(<[u8]>::to_vec))
 }
 
-fn settle_fetch<'js>(
-    ctx: &Ctx<'js>,
-    control: &Object<'js>,
-    id: u64,
-    r: FetchResponse,
-) -> rquickjs::Result<()> {
+fn settle_fetch<'js>(ctx: &Ctx<'js>, control: &Object<'js>, id: u64, r: FetchResponse) -> rquickjs::Result<()> {
     let headers = serde_json::to_string(&r.headers).unwrap_or_else(|_| "[]".into());
     let body = ArrayBuffer::new(ctx.clone(), r.body)?;
     call_control::<()>(
         ctx,
         control,
         "settleFetch",
-        (
-            id as f64,
-            r.status,
-            r.status_text,
-            r.url,
-            headers,
-            body,
-            r.redirected,
-        ),
+        (id as f64, r.status, r.status_text, r.url, headers, body, r.redirected),
     )
 }
 

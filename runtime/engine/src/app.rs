@@ -25,8 +25,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use oxc_resolver::{ResolveOptions, Resolver};
 use sha2::{Digest, Sha256};
 
-use crate::transpile::{self, ImportRef, LineMap};
 use crate::definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition};
+use crate::transpile::{self, ImportRef, LineMap};
 use crate::{EngineOptions, Limits, LoadError};
 
 const CACHE_FORMAT: &str = "emvex-bytecode-v2";
@@ -120,17 +120,11 @@ impl App {
     /// `convex.config.*` is neither loaded nor evaluated (see [`App::definitions`]).
     pub fn load_with_opaque(options: EngineOptions, opaque: &[OpaqueDefinition]) -> Result<Arc<App>, LoadError> {
         let app_dir = fs::canonicalize(&options.app_dir).map_err(|e| {
-            LoadError::new(
-                "no_convex_dir",
-                format!("app directory {} is not readable: {e}", options.app_dir.display()),
-            )
+            LoadError::new("no_convex_dir", format!("app directory {} is not readable: {e}", options.app_dir.display()))
         })?;
         let convex_dir = app_dir.join("convex");
         if !convex_dir.is_dir() {
-            return Err(LoadError::new(
-                "no_convex_dir",
-                format!("{} has no convex/ directory", app_dir.display()),
-            ));
+            return Err(LoadError::new("no_convex_dir", format!("{} has no convex/ directory", app_dir.display())));
         }
         let mut entry_files = Vec::new();
         discover(&convex_dir, &convex_dir, &mut entry_files)?;
@@ -140,11 +134,7 @@ impl App {
             if let Some(other) = seen_modules.insert(module.clone(), path.clone()) {
                 return Err(LoadError::new(
                     "duplicate_module",
-                    format!(
-                        "two files define module \"{module}\": {} and {}",
-                        other.display(),
-                        path.display()
-                    ),
+                    format!("two files define module \"{module}\": {} and {}", other.display(), path.display()),
                 ));
             }
         }
@@ -155,9 +145,7 @@ impl App {
                 (".js".into(), vec![".ts".into(), ".tsx".into(), ".js".into()]),
                 (".mjs".into(), vec![".mts".into(), ".mjs".into()]),
             ],
-            condition_names: ["convex", "module", "browser", "import", "default"]
-                .map(String::from)
-                .to_vec(),
+            condition_names: ["convex", "module", "browser", "import", "default"].map(String::from).to_vec(),
             main_fields: vec!["module".into(), "main".into()],
             ..ResolveOptions::default()
         };
@@ -194,10 +182,7 @@ impl App {
             .map(|(module, name, kind)| Entry { record: by_name[&name], module, kind, definition: DefinitionId(0) })
             .collect();
 
-        let import_time_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as f64)
-            .unwrap_or(0.0);
+        let import_time_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
         let mut seed_hasher = Sha256::new();
         seed_hasher.update(app_dir.to_string_lossy().as_bytes());
         let import_seed: [u8; 32] = seed_hasher.finalize().into();
@@ -225,7 +210,10 @@ impl App {
         // by the first isolate of one of their instances.
         let mut app = app;
         let Some(inner) = Arc::get_mut(&mut app) else {
-            return Err(LoadError::new("engine_error", "the app is still referenced after its definitions were evaluated"));
+            return Err(LoadError::new(
+                "engine_error",
+                "the app is still referenced after its definitions were evaluated",
+            ));
         };
         let mut component_files = Vec::new();
         for def in definitions.iter().skip(1).filter(|d| d.opaque.is_none()) {
@@ -370,13 +358,9 @@ fn module_file(dir: &Path, module: &str) -> Result<PathBuf, LoadError> {
 }
 
 /// Collects `(module path, file, kind)` for every entry point under `convex/`.
-fn discover(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<(String, PathBuf, EntryKind)>,
-) -> Result<(), LoadError> {
-    let read = fs::read_dir(dir)
-        .map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", dir.display())))?;
+fn discover(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, EntryKind)>) -> Result<(), LoadError> {
+    let read =
+        fs::read_dir(dir).map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", dir.display())))?;
     for item in read {
         let item = item.map_err(|e| LoadError::new("io_error", format!("{}: {e}", dir.display())))?;
         let path = item.path();
@@ -384,9 +368,7 @@ fn discover(
         if file_name.starts_with('.') || file_name.starts_with('#') {
             continue;
         }
-        let file_type = item
-            .file_type()
-            .map_err(|e| LoadError::new("io_error", format!("{}: {e}", path.display())))?;
+        let file_type = item.file_type().map_err(|e| LoadError::new("io_error", format!("{}: {e}", path.display())))?;
         if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
             if dir == root && (file_name == "_generated" || file_name == "_deps") {
                 continue;
@@ -455,11 +437,7 @@ pub(crate) fn has_use_node_directive(path: &Path) -> bool {
 /// The canonical module name of a file (see the module docs).
 pub(crate) fn canonical_name(app_dir: &Path, path: &Path) -> String {
     match path.strip_prefix(app_dir) {
-        Ok(rel) => rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/"),
+        Ok(rel) => rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"),
         Err(_) => path.to_string_lossy().into_owned(),
     }
 }
@@ -534,8 +512,8 @@ fn prepare_module(
     cache_dir: Option<&Path>,
     stats: &mut LoadStats,
 ) -> Result<ModuleRecord, LoadError> {
-    let content = fs::read(path)
-        .map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", path.display())))?;
+    let content =
+        fs::read(path).map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", path.display())))?;
     let key = cache_key(name, &content);
     if let Some(dir) = cache_dir
         && let Some(cached) = read_cache(dir, &key)
@@ -553,8 +531,8 @@ fn prepare_module(
         };
         return Ok(record);
     }
-    let text = String::from_utf8(content)
-        .map_err(|_| LoadError::new("io_error", format!("{name} is not valid UTF-8")))?;
+    let text =
+        String::from_utf8(content).map_err(|_| LoadError::new("io_error", format!("{name} is not valid UTF-8")))?;
     let out = if path.extension().and_then(|e| e.to_str()) == Some("json") {
         transpile::json_module(name, &text)?
     } else {

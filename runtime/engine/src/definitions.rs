@@ -168,8 +168,7 @@ pub(crate) fn load(
     for &i in &order {
         let json = match &found[i].opaque {
             Some(name) => {
-                let mut json: serde_json::Value =
-                    serde_json::from_str(&opaque_export(name)).expect("built from json!");
+                let mut json: serde_json::Value = serde_json::from_str(&opaque_export(name)).expect("built from json!");
                 json["path"] = serde_json::Value::String(found[i].path.clone());
                 json.to_string()
             }
@@ -331,10 +330,7 @@ fn collect_modules(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(),
             ));
         }
         let rel = dir.strip_prefix(root).unwrap_or(Path::new(""));
-        let mut module: String = rel
-            .components()
-            .map(|c| format!("{}/", c.as_os_str().to_string_lossy()))
-            .collect();
+        let mut module: String = rel.components().map(|c| format!("{}/", c.as_os_str().to_string_lossy())).collect();
         module.push_str(stem);
         out.push(module);
     }
@@ -495,14 +491,12 @@ fn evaluate(app: &Arc<App>, found: &[Found], exports: &[Option<String>], idx: us
         }
         over
     })));
-    runtime.set_loader(
-        DefResolver { app: app.clone(), replaced },
-        DefLoader { app: app.clone(), synthetic },
-    );
+    runtime.set_loader(DefResolver { app: app.clone(), replaced }, DefLoader { app: app.clone(), synthetic });
     let context = Context::full(&runtime).map_err(engine_error)?;
     let result = context.with(|ctx| -> Result<String, LoadError> {
         crate::isolate::update_stack_top(&ctx);
-        let setup: Function = ctx.eval(REALM_JS).catch(&ctx).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
+        let setup: Function =
+            ctx.eval(REALM_JS).catch(&ctx).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
         setup.call::<_, ()>((env_json,)).catch(&ctx).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
         let ns = import(&ctx, app, &def.config, &timed_out)?;
         export_json(&ctx, &ns, def)
@@ -512,7 +506,12 @@ fn evaluate(app: &Arc<App>, found: &[Found], exports: &[Option<String>], idx: us
 }
 
 /// Imports the config module and returns its namespace.
-fn import<'js>(ctx: &Ctx<'js>, app: &App, name: &str, timed_out: &std::cell::Cell<bool>) -> Result<Object<'js>, LoadError> {
+fn import<'js>(
+    ctx: &Ctx<'js>,
+    app: &App,
+    name: &str,
+    timed_out: &std::cell::Cell<bool>,
+) -> Result<Object<'js>, LoadError> {
     let failed = |ctx: &Ctx<'js>| -> LoadError {
         if timed_out.get() {
             return LoadError::new(
@@ -530,10 +529,9 @@ fn import<'js>(ctx: &Ctx<'js>, app: &App, name: &str, timed_out: &std::cell::Cel
             let _ = promise.result::<Value>();
             Err(failed(ctx))
         }
-        PromiseState::Pending => Err(LoadError::new(
-            "top_level_await",
-            format!("{name}: Top-level awaits in source files are unsupported"),
-        )),
+        PromiseState::Pending => {
+            Err(LoadError::new("top_level_await", format!("{name}: Top-level awaits in source files are unsupported")))
+        }
     }
 }
 
@@ -541,7 +539,11 @@ fn import<'js>(ctx: &Ctx<'js>, app: &App, name: &str, timed_out: &std::cell::Cel
 fn import_error<'js>(_ctx: &Ctx<'js>, app: &App, name: &str, reason: Value<'js>) -> LoadError {
     let (message, stack) = match reason.as_exception() {
         Some(e) => (
-            format!("{}: {}", e.get::<_, String>("name").unwrap_or_else(|_| "Error".into()), e.message().unwrap_or_default()),
+            format!(
+                "{}: {}",
+                e.get::<_, String>("name").unwrap_or_else(|_| "Error".into()),
+                e.message().unwrap_or_default()
+            ),
             // Frames of the realm's own globals (an eval'd script) are not the app's.
             e.stack().map(|s| {
                 let app_frames: Vec<&str> = s.lines().filter(|l| !l.contains("eval_script:")).collect();
@@ -655,8 +657,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("emvex-defs-rules-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         for f in [
-            "lib.ts", "schema.ts", "a.d.ts", "convex.config.ts", "b.test.ts", "has space.ts", ".hidden.ts",
-            "#x.ts", "map.js.map", "sub/deep.js", "_generated/api.js", "nested/convex.config.ts", "nested/inner.ts",
+            "lib.ts",
+            "schema.ts",
+            "a.d.ts",
+            "convex.config.ts",
+            "b.test.ts",
+            "has space.ts",
+            ".hidden.ts",
+            "#x.ts",
+            "map.js.map",
+            "sub/deep.js",
+            "_generated/api.js",
+            "nested/convex.config.ts",
+            "nested/inner.ts",
         ] {
             let p = dir.join(f);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -668,7 +681,10 @@ mod tests {
         assert_eq!(err.code, "use_node_in_component");
         assert_eq!(
             err.message,
-            format!("\"use node\" directive is not supported in components. Remove it from the component at: {}.", dir.display())
+            format!(
+                "\"use node\" directive is not supported in components. Remove it from the component at: {}.",
+                dir.display()
+            )
         );
         let _ = fs::remove_dir_all(&dir);
     }

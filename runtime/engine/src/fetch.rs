@@ -75,11 +75,7 @@ impl fmt::Display for FetchError {
                 write!(f, "fetch failed: unexpected redirect to {u}")
             }
             FetchError::BodyTooLarge { limit } => {
-                write!(
-                    f,
-                    "fetch failed: response body is larger than {} MB",
-                    limit >> 20
-                )
+                write!(f, "fetch failed: response body is larger than {} MB", limit >> 20)
             }
             FetchError::Network(m) => write!(f, "fetch failed: {m}"),
         }
@@ -111,11 +107,7 @@ impl FetchClient {
     }
 
     /// Performs `req`, reading at most `max_body` bytes of response body.
-    pub async fn fetch(
-        &self,
-        req: FetchRequest,
-        max_body: usize,
-    ) -> Result<FetchResponse, FetchError> {
+    pub async fn fetch(&self, req: FetchRequest, max_body: usize) -> Result<FetchResponse, FetchError> {
         let url = reqwest::Url::parse(&req.url)
             .map_err(|e| FetchError::InvalidRequest(format!("invalid URL {}: {e}", req.url)))?;
         if url.scheme() != "http" && url.scheme() != "https" {
@@ -123,11 +115,7 @@ impl FetchClient {
         }
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| FetchError::InvalidRequest(format!("invalid method {}", req.method)))?;
-        let client = if req.redirect == "follow" {
-            &self.follow
-        } else {
-            &self.manual
-        };
+        let client = if req.redirect == "follow" { &self.follow } else { &self.manual };
         let mut builder = client.request(method, url.clone());
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -135,10 +123,7 @@ impl FetchClient {
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let mut resp = builder
-            .send()
-            .await
-            .map_err(|e| FetchError::Network(error_chain(&e)))?;
+        let mut resp = builder.send().await.map_err(|e| FetchError::Network(error_chain(&e)))?;
         let status = resp.status();
         if req.redirect == "error" && status.is_redirection() {
             let to = resp
@@ -151,20 +136,11 @@ impl FetchClient {
         let headers = resp
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let final_url = resp.url().to_string();
         let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| FetchError::Network(error_chain(&e)))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Network(error_chain(&e)))? {
             if body.len() + chunk.len() > max_body {
                 return Err(FetchError::BodyTooLarge { limit: max_body });
             }
@@ -201,25 +177,14 @@ mod tests {
     use super::*;
 
     fn request(url: &str) -> FetchRequest {
-        FetchRequest {
-            method: "GET".into(),
-            url: url.into(),
-            headers: vec![],
-            body: None,
-            redirect: "follow".into(),
-        }
+        FetchRequest { method: "GET".into(), url: url.into(), headers: vec![], body: None, redirect: "follow".into() }
     }
 
     #[test]
     fn refuses_other_schemes_and_bad_methods() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let client = FetchClient::new().unwrap();
-        let err = rt
-            .block_on(client.fetch(request("ftp://example.com/x"), 1 << 20))
-            .unwrap_err();
+        let err = rt.block_on(client.fetch(request("ftp://example.com/x"), 1 << 20)).unwrap_err();
         assert_eq!(err, FetchError::UnsupportedScheme("ftp".into()));
         assert_eq!(err.code(), "fetch_unsupported_scheme");
         let mut bad = request("http://127.0.0.1:1/");
@@ -230,20 +195,11 @@ mod tests {
 
     #[test]
     fn connection_refused_is_a_network_error() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let client = FetchClient::new().unwrap();
         // Bind then drop a listener so the port is (very likely) closed.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let err = rt
-            .block_on(client.fetch(request(&format!("http://127.0.0.1:{port}/")), 1 << 20))
-            .unwrap_err();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err = rt.block_on(client.fetch(request(&format!("http://127.0.0.1:{port}/")), 1 << 20)).unwrap_err();
         assert_eq!(err.code(), "fetch_network", "{err}");
         assert!(err.to_string().starts_with("fetch failed: "), "{err}");
     }

@@ -28,18 +28,17 @@ use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::Declared;
 use rquickjs::promise::PromiseState;
 use rquickjs::{
-    ArrayBuffer, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime,
-    Value, WriteOptions,
+    ArrayBuffer, Context, Ctx, Exception, Function, Module, Object, Persistent, Runtime, Value, WriteOptions,
 };
 
+use crate::action::ActionPool;
 use crate::alloc::{AllocState, CountingAllocator};
 use crate::app::EntryKind;
-use crate::stack::{display_name, frame_location, map_stack};
-use crate::action::ActionPool;
 use crate::definitions::DefinitionId;
+use crate::stack::{display_name, frame_location, map_stack};
 use crate::{
-    ActionHost, Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation,
-    JsError, JsErrorKind, LoadError, Outcome, Visibility,
+    ActionHost, Analysis, AnalyzedFunction, App, FunctionKind, Host, HostError, Invocation, JsError, JsErrorKind,
+    LoadError, Outcome, Visibility,
 };
 
 const PRELUDE: &str = include_str!("prelude.js");
@@ -175,10 +174,7 @@ fn resolve_dynamic(app: &App, base: &str, name: &str) -> Option<String> {
         }
     }
     let joined = parts.join("/");
-    let stem = joined
-        .strip_suffix(".js")
-        .or_else(|| joined.strip_suffix(".mjs"))
-        .unwrap_or(&joined);
+    let stem = joined.strip_suffix(".js").or_else(|| joined.strip_suffix(".mjs")).unwrap_or(&joined);
     let exts = ["", ".ts", ".tsx", ".js", ".mjs", ".jsx", ".mts"];
     let candidates = exts
         .iter()
@@ -363,25 +359,20 @@ impl Isolate {
                 let rec = &app.modules[entry.record];
                 match entry.kind {
                     EntryKind::Schema => {
-                        let text: Option<String> =
-                            call_control(&ctx, &control, "schema", (entry.module.as_str(),))
-                                .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
+                        let text: Option<String> = call_control(&ctx, &control, "schema", (entry.module.as_str(),))
+                            .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
                         schema_json = text;
                     }
                     EntryKind::Functions | EntryKind::Crons | EntryKind::Http => {
                         if entry.kind == EntryKind::Crons {
-                            let text: Option<String> =
-                                call_control(&ctx, &control, "crons", (entry.module.as_str(),))
-                                    .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
+                            let text: Option<String> = call_control(&ctx, &control, "crons", (entry.module.as_str(),))
+                                .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
                             crons_json = text;
                         }
-                        let text: String =
-                            call_control(&ctx, &control, "analyze", (entry.module.as_str(),))
-                                .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
-                        let rows: Vec<(String, String, String, String, String)> =
-                            serde_json::from_str(&text).map_err(|e| {
-                                LoadError::new("analyze_failed", format!("{}: {e}", rec.name))
-                            })?;
+                        let text: String = call_control(&ctx, &control, "analyze", (entry.module.as_str(),))
+                            .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
+                        let rows: Vec<(String, String, String, String, String)> = serde_json::from_str(&text)
+                            .map_err(|e| LoadError::new("analyze_failed", format!("{}: {e}", rec.name)))?;
                         let mut found: Vec<AnalyzedFunction> = rows
                             .into_iter()
                             .map(|(name, kind, vis, args_json, returns_json)| AnalyzedFunction {
@@ -392,19 +383,14 @@ impl Isolate {
                                     "mutation" => FunctionKind::Mutation,
                                     _ => FunctionKind::Action,
                                 },
-                                visibility: if vis == "internal" {
-                                    Visibility::Internal
-                                } else {
-                                    Visibility::Public
-                                },
+                                visibility: if vis == "internal" { Visibility::Internal } else { Visibility::Public },
                                 name,
                                 args_json,
                                 returns_json,
                             })
                             .collect();
                         found.sort_by(|a, b| {
-                            (a.line.unwrap_or(u32::MAX), &a.name)
-                                .cmp(&(b.line.unwrap_or(u32::MAX), &b.name))
+                            (a.line.unwrap_or(u32::MAX), &a.name).cmp(&(b.line.unwrap_or(u32::MAX), &b.name))
                         });
                         functions.extend(found);
                     }
@@ -417,10 +403,7 @@ impl Isolate {
         inner.finish();
         if let Some(reason) = aborted {
             self.inner = None;
-            return Err(LoadError::new(
-                "analyze_failed",
-                format!("analysis was aborted: {reason:?}"),
-            ));
+            return Err(LoadError::new("analyze_failed", format!("analysis was aborted: {reason:?}")));
         }
         result
     }
@@ -451,13 +434,7 @@ impl Isolate {
         // SAFETY: only the lifetime is erased; `finish()` clears the pointer before this
         // function returns, so it is never used after `host`'s borrow ends.
         let host_ptr: *mut (dyn Host + 'static) = unsafe { std::mem::transmute(host_ptr) };
-        inner.reset_for(
-            invocation.kind,
-            invocation.rng_seed,
-            invocation.now_ms,
-            Some(host_ptr),
-            timeout,
-        );
+        inner.reset_for(invocation.kind, invocation.rng_seed, invocation.now_ms, Some(host_ptr), timeout);
         inner.shared.alloc.limit.set(inner.baseline.saturating_add(app.limits.memory_bytes));
         let shared = inner.shared.clone();
         // Clears the host pointer even if the host panics through us.
@@ -498,10 +475,9 @@ pub(crate) fn abort_error(app: &App, shared: &Shared, timeout: Duration) -> (boo
             JsErrorKind::Timeout,
             format!("Function execution timed out (maximum duration: {timeout:?})"),
         )),
-        (false, Some(Abort::StackOverflow)) => Some(JsError::new(
-            JsErrorKind::StackOverflow,
-            "Uncaught RangeError: Maximum call stack size exceeded",
-        )),
+        (false, Some(Abort::StackOverflow)) => {
+            Some(JsError::new(JsErrorKind::StackOverflow, "Uncaught RangeError: Maximum call stack size exceeded"))
+        }
         (false, Some(Abort::Fatal)) => {
             let message = fatal.map(|f| f.message).unwrap_or_else(|| "host error".into());
             Some(JsError::new(JsErrorKind::HostFatal, message))
@@ -515,8 +491,7 @@ pub(crate) fn abort_error(app: &App, shared: &Shared, timeout: Duration) -> (boo
 impl Inner {
     pub(crate) fn new(app: &Arc<App>, scope: &Scope) -> Result<Inner, LoadError> {
         let alloc = AllocState::new();
-        let runtime = Runtime::new_with_alloc(CountingAllocator::new(alloc.clone()))
-            .map_err(engine_error)?;
+        let runtime = Runtime::new_with_alloc(CountingAllocator::new(alloc.clone())).map_err(engine_error)?;
         runtime.set_max_stack_size(app.limits.max_stack_bytes);
         let dynamic_import = Rc::new(Cell::new(false));
         runtime.set_loader(AppResolver(app.clone(), dynamic_import.clone()), AppLoader(app.clone()));
@@ -677,10 +652,7 @@ pub(crate) fn update_stack_top(ctx: &Ctx<'_>) {
 /// The native bindings the prelude builds the globals on.
 fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rquickjs::Result<Object<'js>> {
     let native = Object::new(ctx.clone())?;
-    native.set(
-        "mapStack",
-        Function::new(ctx.clone(), move |stack: String| -> String { map_stack(&app, &stack) })?,
-    )?;
+    native.set("mapStack", Function::new(ctx.clone(), move |stack: String| -> String { map_stack(&app, &stack) })?)?;
     let s = shared.clone();
     native.set(
         "syscall",
@@ -729,23 +701,31 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
     // `crypto.subtle`: the prelude validates names and arguments; errors here are TypeErrors.
     native.set(
         "digest",
-        Function::new(ctx.clone(), |ctx: Ctx<'js>, name: String, data: ArrayBuffer<'js>| -> rquickjs::Result<ArrayBuffer<'js>> {
-            let hash = crate::subtle::Hash::parse(&name)
-                .ok_or_else(|| Exception::throw_type(&ctx, &format!("unsupported hash {name}")))?;
-            // SAFETY: the buffer is a fresh copy made by the prelude; no JS runs while it is read.
-            let bytes = unsafe { data.as_bytes() }.unwrap_or(&[]).to_vec();
-            ArrayBuffer::new(ctx, hash.digest(&[&bytes]))
-        })?,
+        Function::new(
+            ctx.clone(),
+            |ctx: Ctx<'js>, name: String, data: ArrayBuffer<'js>| -> rquickjs::Result<ArrayBuffer<'js>> {
+                let hash = crate::subtle::Hash::parse(&name)
+                    .ok_or_else(|| Exception::throw_type(&ctx, &format!("unsupported hash {name}")))?;
+                // SAFETY: the buffer is a fresh copy made by the prelude; no JS runs while it is read.
+                let bytes = unsafe { data.as_bytes() }.unwrap_or(&[]).to_vec();
+                ArrayBuffer::new(ctx, hash.digest(&[&bytes]))
+            },
+        )?,
     )?;
     native.set(
         "hmac",
         Function::new(
             ctx.clone(),
-            |ctx: Ctx<'js>, name: String, key: ArrayBuffer<'js>, data: ArrayBuffer<'js>| -> rquickjs::Result<ArrayBuffer<'js>> {
+            |ctx: Ctx<'js>,
+             name: String,
+             key: ArrayBuffer<'js>,
+             data: ArrayBuffer<'js>|
+             -> rquickjs::Result<ArrayBuffer<'js>> {
                 let hash = crate::subtle::Hash::parse(&name)
                     .ok_or_else(|| Exception::throw_type(&ctx, &format!("unsupported hash {name}")))?;
                 // SAFETY: both buffers are fresh copies made by the prelude; no JS runs meanwhile.
-                let (key, data) = unsafe { (key.as_bytes().unwrap_or(&[]).to_vec(), data.as_bytes().unwrap_or(&[]).to_vec()) };
+                let (key, data) =
+                    unsafe { (key.as_bytes().unwrap_or(&[]).to_vec(), data.as_bytes().unwrap_or(&[]).to_vec()) };
                 ArrayBuffer::new(ctx, hash.hmac(&key, &data))
             },
         )?,
@@ -769,10 +749,7 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
         })?,
     )?;
     // Real time, for console.time durations only (as Convex does).
-    native.set(
-        "wallNow",
-        Function::new(ctx.clone(), || -> f64 { wall_clock_ms() })?,
-    )?;
+    native.set("wallNow", Function::new(ctx.clone(), || -> f64 { wall_clock_ms() })?)?;
     let s = shared;
     native.set(
         "perfNow",
@@ -790,10 +767,7 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
 
 /// Milliseconds since the epoch on the real clock (whole milliseconds, as `Date.now()`).
 fn wall_clock_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as f64)
-        .unwrap_or(0.0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
 }
 
 pub(crate) fn call_control<'js, R: rquickjs::FromJs<'js>>(
@@ -861,36 +835,25 @@ fn import_module<'js>(
         return Err(LoadError::new("import_failed", format!("{}: {why}", display_name(name))));
     }
     match promise.state() {
-        PromiseState::Resolved => promise
-            .result::<Object>()
-            .expect("promise is settled")
-            .map_err(|e| js_load_error(ctx, e)),
+        PromiseState::Resolved => {
+            promise.result::<Object>().expect("promise is settled").map_err(|e| js_load_error(ctx, e))
+        }
         PromiseState::Rejected => {
             let _ = promise.result::<Value>();
             let reason = ctx.catch();
             Err(import_error(ctx, app, control, name, reason))
         }
-        PromiseState::Pending => Err(LoadError::new(
-            "top_level_await",
-            format!("{name}: Top-level awaits in source files are unsupported"),
-        )),
+        PromiseState::Pending => {
+            Err(LoadError::new("top_level_await", format!("{name}: Top-level awaits in source files are unsupported")))
+        }
     }
 }
 
-fn import_error<'js>(
-    ctx: &Ctx<'js>,
-    app: &App,
-    control: &Object<'js>,
-    name: &str,
-    reason: Value<'js>,
-) -> LoadError {
+fn import_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, name: &str, reason: Value<'js>) -> LoadError {
     let err = describe_error(ctx, app, control, reason);
     // Name the first frame inside the app (the original file and line).
-    let location = err
-        .stack
-        .as_deref()
-        .and_then(|s| s.lines().find_map(frame_location))
-        .unwrap_or_else(|| name.to_string());
+    let location =
+        err.stack.as_deref().and_then(|s| s.lines().find_map(frame_location)).unwrap_or_else(|| name.to_string());
     let mut message = format!("{location}: {}", err.message.trim_start_matches("Uncaught "));
     if !location.starts_with(name) {
         message.push_str(&format!(" (while importing {name})"));
@@ -902,13 +865,7 @@ fn import_error<'js>(
     LoadError::new("import_failed", message)
 }
 
-fn analyze_error<'js>(
-    ctx: &Ctx<'js>,
-    app: &App,
-    control: &Object<'js>,
-    module: &str,
-    e: rquickjs::Error,
-) -> LoadError {
+fn analyze_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, module: &str, e: rquickjs::Error) -> LoadError {
     if !matches!(e, rquickjs::Error::Exception) {
         return LoadError::new("analyze_failed", format!("Failed to analyze {module}: {e}"));
     }
@@ -940,9 +897,8 @@ fn js_load_error(ctx: &Ctx<'_>, e: rquickjs::Error) -> LoadError {
 /// Turns a thrown/rejected JS value into a [`JsError`] (message, mapped stack, ConvexError data).
 pub(crate) fn describe_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, reason: Value<'js>) -> JsError {
     let info: rquickjs::Result<rquickjs::Array> = call_control(ctx, control, "errorInfo", (reason,));
-    let info = info.and_then(|a| {
-        Ok((a.get::<String>(0)?, a.get::<String>(1)?, a.get::<String>(2)?, a.get::<Option<String>>(3)?))
-    });
+    let info = info
+        .and_then(|a| Ok((a.get::<String>(0)?, a.get::<String>(1)?, a.get::<String>(2)?, a.get::<Option<String>>(3)?)));
     let (kind, message, stack, data) = match info {
         Ok(v) => v,
         Err(_) => {
@@ -1070,9 +1026,7 @@ pub(crate) fn started_promise<'js>(
         let text = text.to_string().unwrap_or_default();
         return Err(JsError::new(JsErrorKind::Internal, text));
     }
-    started
-        .into_promise()
-        .ok_or_else(|| JsError::new(JsErrorKind::Internal, "invoke did not return a promise"))
+    started.into_promise().ok_or_else(|| JsError::new(JsErrorKind::Internal, "invoke did not return a promise"))
 }
 
 #[allow(clippy::result_large_err)]
@@ -1122,15 +1076,13 @@ fn run_loop<'js>(
                     let _ = promise.result::<Value>();
                     Err(describe_error(ctx, app, control, ctx.catch()))
                 }
-                PromiseState::Pending => Err(JsError::new(
-                    JsErrorKind::Uncaught,
-                    "Returned promise will never resolve",
-                )),
+                PromiseState::Pending => {
+                    Err(JsError::new(JsErrorKind::Uncaught, "Returned promise will never resolve"))
+                }
             };
         };
-        let answer = shared
-            .call_host(|h| h.async_syscall(&op, &args))
-            .unwrap_or_else(|| Err(HostError::fatal("no host")));
+        let answer =
+            shared.call_host(|h| h.async_syscall(&op, &args)).unwrap_or_else(|| Err(HostError::fatal("no host")));
         let settled = match answer {
             Ok(text) => resolve.call::<_, ()>((text,)),
             Err(e) if e.fatal => {

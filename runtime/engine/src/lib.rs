@@ -69,12 +69,7 @@ pub struct EngineOptions {
 impl EngineOptions {
     /// Options with no cache, no env vars and default limits.
     pub fn new(app_dir: impl Into<PathBuf>) -> Self {
-        EngineOptions {
-            app_dir: app_dir.into(),
-            cache_dir: None,
-            env: BTreeMap::new(),
-            limits: Limits::default(),
-        }
+        EngineOptions { app_dir: app_dir.into(), cache_dir: None, env: BTreeMap::new(), limits: Limits::default() }
     }
 }
 

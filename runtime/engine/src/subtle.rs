@@ -51,11 +51,7 @@ impl Hash {
     /// HMAC of `data` under `key`.
     pub fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         let block = self.block_size();
-        let mut k = if key.len() > block {
-            self.digest(&[key])
-        } else {
-            key.to_vec()
-        };
+        let mut k = if key.len() > block { self.digest(&[key]) } else { key.to_vec() };
         k.resize(block, 0);
         let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
         let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
@@ -97,10 +93,7 @@ mod tests {
         // Test case 6: a key longer than the block is hashed first.
         let key = [0xaau8; 131];
         assert_eq!(
-            hex(&Hash::Sha256.hmac(
-                &key,
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )),
+            hex(&Hash::Sha256.hmac(&key, b"Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }

@@ -129,11 +129,7 @@ fn instrument_catches(source: &str, program: &oxc::ast::ast::Program<'_>) -> Opt
                         let (start, end) = (param.span.start as usize, param.span.end as usize);
                         let pattern = &self.source[start..end];
                         self.edits.push((start, end, "__emvex_e".to_string()));
-                        self.edits.push((
-                            body,
-                            body,
-                            format!("{CATCH_HOOK}(__emvex_e); let {pattern} = __emvex_e;"),
-                        ));
+                        self.edits.push((body, body, format!("{CATCH_HOOK}(__emvex_e); let {pattern} = __emvex_e;")));
                     }
                 },
                 None => {
@@ -163,17 +159,10 @@ fn instrument_catches(source: &str, program: &oxc::ast::ast::Program<'_>) -> Opt
 
 /// Strips TypeScript (if any) and extracts static imports. `display` names the file in errors.
 /// `instrument`: rewrite catch clauses (app code only, see [`CATCH_HOOK`]).
-pub(crate) fn transpile(
-    path: &Path,
-    display: &str,
-    source: &str,
-    instrument: bool,
-) -> Result<Transpiled, LoadError> {
+pub(crate) fn transpile(path: &Path, display: &str, source: &str, instrument: bool) -> Result<Transpiled, LoadError> {
     if instrument {
         let allocator = Allocator::default();
-        let source_type = SourceType::from_path(path)
-            .unwrap_or_else(|_| SourceType::mjs())
-            .with_module(true);
+        let source_type = SourceType::from_path(path).unwrap_or_else(|_| SourceType::mjs()).with_module(true);
         let parsed = Parser::new(&allocator, source, source_type).parse();
         if !parsed.diagnostics.has_errors()
             && let Some(rewritten) = instrument_catches(source, &parsed.program)
@@ -186,17 +175,12 @@ pub(crate) fn transpile(
 
 fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpiled, LoadError> {
     let allocator = Allocator::default();
-    let source_type = SourceType::from_path(path)
-        .unwrap_or_else(|_| SourceType::mjs())
-        .with_module(true);
+    let source_type = SourceType::from_path(path).unwrap_or_else(|_| SourceType::mjs()).with_module(true);
     let parsed = Parser::new(&allocator, source, source_type).parse();
     if let Some(err) = parsed.diagnostics.errors().next() {
         let offset = err.labels.first().map(|l| l.offset() as usize).unwrap_or(0);
         let (line, col) = line_col(source, offset);
-        return Err(LoadError::new(
-            "syntax_error",
-            format!("{display}:{line}:{col}: SyntaxError: {}", err.message),
-        ));
+        return Err(LoadError::new("syntax_error", format!("{display}:{line}:{col}: SyntaxError: {}", err.message)));
     }
     let mut program = parsed.program;
     let typescript = source_type.is_typescript();
@@ -208,10 +192,7 @@ fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpile
         if let Some(err) = ret.diagnostics.errors().next() {
             let offset = err.labels.first().map(|l| l.offset() as usize).unwrap_or(0);
             let (line, col) = line_col(source, offset);
-            return Err(LoadError::new(
-                "syntax_error",
-                format!("{display}:{line}:{col}: {}", err.message),
-            ));
+            return Err(LoadError::new("syntax_error", format!("{display}:{line}:{col}: {}", err.message)));
         }
     }
     let mut imports = Vec::new();
@@ -231,16 +212,11 @@ fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpile
         return Ok(Transpiled { code: source.to_string(), imports, export_lines, map: None });
     }
     let out = Codegen::new()
-        .with_options(CodegenOptions {
-            source_map_path: Some(path.to_path_buf()),
-            ..CodegenOptions::default()
-        })
+        .with_options(CodegenOptions { source_map_path: Some(path.to_path_buf()), ..CodegenOptions::default() })
         .build(&program);
     let map = out.map.map(|m| {
-        let mut tokens: Vec<[u32; 4]> = m
-            .get_tokens()
-            .map(|t| [t.get_dst_line(), t.get_dst_col(), t.get_src_line(), t.get_src_col()])
-            .collect();
+        let mut tokens: Vec<[u32; 4]> =
+            m.get_tokens().map(|t| [t.get_dst_line(), t.get_dst_col(), t.get_src_line(), t.get_src_col()]).collect();
         tokens.sort_unstable();
         LineMap { tokens }
     });
@@ -325,7 +301,8 @@ mod tests {
 
     #[test]
     fn export_lines_cover_all_forms() {
-        let src = "export const a = 1;\n\nexport function b() {}\nconst c = 2;\nexport { c as d };\nexport default c;\n";
+        let src =
+            "export const a = 1;\n\nexport function b() {}\nconst c = 2;\nexport { c as d };\nexport default c;\n";
         let t = transpile(Path::new("m.js"), "m.js", src, false).unwrap();
         assert_eq!(t.export_lines.get("a"), Some(&1));
         assert_eq!(t.export_lines.get("b"), Some(&3));

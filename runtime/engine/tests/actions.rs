@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    ActionHost, App, EngineOptions, FunctionKind, Host, HostError, HttpOutcome, HttpRequest,
-    Invocation, Isolate, JsErrorKind, Limits, Outcome,
+    ActionHost, App, EngineOptions, FunctionKind, Host, HostError, HttpOutcome, HttpRequest, Invocation, Isolate,
+    JsErrorKind, Limits, Outcome,
 };
 use serde_json::{Value, json};
 
@@ -27,16 +27,8 @@ fn app_dir() -> PathBuf {
 fn app() -> Arc<App> {
     static APP: OnceLock<Arc<App>> = OnceLock::new();
     APP.get_or_init(|| {
-        let limits = Limits {
-            memory_bytes: 32 << 20,
-            ..Limits::default()
-        };
-        let options = EngineOptions {
-            app_dir: app_dir(),
-            cache_dir: None,
-            env: BTreeMap::new(),
-            limits,
-        };
+        let limits = Limits { memory_bytes: 32 << 20, ..Limits::default() };
+        let options = EngineOptions { app_dir: app_dir(), cache_dir: None, env: BTreeMap::new(), limits };
         App::load(options).expect("test app loads")
     })
     .clone()
@@ -67,10 +59,7 @@ struct TestHost {
 
 impl TestHost {
     fn new(iso: &Rc<RefCell<Isolate>>) -> Rc<TestHost> {
-        Rc::new(TestHost {
-            iso: Rc::downgrade(iso),
-            calls: RefCell::new(Vec::new()),
-        })
+        Rc::new(TestHost { iso: Rc::downgrade(iso), calls: RefCell::new(Vec::new()) })
     }
 }
 
@@ -91,11 +80,7 @@ impl ActionHost for TestHost {
         Err(HostError::fatal(format!("no sync op {op} here")))
     }
 
-    fn async_syscall(
-        &self,
-        op: String,
-        args_json: String,
-    ) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
+    fn async_syscall(&self, op: String, args_json: String) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
         let args: Value = serde_json::from_str(&args_json).unwrap();
         self.calls.borrow_mut().push((op.clone(), args.clone()));
         let iso = self.iso.upgrade();
@@ -113,22 +98,17 @@ impl ActionHost for TestHost {
                     out.result.map_err(|e| HostError::developer(e.message))
                 }
                 "1.0/actions/query" => Ok("[]".into()),
-                "1.0/actions/mutation" if args["args"]["author"] == json!("fail") => {
-                    Err(HostError {
-                        message: "insert refused".into(),
-                        data: Some(json!({"code": "REFUSED"})),
-                        fatal: false,
-                    })
-                }
+                "1.0/actions/mutation" if args["args"]["author"] == json!("fail") => Err(HostError {
+                    message: "insert refused".into(),
+                    data: Some(json!({"code": "REFUSED"})),
+                    fatal: false,
+                }),
                 "1.0/actions/mutation" => Ok("null".into()),
                 "1.0/storageStore" => {
                     let stored = json!({"blob": args["blob"], "contentType": args["contentType"]});
                     Ok(json!(format!("kg{}", stored)).to_string())
                 }
-                "1.0/storageGet" => match args["storageId"]
-                    .as_str()
-                    .and_then(|id| id.strip_prefix("kg"))
-                {
+                "1.0/storageGet" => match args["storageId"].as_str().and_then(|id| id.strip_prefix("kg")) {
                     Some(stored) => Ok(stored.to_string()),
                     None => Ok("null".into()),
                 },
@@ -149,10 +129,7 @@ impl ActionHost for TestHost {
 
 /// Runs `f` on a current-thread runtime inside a `LocalSet`.
 fn local<F: Future>(f: F) -> F::Output {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     tokio::task::LocalSet::new().block_on(&rt, f)
 }
 
@@ -273,39 +250,20 @@ fn fetch_talks_to_a_real_http_server() {
     assert_eq!(v["text"], "hi");
     assert_eq!(v["blobSize"], 4);
 
-    let v = ok_value(&local(run(
-        &iso,
-        "actions:fetchStatus",
-        json!({ "url": url }),
-    )));
+    let v = ok_value(&local(run(&iso, "actions:fetchStatus", json!({ "url": url }))));
     assert_eq!(v, json!({"status": 404, "ok": false, "body": "nope"}));
 }
 
 #[test]
 fn fetch_failures_are_catchable_type_errors() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let iso = isolate();
-    let v = ok_value(&local(run(
-        &iso,
-        "actions:fetchFails",
-        json!({ "url": format!("http://127.0.0.1:{port}/") }),
-    )));
+    let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": format!("http://127.0.0.1:{port}/") }))));
     assert_eq!(v["name"], "TypeError");
     assert_eq!(v["isTypeError"], true);
     assert_eq!(v["code"], "fetch_network");
-    assert!(
-        v["message"].as_str().unwrap().starts_with("fetch failed: "),
-        "{v}"
-    );
-    let v = ok_value(&local(run(
-        &iso,
-        "actions:fetchFails",
-        json!({ "url": "not a url" }),
-    )));
+    assert!(v["message"].as_str().unwrap().starts_with("fetch failed: "), "{v}");
+    let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": "not a url" }))));
     assert_eq!(v["message"], "Failed to parse URL from not a url");
 }
 
@@ -340,25 +298,11 @@ fn web_apis_in_actions() {
 fn timers_fire_in_time_order_and_clear() {
     let iso = isolate();
     let v = ok_value(&local(run(&iso, "actions:timers", json!({}))));
-    let order: Vec<&str> = v["order"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    let pos = |x: &str| {
-        order
-            .iter()
-            .position(|o| *o == x)
-            .unwrap_or_else(|| panic!("{x} missing in {order:?}"))
-    };
+    let order: Vec<&str> = v["order"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let pos = |x: &str| order.iter().position(|o| *o == x).unwrap_or_else(|| panic!("{x} missing in {order:?}"));
     assert!(pos("i1") < pos("i2") && pos("i2") < pos("i3"), "{order:?}");
     assert!(pos("a") < pos("b") && pos("b") < pos("c"), "{order:?}");
-    assert_eq!(
-        order.len(),
-        6,
-        "a cleared timer and a cleared interval stay quiet: {order:?}"
-    );
+    assert_eq!(order.len(), 6, "a cleared timer and a cleared interval stay quiet: {order:?}");
     assert!(v["elapsed"].as_f64().unwrap() >= 39.0, "{v}");
 }
 
@@ -377,10 +321,7 @@ fn ten_actions_run_concurrently_on_one_thread() {
             assert_eq!(ok_value(&out), json!(10));
         }
         let elapsed = t0.elapsed();
-        assert!(
-            elapsed < Duration::from_millis(60),
-            "10 × 10 ms sleeps took {elapsed:?}"
-        );
+        assert!(elapsed < Duration::from_millis(60), "10 × 10 ms sleeps took {elapsed:?}");
         assert_eq!(iso.borrow().idle_action_runtimes(), 10);
     });
 }
@@ -418,26 +359,18 @@ fn run_query_mutation_and_action_through_the_host() {
     let iso = isolate();
     let host = TestHost::new(&iso);
     let dyn_host: Rc<dyn ActionHost> = host.clone();
-    let fut = iso
-        .borrow()
-        .invoke_action(action("actions:callOthers", json!({})), dyn_host);
+    let fut = iso.borrow().invoke_action(action("actions:callOthers", json!({})), dyn_host);
     let out = local(fut);
     let v = ok_value(&out);
     assert_eq!(v["q"], json!([]));
     assert_eq!(v["m"], Value::Null);
     assert_eq!(v["nested"], json!(4));
-    assert_eq!(
-        v["fine"], "fine",
-        "a query run by the host on the same isolate mid-action"
-    );
+    assert_eq!(v["fine"], "fine", "a query run by the host on the same isolate mid-action");
     assert_eq!(
         v["caught"],
         json!({"name": "ConvexError", "message": "insert refused", "data": {"code": "REFUSED"}, "isConvex": true})
     );
-    assert_eq!(
-        v["fatal"], "database on fire",
-        "in actions even fatal host errors are catchable"
-    );
+    assert_eq!(v["fatal"], "database on fire", "in actions even fatal host errors are catchable");
     assert_eq!(out.log_lines, vec!["[LOG] 'done' 0".to_string()]);
     let calls = host.calls.borrow();
     let ops: Vec<&str> = calls.iter().map(|(op, _)| op.as_str()).collect();
@@ -460,35 +393,20 @@ fn run_query_mutation_and_action_through_the_host() {
 #[test]
 fn errors_are_reported_like_queries_and_mutations() {
     let iso = isolate();
-    let err = local(run(&iso, "actions:throws", json!({})))
-        .result
-        .unwrap_err();
+    let err = local(run(&iso, "actions:throws", json!({}))).result.unwrap_err();
     assert_eq!(err.kind, JsErrorKind::Uncaught);
     assert_eq!(err.message, "Uncaught Error: action boom");
     let stack = err.stack.unwrap();
-    assert!(
-        stack
-            .lines()
-            .next()
-            .unwrap()
-            .contains("(convex/actions.ts:"),
-        "{stack}"
-    );
+    assert!(stack.lines().next().unwrap().contains("(convex/actions.ts:"), "{stack}");
 
-    let err = local(run(&iso, "actions:throwsConvex", json!({})))
-        .result
-        .unwrap_err();
+    let err = local(run(&iso, "actions:throwsConvex", json!({}))).result.unwrap_err();
     assert_eq!(err.kind, JsErrorKind::ConvexError);
     assert_eq!(err.data, Some(json!({"code": "NOPE"})));
 
-    let err = local(run(&iso, "actions:timerThrows", json!({})))
-        .result
-        .unwrap_err();
+    let err = local(run(&iso, "actions:timerThrows", json!({}))).result.unwrap_err();
     assert_eq!(err.message, "Uncaught Error: from a timer");
 
-    let err = local(run(&iso, "actions:neverResolves", json!({})))
-        .result
-        .unwrap_err();
+    let err = local(run(&iso, "actions:neverResolves", json!({}))).result.unwrap_err();
     assert_eq!(err.message, "Returned promise will never resolve");
 
     let v = ok_value(&local(run(&iso, "actions:syncSyscall", json!({}))));
@@ -518,10 +436,7 @@ fn action_timeout_covers_awaits_and_runaway_loops() {
     let out = local(run_inv(&iso, inv));
     let err = out.result.unwrap_err();
     assert_eq!(err.kind, JsErrorKind::Timeout);
-    assert_eq!(
-        err.message,
-        "Function execution timed out (maximum duration: 100ms)"
-    );
+    assert_eq!(err.message, "Function execution timed out (maximum duration: 100ms)");
     assert!(t0.elapsed() < Duration::from_secs(5));
     assert_eq!(out.log_lines, vec!["[LOG] 'waiting'".to_string()]);
 
@@ -533,10 +448,7 @@ fn action_timeout_covers_awaits_and_runaway_loops() {
     assert!(t0.elapsed() < Duration::from_secs(5));
 
     // The isolate keeps serving, on the same pooled runtime.
-    assert_eq!(
-        ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))),
-        json!(1)
-    );
+    assert_eq!(ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))), json!(1));
     assert_eq!(iso.borrow().idle_action_runtimes(), 1);
     assert_eq!(Limits::default().action_timeout, Duration::from_secs(600));
 }
@@ -544,30 +456,16 @@ fn action_timeout_covers_awaits_and_runaway_loops() {
 #[test]
 fn memory_limit_applies_to_actions() {
     let iso = isolate();
-    let err = local(run(&iso, "actions:memoryBomb", json!({})))
-        .result
-        .unwrap_err();
+    let err = local(run(&iso, "actions:memoryBomb", json!({}))).result.unwrap_err();
     assert_eq!(err.kind, JsErrorKind::OutOfMemory);
-    assert_eq!(
-        iso.borrow().idle_action_runtimes(),
-        0,
-        "a runtime that ran out of memory is not reused"
-    );
-    assert_eq!(
-        ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))),
-        json!(1)
-    );
+    assert_eq!(iso.borrow().idle_action_runtimes(), 0, "a runtime that ran out of memory is not reused");
+    assert_eq!(ok_value(&local(run(&iso, "actions:sleep", json!({"ms": 1})))), json!(1));
 }
 
 #[test]
 fn actions_see_the_real_clock_and_real_randomness() {
     let iso = isolate();
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as f64
-    };
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as f64;
     let before = now();
     let a = ok_value(&local(run(&iso, "actions:realClock", json!({}))));
     let after = now();
@@ -576,10 +474,7 @@ fn actions_see_the_real_clock_and_real_randomness() {
     assert!(a["b"].as_f64().unwrap() - t >= 14.0, "{a}");
     assert!(a["perf"].as_f64().unwrap() >= 14.0, "{a}");
     let b = ok_value(&local(run(&iso, "actions:realClock", json!({}))));
-    assert_ne!(
-        a["r"], b["r"],
-        "same invocation seed, yet different numbers"
-    );
+    assert_ne!(a["r"], b["r"], "same invocation seed, yet different numbers");
     assert_ne!(a["uuid"], b["uuid"]);
     assert_ne!(a["bytes"], b["bytes"]);
 }
@@ -589,15 +484,8 @@ fn fetch_honours_abort_signals() {
     let url = serve();
     let iso = isolate();
     let t0 = Instant::now();
-    let v = ok_value(&local(run(
-        &iso,
-        "actions:fetchAborted",
-        json!({ "url": url }),
-    )));
-    assert!(
-        t0.elapsed() < Duration::from_millis(1500),
-        "aborted fetches do not wait for the server"
-    );
+    let v = ok_value(&local(run(&iso, "actions:fetchAborted", json!({ "url": url }))));
+    assert!(t0.elapsed() < Duration::from_millis(1500), "aborted fetches do not wait for the server");
     assert_eq!(
         v,
         json!({
@@ -615,9 +503,7 @@ fn deep_recursion_in_an_action_is_a_stack_overflow() {
         .stack_size(8 << 20)
         .spawn(|| {
             let iso = isolate();
-            let err = local(run(&iso, "actions:deep", json!({})))
-                .result
-                .unwrap_err();
+            let err = local(run(&iso, "actions:deep", json!({}))).result.unwrap_err();
             let after = local(run(&iso, "actions:sleep", json!({"ms": 1})));
             (err, after)
         })
@@ -669,30 +555,19 @@ fn http_actions_are_routed_and_return_responses() {
         })
     );
 
-    let resp = local(run_http(&iso, http("GET", "/files/a/b", None)))
-        .result
-        .unwrap();
+    let resp = local(run_http(&iso, http("GET", "/files/a/b", None))).result.unwrap();
     assert_eq!((resp.status, resp.body.as_slice()), (200, &[1u8, 2, 3][..]));
-    assert!(
-        resp.headers
-            .contains(&("x-path".to_string(), "/files/a/b".to_string()))
-    );
+    assert!(resp.headers.contains(&("x-path".to_string(), "/files/a/b".to_string())));
 
     // HEAD is routed as GET.
-    let resp = local(run_http(&iso, http("HEAD", "/files/x", None)))
-        .result
-        .unwrap();
+    let resp = local(run_http(&iso, http("HEAD", "/files/x", None))).result.unwrap();
     assert_eq!(resp.status, 200);
 
-    let resp = local(run_http(&iso, http("GET", "/nope", None)))
-        .result
-        .unwrap();
+    let resp = local(run_http(&iso, http("GET", "/nope", None))).result.unwrap();
     assert_eq!(resp.status, 404);
     assert_eq!(resp.body, b"No matching routes found");
 
-    let err = local(run_http(&iso, http("GET", "/boom", None)))
-        .result
-        .unwrap_err();
+    let err = local(run_http(&iso, http("GET", "/boom", None))).result.unwrap_err();
     assert_eq!(err.kind, JsErrorKind::Uncaught);
     assert_eq!(err.message, "Uncaught Error: http boom");
     assert!(err.stack.unwrap().contains("(convex/http.ts:"));
@@ -706,10 +581,7 @@ fn dynamic_import_of_app_modules_works_in_actions() {
     assert_eq!(v["same"], true, "one instance per module");
     assert_eq!(v["pkg"], "function");
     let missing = v["missing"].as_str().unwrap();
-    assert!(
-        missing.contains("can only import modules that the app imports statically"),
-        "{missing}"
-    );
+    assert!(missing.contains("can only import modules that the app imports statically"), "{missing}");
 }
 
 #[test]
@@ -734,20 +606,12 @@ fn storage_in_actions_goes_through_base64_syscalls() {
     let iso = isolate();
     let host = TestHost::new(&iso);
     let dyn_host: Rc<dyn ActionHost> = host.clone();
-    let fut = iso
-        .borrow()
-        .invoke_action(action("actions:storage", json!({})), dyn_host);
+    let fut = iso.borrow().invoke_action(action("actions:storage", json!({})), dyn_host);
     let v = ok_value(&local(fut));
     assert_eq!(v["bytes"], json!([0, 200, 255, 104, 195, 169]));
     assert_eq!(v["type"], "text/x");
     assert_eq!(v["missing"], Value::Null);
-    assert!(
-        v["refused"]
-            .as_str()
-            .unwrap()
-            .starts_with("store() expects a Blob."),
-        "{v}"
-    );
+    assert!(v["refused"].as_str().unwrap().starts_with("store() expects a Blob."), "{v}");
     let calls = host.calls.borrow();
     assert_eq!(calls[0].0, "1.0/storageStore");
     assert_eq!(calls[0].1["blob"], "AMj/aMOp");

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use emvex_engine::{
-    ActionHost, App, DefinitionId, EngineOptions, FunctionKind, Host, HostError, Invocation, Isolate,
-    Outcome, Scope, Visibility,
+    ActionHost, App, DefinitionId, EngineOptions, FunctionKind, Host, HostError, Invocation, Isolate, Outcome, Scope,
+    Visibility,
 };
 use serde_json::{Value, json};
 
@@ -147,11 +147,8 @@ fn analyze_of_a_component_lists_its_functions_and_schema() {
     let app = app();
     let mut iso = Isolate::for_scope(app.clone(), scope(counter(&app), &[])).unwrap();
     let analysis = iso.analyze().unwrap();
-    let names: Vec<(String, String, FunctionKind, Visibility)> = analysis
-        .functions
-        .iter()
-        .map(|f| (f.module.clone(), f.name.clone(), f.kind, f.visibility))
-        .collect();
+    let names: Vec<(String, String, FunctionKind, Visibility)> =
+        analysis.functions.iter().map(|f| (f.module.clone(), f.name.clone(), f.kind, f.visibility)).collect();
     assert_eq!(
         names,
         [
@@ -185,7 +182,10 @@ fn an_import_time_throw_in_a_package_component_names_its_file_and_line() {
         "component-realm-apps",
         "throwing",
         &[
-            ("convex/messages.ts", "import { queryGeneric } from 'convex/server';\nexport const ping = queryGeneric(async () => 'pong');\n"),
+            (
+                "convex/messages.ts",
+                "import { queryGeneric } from 'convex/server';\nexport const ping = queryGeneric(async () => 'pong');\n",
+            ),
             (
                 "convex/convex.config.ts",
                 "import { defineApp } from 'convex/server';\nimport pkg from 'pkg/convex.config';\nconst app = defineApp();\napp.use(pkg);\nexport default app;\n",
@@ -212,4 +212,3 @@ fn an_import_time_throw_in_a_package_component_names_its_file_and_line() {
     assert!(err.message.contains("component import failed"), "{}", err.message);
     assert!(err.message.contains("node_modules/pkg/dist/component/boom.js:3"), "{}", err.message);
 }
-

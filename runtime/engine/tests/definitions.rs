@@ -25,11 +25,13 @@ fn load_err(dir: PathBuf) -> LoadError {
     App::load(options(dir)).expect_err("load must fail")
 }
 
-const QUERY: &str = "import { queryGeneric } from 'convex/server';\nexport const ping = queryGeneric(async () => 'pong');\n";
+const QUERY: &str =
+    "import { queryGeneric } from 'convex/server';\nexport const ping = queryGeneric(async () => 'pong');\n";
 
 const COUNTER_CONFIG: &str = "import { defineComponent } from 'convex/server';\nimport { v } from 'convex/values';\nimport leaf from './leaf/convex.config';\nconst c = defineComponent('counter', { env: { GREETING: v.optional(v.string()) } });\nc.use(leaf);\nexport default c;\n";
 
-const LEAF_CONFIG: &str = "import { defineComponent } from 'convex/server';\nexport default defineComponent('leafy');\n";
+const LEAF_CONFIG: &str =
+    "import { defineComponent } from 'convex/server';\nexport default defineComponent('leafy');\n";
 
 const PKG_JSON: &str = r#"{"name": "pkg", "type": "module", "exports": {"./convex.config": {"types": "./x.d.ts", "default": "./dist/component/convex.config.js"}, "./convex.config.js": "./dist/component/convex.config.js"}}"#;
 
@@ -148,9 +150,18 @@ fn cycles_are_load_errors() {
     let dir = write_app(
         "cycle",
         &[
-            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport a from './a/convex.config';\nconst app = defineApp();\napp.use(a);\nexport default app;\n"),
-            ("convex/a/convex.config.ts", "import { defineComponent } from 'convex/server';\nimport b from '../b/convex.config';\nconst c = defineComponent('a');\nc.use(b);\nexport default c;\n"),
-            ("convex/b/convex.config.ts", "import { defineComponent } from 'convex/server';\nimport a from '../a/convex.config';\nconst c = defineComponent('b');\nc.use(a);\nexport default c;\n"),
+            (
+                "convex/convex.config.ts",
+                "import { defineApp } from 'convex/server';\nimport a from './a/convex.config';\nconst app = defineApp();\napp.use(a);\nexport default app;\n",
+            ),
+            (
+                "convex/a/convex.config.ts",
+                "import { defineComponent } from 'convex/server';\nimport b from '../b/convex.config';\nconst c = defineComponent('a');\nc.use(b);\nexport default c;\n",
+            ),
+            (
+                "convex/b/convex.config.ts",
+                "import { defineComponent } from 'convex/server';\nimport a from '../a/convex.config';\nconst c = defineComponent('b');\nc.use(a);\nexport default c;\n",
+            ),
         ],
     );
     let err = load_err(dir);
@@ -163,8 +174,16 @@ fn component_config_error(name: &str, body: &str) -> LoadError {
     let dir = write_app(
         name,
         &[
-            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconst app = defineApp();\napp.use(comp);\nexport default app;\n"),
-            ("convex/comp/convex.config.ts", &format!("import {{ defineComponent }} from 'convex/server';\n{body}\nexport default defineComponent('comp');\n")),
+            (
+                "convex/convex.config.ts",
+                "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconst app = defineApp();\napp.use(comp);\nexport default app;\n",
+            ),
+            (
+                "convex/comp/convex.config.ts",
+                &format!(
+                    "import {{ defineComponent }} from 'convex/server';\n{body}\nexport default defineComponent('comp');\n"
+                ),
+            ),
         ],
     );
     load_err(dir)
@@ -176,11 +195,27 @@ fn component_config_realm_forbids_time_randomness_env_and_syscalls() {
         ("date-now", "Date.now();", "Date unsupported when evaluating app definition"),
         ("new-date", "new Date();", "Date unsupported when evaluating app definition"),
         ("random", "Math.random();", "Math.random unsupported when evaluating app definition"),
-        ("random-values", "crypto.getRandomValues(new Uint8Array(4));", "Math.random unsupported when evaluating app definition"),
+        (
+            "random-values",
+            "crypto.getRandomValues(new Uint8Array(4));",
+            "Math.random unsupported when evaluating app definition",
+        ),
         ("uuid", "crypto.randomUUID();", "Cannot use cryptographic randomness when evaluating app definition"),
-        ("env", "const x = process.env.APP_SECRET;", "Environment variables are only supported in the app's convex.config.ts."),
-        ("syscall", "(globalThis as any).Convex.syscall('1.0/get', '{}');", "Syscall 1.0/get unsupported when evaluating app definition"),
-        ("async-syscall", "await (globalThis as any).Convex.asyncSyscall('1.0/db/query', '{}');", "1.0/db/query unsupported while evaluating app definition"),
+        (
+            "env",
+            "const x = process.env.APP_SECRET;",
+            "Environment variables are only supported in the app's convex.config.ts.",
+        ),
+        (
+            "syscall",
+            "(globalThis as any).Convex.syscall('1.0/get', '{}');",
+            "Syscall 1.0/get unsupported when evaluating app definition",
+        ),
+        (
+            "async-syscall",
+            "await (globalThis as any).Convex.asyncSyscall('1.0/db/query', '{}');",
+            "1.0/db/query unsupported while evaluating app definition",
+        ),
     ];
     for (name, body, text) in cases {
         let err = component_config_error(name, body);
@@ -195,7 +230,10 @@ fn component_config_realm_forbids_time_randomness_env_and_syscalls() {
 fn root_config_has_no_clock_either() {
     let dir = write_app(
         "root-date",
-        &[("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nconst t = Date.now();\nexport default defineApp();\n")],
+        &[(
+            "convex/convex.config.ts",
+            "import { defineApp } from 'convex/server';\nconst t = Date.now();\nexport default defineApp();\n",
+        )],
     );
     let err = load_err(dir);
     assert!(err.message.contains("Date unsupported when evaluating app definition"), "{}", err.message);
@@ -204,7 +242,10 @@ fn root_config_has_no_clock_either() {
 #[test]
 fn bad_exports_use_convex_texts() {
     let root = |name: &str, text: &str| load_err(write_app(name, &[("convex/convex.config.ts", text)]));
-    let err = root("two-exports", "import { defineApp } from 'convex/server';\nexport const x = 1;\nexport default defineApp();\n");
+    let err = root(
+        "two-exports",
+        "import { defineApp } from 'convex/server';\nexport const x = 1;\nexport default defineApp();\n",
+    );
     assert_eq!(err.code, "invalid_export_value");
     assert_eq!(
         err.message,
@@ -224,7 +265,10 @@ fn bad_exports_use_convex_texts() {
     let dir = write_app(
         "component-bad-export",
         &[
-            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconst app = defineApp();\napp.use(comp);\nexport default app;\n"),
+            (
+                "convex/convex.config.ts",
+                "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconst app = defineApp();\napp.use(comp);\nexport default app;\n",
+            ),
             ("convex/comp/convex.config.ts", "export default {};\n"),
         ],
     );
@@ -241,7 +285,10 @@ fn use_node_in_a_component_is_a_load_error() {
     let dir = write_app(
         "use-node",
         &[
-            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconst app = defineApp();\napp.use(comp);\nexport default app;\n"),
+            (
+                "convex/convex.config.ts",
+                "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconst app = defineApp();\napp.use(comp);\nexport default app;\n",
+            ),
             ("convex/comp/convex.config.ts", LEAF_CONFIG),
             ("convex/comp/node.ts", "\"use node\";\nexport const a = 1;\n"),
         ],
@@ -251,7 +298,10 @@ fn use_node_in_a_component_is_a_load_error() {
     let comp = std::fs::canonicalize(dir.join("convex/comp")).unwrap();
     assert_eq!(
         err.message,
-        format!("\"use node\" directive is not supported in components. Remove it from the component at: {}.", comp.display())
+        format!(
+            "\"use node\" directive is not supported in components. Remove it from the component at: {}.",
+            comp.display()
+        )
     );
 }
 
@@ -259,7 +309,10 @@ fn use_node_in_a_component_is_a_load_error() {
 fn use_without_a_definition_path_fails_with_convex_text() {
     let dir = write_app(
         "plain-object",
-        &[("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nconst app = defineApp();\napp.use({} as any);\nexport default app;\n")],
+        &[(
+            "convex/convex.config.ts",
+            "import { defineApp } from 'convex/server';\nconst app = defineApp();\napp.use({} as any);\nexport default app;\n",
+        )],
     );
     let err = load_err(dir);
     assert_eq!(err.code, "import_failed");
@@ -275,8 +328,14 @@ fn component_config_console_is_discarded_and_sibling_imports_load() {
     let dir = write_app(
         "console",
         &[
-            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconsole.log('root');\nconst app = defineApp();\napp.use(comp);\nexport default app;\n"),
-            ("convex/comp/convex.config.ts", "import { defineComponent } from 'convex/server';\nimport { NAME } from './name';\nconsole.log('component', NAME);\nexport default defineComponent(NAME);\n"),
+            (
+                "convex/convex.config.ts",
+                "import { defineApp } from 'convex/server';\nimport comp from './comp/convex.config';\nconsole.log('root');\nconst app = defineApp();\napp.use(comp);\nexport default app;\n",
+            ),
+            (
+                "convex/comp/convex.config.ts",
+                "import { defineComponent } from 'convex/server';\nimport { NAME } from './name';\nconsole.log('component', NAME);\nexport default defineComponent(NAME);\n",
+            ),
             ("convex/comp/name.ts", "export const NAME = 'fromSibling';\n"),
         ],
     );
@@ -290,18 +349,20 @@ fn a_throw_in_a_package_config_names_its_file_and_line() {
     let dir = write_app(
         "package-throw",
         &[
-            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport pkg from 'pkg/convex.config';\nconst app = defineApp();\napp.use(pkg);\nexport default app;\n"),
+            (
+                "convex/convex.config.ts",
+                "import { defineApp } from 'convex/server';\nimport pkg from 'pkg/convex.config';\nconst app = defineApp();\napp.use(pkg);\nexport default app;\n",
+            ),
             ("node_modules/pkg/package.json", PKG_JSON),
-            ("node_modules/pkg/dist/component/convex.config.js", "import { defineComponent } from 'convex/server';\n\nthrow new Error('broken component');\n"),
+            (
+                "node_modules/pkg/dist/component/convex.config.js",
+                "import { defineComponent } from 'convex/server';\n\nthrow new Error('broken component');\n",
+            ),
         ],
     );
     let err = load_err(dir);
     assert_eq!(err.code, "import_failed");
-    assert!(
-        err.message.starts_with("node_modules/pkg/dist/component/convex.config.js:3:"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.starts_with("node_modules/pkg/dist/component/convex.config.js:3:"), "{}", err.message);
     assert!(err.message.contains("broken component"), "{}", err.message);
 }
 
@@ -311,10 +372,16 @@ fn opaque_definitions_are_not_evaluated() {
     let dir = write_app(
         "opaque",
         &[
-            ("convex/convex.config.ts", "import { defineApp } from 'convex/server';\nimport pkg from 'pkg/convex.config';\nconst app = defineApp();\napp.use(pkg);\napp.use(pkg, { name: 'again' });\nexport default app;\n"),
+            (
+                "convex/convex.config.ts",
+                "import { defineApp } from 'convex/server';\nimport pkg from 'pkg/convex.config';\nconst app = defineApp();\napp.use(pkg);\napp.use(pkg, { name: 'again' });\nexport default app;\n",
+            ),
             ("node_modules/pkg/package.json", PKG_JSON),
             ("node_modules/pkg/dist/package.json", r#"{"type": "module"}"#),
-            ("node_modules/pkg/dist/component/convex.config.js", "import './missing.js';\nthrow new Error('evaluated');\n"),
+            (
+                "node_modules/pkg/dist/component/convex.config.js",
+                "import './missing.js';\nthrow new Error('evaluated');\n",
+            ),
         ],
     );
     let opaque = [OpaqueDefinition {

@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    App, EngineOptions, FunctionKind, Host, HostError, Invocation, Isolate, JsErrorKind, Limits,
-    LoadError, Outcome, Visibility,
+    App, EngineOptions, FunctionKind, Host, HostError, Invocation, Isolate, JsErrorKind, Limits, LoadError, Outcome,
+    Visibility,
 };
 use serde_json::{Value, json};
 
@@ -165,8 +165,7 @@ fn analyze_finds_functions_kinds_visibility_validators_and_schema() {
     assert!(!app().module_paths().iter().any(|m| m.contains("hidden") || m.contains("test")));
     assert!(!app().module_paths().iter().any(|m| m == "nodeAction"), "\"use node\" modules are skipped");
     // Functions of a module are sorted by source line.
-    let lines: Vec<u32> =
-        analysis.functions.iter().filter(|f| f.module == "messages").filter_map(|f| f.line).collect();
+    let lines: Vec<u32> = analysis.functions.iter().filter(|f| f.module == "messages").filter_map(|f| f.line).collect();
     assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{lines:?}");
 
     let schema: Value = serde_json::from_str(analysis.schema_json.as_deref().unwrap()).unwrap();
@@ -504,7 +503,13 @@ fn load_err(dir: PathBuf) -> LoadError {
 fn syntax_error_is_a_load_error_with_position() {
     let dir = scratch_app(
         "syntax",
-        &[("ok.ts", "export const a = 1;\n"), ("bad.ts", "import { query } from 'convex/server';\nexport const x = query({\n  handler: async () => {\n    return 1 +;\n  },\n});\n")],
+        &[
+            ("ok.ts", "export const a = 1;\n"),
+            (
+                "bad.ts",
+                "import { query } from 'convex/server';\nexport const x = query({\n  handler: async () => {\n    return 1 +;\n  },\n});\n",
+            ),
+        ],
     );
     let err = load_err(dir);
     assert_eq!(err.code, "syntax_error");
@@ -524,7 +529,11 @@ fn missing_convex_package_says_run_npm_install() {
     let dir = std::env::temp_dir().join(format!("emvex-engine-nopkg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("convex")).unwrap();
-    std::fs::write(dir.join("convex/a.ts"), "import { queryGeneric } from 'convex/server';\nexport const q = queryGeneric(async () => 1);\n").unwrap();
+    std::fs::write(
+        dir.join("convex/a.ts"),
+        "import { queryGeneric } from 'convex/server';\nexport const q = queryGeneric(async () => 1);\n",
+    )
+    .unwrap();
     let err = load_err(dir.clone());
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(err.code, "convex_not_installed");
@@ -538,8 +547,14 @@ fn throw_at_import_is_a_load_error_with_position() {
         "throws",
         &[
             ("fine.ts", "export const ok = 1;\n"),
-            ("boom.ts", "type T = { a: number };\nconst t: T = { a: 1 };\nif (t.a === 1) {\n  throw new Error(\"kaboom at import\");\n}\nexport const z = t;\n"),
-            ("a_logs.ts", "console.log(\"top-level log\", Date.now() > 0, typeof Math.random());\nexport const w = 1;\n"),
+            (
+                "boom.ts",
+                "type T = { a: number };\nconst t: T = { a: 1 };\nif (t.a === 1) {\n  throw new Error(\"kaboom at import\");\n}\nexport const z = t;\n",
+            ),
+            (
+                "a_logs.ts",
+                "console.log(\"top-level log\", Date.now() > 0, typeof Math.random());\nexport const w = 1;\n",
+            ),
         ],
     );
     let err = load_err(dir);
@@ -607,7 +622,6 @@ fn app_is_send_and_sync() {
     assert_send_sync::<App>();
     assert_send_sync::<LoadError>();
 }
-
 
 /// A host that answers `1.0/runUdf` by running the nested function in a second isolate on the
 /// same thread (the way an executor runs nested calls: an `Isolate` is not re-entrant).
@@ -711,14 +725,21 @@ fn console_time_and_trace() {
     assert_eq!(out.log_lines.len(), 3, "{:?}", out.log_lines);
     assert!(out.log_lines[0].starts_with("[INFO] t: ") && out.log_lines[0].ends_with("ms"), "{:?}", out.log_lines);
     assert_eq!(out.log_lines[1], "[WARN] Timer 'missing' does not exist");
-    assert!(out.log_lines[2].starts_with("[LOG] 'here'\n    at handler (convex/determinism.ts:"), "{:?}", out.log_lines);
+    assert!(
+        out.log_lines[2].starts_with("[LOG] 'here'\n    at handler (convex/determinism.ts:"),
+        "{:?}",
+        out.log_lines
+    );
 }
 
 #[test]
 fn memory_bomb_at_import_is_a_load_error() {
     let dir = scratch_app(
         "importbomb",
-        &[("bomb.ts", "const hold: string[] = [];\nfor (let i = 0; ; i++) {\n  try { hold.push(\"x\".repeat(1 << 20) + i); } catch {}\n}\nexport const never = 1;\n")],
+        &[(
+            "bomb.ts",
+            "const hold: string[] = [];\nfor (let i = 0; ; i++) {\n  try { hold.push(\"x\".repeat(1 << 20) + i); } catch {}\n}\nexport const never = 1;\n",
+        )],
     );
     let mut opts = EngineOptions::new(dir);
     opts.limits.memory_bytes = 16 << 20;

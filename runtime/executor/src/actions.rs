@@ -101,7 +101,13 @@ impl ActionEnv {
     }
 
     /// Answers `op` on the main worker as a mutation of `component` would.
-    async fn syscall_main(&self, component: &str, path: &UdfPath, op: &str, args_json: &str) -> Result<String, HostError> {
+    async fn syscall_main(
+        &self,
+        component: &str,
+        path: &UdfPath,
+        op: &str,
+        args_json: &str,
+    ) -> Result<String, HostError> {
         let (reply, rx) = oneshot::channel();
         let job = SyscallJob {
             component: component.to_string(),
@@ -253,7 +259,9 @@ fn developer(message: String) -> HostError {
 
 fn failure_to_host(failure: Failure) -> HostError {
     match failure {
-        Failure::Developer { message, data, .. } => HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false },
+        Failure::Developer { message, data, .. } => {
+            HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false }
+        }
         Failure::Internal(message) => HostError { message, data: None, fatal: false },
     }
 }
@@ -280,7 +288,8 @@ async fn dispatch(
     args_json: &str,
     logs: &Rc<RefCell<Vec<String>>>,
 ) -> Result<String, HostError> {
-    let args: Json = serde_json::from_str(args_json).map_err(|e| developer(format!("Invalid arguments for `{op}`: {e}")))?;
+    let args: Json =
+        serde_json::from_str(args_json).map_err(|e| developer(format!("Invalid arguments for `{op}`: {e}")))?;
     let call_args = || {
         Value::from_convex_json(args.get("args").unwrap_or(&json!({})))
             .map_err(|e| developer(format!("ArgumentValidationError: {}", e.message)))

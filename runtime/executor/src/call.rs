@@ -112,7 +112,12 @@ pub fn run_transaction(runner: &mut FunctionRunner, component: &str, info: &Func
 
 /// Finds the function a caller may run: internal functions only for admins, and a missing
 /// function answers exactly like a hidden one.
-fn resolve<'r>(components: &'r Components, component: &str, path: &UdfPath, admin: bool) -> Result<&'r FunctionInfo, CallError> {
+fn resolve<'r>(
+    components: &'r Components,
+    component: &str,
+    path: &UdfPath,
+    admin: bool,
+) -> Result<&'r FunctionInfo, CallError> {
     match components.function(component, path) {
         Some(info) if admin || info.visibility == Visibility::Public => Ok(info),
         _ if admin => Err(CallError::function(format!(

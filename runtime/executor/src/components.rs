@@ -174,9 +174,7 @@ impl Components {
             return Err(not_exported());
         }
         match self.function(child_path, &path) {
-            Some(info) if info.visibility == Visibility::Public => {
-                Ok(Target { component: child_path.clone(), path })
-            }
+            Some(info) if info.visibility == Visibility::Public => Ok(Target { component: child_path.clone(), path }),
             Some(_) => Err(not_exported()),
             None if self.has_module(child_path, &attributes.join("/")) => {
                 Err(PathError { message: "Intermediate export references unsupported".into() })
@@ -194,8 +192,12 @@ fn quoted_list(items: &[&str]) -> String {
 
 /// Builds the instance tree from the evaluated definitions: the app with `root_env`, then each
 /// `childComponents` entry of each instance's definition, depth first.
-pub fn build_tree(definitions: &[DefinitionInfo], root_env: &BTreeMap<String, String>) -> Result<Vec<Instance>, StartError> {
-    let root_def = definitions.first().ok_or_else(|| tree_error("InvalidComponentTree", "the app has no definition".into()))?;
+pub fn build_tree(
+    definitions: &[DefinitionInfo],
+    root_env: &BTreeMap<String, String>,
+) -> Result<Vec<Instance>, StartError> {
+    let root_def =
+        definitions.first().ok_or_else(|| tree_error("InvalidComponentTree", "the app has no definition".into()))?;
     let mut instances = Vec::new();
     let root = Instance {
         path: String::new(),
@@ -218,14 +220,18 @@ fn add_instance(
 ) -> Result<(), StartError> {
     let definition = &definitions[instance.definition.0];
     let config: Json = match &definition.config_json {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| tree_error("InvalidComponentTree", format!("component config of \"{}\" is not JSON: {e}", definition.path)))?,
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            tree_error("InvalidComponentTree", format!("component config of \"{}\" is not JSON: {e}", definition.path))
+        })?,
         None => Json::Null,
     };
     if let Some((prefix, _)) = config.get("httpMounts").and_then(Json::as_object).and_then(|m| m.iter().next()) {
         return Err(tree_error(
             "UnsupportedHttpMount",
-            format!("emvex does not serve HTTP routes of components yet (httpPrefix \"{prefix}\" in {})", describe(&instance)),
+            format!(
+                "emvex does not serve HTTP routes of components yet (httpPrefix \"{prefix}\" in {})",
+                describe(&instance)
+            ),
         ));
     }
     let mut children = Vec::new();
@@ -233,12 +239,18 @@ fn add_instance(
         let name = child.get("name").and_then(Json::as_str).unwrap_or_default().to_string();
         let def_path = child.get("path").and_then(Json::as_str).unwrap_or_default();
         let Some(child_def) = definitions.iter().find(|d| d.path == def_path && d.id.0 != 0) else {
-            return Err(tree_error("InvalidComponentTree", format!("component definition \"{def_path}\" was not loaded")));
+            return Err(tree_error(
+                "InvalidComponentTree",
+                format!("component definition \"{def_path}\" was not loaded"),
+            ));
         };
         if instance.children.contains_key(&name) {
             return Err(tree_error(
                 "InvalidComponentName",
-                format!("Component names must be unique among siblings: \"{name}\" is used twice in {}", describe(&instance)),
+                format!(
+                    "Component names must be unique among siblings: \"{name}\" is used twice in {}",
+                    describe(&instance)
+                ),
             ));
         }
         let path = if instance.path.is_empty() { name.clone() } else { format!("{}/{name}", instance.path) };
@@ -286,7 +298,8 @@ fn child_env(
             env.insert(key.to_string(), value);
         }
     }
-    let config: Json = child_def.config_json.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Json::Null);
+    let config: Json =
+        child_def.config_json.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Json::Null);
     let child_path = if parent.path.is_empty() { name.to_string() } else { format!("{}/{name}", parent.path) };
     for declared in config.get("envVars").and_then(Json::as_array).into_iter().flatten() {
         let Some(var) = declared.get(0).and_then(Json::as_str) else { continue };
@@ -302,7 +315,9 @@ fn child_env(
             (None, _) => {
                 return Err(tree_error(
                     "InvalidComponentEnv",
-                    format!("Component \"{child_path}\" requires environment variable \"{var}\", but it was not provided"),
+                    format!(
+                        "Component \"{child_path}\" requires environment variable \"{var}\", but it was not provided"
+                    ),
                 ));
             }
             (Some(value), Some(validator)) => {
@@ -310,7 +325,10 @@ fn child_env(
                 if let Err(e) = validator.check(&Value::String(value.clone()), &no_tables) {
                     return Err(tree_error(
                         "InvalidComponentEnv",
-                        format!("Environment variable \"{var}\" of component \"{child_path}\" is invalid: {}", e.message),
+                        format!(
+                            "Environment variable \"{var}\" of component \"{child_path}\" is invalid: {}",
+                            e.message
+                        ),
                     ));
                 }
             }
@@ -355,23 +373,31 @@ mod tests {
 
     fn counter_def() -> DefinitionInfo {
         let greeting = serde_json::json!({"type": "value", "value": "{\"type\":\"string\"}", "optional": true});
-        def(1, "counter", serde_json::json!({
-            "childComponents": [child("leaf", "counter/leaf", serde_json::json!([]))],
-            "httpMounts": {},
-            "envVars": [["GREETING", greeting]],
-        }))
+        def(
+            1,
+            "counter",
+            serde_json::json!({
+                "childComponents": [child("leaf", "counter/leaf", serde_json::json!([]))],
+                "httpMounts": {},
+                "envVars": [["GREETING", greeting]],
+            }),
+        )
     }
 
     #[test]
     fn builds_paths_and_env_from_values_and_references() {
-        let root = def(0, "", serde_json::json!({
-            "childComponents": [
-                child("counter", "counter", serde_json::json!([])),
-                child("second", "counter", serde_json::json!([["GREETING", {"type": "value", "value": "hi"}]])),
-                child("third", "counter", serde_json::json!([["GREETING", {"type": "envVar", "name": "APP_GREETING"}]])),
-            ],
-            "httpMounts": {},
-        }));
+        let root = def(
+            0,
+            "",
+            serde_json::json!({
+                "childComponents": [
+                    child("counter", "counter", serde_json::json!([])),
+                    child("second", "counter", serde_json::json!([["GREETING", {"type": "value", "value": "hi"}]])),
+                    child("third", "counter", serde_json::json!([["GREETING", {"type": "envVar", "name": "APP_GREETING"}]])),
+                ],
+                "httpMounts": {},
+            }),
+        );
         let leaf = def(2, "counter/leaf", serde_json::json!({"childComponents": [], "httpMounts": {}}));
         let root_env = env(&[("APP_GREETING", "yo"), ("CONVEX_CLOUD_URL", "http://c"), ("SECRET", "s")]);
         let tree = build_tree(&[root, counter_def(), leaf], &root_env).unwrap();
@@ -389,31 +415,55 @@ mod tests {
     #[test]
     fn rejects_duplicate_names_missing_and_invalid_env_and_http_mounts() {
         let leaf = def(2, "counter/leaf", serde_json::json!({"childComponents": [], "httpMounts": {}}));
-        let twice = def(0, "", serde_json::json!({
-            "childComponents": [child("c", "counter", serde_json::json!([])), child("c", "counter", serde_json::json!([]))],
-            "httpMounts": {},
-        }));
+        let twice = def(
+            0,
+            "",
+            serde_json::json!({
+                "childComponents": [child("c", "counter", serde_json::json!([])), child("c", "counter", serde_json::json!([]))],
+                "httpMounts": {},
+            }),
+        );
         let err = build_tree(&[twice, counter_def(), leaf.clone()], &BTreeMap::new()).unwrap_err();
         assert_eq!(err.code, "InvalidComponentName");
 
         let required = serde_json::json!({"type": "value", "value": "{\"type\":\"literal\",\"value\":\"a\"}"});
-        let strict = def(1, "strict", serde_json::json!({"childComponents": [], "httpMounts": {}, "envVars": [["MODE", required]]}));
-        let missing = def(0, "", serde_json::json!({"childComponents": [child("s", "strict", serde_json::json!([]))], "httpMounts": {}}));
+        let strict = def(
+            1,
+            "strict",
+            serde_json::json!({"childComponents": [], "httpMounts": {}, "envVars": [["MODE", required]]}),
+        );
+        let missing = def(
+            0,
+            "",
+            serde_json::json!({"childComponents": [child("s", "strict", serde_json::json!([]))], "httpMounts": {}}),
+        );
         let err = build_tree(&[missing, strict.clone()], &BTreeMap::new()).unwrap_err();
         assert_eq!(err.code, "InvalidComponentEnv");
         assert!(err.message.contains("\"MODE\""), "{}", err.message);
-        let wrong = def(0, "", serde_json::json!({
-            "childComponents": [child("s", "strict", serde_json::json!([["MODE", {"type": "value", "value": "b"}]]))],
-            "httpMounts": {},
-        }));
+        let wrong = def(
+            0,
+            "",
+            serde_json::json!({
+                "childComponents": [child("s", "strict", serde_json::json!([["MODE", {"type": "value", "value": "b"}]]))],
+                "httpMounts": {},
+            }),
+        );
         assert_eq!(build_tree(&[wrong, strict.clone()], &BTreeMap::new()).unwrap_err().code, "InvalidComponentEnv");
-        let right = def(0, "", serde_json::json!({
-            "childComponents": [child("s", "strict", serde_json::json!([["MODE", {"type": "value", "value": "a"}]]))],
-            "httpMounts": {},
-        }));
+        let right = def(
+            0,
+            "",
+            serde_json::json!({
+                "childComponents": [child("s", "strict", serde_json::json!([["MODE", {"type": "value", "value": "a"}]]))],
+                "httpMounts": {},
+            }),
+        );
         assert!(build_tree(&[right, strict], &BTreeMap::new()).is_ok());
 
-        let mounted = def(0, "", serde_json::json!({"childComponents": [], "httpMounts": {"/c/": "_reference/childComponent/c"}}));
+        let mounted = def(
+            0,
+            "",
+            serde_json::json!({"childComponents": [], "httpMounts": {"/c/": "_reference/childComponent/c"}}),
+        );
         assert_eq!(build_tree(&[mounted], &BTreeMap::new()).unwrap_err().code, "UnsupportedHttpMount");
     }
 
@@ -458,11 +508,14 @@ mod tests {
             vec![instance("", 0, &[("pool", "pool")]), instance("pool", 1, &[])],
             vec![
                 definition(0, registry(&[("app", "run", Visibility::Public)])),
-                definition(1, registry(&[
-                    ("lib", "enqueue", Visibility::Public),
-                    ("lib", "secret", Visibility::Internal),
-                    ("dir/file", "fn", Visibility::Public),
-                ])),
+                definition(
+                    1,
+                    registry(&[
+                        ("lib", "enqueue", Visibility::Public),
+                        ("lib", "secret", Visibility::Internal),
+                        ("dir/file", "fn", Visibility::Public),
+                    ]),
+                ),
             ],
         )
     }
@@ -477,7 +530,10 @@ mod tests {
         let ok = |component: &str, path: &str| Ok((component.to_string(), path.to_string()));
         assert_eq!(resolve(&c, "", serde_json::json!({"name": "app:run"})), ok("", "app:run"));
         assert_eq!(resolve(&c, "pool", serde_json::json!({"name": "lib:secret"})), ok("pool", "lib:secret"));
-        assert_eq!(resolve(&c, "pool", serde_json::json!({"reference": "_reference/function/lib:secret"})), ok("pool", "lib:secret"));
+        assert_eq!(
+            resolve(&c, "pool", serde_json::json!({"reference": "_reference/function/lib:secret"})),
+            ok("pool", "lib:secret")
+        );
         let child = |rest: &str| serde_json::json!({"reference": format!("_reference/childComponent/{rest}")});
         assert_eq!(resolve(&c, "", child("pool/lib/enqueue")), ok("pool", "lib:enqueue"));
         assert_eq!(resolve(&c, "", child("pool/dir/file/fn")), ok("pool", "dir/file:fn"));
@@ -485,7 +541,10 @@ mod tests {
             resolve(&c, "", child("pool/lib/secret")).unwrap_err(),
             r#"Child component "pool" does not export ["lib", "secret"]"#
         );
-        assert_eq!(resolve(&c, "", child("pool/lib/nope")).unwrap_err(), r#"Child component "pool" does not export ["lib", "nope"]"#);
+        assert_eq!(
+            resolve(&c, "", child("pool/lib/nope")).unwrap_err(),
+            r#"Child component "pool" does not export ["lib", "nope"]"#
+        );
         assert_eq!(resolve(&c, "", child("pool/lib")).unwrap_err(), "Intermediate export references unsupported");
         assert_eq!(resolve(&c, "", child("pool/dir/file")).unwrap_err(), "Intermediate export references unsupported");
         assert_eq!(resolve(&c, "", child("nope/lib/x")).unwrap_err(), r#"Child component "nope" not found"#);
@@ -495,7 +554,10 @@ mod tests {
             "Invalid reference _reference/componentArgument/x"
         );
         // Handles reach any instance, internal functions too.
-        assert_eq!(resolve(&c, "", serde_json::json!({"functionHandle": "function://pool#lib:secret"})), ok("pool", "lib:secret"));
+        assert_eq!(
+            resolve(&c, "", serde_json::json!({"functionHandle": "function://pool#lib:secret"})),
+            ok("pool", "lib:secret")
+        );
         assert_eq!(resolve(&c, "pool", serde_json::json!({"name": "function://#app:run"})), ok("", "app:run"));
         assert_eq!(
             resolve(&c, "", serde_json::json!({"functionHandle": "function://gone#lib:x"})).unwrap_err(),

@@ -94,7 +94,11 @@ impl Crons {
 
     /// Reconciles the `_cron_jobs` of instance `component` with `export` (`None`: no `crons.ts`).
     fn sync_instance(&mut self, runner: &FunctionRunner, component: &str, export: Option<&str>) -> Result<(), String> {
-        let file = if component.is_empty() { "convex/crons.ts".to_string() } else { format!("crons.ts of component \"{component}\"") };
+        let file = if component.is_empty() {
+            "convex/crons.ts".to_string()
+        } else {
+            format!("crons.ts of component \"{component}\"")
+        };
         let wanted = match export {
             Some(json) => parse_crons(json).map_err(|e| format!("{file}: {}", e.message))?,
             None => Vec::new(),
@@ -122,9 +126,7 @@ impl Crons {
         for (job, path) in resolved {
             let spec = cron_spec(&job, &path, &raw[&job.identifier]["schedule"]);
             let (id, next_ms) = match existing.get(&job.identifier) {
-                Some((id, row)) if row.get("cronSpec") == Some(&spec) => {
-                    (*id, ms_of(row.get("nextTs")).unwrap_or(now))
-                }
+                Some((id, row)) if row.get("cronSpec") == Some(&spec) => (*id, ms_of(row.get("nextTs")).unwrap_or(now)),
                 Some((id, _)) => {
                     let next = first_run(&job.schedule, now);
                     let mut patch = BTreeMap::new();
@@ -210,7 +212,12 @@ pub struct CronRun {
 }
 
 /// Runs one cron's function inside `tx`, in a savepoint that is rolled back if it throws.
-fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, component: &str, reg: &Registered) -> Result<CronRun, DbError> {
+fn run_one(
+    runner: &mut FunctionRunner,
+    tx: &mut Transaction,
+    component: &str,
+    reg: &Registered,
+) -> Result<CronRun, DbError> {
     let components = runner.components.clone();
     let mut run = CronRun {
         kind: FunctionKind::Mutation,
@@ -220,7 +227,11 @@ fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, component: &str, r
         action: None,
     };
     let Some(info) = components.function(component, &reg.udf_path) else {
-        run.log_lines.push(format!("[ERROR] cron job \"{}\": {} no longer exists", reg.job.identifier, reg.udf_path.canonical()));
+        run.log_lines.push(format!(
+            "[ERROR] cron job \"{}\": {} no longer exists",
+            reg.job.identifier,
+            reg.udf_path.canonical()
+        ));
         return Ok(run);
     };
     run.kind = info.kind;
@@ -228,7 +239,8 @@ fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, component: &str, r
     match info.kind {
         FunctionKind::Mutation => {}
         FunctionKind::Action => {
-            run.action = Some(ActionRequest { component: component.to_string(), path: reg.udf_path.clone(), args: vec![args] });
+            run.action =
+                Some(ActionRequest { component: component.to_string(), path: reg.udf_path.clone(), args: vec![args] });
             return Ok(run);
         }
         other => {
@@ -251,7 +263,11 @@ fn run_one(runner: &mut FunctionRunner, tx: &mut Transaction, component: &str, r
         }
         Err(failure) => {
             tx.rollback_to_savepoint()?;
-            run.log_lines.push(format!("[ERROR] cron job \"{}\" failed: {}", reg.job.identifier, failure.full_message()));
+            run.log_lines.push(format!(
+                "[ERROR] cron job \"{}\" failed: {}",
+                reg.job.identifier,
+                failure.full_message()
+            ));
         }
     }
     Ok(run)

@@ -13,6 +13,8 @@
 //! Layering: uses `engine` (JS), `database` (transactions) and `value`; the server and the CLI
 //! sit above it.
 
+#![forbid(unsafe_code)]
+
 mod action_threads;
 mod actions;
 mod call;
@@ -37,8 +39,8 @@ use std::thread;
 
 pub use emvex_component::NativeDefinition;
 use emvex_database::Database;
-pub use emvex_engine::{FunctionKind, HttpRequest, HttpResponse, Limits, Visibility};
 use emvex_engine::{App, EngineOptions, OpaqueDefinition};
+pub use emvex_engine::{FunctionKind, HttpRequest, HttpResponse, Limits, Visibility};
 use emvex_value::Value;
 
 use crate::components::Components;
@@ -194,7 +196,8 @@ impl Executor {
             env: config.env.clone(),
             limits: config.limits.clone(),
         };
-        let app = App::load_with_opaque(options, &opaque).map_err(|e| StartError { code: e.code, message: e.message })?;
+        let app =
+            App::load_with_opaque(options, &opaque).map_err(|e| StartError { code: e.code, message: e.message })?;
         let db = match &config.data {
             DataLocation::Dir(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| StartError {
@@ -239,7 +242,15 @@ impl Executor {
             message: "the JS worker thread stopped while loading the app".into(),
         })??;
         for (i, lane) in lanes.into_iter().enumerate() {
-            action_threads::spawn_thread(i + 1, app.clone(), components.clone(), db.clone(), handle.clone(), print_logs, lane)?;
+            action_threads::spawn_thread(
+                i + 1,
+                app.clone(),
+                components.clone(),
+                db.clone(),
+                handle.clone(),
+                print_logs,
+                lane,
+            )?;
         }
         Ok(Executor { jobs: jobs_tx, dispatcher, components, db, _shutdown: Arc::new(shutdown_tx) })
     }
@@ -302,4 +313,3 @@ pub(crate) fn worker_gone(request: CallRequest) -> CallResponse {
         log_lines: Vec::new(),
     }
 }
-

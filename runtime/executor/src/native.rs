@@ -15,14 +15,18 @@ use emvex_value::Value;
 use emvex_value::id::DocumentId;
 use serde_json::{Value as Json, json};
 
+use crate::StartError;
 use crate::components::{Definition, Implementation};
 use crate::registry::Registry;
 use crate::syscalls::TransactionHost;
-use crate::StartError;
 use std::sync::Arc;
 
 /// The definition a native implementation stands for.
-pub fn native_definition(id: DefinitionId, path: &str, component: Arc<dyn NativeComponent>) -> Result<Definition, StartError> {
+pub fn native_definition(
+    id: DefinitionId,
+    path: &str,
+    component: Arc<dyn NativeComponent>,
+) -> Result<Definition, StartError> {
     let functions = component.functions();
     let analysis = emvex_engine::Analysis {
         functions: functions
@@ -34,7 +38,11 @@ pub fn native_definition(id: DefinitionId, path: &str, component: Arc<dyn Native
                     NativeKind::Query => FunctionKind::Query,
                     NativeKind::Mutation => FunctionKind::Mutation,
                 },
-                visibility: if f.public { emvex_engine::Visibility::Public } else { emvex_engine::Visibility::Internal },
+                visibility: if f.public {
+                    emvex_engine::Visibility::Public
+                } else {
+                    emvex_engine::Visibility::Internal
+                },
                 args_json: f.args_json.clone(),
                 returns_json: f.returns_json.clone(),
                 line: None,

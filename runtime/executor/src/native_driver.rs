@@ -104,7 +104,8 @@ fn in_transaction<T>(
     let now = now_ms();
     let path = UdfPath { module: "emvex".into(), name: what.into() };
     let (result, new_jobs, logs) = {
-        let mut host = TransactionHost::new(&mut tx, runner, instance.to_string(), FunctionKind::Mutation, path, now, 0);
+        let mut host =
+            TransactionHost::new(&mut tx, runner, instance.to_string(), FunctionKind::Mutation, path, now, 0);
         let result = {
             let mut bridge = Bridge { host: &mut host };
             f(native.as_ref(), NativeContext { instance, env, now_ms: now, host: &mut bridge })
@@ -141,7 +142,8 @@ pub fn drive_due(shared: &Shared) {
     let retry: Vec<NativeDone> = {
         let mut worker = shared.borrow_mut();
         let now = now_ms();
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut worker.natives.unrecorded).into_iter().partition(|(at, _)| *at <= now);
+        let (due, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut worker.natives.unrecorded).into_iter().partition(|(at, _)| *at <= now);
         worker.natives.unrecorded = later;
         due.into_iter().map(|(_, done)| done).collect()
     };
@@ -230,11 +232,14 @@ fn start_action(shared: &Shared, instance: &str, start: emvex_component::ActionS
             });
             shared.borrow().dispatcher_task(ActionTask::Run { request, reply });
         }
-        Err(message) => handle_done(shared, vec![NativeDone {
-            instance: instance.to_string(),
-            token: start.token,
-            outcome: ActionOutcome::Failed { message, data: None },
-        }]),
+        Err(message) => handle_done(
+            shared,
+            vec![NativeDone {
+                instance: instance.to_string(),
+                token: start.token,
+                outcome: ActionOutcome::Failed { message, data: None },
+            }],
+        ),
     }
 }
 
@@ -278,7 +283,9 @@ pub fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
         };
         for (token, outcome) in singles {
             if let Err(e) = record(&mut worker, &instance, vec![(token.clone(), outcome.clone())], false) {
-                eprintln!("emvex: native component \"{instance}\" could not record an action's end, retrying in 1 s: {e}");
+                eprintln!(
+                    "emvex: native component \"{instance}\" could not record an action's end, retrying in 1 s: {e}"
+                );
                 let done = NativeDone { instance: instance.clone(), token, outcome };
                 worker.natives.unrecorded.push((now_ms() + RETRY_MS, done));
             }

@@ -28,9 +28,7 @@ impl UdfPath {
     /// Parses a wire path the way the Convex backend does: split at the last `:`, strip a `.js`
     /// extension (any other extension is rejected), default export `default`.
     pub fn parse(path: &str) -> Result<UdfPath, PathError> {
-        let bad = |why: &str| PathError {
-            message: format!("Couldn't parse function path \"{path}\": {why}"),
-        };
+        let bad = |why: &str| PathError { message: format!("Couldn't parse function path \"{path}\": {why}") };
         let (module, name) = match path.rfind(':') {
             Some(i) => (&path[..i], &path[i + 1..]),
             None => (path, "default"),
@@ -52,10 +50,7 @@ impl UdfPath {
             if component.len() > 64 {
                 return Err(bad("a module path component is longer than 64 characters"));
             }
-            if !component
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
-            {
+            if !component.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-') {
                 return Err(bad("module path components may contain only letters, digits, `_`, `-` and `.`"));
             }
             if !component.chars().any(|c| c.is_ascii_alphanumeric()) {
@@ -73,11 +68,7 @@ impl UdfPath {
 
     /// `messages:list`, or `messages` for a default export (what `getFunctionMetadata().name` gives).
     pub fn stripped(&self) -> String {
-        if self.name == "default" {
-            self.module.clone()
-        } else {
-            format!("{}:{}", self.module, self.name)
-        }
+        if self.name == "default" { self.module.clone() } else { format!("{}:{}", self.module, self.name) }
     }
 
     /// `messages.js:list` — the form Convex uses in error messages.

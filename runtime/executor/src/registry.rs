@@ -78,10 +78,7 @@ fn function_info(f: &AnalyzedFunction) -> Result<FunctionInfo, String> {
         Some(Validator::Any) | None => None,
         Some(v @ Validator::Object(_)) => Some(v),
         Some(_) => {
-            return Err(format!(
-                "{}: Args validator must be an object or any",
-                path.canonical()
-            ));
+            return Err(format!("{}: Args validator must be an object or any", path.canonical()));
         }
     };
     let returns = parse("returns", &f.returns_json)?;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use emvex_database::{Database, Transaction};
 use emvex_engine::{FunctionKind, Invocation, JsError};
+use emvex_value::Value;
 use emvex_value::id::DocumentId;
 use emvex_value::validator::{Validator, check_args};
-use emvex_value::Value;
 use rand::RngCore;
 use serde_json::Value as Json;
 
@@ -124,7 +124,8 @@ impl FunctionRunner {
             Err(e) => return Execution::failed(Failure::Internal(format!("cannot start a JS isolate: {}", e.message))),
         };
         let (outcome, nested_logs, new_jobs) = {
-            let mut host = TransactionHost::new(tx, self, component.to_string(), info.kind, info.path.clone(), now_ms, depth);
+            let mut host =
+                TransactionHost::new(tx, self, component.to_string(), info.kind, info.path.clone(), now_ms, depth);
             let outcome = isolate.invoke(&invocation, &mut host);
             (outcome, host.nested_logs, host.new_jobs)
         };
@@ -161,7 +162,8 @@ impl FunctionRunner {
         let env = components.instance(component).map_or(&no_env, |i| &i.env);
         let arg = args.first().cloned().unwrap_or(Value::Object(Default::default()));
         let (result, log_lines, new_jobs) = {
-            let mut host = TransactionHost::new(tx, self, component.to_string(), info.kind, info.path.clone(), now_ms, depth);
+            let mut host =
+                TransactionHost::new(tx, self, component.to_string(), info.kind, info.path.clone(), now_ms, depth);
             let result = native.call(emvex_component::NativeCall {
                 instance: component,
                 env,
@@ -176,7 +178,9 @@ impl FunctionRunner {
         };
         let result = match result {
             Ok(value) => check_returns(tx, component, info, &value).map(|()| value),
-            Err(emvex_component::NativeError::Developer { message, data }) => Err(Failure::Developer { message, stack: None, data }),
+            Err(emvex_component::NativeError::Developer { message, data }) => {
+                Err(Failure::Developer { message, stack: None, data })
+            }
             Err(emvex_component::NativeError::Internal(message)) => Err(Failure::Internal(message)),
         };
         Execution { result, log_lines, new_jobs }

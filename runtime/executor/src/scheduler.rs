@@ -221,7 +221,8 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, key: &JobKey) -> R
             return Ok(run);
         }
         other => {
-            let why = format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other));
+            let why =
+                format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other));
             finish(tx, key, failed_state(&why))?;
             return Ok(run);
         }

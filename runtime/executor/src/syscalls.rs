@@ -179,9 +179,7 @@ impl<'a> TransactionHost<'a> {
         if self.kind == FunctionKind::Mutation {
             Ok(())
         } else {
-            Err(developer(format!(
-                "Can't {what} a document in a query: writes are only allowed in mutations."
-            )))
+            Err(developer(format!("Can't {what} a document in a query: writes are only allowed in mutations.")))
         }
     }
 
@@ -203,11 +201,12 @@ impl<'a> TransactionHost<'a> {
         };
         check_system(&table, is_system)?;
         if let Some(expected) = args.get("table").and_then(Json::as_str)
-            && expected != table {
-                return Err(developer(format!(
-                    "Invalid argument `id` for `db.get`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
-                )));
-            }
+            && expected != table
+        {
+            return Err(developer(format!(
+                "Invalid argument `id` for `db.get`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
+            )));
+        }
         Ok(match self.tx.get(&self.component, &id).map_err(db_error)? {
             Some(doc) => document_json(&doc),
             None => Json::Null,
@@ -229,11 +228,12 @@ impl<'a> TransactionHost<'a> {
         };
         check_system(&table, false)?;
         if let Some(expected) = args.get("table").and_then(Json::as_str)
-            && expected != table {
-                return Err(developer(format!(
-                    "Invalid argument `id` for `{method}`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
-                )));
-            }
+            && expected != table
+        {
+            return Err(developer(format!(
+                "Invalid argument `id` for `{method}`: expected to be an Id<\"{expected}\">, got Id<\"{table}\"> instead."
+            )));
+        }
         Ok(id)
     }
 
@@ -295,7 +295,10 @@ impl<'a> TransactionHost<'a> {
     }
 
     /// Resolves a syscall's function address, from this instance, to an existing function.
-    fn resolve_target(&self, args: &Json) -> Result<(Target, std::sync::Arc<crate::components::Components>), HostError> {
+    fn resolve_target(
+        &self,
+        args: &Json,
+    ) -> Result<(Target, std::sync::Arc<crate::components::Components>), HostError> {
         let components = self.runner.components.clone();
         let target = components.resolve(&self.component, args).map_err(|e| developer(e.message))?;
         if components.function(&target.component, &target.path).is_none() {
@@ -325,7 +328,8 @@ impl<'a> TransactionHost<'a> {
         }
         let (target, components) = self.resolve_target(args)?;
         let path = &target.path;
-        let info: &FunctionInfo = components.function(&target.component, path).expect("resolve_target checked existence");
+        let info: &FunctionInfo =
+            components.function(&target.component, path).expect("resolve_target checked existence");
         if info.kind != wanted {
             return Err(developer(format!(
                 "Trying to execute {} as {}, but it is defined as {}.",
@@ -386,12 +390,8 @@ impl<'a> TransactionHost<'a> {
         let Some(job) = self.tx.get(&self.component, &id).map_err(db_error)? else {
             return Ok(Json::Null);
         };
-        let kind = job
-            .body
-            .get("state")
-            .and_then(|s| s.as_object())
-            .and_then(|s| s.get("kind"))
-            .and_then(Value::as_str);
+        let kind =
+            job.body.get("state").and_then(|s| s.as_object()).and_then(|s| s.get("kind")).and_then(Value::as_str);
         if matches!(kind, Some("pending") | Some("inProgress")) {
             let mut patch = BTreeMap::new();
             patch.insert("state".to_string(), Some(state("canceled")));
@@ -464,8 +464,7 @@ fn check_system(table: &str, is_system: bool) -> Result<(), HostError> {
 }
 
 fn parse_args(op: &str, args_json: &str) -> Result<Json, HostError> {
-    serde_json::from_str(args_json)
-        .map_err(|e| developer(format!("Invalid arguments for `{op}`: not JSON: {e}")))
+    serde_json::from_str(args_json).map_err(|e| developer(format!("Invalid arguments for `{op}`: not JSON: {e}")))
 }
 
 fn field<'j>(args: &'j Json, key: &str) -> Result<&'j Json, HostError> {
@@ -473,9 +472,7 @@ fn field<'j>(args: &'j Json, key: &str) -> Result<&'j Json, HostError> {
 }
 
 fn str_field<'j>(args: &'j Json, key: &str) -> Result<&'j str, HostError> {
-    field(args, key)?
-        .as_str()
-        .ok_or_else(|| developer(format!("Invalid argument `{key}`: expected a string")))
+    field(args, key)?.as_str().ok_or_else(|| developer(format!("Invalid argument `{key}`: expected a string")))
 }
 
 fn u32_field(args: &Json, key: &str) -> Result<u32, HostError> {
@@ -505,9 +502,8 @@ fn patch_arg(json: &Json) -> Result<BTreeMap<String, Option<Value>>, HostError> 
     };
     map.iter()
         .map(|(k, v)| {
-            let value = maybe_value_from_convex_json(v).map_err(|e| {
-                developer(format!("Invalid argument `value` for `db.patch`: {}", e.message))
-            })?;
+            let value = maybe_value_from_convex_json(v)
+                .map_err(|e| developer(format!("Invalid argument `value` for `db.patch`: {}", e.message)))?;
             Ok((k.clone(), value))
         })
         .collect()

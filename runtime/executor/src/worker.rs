@@ -21,6 +21,7 @@ use emvex_database::{Database, SchemaDefinition};
 use emvex_engine::{App, DefinitionId, FunctionKind, Isolate, Scope};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
+use crate::NativeDefinition;
 use crate::action_threads::{self, ActionTask, Dispatcher, LaneReceiver};
 use crate::actions::{ActionEnv, ActionRequest, MainHandle, SyscallJob};
 use crate::call;
@@ -29,7 +30,6 @@ use crate::crons::Crons;
 use crate::logs::format_log_line;
 use crate::native::native_definition;
 use crate::native_driver::{self, NativeDone, NativeDriver};
-use crate::NativeDefinition;
 use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::runner::{FunctionRunner, NewJob};
@@ -119,8 +119,16 @@ async fn run(
     ready: mpsc::Sender<Result<Arc<Components>, StartError>>,
     print_logs: bool,
 ) {
-    let MainChannels { mut jobs, mut syscalls, handle, dispatcher, lane, mut shutdown, mut native_done, native_done_tx } =
-        channels;
+    let MainChannels {
+        mut jobs,
+        mut syscalls,
+        handle,
+        dispatcher,
+        lane,
+        mut shutdown,
+        mut native_done,
+        native_done_tx,
+    } = channels;
     let worker = match load(app.clone(), &native, db.clone(), print_logs, dispatcher, native_done_tx) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -187,8 +195,15 @@ fn handle_syscall(shared: &Shared, job: SyscallJob) {
         let Worker { runner, scheduler, .. } = &mut *worker;
         let mut tx = runner.db.begin_mutation().map_err(|e| emvex_engine::HostError::developer(e.message))?;
         let (result, new_jobs) = {
-            let mut host =
-                TransactionHost::new(&mut tx, runner, job.component, FunctionKind::Mutation, job.path, call::now_ms(), 0);
+            let mut host = TransactionHost::new(
+                &mut tx,
+                runner,
+                job.component,
+                FunctionKind::Mutation,
+                job.path,
+                call::now_ms(),
+                0,
+            );
             let result = emvex_engine::Host::async_syscall(&mut host, &job.op, &job.args_json);
             (result, std::mem::take(&mut host.new_jobs))
         };
@@ -243,9 +258,8 @@ fn handle_call(shared: &Shared, job: Job) {
 }
 
 fn run_scheduled(shared: &Shared, ids: &[JobKey]) {
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        scheduler::run_jobs(&mut shared.borrow_mut().runner, ids)
-    }));
+    let result =
+        std::panic::catch_unwind(AssertUnwindSafe(|| scheduler::run_jobs(&mut shared.borrow_mut().runner, ids)));
     match result {
         Ok(Ok(runs)) => {
             for run in runs {
@@ -369,13 +383,15 @@ fn load(
     }
     for instance in &instances {
         let schema = definitions[&instance.definition].schema.as_ref();
-        db.apply_schema(&instance.path, schema)
-            .map_err(|e| StartError { code: "InvalidSchema", message: format!("{}: {}", schema_file(instance), e.message) })?;
+        db.apply_schema(&instance.path, schema).map_err(|e| StartError {
+            code: "InvalidSchema",
+            message: format!("{}: {}", schema_file(instance), e.message),
+        })?;
     }
     let components = Arc::new(Components::new(instances, definitions.into_values().collect()));
     let runner = FunctionRunner { pools, components, db, native_touched: Default::default() };
-    let scheduler = Scheduler::load(&runner)
-        .map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
+    let scheduler =
+        Scheduler::load(&runner).map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
     let crons = Crons::sync(&runner).map_err(|message| StartError { code: "InvalidCrons", message })?;
     Ok(Worker { runner, scheduler, crons, print_logs, dispatcher, natives: NativeDriver::default(), native_done })
 }
@@ -400,8 +416,8 @@ fn native_for(
 /// A JavaScript definition from the analysis of its first instance's realm.
 fn js_definition(app: &App, instance: &Instance, analysis: emvex_engine::Analysis) -> Result<Definition, StartError> {
     let info = &app.definitions()[instance.definition.0];
-    let registry = Registry::from_analysis(&analysis)
-        .map_err(|message| StartError { code: "InvalidFunction", message })?;
+    let registry =
+        Registry::from_analysis(&analysis).map_err(|message| StartError { code: "InvalidFunction", message })?;
     let schema = match &analysis.schema_json {
         Some(json) => Some(SchemaDefinition::from_export_json(json).map_err(|e| StartError {
             code: "InvalidSchema",
@@ -421,5 +437,9 @@ fn js_definition(app: &App, instance: &Instance, analysis: emvex_engine::Analysi
 
 /// How load errors name an instance's schema file.
 fn schema_file(instance: &Instance) -> String {
-    if instance.path.is_empty() { "convex/schema.ts".into() } else { format!("schema.ts of component \"{}\"", instance.path) }
+    if instance.path.is_empty() {
+        "convex/schema.ts".into()
+    } else {
+        format!("schema.ts of component \"{}\"", instance.path)
+    }
 }

@@ -48,7 +48,18 @@ impl NativeCounter {
             "operators": [{"filter": {"$eq": [{"$field": "name"}, {"$literal": name}]}}],
         });
         let docs = call.host.db().collect(&query)?;
-        Ok(docs.first().map(|d| (d.id, d.body.get("value").and_then(|v| match v { Value::Float64(f) => Some(*f), _ => None }).unwrap_or(0.0))))
+        Ok(docs.first().map(|d| {
+            (
+                d.id,
+                d.body
+                    .get("value")
+                    .and_then(|v| match v {
+                        Value::Float64(f) => Some(*f),
+                        _ => None,
+                    })
+                    .unwrap_or(0.0),
+            )
+        }))
     }
 
     fn add(call: &mut NativeCall<'_>, name: &str, by: f64) -> Result<f64, NativeError> {
@@ -107,7 +118,9 @@ impl NativeComponent for NativeCounter {
         match call.name {
             "increment" => Ok(Value::Float64(Self::add(&mut call, &name, 1.0)?)),
             "get" => Ok(Value::Float64(Self::read(&mut call, &name)?.map_or(0.0, |(_, v)| v))),
-            "secret" => Ok(Value::String(format!("env {}", call.env.get("CONVEX_CLOUD_URL").cloned().unwrap_or_default()))),
+            "secret" => {
+                Ok(Value::String(format!("env {}", call.env.get("CONVEX_CLOUD_URL").cloned().unwrap_or_default())))
+            }
             "badReturn" => Ok(Value::String("not a number".into())),
             "callBack" => {
                 let mut payload = Object::new();
@@ -251,7 +264,11 @@ fn call(executor: &Executor, path: &str, args: serde_json::Value) -> Result<serd
     });
     match response.outcome {
         Ok(value) => Ok(value.to_convex_json()),
-        Err(CallError::Function { message, .. } | CallError::Internal { message } | CallError::BadRequest { message, .. }) => Err(message),
+        Err(
+            CallError::Function { message, .. }
+            | CallError::Internal { message }
+            | CallError::BadRequest { message, .. },
+        ) => Err(message),
     }
 }
 

@@ -77,13 +77,10 @@ impl FromStr for CronExpr {
     type Err = CronExprError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let fields = Fields::parse(s).map_err(|detail| CronExprError {
-            message: format!("{PARSE_FAILED} {s:?}: {detail}"),
-        })?;
+        let fields =
+            Fields::parse(s).map_err(|detail| CronExprError { message: format!("{PARSE_FAILED} {s:?}: {detail}") })?;
         if !fields.can_match() {
-            return Err(CronExprError {
-                message: format!("The cron spec {s:?} will never match any time"),
-            });
+            return Err(CronExprError { message: format!("The cron spec {s:?} will never match any time") });
         }
         let pattern = fields.croner_pattern().map_err(|detail| CronExprError {
             message: format!("Cron spec {s:?} is not supported by emvex: {detail}"),
@@ -94,13 +91,8 @@ impl FromStr for CronExpr {
             .dom_and_dow(false)
             .build()
             .parse(&pattern)
-            .map_err(|e| CronExprError {
-                message: format!("{PARSE_FAILED} {s:?}: {e}"),
-            })?;
-        Ok(CronExpr {
-            source: s.to_owned(),
-            cron: Box::new(cron),
-        })
+            .map_err(|e| CronExprError { message: format!("{PARSE_FAILED} {s:?}: {e}") })?;
+        Ok(CronExpr { source: s.to_owned(), cron: Box::new(cron) })
     }
 }
 
@@ -139,59 +131,29 @@ struct FieldKind {
     names: &'static [&'static str],
 }
 
-const MINUTE: FieldKind = FieldKind {
-    name: "minute",
-    min: 0,
-    max: 59,
-    names: &[],
-};
-const HOUR: FieldKind = FieldKind {
-    name: "hour",
-    min: 0,
-    max: 23,
-    names: &[],
-};
-const DAY_OF_MONTH: FieldKind = FieldKind {
-    name: "day of month",
-    min: 1,
-    max: 31,
-    names: &[],
-};
+const MINUTE: FieldKind = FieldKind { name: "minute", min: 0, max: 59, names: &[] };
+const HOUR: FieldKind = FieldKind { name: "hour", min: 0, max: 23, names: &[] };
+const DAY_OF_MONTH: FieldKind = FieldKind { name: "day of month", min: 1, max: 31, names: &[] };
 const MONTH: FieldKind = FieldKind {
     name: "month",
     min: 1,
     max: 12,
-    names: &[
-        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-    ],
+    names: &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
 };
-const DAY_OF_WEEK: FieldKind = FieldKind {
-    name: "day of week",
-    min: 0,
-    max: 6,
-    names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
-};
+const DAY_OF_WEEK: FieldKind =
+    FieldKind { name: "day of week", min: 0, max: 6, names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] };
 
 impl FieldKind {
     /// Parses one value: digits or (case-insensitive) a three-letter name.
     fn value(&self, text: &str) -> Result<u8, String> {
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            let n: u32 = text
-                .parse()
-                .map_err(|_| format!("{} value {text:?} is too large", self.name))?;
+            let n: u32 = text.parse().map_err(|_| format!("{} value {text:?} is too large", self.name))?;
             if n < u32::from(self.min) || n > u32::from(self.max) {
-                return Err(format!(
-                    "{} value {n} is outside {}-{}",
-                    self.name, self.min, self.max
-                ));
+                return Err(format!("{} value {n} is outside {}-{}", self.name, self.min, self.max));
             }
             return Ok(n as u8);
         }
-        if let Some(i) = self
-            .names
-            .iter()
-            .position(|name| name.eq_ignore_ascii_case(text))
-        {
+        if let Some(i) = self.names.iter().position(|name| name.eq_ignore_ascii_case(text)) {
             return Ok(self.min + i as u8);
         }
         Err(format!("{} value {text:?} is not valid", self.name))
@@ -202,20 +164,13 @@ impl FieldKind {
         let limit = self.max - self.min;
         match text.parse::<u8>() {
             Ok(s) if text.bytes().all(|b| b.is_ascii_digit()) && (1..=limit).contains(&s) => Ok(s),
-            _ => Err(format!(
-                "{} step {text:?} must be a number from 1 to {limit}",
-                self.name
-            )),
+            _ => Err(format!("{} step {text:?} must be a number from 1 to {limit}", self.name)),
         }
     }
 
     /// Parses a value where `*` stands for the minimum.
     fn value_or_star(&self, text: &str) -> Result<u8, String> {
-        if text == "*" {
-            Ok(self.min)
-        } else {
-            self.value(text)
-        }
+        if text == "*" { Ok(self.min) } else { self.value(text) }
     }
 
     /// Parses a comma list of values, ranges and steps into a bit set (bit i = value i).
@@ -256,11 +211,7 @@ impl FieldKind {
     /// The values from `start` to `end` by `step`, wrapping past the maximum to the minimum.
     fn walk(&self, start: u8, end: u8, step: u8) -> u64 {
         let mut set = 0u64;
-        let span = if start <= end {
-            end - start
-        } else {
-            (self.max - start) + 1 + (end - self.min)
-        };
+        let span = if start <= end { end - start } else { (self.max - start) + 1 + (end - self.min) };
         let width = self.max - self.min + 1;
         let mut offset = 0u8;
         while offset <= span {
@@ -314,10 +265,7 @@ impl Fields {
         if s.starts_with([' ', '\t']) || s.ends_with([' ', '\t']) {
             return Err("leading or trailing whitespace".into());
         }
-        if let Some(c) = s
-            .chars()
-            .find(|c| c.is_whitespace() && *c != ' ' && *c != '\t')
-        {
+        if let Some(c) = s.chars().find(|c| c.is_whitespace() && *c != ' ' && *c != '\t') {
             return Err(format!("unexpected whitespace {c:?}"));
         }
         let fields: Vec<&str> = s.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
@@ -368,9 +316,7 @@ impl Fields {
             Dom::Last { offset: 0 } => "L".to_owned(),
             Dom::LastWeekday { offset: 0 } => "LW".to_owned(),
             Dom::Last { offset } | Dom::LastWeekday { offset } => {
-                return Err(format!(
-                    "day-of-month offset from the last day (L-{offset})"
-                ));
+                return Err(format!("day-of-month offset from the last day (L-{offset})"));
             }
             Dom::NearestWeekday(day) => format!("{day}W"),
         };
@@ -380,12 +326,7 @@ impl Fields {
             Dow::Last(day) => format!("{day}L"),
             Dow::Nth(day, nth) => format!("{day}#{nth}"),
         };
-        Ok(format!(
-            "{} {} {dom} {} {dow}",
-            list(self.minutes),
-            list(self.hours),
-            list(self.months)
-        ))
+        Ok(format!("{} {} {dom} {} {dow}", list(self.minutes), list(self.hours), list(self.months)))
     }
 }
 
@@ -401,11 +342,7 @@ const fn bits(values: &[u8]) -> u64 {
 
 /// Renders a bit set as `a,b,c`.
 fn list(set: u64) -> String {
-    (0..64)
-        .filter(|i| set & (1 << i) != 0)
-        .map(|i| i.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    (0..64).filter(|i| set & (1 << i) != 0).map(|i| i.to_string()).collect::<Vec<_>>().join(",")
 }
 
 fn parse_dom(field: &str) -> Result<Dom, String> {
@@ -465,16 +402,11 @@ mod tests {
     use super::*;
 
     fn ms(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> f64 {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-            .unwrap()
-            .timestamp_millis() as f64
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_millis() as f64
     }
 
     fn next(expr: &str, after: f64) -> f64 {
-        expr.parse::<CronExpr>()
-            .unwrap()
-            .next_after_ms(after)
-            .unwrap()
+        expr.parse::<CronExpr>().unwrap().next_after_ms(after).unwrap()
     }
 
     fn err(expr: &str) -> String {
@@ -491,47 +423,20 @@ mod tests {
             pattern("1,5,7 * * * *"),
             "1,5,7 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23 * 1,2,3,4,5,6,7,8,9,10,11,12 *"
         );
-        assert_eq!(
-            pattern("10-20/3 0 * * *").split(' ').next().unwrap(),
-            "10,13,16,19"
-        );
-        assert_eq!(
-            pattern("*/15 0 * * *").split(' ').next().unwrap(),
-            "0,15,30,45"
-        );
+        assert_eq!(pattern("10-20/3 0 * * *").split(' ').next().unwrap(), "10,13,16,19");
+        assert_eq!(pattern("*/15 0 * * *").split(' ').next().unwrap(), "0,15,30,45");
         assert_eq!(pattern("50/5 0 * * *").split(' ').next().unwrap(), "50,55");
         // Wrapping ranges and steps.
-        assert_eq!(
-            pattern("0 22-2 * * *").split(' ').nth(1).unwrap(),
-            "0,1,2,22,23"
-        );
-        assert_eq!(
-            pattern("0 22-3/2 * * *").split(' ').nth(1).unwrap(),
-            "0,2,22"
-        );
-        assert_eq!(
-            pattern("0 0 * NOV-FEB *").split(' ').nth(3).unwrap(),
-            "1,2,11,12"
-        );
-        assert_eq!(
-            pattern("0 0 * * FRI-SUN").split(' ').nth(4).unwrap(),
-            "0,5,6"
-        );
-        assert_eq!(
-            pattern("0 0 * * 1-5").split(' ').nth(4).unwrap(),
-            "1,2,3,4,5"
-        );
+        assert_eq!(pattern("0 22-2 * * *").split(' ').nth(1).unwrap(), "0,1,2,22,23");
+        assert_eq!(pattern("0 22-3/2 * * *").split(' ').nth(1).unwrap(), "0,2,22");
+        assert_eq!(pattern("0 0 * NOV-FEB *").split(' ').nth(3).unwrap(), "1,2,11,12");
+        assert_eq!(pattern("0 0 * * FRI-SUN").split(' ').nth(4).unwrap(), "0,5,6");
+        assert_eq!(pattern("0 0 * * 1-5").split(' ').nth(4).unwrap(), "1,2,3,4,5");
         assert_eq!(pattern("0 0 * * mon,Wed").split(' ').nth(4).unwrap(), "1,3");
         assert_eq!(pattern("0 0 * jan *").split(' ').nth(3).unwrap(), "1");
-        assert_eq!(
-            pattern("0 0 */10 * *").split(' ').nth(2).unwrap(),
-            "1,11,21,31"
-        );
+        assert_eq!(pattern("0 0 */10 * *").split(' ').nth(2).unwrap(), "1,11,21,31");
         assert_eq!(pattern("5,* 0 * * *").split(' ').next().unwrap(), "0,5");
-        assert_eq!(
-            pattern("5,*-2 0 * * *").split(' ').next().unwrap(),
-            "0,1,2,5"
-        );
+        assert_eq!(pattern("5,*-2 0 * * *").split(' ').next().unwrap(), "0,1,2,5");
         assert_eq!(pattern("0 0 L * *").split(' ').nth(2).unwrap(), "L");
         assert_eq!(pattern("0 0 LW * *").split(' ').nth(2).unwrap(), "LW");
         assert_eq!(pattern("0 0 15W * *").split(' ').nth(2).unwrap(), "15W");
@@ -582,19 +487,13 @@ mod tests {
             "* * * * 8L",
         ] {
             let message = err(bad);
-            assert!(
-                message.starts_with("Failed to parse cron expression"),
-                "{bad:?}: {message}"
-            );
+            assert!(message.starts_with("Failed to parse cron expression"), "{bad:?}: {message}");
         }
     }
 
     #[test]
     fn never_matching_specs_are_rejected_with_convex_text() {
-        assert_eq!(
-            err("0 0 30 2 *"),
-            "The cron spec \"0 0 30 2 *\" will never match any time"
-        );
+        assert_eq!(err("0 0 30 2 *"), "The cron spec \"0 0 30 2 *\" will never match any time");
         assert!(err("0 0 31 4,6,9,11 *").contains("will never match any time"));
         // Feb 29 exists in leap years; a day-of-week restriction makes anything possible.
         assert!("0 0 29 2 *".parse::<CronExpr>().is_ok());
@@ -609,10 +508,7 @@ mod tests {
 
     #[test]
     fn whitespace_between_fields_may_repeat() {
-        assert_eq!(
-            next("0\t12  * * *", ms(2024, 1, 1, 0, 0)),
-            ms(2024, 1, 1, 12, 0)
-        );
+        assert_eq!(next("0\t12  * * *", ms(2024, 1, 1, 0, 0)), ms(2024, 1, 1, 12, 0));
     }
 
     type Minute = (i32, u32, u32, u32, u32);

@@ -18,6 +18,8 @@
 //! Errors carry the code `InvalidCron` (Convex's code for all of these) and Convex's text, led by
 //! the job's identifier.
 
+#![forbid(unsafe_code)]
+
 pub mod cron_expr;
 mod schedule;
 
@@ -84,16 +86,12 @@ pub fn parse_crons(export_json: &str) -> Result<Vec<CronJob>, ScheduleError> {
 fn parse_job(identifier: &str, job: &Value) -> Result<CronJob, String> {
     check_identifier(identifier)?;
     let invalid = |detail: &str| format!("Invalid JSON: {detail}");
-    let fields = job
-        .as_object()
-        .ok_or_else(|| invalid("a cron job must be an object"))?;
+    let fields = job.as_object().ok_or_else(|| invalid("a cron job must be an object"))?;
     let udf_path = match fields.get("name") {
         Some(Value::String(name)) => name.clone(),
         _ => return Err(invalid("`name` must be a string")),
     };
-    let args = fields
-        .get("args")
-        .ok_or_else(|| invalid("`args` is missing"))?;
+    let args = fields.get("args").ok_or_else(|| invalid("`args` is missing"))?;
     let schedule = match fields.get("schedule") {
         Some(Value::Object(schedule)) => schedule,
         _ => return Err(invalid("`schedule` must be an object")),
@@ -106,20 +104,12 @@ fn parse_job(identifier: &str, job: &Value) -> Result<CronJob, String> {
         Value::Array(items) => match &items[..] {
             [object @ Value::Object(_)] => object.clone(),
             _ => {
-                return Err(format!(
-                    "`args` must hold exactly one object, got {}",
-                    Value::Array(items.clone())
-                ));
+                return Err(format!("`args` must hold exactly one object, got {}", Value::Array(items.clone())));
             }
         },
         other => return Err(format!("`args` must be an array, got {other}")),
     };
-    Ok(CronJob {
-        identifier: identifier.to_owned(),
-        udf_path,
-        args,
-        schedule,
-    })
+    Ok(CronJob { identifier: identifier.to_owned(), udf_path, args, schedule })
 }
 
 /// Convex's identifier rule: ASCII, no control characters.
@@ -133,35 +123,21 @@ fn check_identifier(s: &str) -> Result<(), String> {
     }
 }
 
-const DAYS_OF_WEEK: [&str; 7] = [
-    "sunday",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-];
+const DAYS_OF_WEEK: [&str; 7] = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
 
-fn parse_schedule(
-    identifier: &str,
-    schedule: &Map<String, Value>,
-    job: &Value,
-) -> Result<Schedule, String> {
+fn parse_schedule(identifier: &str, schedule: &Map<String, Value>, job: &Value) -> Result<Schedule, String> {
     let invalid = |detail: String| format!("Invalid JSON: {detail}");
     // An integer field: absent or null is `None`; anything but an integer is invalid JSON.
     let int = |key: &str| -> Result<Option<i64>, String> {
         match schedule.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => value
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| invalid(format!("`schedule.{key}` must be an integer"))),
+            Some(value) => {
+                value.as_i64().map(Some).ok_or_else(|| invalid(format!("`schedule.{key}` must be an integer")))
+            }
         }
     };
-    let required = |key: &str| -> Result<i64, String> {
-        int(key)?.ok_or_else(|| invalid(format!("`schedule.{key}` is missing")))
-    };
+    let required =
+        |key: &str| -> Result<i64, String> { int(key)?.ok_or_else(|| invalid(format!("`schedule.{key}` is missing"))) };
     let in_job = || serde_json::to_string_pretty(job).unwrap_or_default();
     let minute = || -> Result<Minute, String> {
         match int("minuteUTC")? {
@@ -192,34 +168,22 @@ fn parse_schedule(
             if n <= 0 {
                 return Err("Interval must be an integer greater than 0".into());
             }
-            let ms = (n as u64)
-                .checked_mul(unit * 1000)
-                .filter(|ms| *ms <= 1 << 53)
-                .ok_or("Interval is too long")?;
+            let ms = (n as u64).checked_mul(unit * 1000).filter(|ms| *ms <= 1 << 53).ok_or("Interval is too long")?;
             Ok(Schedule::Interval { ms })
         }
         "hourly" => Ok(Schedule::Hourly { minute: minute()? }),
         "daily" => {
             let minute = minute()?;
-            Ok(Schedule::Daily {
-                hour: hour()?,
-                minute,
-            })
+            Ok(Schedule::Daily { hour: hour()?, minute })
         }
         "weekly" => {
             let day_of_week = match schedule.get("dayOfWeek") {
                 Some(Value::String(day)) => DAYS_OF_WEEK.iter().position(|d| d == day),
                 _ => None,
             }
-            .ok_or_else(|| {
-                invalid("`schedule.dayOfWeek` must be one of \"sunday\" … \"saturday\"".into())
-            })?;
+            .ok_or_else(|| invalid("`schedule.dayOfWeek` must be one of \"sunday\" … \"saturday\"".into()))?;
             let minute = minute()?;
-            Ok(Schedule::Weekly {
-                day_of_week: day_of_week as u32,
-                hour: hour()?,
-                minute,
-            })
+            Ok(Schedule::Weekly { day_of_week: day_of_week as u32, hour: hour()?, minute })
         }
         "monthly" => {
             let day = required("day")?;
@@ -228,17 +192,10 @@ fn parse_schedule(
             if !(1..=31).contains(&day) {
                 return Err(format!("day of month must be 1-31 in {}", in_job()));
             }
-            Ok(Schedule::Monthly {
-                day: day as u32,
-                hour,
-                minute,
-            })
+            Ok(Schedule::Monthly { day: day as u32, hour, minute })
         }
         "cron" => match schedule.get("cron") {
-            Some(Value::String(expr)) => expr
-                .parse::<CronExpr>()
-                .map(Schedule::Cron)
-                .map_err(|e| e.message),
+            Some(Value::String(expr)) => expr.parse::<CronExpr>().map(Schedule::Cron).map_err(|e| e.message),
             _ => Err(invalid("`schedule.cron` must be a string".into())),
         },
         other => Err(invalid(format!(

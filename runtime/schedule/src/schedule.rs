@@ -47,9 +47,7 @@ impl Minute {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
-        Minute::Spread {
-            offset_secs: (hash % 3600) as u32,
-        }
+        Minute::Spread { offset_secs: (hash % 3600) as u32 }
     }
 
     /// The minute as exported by Convex: `Some(minuteUTC)` or `None` when it was omitted.
@@ -73,26 +71,11 @@ impl Minute {
 /// `day` is the day of the month, 1-31.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Schedule {
-    Interval {
-        ms: u64,
-    },
-    Hourly {
-        minute: Minute,
-    },
-    Daily {
-        hour: u32,
-        minute: Minute,
-    },
-    Weekly {
-        day_of_week: u32,
-        hour: u32,
-        minute: Minute,
-    },
-    Monthly {
-        day: u32,
-        hour: u32,
-        minute: Minute,
-    },
+    Interval { ms: u64 },
+    Hourly { minute: Minute },
+    Daily { hour: u32, minute: Minute },
+    Weekly { day_of_week: u32, hour: u32, minute: Minute },
+    Monthly { day: u32, hour: u32, minute: Minute },
     Cron(CronExpr),
 }
 
@@ -117,22 +100,14 @@ impl Schedule {
             Schedule::Interval { .. } if after_ms < anchor_ms => anchor_ms,
             Schedule::Interval { ms } => periodic_next(after_ms, anchor_ms, *ms as f64),
             Schedule::Hourly { minute } => periodic_next(after_ms, minute.offset_ms(), HOUR_MS),
-            Schedule::Daily { hour, minute } => {
-                periodic_next(after_ms, time_of_day_ms(*hour, *minute), DAY_MS)
-            }
-            Schedule::Weekly {
-                day_of_week,
-                hour,
-                minute,
-            } => {
+            Schedule::Daily { hour, minute } => periodic_next(after_ms, time_of_day_ms(*hour, *minute), DAY_MS),
+            Schedule::Weekly { day_of_week, hour, minute } => {
                 // 1970-01-01 was a Thursday (day 4).
                 let days_from_epoch_weekday = f64::from((day_of_week + 7 - 4) % 7);
                 let offset = days_from_epoch_weekday * DAY_MS + time_of_day_ms(*hour, *minute);
                 periodic_next(after_ms, offset, WEEK_MS)
             }
-            Schedule::Monthly { day, hour, minute } => {
-                monthly_next(after_ms, *day, time_of_day_ms(*hour, *minute))
-            }
+            Schedule::Monthly { day, hour, minute } => monthly_next(after_ms, *day, time_of_day_ms(*hour, *minute)),
             Schedule::Cron(expr) => expr.next_after_ms(after_ms).unwrap_or(f64::INFINITY),
         }
     }
@@ -154,11 +129,7 @@ fn periodic_next(after: f64, offset: f64, period: f64) -> f64 {
     }
     // Rounding at very large magnitudes; give up where a period no longer changes the value.
     let bumped = next + period;
-    if bumped > after {
-        bumped
-    } else {
-        f64::INFINITY
-    }
+    if bumped > after { bumped } else { f64::INFINITY }
 }
 
 /// The first `day` of a month at `time_ms` into that day, strictly after `after`.
@@ -175,11 +146,7 @@ fn monthly_next(after: f64, day: u32, time_ms: f64) -> f64 {
                 return candidate;
             }
         }
-        (year, month) = if month == 12 {
-            (year + 1, 1)
-        } else {
-            (year, month + 1)
-        };
+        (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
     }
     f64::INFINITY
 }

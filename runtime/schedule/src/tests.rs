@@ -7,9 +7,7 @@ use serde_json::json;
 use super::*;
 
 fn ms(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> f64 {
-    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
-        .unwrap()
-        .timestamp_millis() as f64
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().timestamp_millis() as f64
 }
 
 fn job(schedule: Value) -> String {
@@ -44,72 +42,20 @@ fn parses_every_kind_as_exported_by_the_convex_package() {
     let ids: Vec<&str> = jobs.iter().map(|j| j.identifier.as_str()).collect();
     assert_eq!(
         ids,
-        [
-            "by hours",
-            "by minutes",
-            "clear presence",
-            "cron",
-            "daily",
-            "hourly job",
-            "monthly",
-            "spread",
-            "weekly"
-        ]
+        ["by hours", "by minutes", "clear presence", "cron", "daily", "hourly job", "monthly", "spread", "weekly"]
     );
     let get = |id: &str| jobs.iter().find(|j| j.identifier == id).unwrap();
-    assert_eq!(
-        get("clear presence").schedule,
-        Schedule::Interval { ms: 30_000 }
-    );
-    assert_eq!(
-        get("by minutes").schedule,
-        Schedule::Interval { ms: 300_000 }
-    );
-    assert_eq!(
-        get("by hours").schedule,
-        Schedule::Interval { ms: 7_200_000 }
-    );
-    assert_eq!(
-        get("hourly job").schedule,
-        Schedule::Hourly {
-            minute: Minute::At(5)
-        }
-    );
-    assert_eq!(
-        get("hourly job").args,
-        json!({"n": {"$integer": "AQAAAAAAAAA="}})
-    );
+    assert_eq!(get("clear presence").schedule, Schedule::Interval { ms: 30_000 });
+    assert_eq!(get("by minutes").schedule, Schedule::Interval { ms: 300_000 });
+    assert_eq!(get("by hours").schedule, Schedule::Interval { ms: 7_200_000 });
+    assert_eq!(get("hourly job").schedule, Schedule::Hourly { minute: Minute::At(5) });
+    assert_eq!(get("hourly job").args, json!({"n": {"$integer": "AQAAAAAAAAA="}}));
     assert_eq!(get("hourly job").udf_path, "jobs:hourly");
-    assert_eq!(
-        get("spread").schedule,
-        Schedule::Hourly {
-            minute: Minute::spread_for("spread")
-        }
-    );
-    assert_eq!(
-        get("daily").schedule,
-        Schedule::Daily {
-            hour: 17,
-            minute: Minute::At(30)
-        }
-    );
+    assert_eq!(get("spread").schedule, Schedule::Hourly { minute: Minute::spread_for("spread") });
+    assert_eq!(get("daily").schedule, Schedule::Daily { hour: 17, minute: Minute::At(30) });
     assert_eq!(get("daily").udf_path, "jobs/daily:run");
-    assert_eq!(
-        get("weekly").schedule,
-        Schedule::Weekly {
-            day_of_week: 2,
-            hour: 9,
-            minute: Minute::At(0)
-        }
-    );
-    assert_eq!(
-        get("monthly").schedule,
-        Schedule::Monthly {
-            day: 31,
-            hour: 0,
-            minute: Minute::At(0)
-        }
-    );
+    assert_eq!(get("weekly").schedule, Schedule::Weekly { day_of_week: 2, hour: 9, minute: Minute::At(0) });
+    assert_eq!(get("monthly").schedule, Schedule::Monthly { day: 31, hour: 0, minute: Minute::At(0) });
     match &get("cron").schedule {
         Schedule::Cron(expr) => assert_eq!(expr.as_str(), "15 7 * * *"),
         other => panic!("{other:?}"),
@@ -122,9 +68,7 @@ fn spread_offsets_are_stable_and_within_the_hour() {
     assert_eq!(Minute::spread_for("a"), Minute::spread_for("a"));
     assert_ne!(Minute::spread_for("a"), Minute::spread_for("b"));
     for id in ["", "a", "clear presence", "x'y-z_1"] {
-        let Minute::Spread { offset_secs } = Minute::spread_for(id) else {
-            unreachable!()
-        };
+        let Minute::Spread { offset_secs } = Minute::spread_for(id) else { unreachable!() };
         assert!(offset_secs < 3600);
         assert_eq!(Minute::spread_for(id).minute_utc(), None);
     }
@@ -151,43 +95,21 @@ fn bad_input_texts_follow_convex() {
         message(json!({"type": "interval", "seconds": -5})),
         "Cron job \"job\": Interval must be an integer greater than 0"
     );
-    assert!(
-        message(json!({"type": "interval", "seconds": 1.5}))
-            .starts_with("Cron job \"job\": Invalid JSON")
-    );
+    assert!(message(json!({"type": "interval", "seconds": 1.5})).starts_with("Cron job \"job\": Invalid JSON"));
     assert!(
         message(json!({"type": "hourly", "minuteUTC": 60}))
             .starts_with("Cron job \"job\": minuteUTC must be 0-59 in {")
     );
-    assert!(
-        message(json!({"type": "daily", "hourUTC": 24, "minuteUTC": 0}))
-            .contains("hourUTC must be 0-23 in {")
-    );
+    assert!(message(json!({"type": "daily", "hourUTC": 24, "minuteUTC": 0})).contains("hourUTC must be 0-23 in {"));
     assert!(message(json!({"type": "daily", "hourUTC": -1})).contains("hourUTC must be 0-23"));
-    assert!(
-        message(json!({"type": "daily"})).contains("Invalid JSON: `schedule.hourUTC` is missing")
-    );
-    assert!(
-        message(json!({"type": "monthly", "day": 0, "hourUTC": 0}))
-            .contains("day of month must be 1-31 in {")
-    );
-    assert!(
-        message(json!({"type": "monthly", "day": 32, "hourUTC": 0}))
-            .contains("day of month must be 1-31")
-    );
-    assert!(
-        message(json!({"type": "weekly", "dayOfWeek": "Monday", "hourUTC": 0}))
-            .contains("Invalid JSON")
-    );
-    assert!(
-        message(json!({"type": "weekly", "dayOfWeek": 1, "hourUTC": 0})).contains("Invalid JSON")
-    );
+    assert!(message(json!({"type": "daily"})).contains("Invalid JSON: `schedule.hourUTC` is missing"));
+    assert!(message(json!({"type": "monthly", "day": 0, "hourUTC": 0})).contains("day of month must be 1-31 in {"));
+    assert!(message(json!({"type": "monthly", "day": 32, "hourUTC": 0})).contains("day of month must be 1-31"));
+    assert!(message(json!({"type": "weekly", "dayOfWeek": "Monday", "hourUTC": 0})).contains("Invalid JSON"));
+    assert!(message(json!({"type": "weekly", "dayOfWeek": 1, "hourUTC": 0})).contains("Invalid JSON"));
     assert!(message(json!({"type": "yearly"})).contains("Invalid JSON"));
     assert!(message(json!({"cron": "* * * * *"})).contains("Invalid JSON"));
-    assert!(
-        message(json!({"type": "cron", "cron": "* * * *"}))
-            .contains("Failed to parse cron expression")
-    );
+    assert!(message(json!({"type": "cron", "cron": "* * * *"})).contains("Failed to parse cron expression"));
     assert_eq!(
         message(json!({"type": "cron", "cron": "0 0 31 2 *"})),
         "Cron job \"job\": The cron spec \"0 0 31 2 *\" will never match any time"
@@ -201,67 +123,33 @@ fn bad_jobs_and_exports() {
     assert_eq!(err("not json").code, "InvalidCronsExport");
     let e = err(r#"{"bad\u0007": {"name":"a:b","args":[{}],"schedule":{"type":"hourly"}}}"#);
     assert_eq!(e.code, "InvalidCron");
-    assert!(
-        e.message
-            .contains("CronIdentifier bad\u{7} has invalid character"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("CronIdentifier bad\u{7} has invalid character"), "{}", e.message);
     assert!(
         err(r#"{"é": {"name":"a:b","args":[{}],"schedule":{"type":"hourly"}}}"#)
             .message
             .contains("invalid character 'é'")
     );
+    assert!(err(r#"{"j": {"args":[{}],"schedule":{"type":"hourly"}}}"#).message.contains("`name` must be a string"));
+    assert!(err(r#"{"j": {"name":"","args":[{}],"schedule":{"type":"hourly"}}}"#).message.contains("empty"));
+    assert!(err(r#"{"j": {"name":"a:b","schedule":{"type":"hourly"}}}"#).message.contains("`args` is missing"));
     assert!(
-        err(r#"{"j": {"args":[{}],"schedule":{"type":"hourly"}}}"#)
-            .message
-            .contains("`name` must be a string")
+        err(r#"{"j": {"name":"a:b","args":{},"schedule":{"type":"hourly"}}}"#).message.contains("must be an array")
     );
     assert!(
-        err(r#"{"j": {"name":"","args":[{}],"schedule":{"type":"hourly"}}}"#)
-            .message
-            .contains("empty")
+        err(r#"{"j": {"name":"a:b","args":[],"schedule":{"type":"hourly"}}}"#).message.contains("exactly one object")
     );
     assert!(
-        err(r#"{"j": {"name":"a:b","schedule":{"type":"hourly"}}}"#)
-            .message
-            .contains("`args` is missing")
+        err(r#"{"j": {"name":"a:b","args":[1],"schedule":{"type":"hourly"}}}"#).message.contains("exactly one object")
     );
-    assert!(
-        err(r#"{"j": {"name":"a:b","args":{},"schedule":{"type":"hourly"}}}"#)
-            .message
-            .contains("must be an array")
-    );
-    assert!(
-        err(r#"{"j": {"name":"a:b","args":[],"schedule":{"type":"hourly"}}}"#)
-            .message
-            .contains("exactly one object")
-    );
-    assert!(
-        err(r#"{"j": {"name":"a:b","args":[1],"schedule":{"type":"hourly"}}}"#)
-            .message
-            .contains("exactly one object")
-    );
-    assert!(
-        err(r#"{"j": {"name":"a:b","args":[{}]}}"#)
-            .message
-            .contains("`schedule` must be an object")
-    );
-    assert!(
-        err(r#"{"j": 5}"#)
-            .message
-            .starts_with("Cron job \"j\": Invalid JSON")
-    );
+    assert!(err(r#"{"j": {"name":"a:b","args":[{}]}}"#).message.contains("`schedule` must be an object"));
+    assert!(err(r#"{"j": 5}"#).message.starts_with("Cron job \"j\": Invalid JSON"));
     // The first bad job in identifier order is reported.
     let e = err(
         r#"{"b": {"name":"a:b","args":[{}],"schedule":{"type":"x"}}, "a": {"name":"a:b","args":[{}],"schedule":{"type":"y"}}}"#,
     );
     assert!(e.message.starts_with("Cron job \"a\""), "{}", e.message);
     // Printable ASCII identifiers are fine, including punctuation.
-    assert!(
-        parse_crons(r#"{"a ~!'-_": {"name":"a:b","args":[{}],"schedule":{"type":"hourly"}}}"#)
-            .is_ok()
-    );
+    assert!(parse_crons(r#"{"a ~!'-_": {"name":"a:b","args":[{}],"schedule":{"type":"hourly"}}}"#).is_ok());
 }
 
 #[test]
@@ -274,137 +162,59 @@ fn intervals_run_from_the_anchor() {
     assert_eq!(s.next_after(anchor, anchor), anchor + 30_000.0);
     assert_eq!(s.next_after(anchor + 29_999.0, anchor), anchor + 30_000.0);
     // Across the year boundary, still on the anchor's grid.
-    assert_eq!(
-        s.next_after(ms(2025, 1, 1, 0, 0), anchor),
-        anchor + 30_000.0
-    );
-    assert_eq!(
-        s.next_after(anchor + 3_600_000.0 + 1.0, anchor),
-        anchor + 3_630_000.0
-    );
+    assert_eq!(s.next_after(ms(2025, 1, 1, 0, 0), anchor), anchor + 30_000.0);
+    assert_eq!(s.next_after(anchor + 3_600_000.0 + 1.0, anchor), anchor + 3_630_000.0);
     // Fractional anchors and times.
     assert_eq!(s.next_after(10.25, 0.5), 30_000.5);
 }
 
 #[test]
 fn hourly_crosses_day_and_year_boundaries() {
-    let s = Schedule::Hourly {
-        minute: Minute::At(15),
-    };
-    assert_eq!(
-        s.next_after(ms(2024, 12, 31, 23, 15), 0.0),
-        ms(2025, 1, 1, 0, 15)
-    );
-    assert_eq!(
-        s.next_after(ms(2024, 12, 31, 23, 14), 0.0),
-        ms(2024, 12, 31, 23, 15)
-    );
-    let s = Schedule::Hourly {
-        minute: Minute::At(0),
-    };
-    assert_eq!(
-        s.next_after(ms(2024, 2, 28, 23, 30), 0.0),
-        ms(2024, 2, 29, 0, 0)
-    );
+    let s = Schedule::Hourly { minute: Minute::At(15) };
+    assert_eq!(s.next_after(ms(2024, 12, 31, 23, 15), 0.0), ms(2025, 1, 1, 0, 15));
+    assert_eq!(s.next_after(ms(2024, 12, 31, 23, 14), 0.0), ms(2024, 12, 31, 23, 15));
+    let s = Schedule::Hourly { minute: Minute::At(0) };
+    assert_eq!(s.next_after(ms(2024, 2, 28, 23, 30), 0.0), ms(2024, 2, 29, 0, 0));
 }
 
 #[test]
 fn spread_schedules_run_at_their_offset() {
-    let s = Schedule::Hourly {
-        minute: Minute::Spread { offset_secs: 1234 },
-    };
-    assert_eq!(
-        s.next_after(ms(2024, 1, 1, 10, 0), 0.0),
-        ms(2024, 1, 1, 10, 0) + 1_234_000.0
-    );
-    assert_eq!(
-        s.next_after(ms(2024, 1, 1, 10, 30), 0.0),
-        ms(2024, 1, 1, 11, 0) + 1_234_000.0
-    );
-    let s = Schedule::Daily {
-        hour: 23,
-        minute: Minute::Spread { offset_secs: 3599 },
-    };
-    assert_eq!(
-        s.next_after(ms(2024, 12, 31, 23, 59), 0.0),
-        ms(2024, 12, 31, 23, 59) + 59_000.0
-    );
-    assert_eq!(
-        s.next_after(ms(2024, 12, 31, 23, 59) + 59_000.0, 0.0),
-        ms(2025, 1, 1, 23, 59) + 59_000.0
-    );
+    let s = Schedule::Hourly { minute: Minute::Spread { offset_secs: 1234 } };
+    assert_eq!(s.next_after(ms(2024, 1, 1, 10, 0), 0.0), ms(2024, 1, 1, 10, 0) + 1_234_000.0);
+    assert_eq!(s.next_after(ms(2024, 1, 1, 10, 30), 0.0), ms(2024, 1, 1, 11, 0) + 1_234_000.0);
+    let s = Schedule::Daily { hour: 23, minute: Minute::Spread { offset_secs: 3599 } };
+    assert_eq!(s.next_after(ms(2024, 12, 31, 23, 59), 0.0), ms(2024, 12, 31, 23, 59) + 59_000.0);
+    assert_eq!(s.next_after(ms(2024, 12, 31, 23, 59) + 59_000.0, 0.0), ms(2025, 1, 1, 23, 59) + 59_000.0);
 }
 
 #[test]
 fn daily_crosses_month_year_and_leap_day() {
-    let s = Schedule::Daily {
-        hour: 17,
-        minute: Minute::At(30),
-    };
-    assert_eq!(
-        s.next_after(ms(2024, 1, 31, 18, 0), 0.0),
-        ms(2024, 2, 1, 17, 30)
-    );
-    assert_eq!(
-        s.next_after(ms(2024, 2, 28, 17, 30), 0.0),
-        ms(2024, 2, 29, 17, 30)
-    );
-    assert_eq!(
-        s.next_after(ms(2023, 2, 28, 17, 30), 0.0),
-        ms(2023, 3, 1, 17, 30)
-    );
-    assert_eq!(
-        s.next_after(ms(2024, 12, 31, 17, 30), 0.0),
-        ms(2025, 1, 1, 17, 30)
-    );
-    assert_eq!(
-        s.next_after(ms(2024, 12, 31, 17, 29), 0.0),
-        ms(2024, 12, 31, 17, 30)
-    );
+    let s = Schedule::Daily { hour: 17, minute: Minute::At(30) };
+    assert_eq!(s.next_after(ms(2024, 1, 31, 18, 0), 0.0), ms(2024, 2, 1, 17, 30));
+    assert_eq!(s.next_after(ms(2024, 2, 28, 17, 30), 0.0), ms(2024, 2, 29, 17, 30));
+    assert_eq!(s.next_after(ms(2023, 2, 28, 17, 30), 0.0), ms(2023, 3, 1, 17, 30));
+    assert_eq!(s.next_after(ms(2024, 12, 31, 17, 30), 0.0), ms(2025, 1, 1, 17, 30));
+    assert_eq!(s.next_after(ms(2024, 12, 31, 17, 29), 0.0), ms(2024, 12, 31, 17, 30));
     // Before the epoch too.
-    assert_eq!(
-        s.next_after(ms(1969, 12, 31, 18, 0), 0.0),
-        ms(1970, 1, 1, 17, 30)
-    );
+    assert_eq!(s.next_after(ms(1969, 12, 31, 18, 0), 0.0), ms(1970, 1, 1, 17, 30));
 }
 
 #[test]
 fn weekly_lands_on_the_day_of_week() {
     // 2024-12-31 is a Tuesday.
-    let tuesday = Schedule::Weekly {
-        day_of_week: 2,
-        hour: 9,
-        minute: Minute::At(0),
-    };
-    assert_eq!(
-        tuesday.next_after(ms(2024, 12, 31, 8, 0), 0.0),
-        ms(2024, 12, 31, 9, 0)
-    );
-    assert_eq!(
-        tuesday.next_after(ms(2024, 12, 31, 9, 0), 0.0),
-        ms(2025, 1, 7, 9, 0)
-    );
+    let tuesday = Schedule::Weekly { day_of_week: 2, hour: 9, minute: Minute::At(0) };
+    assert_eq!(tuesday.next_after(ms(2024, 12, 31, 8, 0), 0.0), ms(2024, 12, 31, 9, 0));
+    assert_eq!(tuesday.next_after(ms(2024, 12, 31, 9, 0), 0.0), ms(2025, 1, 7, 9, 0));
     for day in 0..7u32 {
-        let s = Schedule::Weekly {
-            day_of_week: day,
-            hour: 0,
-            minute: Minute::At(0),
-        };
+        let s = Schedule::Weekly { day_of_week: day, hour: 0, minute: Minute::At(0) };
         let t = s.next_after(ms(2024, 2, 26, 12, 0), 0.0);
         let date = Utc.timestamp_millis_opt(t as i64).unwrap();
         assert_eq!(date.weekday().num_days_from_sunday(), day);
         assert!(t - ms(2024, 2, 26, 12, 0) <= 7.0 * 86_400_000.0);
     }
     // Sunday across a leap day: 2024-02-25 and 2024-03-03 are Sundays.
-    let sunday = Schedule::Weekly {
-        day_of_week: 0,
-        hour: 23,
-        minute: Minute::At(59),
-    };
-    assert_eq!(
-        sunday.next_after(ms(2024, 2, 26, 0, 0), 0.0),
-        ms(2024, 3, 3, 23, 59)
-    );
+    let sunday = Schedule::Weekly { day_of_week: 0, hour: 23, minute: Minute::At(59) };
+    assert_eq!(sunday.next_after(ms(2024, 2, 26, 0, 0), 0.0), ms(2024, 3, 3, 23, 59));
 }
 
 #[test]
@@ -426,11 +236,7 @@ fn monthly_skips_months_without_the_day() {
         (1, (2024, 12, 1, 12, 0), (2025, 1, 1, 12, 0)),
     ];
     for (day, (y, mo, d, h, mi), (ey, emo, ed, eh, emi)) in cases {
-        let schedule = Schedule::Monthly {
-            day,
-            hour: 12,
-            minute: Minute::At(0),
-        };
+        let schedule = Schedule::Monthly { day, hour: 12, minute: Minute::At(0) };
         assert_eq!(
             schedule.next_after(ms(y, mo, d, h, mi), 0.0),
             ms(ey, emo, ed, eh, emi),
@@ -443,24 +249,12 @@ fn monthly_skips_months_without_the_day() {
 fn cron_schedules_use_the_expression() {
     let s = parse_one(json!({"type": "cron", "cron": "*/20 9-17 * * MON-FRI"}));
     // Friday 2024-03-01 17:40 → Monday 09:00.
-    assert_eq!(
-        s.next_after(ms(2024, 3, 1, 17, 40), 0.0),
-        ms(2024, 3, 4, 9, 0)
-    );
-    assert_eq!(
-        s.next_after(ms(2024, 3, 4, 9, 0), 0.0),
-        ms(2024, 3, 4, 9, 20)
-    );
+    assert_eq!(s.next_after(ms(2024, 3, 1, 17, 40), 0.0), ms(2024, 3, 4, 9, 0));
+    assert_eq!(s.next_after(ms(2024, 3, 4, 9, 0), 0.0), ms(2024, 3, 4, 9, 20));
     let s = parse_one(json!({"type": "cron", "cron": "0 0 1 1 *"}));
-    assert_eq!(
-        s.next_after(ms(2024, 6, 1, 0, 0), 0.0),
-        ms(2025, 1, 1, 0, 0)
-    );
+    assert_eq!(s.next_after(ms(2024, 6, 1, 0, 0), 0.0), ms(2025, 1, 1, 0, 0));
     let s = parse_one(json!({"type": "cron", "cron": "30 6 1,15 * *"}));
-    assert_eq!(
-        s.next_after(ms(2024, 2, 15, 6, 30), 0.0),
-        ms(2024, 3, 1, 6, 30)
-    );
+    assert_eq!(s.next_after(ms(2024, 2, 15, 6, 30), 0.0), ms(2024, 3, 1, 6, 30));
 }
 
 fn schedule_strategy() -> impl Strategy<Value = Schedule> {
@@ -487,22 +281,11 @@ fn schedule_strategy() -> impl Strategy<Value = Schedule> {
     ];
     prop_oneof![
         (1u64..200_000_000).prop_map(|ms| Schedule::Interval { ms }),
-        minute
-            .clone()
-            .prop_map(|minute| Schedule::Hourly { minute }),
+        minute.clone().prop_map(|minute| Schedule::Hourly { minute }),
         (0u32..24, minute.clone()).prop_map(|(hour, minute)| Schedule::Daily { hour, minute }),
-        (0u32..7, 0u32..24, minute.clone()).prop_map(|(day_of_week, hour, minute)| {
-            Schedule::Weekly {
-                day_of_week,
-                hour,
-                minute,
-            }
-        }),
-        (1u32..32, 0u32..24, minute).prop_map(|(day, hour, minute)| Schedule::Monthly {
-            day,
-            hour,
-            minute
-        }),
+        (0u32..7, 0u32..24, minute.clone())
+            .prop_map(|(day_of_week, hour, minute)| { Schedule::Weekly { day_of_week, hour, minute } }),
+        (1u32..32, 0u32..24, minute).prop_map(|(day, hour, minute)| Schedule::Monthly { day, hour, minute }),
         proptest::sample::select(&CRONS[..]).prop_map(|expr| Schedule::Cron(expr.parse().unwrap())),
     ]
 }
@@ -515,20 +298,13 @@ fn on_calendar(schedule: &Schedule, t: f64) -> bool {
         Minute::Spread { offset_secs } => f64::from(offset_secs) * 1000.0,
     };
     let hour_start = |hour: u32| {
-        Utc.with_ymd_and_hms(date.year(), date.month(), date.day(), hour, 0, 0)
-            .unwrap()
-            .timestamp_millis() as f64
+        Utc.with_ymd_and_hms(date.year(), date.month(), date.day(), hour, 0, 0).unwrap().timestamp_millis() as f64
     };
     match schedule {
         Schedule::Hourly { minute } => t == hour_start(date.hour()) + offset_in_hour(minute),
         Schedule::Daily { hour, minute } => t == hour_start(*hour) + offset_in_hour(minute),
-        Schedule::Weekly {
-            day_of_week,
-            hour,
-            minute,
-        } => {
-            date.weekday().num_days_from_sunday() == *day_of_week
-                && t == hour_start(*hour) + offset_in_hour(minute)
+        Schedule::Weekly { day_of_week, hour, minute } => {
+            date.weekday().num_days_from_sunday() == *day_of_week && t == hour_start(*hour) + offset_in_hour(minute)
         }
         Schedule::Monthly { day, hour, minute } => {
             date.day() == *day && t == hour_start(*hour) + offset_in_hour(minute)

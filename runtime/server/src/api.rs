@@ -116,11 +116,7 @@ fn request_id() -> String {
 
 fn authenticate(state: &AppState, headers: &HeaderMap, query_key: Option<&str>) -> Result<Caller, Response> {
     caller(headers, query_key, &state.config.admin_key).map_err(|_| {
-        http_error(
-            StatusCode::FORBIDDEN,
-            "BadAdminKey",
-            "The provided admin key was invalid for this instance",
-        )
+        http_error(StatusCode::FORBIDDEN, "BadAdminKey", "The provided admin key was invalid for this instance")
     })
 }
 
@@ -217,10 +213,16 @@ struct GetQueryParams {
 }
 
 /// `GET /api/query?path=…&args=<json>&format=…`.
-async fn get_query(State(state): State<Arc<AppState>>, headers: HeaderMap, params: Result<Query<GetQueryParams>, QueryRejection>) -> Response {
+async fn get_query(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    params: Result<Query<GetQueryParams>, QueryRejection>,
+) -> Response {
     let params = match params {
         Ok(Query(p)) => p,
-        Err(e) => return http_error(StatusCode::BAD_REQUEST, "BadQueryParams", &format!("Invalid query parameters: {e}")),
+        Err(e) => {
+            return http_error(StatusCode::BAD_REQUEST, "BadQueryParams", &format!("Invalid query parameters: {e}"));
+        }
     };
     let caller = match authenticate(&state, &headers, params.admin_key.as_deref()) {
         Ok(c) => c,

@@ -5,6 +5,8 @@
 //! 4xx `{code, message}` body; function outcomes are HTTP 200 with `{status: …}`; internal
 //! functions are only reachable with the admin key.
 
+#![forbid(unsafe_code)]
+
 mod api;
 mod auth;
 mod site;
@@ -17,7 +19,6 @@ use std::sync::Arc;
 use axum::Router;
 use emvex_executor::Executor;
 use tokio::net::TcpListener;
-
 
 /// Server settings.
 #[derive(Clone, Debug)]

@@ -52,7 +52,8 @@ async fn handle(State(executor): State<Executor>, request: Request) -> Response 
                 }
             }
             builder.body(Body::from(response.body)).unwrap_or_else(|e| {
-                (StatusCode::INTERNAL_SERVER_ERROR, format!("invalid response from the HTTP action: {e}")).into_response()
+                (StatusCode::INTERNAL_SERVER_ERROR, format!("invalid response from the HTTP action: {e}"))
+                    .into_response()
             })
         }
         Err(message) => (StatusCode::INTERNAL_SERVER_ERROR, message).into_response(),

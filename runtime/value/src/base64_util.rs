@@ -21,10 +21,7 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 
 pub(crate) fn decode(s: &str) -> Result<Vec<u8>, ValueError> {
     if !s.len().is_multiple_of(4) {
-        return Err(ValueError::new(
-            "InvalidBase64",
-            "Invalid string. Length must be a multiple of 4",
-        ));
+        return Err(ValueError::new("InvalidBase64", "Invalid string. Length must be a multiple of 4"));
     }
     let normalized: String = s
         .chars()

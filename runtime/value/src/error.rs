@@ -14,10 +14,7 @@ pub struct ValueError {
 
 impl ValueError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        ValueError {
-            code,
-            message: message.into(),
-        }
+        ValueError { code, message: message.into() }
     }
 }
 

@@ -33,10 +33,7 @@ pub struct DocumentId {
 
 impl DocumentId {
     pub fn new(table_number: u32, internal_id: [u8; 16]) -> Self {
-        DocumentId {
-            table_number,
-            internal_id,
-        }
+        DocumentId { table_number, internal_id }
     }
 
     /// The v6 string form.
@@ -51,44 +48,30 @@ impl DocumentId {
 
     /// Parse a v6 id, rejecting every non-canonical or corrupted form.
     pub fn decode(s: &str) -> Result<DocumentId, ValueError> {
-        let invalid_length = || {
-            err(format!(
-                "Unable to decode ID: Invalid ID length {}",
-                s.len()
-            ))
-        };
+        let invalid_length = || err(format!("Unable to decode ID: Invalid ID length {}", s.len()));
         if s.len() < MIN_ENCODED_LEN || s.len() > MAX_ENCODED_LEN {
             return Err(invalid_length());
         }
-        let buf = base32_decode(s)
-            .ok_or_else(|| err("Unable to decode ID: ID wasn't valid base32".into()))?;
-        let (table_number, mut pos) = vint_decode(&buf)
-            .ok_or_else(|| err("Unable to decode ID: Invalid table number".into()))?;
+        let buf = base32_decode(s).ok_or_else(|| err("Unable to decode ID: ID wasn't valid base32".into()))?;
+        let (table_number, mut pos) =
+            vint_decode(&buf).ok_or_else(|| err("Unable to decode ID: Invalid table number".into()))?;
         if table_number == 0 {
             return Err(err("Unable to decode ID: Invalid table number".into()));
         }
-        let internal_id: [u8; 16] = buf
-            .get(pos..pos + INTERNAL_ID_LEN)
-            .ok_or_else(invalid_length)?
-            .try_into()
-            .expect("slice of length 16");
+        let internal_id: [u8; 16] =
+            buf.get(pos..pos + INTERNAL_ID_LEN).ok_or_else(invalid_length)?.try_into().expect("slice of length 16");
         pos += INTERNAL_ID_LEN;
         let expected = fletcher16(&buf[..pos]) ^ VERSION;
         let footer = buf.get(pos..pos + 2).ok_or_else(invalid_length)?;
         let footer = u16::from_le_bytes([footer[0], footer[1]]);
         pos += 2;
         if footer != expected {
-            return Err(err(format!(
-                "Unable to decode ID: Invalid ID version {footer} (expected {expected})"
-            )));
+            return Err(err(format!("Unable to decode ID: Invalid ID version {footer} (expected {expected})")));
         }
         if pos != buf.len() {
             return Err(invalid_length());
         }
-        let id = DocumentId {
-            table_number,
-            internal_id,
-        };
+        let id = DocumentId { table_number, internal_id };
         if id.encode() != s {
             return Err(invalid_length());
         }
@@ -99,10 +82,7 @@ impl DocumentId {
     pub fn random(table_number: u32, rng: &mut impl rand::Rng) -> DocumentId {
         let mut internal_id = [0u8; 16];
         rng.fill(&mut internal_id);
-        DocumentId {
-            table_number,
-            internal_id,
-        }
+        DocumentId { table_number, internal_id }
     }
 }
 
@@ -200,9 +180,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn hex(s: &str) -> [u8; 16] {
-        let v: Vec<u8> = (0..16)
-            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
-            .collect();
+        let v: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap()).collect();
         v.try_into().unwrap()
     }
 
@@ -210,17 +188,11 @@ mod tests {
     fn spec_vectors() {
         let id = DocumentId::new(10001, std::array::from_fn(|i| i as u8));
         assert_eq!(id.encode(), "j57000820c20a1g7104gm2rc1m70ynr8");
-        assert_eq!(
-            DocumentId::decode("j57000820c20a1g7104gm2rc1m70ynr8").unwrap(),
-            id
-        );
+        assert_eq!(DocumentId::decode("j57000820c20a1g7104gm2rc1m70ynr8").unwrap(), id);
 
         let id = DocumentId::new(1, [0; 16]);
         assert_eq!(id.encode(), "0400000000000000000000000000248");
-        assert_eq!(
-            DocumentId::decode("0400000000000000000000000000248").unwrap(),
-            id
-        );
+        assert_eq!(DocumentId::decode("0400000000000000000000000000248").unwrap(), id);
 
         let id = DocumentId::decode("nx70paj9d23tdhf40ch42r3zktyxrddc").unwrap();
         assert_eq!(id.table_number, 10031);
@@ -257,36 +229,18 @@ mod tests {
         let good = "j57000820c20a1g7104gm2rc1m70ynr8";
         let msg = |s: &str| DocumentId::decode(s).unwrap_err().message;
         assert_eq!(msg(""), "Unable to decode ID: Invalid ID length 0");
-        assert_eq!(
-            msg(&good[..30]),
-            "Unable to decode ID: Invalid ID length 30"
-        );
-        assert_eq!(
-            msg(&format!("{good}000000")),
-            "Unable to decode ID: Invalid ID length 38"
-        );
+        assert_eq!(msg(&good[..30]), "Unable to decode ID: Invalid ID length 30");
+        assert_eq!(msg(&format!("{good}000000")), "Unable to decode ID: Invalid ID length 38");
         // Upper case and characters outside the Crockford alphabet.
-        assert_eq!(
-            msg(&good.to_uppercase()),
-            "Unable to decode ID: ID wasn't valid base32"
-        );
-        assert_eq!(
-            msg(&good.replace('j', "i")),
-            "Unable to decode ID: ID wasn't valid base32"
-        );
-        assert_eq!(
-            msg(&good.replace('0', "u")),
-            "Unable to decode ID: ID wasn't valid base32"
-        );
+        assert_eq!(msg(&good.to_uppercase()), "Unable to decode ID: ID wasn't valid base32");
+        assert_eq!(msg(&good.replace('j', "i")), "Unable to decode ID: ID wasn't valid base32");
+        assert_eq!(msg(&good.replace('0', "u")), "Unable to decode ID: ID wasn't valid base32");
         // Zero table number.
         let mut zero = vec![0u8];
         zero.extend_from_slice(&[0; 16]);
         let f = fletcher16(&zero);
         zero.extend_from_slice(&f.to_le_bytes());
-        assert_eq!(
-            msg(&base32_encode(&zero)),
-            "Unable to decode ID: Invalid table number"
-        );
+        assert_eq!(msg(&base32_encode(&zero)), "Unable to decode ID: Invalid table number");
         // Checksum mismatch.
         let mut bytes = base32_decode(good).unwrap();
         bytes[5] ^= 1;

@@ -10,6 +10,8 @@
 //! identifier (for tests and error mapping) and whose `message` is the user-facing text,
 //! copied from Convex where Convex has one.
 
+#![forbid(unsafe_code)]
+
 mod base64_util;
 mod error;
 pub mod id;

@@ -82,15 +82,10 @@ pub fn check_identifier(name: &str) -> Result<(), ValueError> {
         ));
     }
     if name.len() > MAX_IDENTIFIER_LENGTH {
-        return err(format!(
-            "Identifier is too long ({} > maximum {MAX_IDENTIFIER_LENGTH})",
-            name.len()
-        ));
+        return err(format!("Identifier is too long ({} > maximum {MAX_IDENTIFIER_LENGTH})", name.len()));
     }
     if name.chars().all(|c| c == '_') {
-        return err(format!(
-            "Identifier {name} cannot have exclusively underscores"
-        ));
+        return err(format!("Identifier {name} cannot have exclusively underscores"));
     }
     Ok(())
 }
@@ -185,11 +180,7 @@ pub fn check_size(size: usize, max: usize) -> Result<(), ValueError> {
     if size > max {
         return Err(ValueError::new(
             "ValueTooLarge",
-            format!(
-                "Value is too large ({} > maximum size {})",
-                format_binary_size(size),
-                format_binary_size(max)
-            ),
+            format!("Value is too large ({} > maximum size {})", format_binary_size(size), format_binary_size(max)),
         ));
     }
     Ok(())
@@ -241,11 +232,7 @@ pub fn format_binary_size(bytes: usize) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if value.fract() == 0.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
-    }
+    if value.fract() == 0.0 { format!("{value:.0} {}", UNITS[unit]) } else { format!("{value:.2} {}", UNITS[unit]) }
 }
 
 /// Post-order walk returning `(size, nesting)`, checking every limit bottom-up.
@@ -316,17 +303,8 @@ mod tests {
         assert!(check_field_name(&"a".repeat(1024)).is_ok());
         let e = check_field_name(&"a".repeat(1025)).unwrap_err();
         assert_eq!(e.code, "InvalidFieldName");
-        assert_eq!(
-            e.message,
-            format!(
-                "Field name {} exceeds maximum field name length 1024.",
-                "a".repeat(1025)
-            )
-        );
-        assert_eq!(
-            check_field_name("$x").unwrap_err().message,
-            "Field name $x starts with a '$', which is reserved."
-        );
+        assert_eq!(e.message, format!("Field name {} exceeds maximum field name length 1024.", "a".repeat(1025)));
+        assert_eq!(check_field_name("$x").unwrap_err().message, "Field name $x starts with a '$', which is reserved.");
         assert!(check_field_name("x$").is_ok());
         assert_eq!(
             check_field_name("a\nb").unwrap_err().message,
@@ -341,14 +319,8 @@ mod tests {
         assert!(check_identifier("a").is_ok());
         assert!(check_identifier("_a1").is_ok());
         assert!(check_identifier(&"a".repeat(64)).is_ok());
-        assert_eq!(
-            check_identifier(&"a".repeat(65)).unwrap_err().message,
-            "Identifier is too long (65 > maximum 64)"
-        );
-        assert_eq!(
-            check_identifier("").unwrap_err().message,
-            "Identifier cannot be empty"
-        );
+        assert_eq!(check_identifier(&"a".repeat(65)).unwrap_err().message, "Identifier is too long (65 > maximum 64)");
+        assert_eq!(check_identifier("").unwrap_err().message, "Identifier cannot be empty");
         assert_eq!(
             check_identifier("1a").unwrap_err().message,
             "Invalid first character '1' in 1a: Identifiers must start with an alphabetic character or underscore"
@@ -357,10 +329,7 @@ mod tests {
             check_identifier("a-b").unwrap_err().message,
             "Identifier a-b has invalid character '-': Identifiers can only contain alphanumeric characters or underscores"
         );
-        assert_eq!(
-            check_identifier("___").unwrap_err().message,
-            "Identifier ___ cannot have exclusively underscores"
-        );
+        assert_eq!(check_identifier("___").unwrap_err().message, "Identifier ___ cannot have exclusively underscores");
     }
 
     #[test]
@@ -389,16 +358,9 @@ mod tests {
         for bad in ["by_id", "by_creation_time", "_x"] {
             let e = check_index_name("t", bad).unwrap_err();
             assert_eq!(e.code, "InvalidIndexName");
-            assert!(
-                e.message.contains("because the name is reserved"),
-                "{}",
-                e.message
-            );
+            assert!(e.message.contains("because the name is reserved"), "{}", e.message);
         }
-        assert_eq!(
-            check_index_name("t", "a.b").unwrap_err().code,
-            "InvalidIndexName"
-        );
+        assert_eq!(check_index_name("t", "a.b").unwrap_err().code, "InvalidIndexName");
     }
 
     #[test]
@@ -406,26 +368,16 @@ mod tests {
         assert!(check_value(&Value::Array(vec![Value::Null; 8192])).is_ok());
         let e = check_value(&Value::Array(vec![Value::Null; 8193])).unwrap_err();
         assert_eq!(e.code, "ArrayTooLong");
-        assert_eq!(
-            e.message,
-            "Array length is too long (8193 > maximum length 8192)"
-        );
+        assert_eq!(e.message, "Array length is too long (8193 > maximum length 8192)");
     }
 
     #[test]
     fn field_count_boundary() {
-        let fields = |n: usize| {
-            Value::Object(obj((0..n)
-                .map(|i| (format!("f{i}"), Value::Null))
-                .collect()))
-        };
+        let fields = |n: usize| Value::Object(obj((0..n).map(|i| (format!("f{i}"), Value::Null)).collect()));
         assert!(check_value(&fields(1024)).is_ok());
         let e = check_value(&fields(1025)).unwrap_err();
         assert_eq!(e.code, "TooManyFields");
-        assert_eq!(
-            e.message,
-            "Object has too many fields (1025 > maximum number 1024)"
-        );
+        assert_eq!(e.message, "Object has too many fields (1025 > maximum number 1024)");
     }
 
     #[test]
@@ -433,15 +385,9 @@ mod tests {
         assert!(check_value(&nested_arrays(64)).is_ok());
         let e = check_value(&nested_arrays(65)).unwrap_err();
         assert_eq!(e.code, "TooNested");
-        assert_eq!(
-            e.message,
-            "Value is too nested (nested 65 levels deep > maximum nesting 64)"
-        );
+        assert_eq!(e.message, "Value is too nested (nested 65 levels deep > maximum nesting 64)");
         // Deep values fail without recursing to the bottom.
-        assert_eq!(
-            check_value(&nested_arrays(10_000)).unwrap_err().code,
-            "TooNested"
-        );
+        assert_eq!(check_value(&nested_arrays(10_000)).unwrap_err().code, "TooNested");
     }
 
     #[test]
@@ -453,10 +399,7 @@ mod tests {
         let over = Value::String("x".repeat(MAX_VALUE_SIZE - 1));
         let e = check_value(&over).unwrap_err();
         assert_eq!(e.code, "ValueTooLarge");
-        assert_eq!(
-            e.message,
-            "Value is too large (32.00 MiB > maximum size 32 MiB)"
-        );
+        assert_eq!(e.message, "Value is too large (32.00 MiB > maximum size 32 MiB)");
         // Inside an array: 2 + (2 + len) bytes.
         let arr = Value::Array(vec![Value::Bytes(vec![0; MAX_VALUE_SIZE - 4])]);
         assert_eq!(arr.size(), MAX_VALUE_SIZE);
@@ -481,10 +424,7 @@ mod tests {
         let doc = obj(vec![("s".into(), Value::String("x".repeat(len + 1)))]);
         let e = check_document(&doc).unwrap_err();
         assert_eq!(e.code, "ValueTooLarge");
-        assert_eq!(
-            e.message,
-            "Value is too large (1.00 MiB > maximum size 1 MiB)"
-        );
+        assert_eq!(e.message, "Value is too large (1.00 MiB > maximum size 1 MiB)");
     }
 
     #[test]
@@ -495,10 +435,7 @@ mod tests {
         let doc = obj(vec![("a".into(), nested_arrays(16))]);
         let e = check_document(&doc).unwrap_err();
         assert_eq!(e.code, "TooNested");
-        assert_eq!(
-            e.message,
-            "Document is too nested (nested 17 levels deep > maximum nesting 16)"
-        );
+        assert_eq!(e.message, "Document is too nested (nested 17 levels deep > maximum nesting 16)");
     }
 
     #[test]
@@ -506,10 +443,7 @@ mod tests {
         let doc = obj(vec![
             ("_id".into(), Value::String("x".into())),
             ("_creationTime".into(), Value::Float64(1.0)),
-            (
-                "a".into(),
-                Value::Object(obj(vec![("_nested".into(), Value::Null)])),
-            ),
+            ("a".into(), Value::Object(obj(vec![("_nested".into(), Value::Null)]))),
         ]);
         assert!(check_document(&doc).is_ok());
         let doc = obj(vec![("_secret".into(), Value::Null)]);
@@ -519,12 +453,7 @@ mod tests {
             e.message,
             "Field '_secret' starts with an underscore, which is only allowed for system fields like '_id'"
         );
-        assert_eq!(
-            check_document(&obj(vec![("$x".into(), Value::Null)]))
-                .unwrap_err()
-                .code,
-            "InvalidFieldName"
-        );
+        assert_eq!(check_document(&obj(vec![("$x".into(), Value::Null)])).unwrap_err().code, "InvalidFieldName");
     }
 
     #[test]

@@ -67,11 +67,7 @@ fn encode_present(v: &Value, out: &mut Vec<u8>) {
         }
         Value::Float64(f) => {
             let bits = f.to_bits();
-            let key = if bits & (1 << 63) != 0 {
-                !bits
-            } else {
-                bits | (1 << 63)
-            };
+            let key = if bits & (1 << 63) != 0 { !bits } else { bits | (1 << 63) };
             out.push(FLOAT64);
             out.extend_from_slice(&key.to_be_bytes());
         }

@@ -9,17 +9,8 @@ pub(crate) fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
         any::<i64>().prop_map(Value::Int64),
-        prop_oneof![
-            Just(i64::MIN),
-            Just(i64::MAX),
-            Just(0),
-            Just(-1),
-            Just(1),
-            Just(127),
-            Just(-128),
-            Just(128)
-        ]
-        .prop_map(Value::Int64),
+        prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(0), Just(-1), Just(1), Just(127), Just(-128), Just(128)]
+            .prop_map(Value::Int64),
         any::<f64>().prop_map(Value::Float64),
         prop_oneof![
             Just(f64::NAN),
@@ -35,11 +26,8 @@ pub(crate) fn leaf() -> impl Strategy<Value = Value> {
         .prop_map(Value::Float64),
         any::<bool>().prop_map(Value::Boolean),
         "[\\x00\\x01a-c\\u{e000}\\u{ffff}\\u{10000}\\u{1f600}]{0,4}".prop_map(Value::String),
-        prop::collection::vec(
-            prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8), any::<u8>()],
-            0..4
-        )
-        .prop_map(Value::Bytes),
+        prop::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0xFFu8), any::<u8>()], 0..4)
+            .prop_map(Value::Bytes),
     ]
 }
 
@@ -47,8 +35,7 @@ pub(crate) fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[\\x00a-b]{0,2}", inner, 0..4)
-                .prop_map(|m: Object| Value::Object(m)),
+            prop::collection::btree_map("[\\x00a-b]{0,2}", inner, 0..4).prop_map(|m: Object| Value::Object(m)),
         ]
     })
 }
@@ -58,8 +45,7 @@ pub(crate) fn valid_value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[ -#%-~]{0,3}", inner, 0..4)
-                .prop_map(|m: Object| Value::Object(m)),
+            prop::collection::btree_map("[ -#%-~]{0,3}", inner, 0..4).prop_map(|m: Object| Value::Object(m)),
         ]
     })
 }

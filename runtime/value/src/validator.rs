@@ -99,20 +99,14 @@ impl Validator {
     /// Parse the validator JSON grammar of §2.6 (what `exportArgs()`, `exportReturns()`
     /// and schema `documentType` produce).
     pub fn from_json(json: &Json) -> Result<Validator, ValueError> {
-        let obj = json
-            .as_object()
-            .ok_or_else(|| invalid(format!("Invalid validator JSON {json}: expected an object")))?;
-        let ty = obj.get("type").and_then(Json::as_str).ok_or_else(|| {
-            invalid(format!(
-                "Invalid validator JSON {json}: missing string field `type`"
-            ))
-        })?;
+        let obj =
+            json.as_object().ok_or_else(|| invalid(format!("Invalid validator JSON {json}: expected an object")))?;
+        let ty = obj
+            .get("type")
+            .and_then(Json::as_str)
+            .ok_or_else(|| invalid(format!("Invalid validator JSON {json}: missing string field `type`")))?;
         let field = |name: &str| {
-            obj.get(name).ok_or_else(|| {
-                invalid(format!(
-                    "Invalid validator JSON {json}: missing field `{name}`"
-                ))
-            })
+            obj.get(name).ok_or_else(|| invalid(format!("Invalid validator JSON {json}: missing field `{name}`")))
         };
         Ok(match ty {
             "null" => Validator::Null,
@@ -142,29 +136,24 @@ impl Validator {
                 }
             }
             "id" => {
-                let table = field("tableName")?.as_str().ok_or_else(|| {
-                    invalid(format!(
-                        "Invalid validator JSON {json}: `tableName` must be a string"
-                    ))
-                })?;
+                let table = field("tableName")?
+                    .as_str()
+                    .ok_or_else(|| invalid(format!("Invalid validator JSON {json}: `tableName` must be a string")))?;
                 limits::check_identifier(table).map_err(|e| invalid(e.message))?;
                 Validator::Id(table.to_string())
             }
             "array" => Validator::Array(Box::new(Validator::from_json(field("value")?)?)),
             "object" => {
-                let fields = field("value")?.as_object().ok_or_else(|| {
-                    invalid(format!(
-                        "Invalid validator JSON {json}: `value` must be an object"
-                    ))
-                })?;
+                let fields = field("value")?
+                    .as_object()
+                    .ok_or_else(|| invalid(format!("Invalid validator JSON {json}: `value` must be an object")))?;
                 let mut out = BTreeMap::new();
                 for (k, v) in fields {
                     limits::check_field_name(k)
                         .and_then(|()| limits::check_identifier(k))
                         .map_err(|e| invalid(e.message))?;
-                    let fv = FieldValidator::from_json(v).map_err(|e| {
-                        invalid(format!("Invalid validator for key `{k}`: {}", e.message))
-                    })?;
+                    let fv = FieldValidator::from_json(v)
+                        .map_err(|e| invalid(format!("Invalid validator for key `{k}`: {}", e.message)))?;
                     out.insert(k.clone(), fv);
                 }
                 Validator::Object(out)
@@ -184,28 +173,16 @@ impl Validator {
                 if values.optional {
                     return Err(invalid("Records cannot have optional values"));
                 }
-                Validator::Record {
-                    keys: Box::new(keys),
-                    values: Box::new(values),
-                }
+                Validator::Record { keys: Box::new(keys), values: Box::new(values) }
             }
             "union" => {
-                let members = field("value")?.as_array().ok_or_else(|| {
-                    invalid(format!(
-                        "Invalid validator JSON {json}: `value` must be an array"
-                    ))
-                })?;
-                Validator::Union(
-                    members
-                        .iter()
-                        .map(Validator::from_json)
-                        .collect::<Result<_, _>>()?,
-                )
+                let members = field("value")?
+                    .as_array()
+                    .ok_or_else(|| invalid(format!("Invalid validator JSON {json}: `value` must be an array")))?;
+                Validator::Union(members.iter().map(Validator::from_json).collect::<Result<_, _>>()?)
             }
             other => {
-                return Err(invalid(format!(
-                    "Unknown validator type \"{other}\" in {json}"
-                )));
+                return Err(invalid(format!("Unknown validator type \"{other}\" in {json}")));
             }
         })
     }
@@ -213,11 +190,7 @@ impl Validator {
     /// Parse the output of `exportReturns()` (or an optional schema `documentType`):
     /// JSON `null` means "no validator".
     pub fn from_optional_json(json: &Json) -> Result<Option<Validator>, ValueError> {
-        if json.is_null() {
-            Ok(None)
-        } else {
-            Validator::from_json(json).map(Some)
-        }
+        if json.is_null() { Ok(None) } else { Validator::from_json(json).map(Some) }
     }
 
     /// The JSON grammar of §2.6 (inverse of [`Validator::from_json`]).
@@ -236,10 +209,8 @@ impl Validator {
             Validator::Id(t) => json!({"type": "id", "tableName": t}),
             Validator::Array(e) => json!({"type": "array", "value": e.to_json()}),
             Validator::Object(fields) => {
-                let value: serde_json::Map<String, Json> = fields
-                    .iter()
-                    .map(|(k, f)| (k.clone(), f.to_json()))
-                    .collect();
+                let value: serde_json::Map<String, Json> =
+                    fields.iter().map(|(k, f)| (k.clone(), f.to_json())).collect();
                 json!({"type": "object", "value": value})
             }
             Validator::Record { keys, values } => {
@@ -255,27 +226,16 @@ impl Validator {
     /// Check `value`. The error message is Convex's text and names the path of the bad
     /// field (`Path: .a[0].b`).
     pub fn check(&self, value: &Value, tables: &dyn TableNames) -> Result<(), ValidationError> {
-        self.check_inner(value, tables)
-            .map_err(|e| ValidationError {
-                message: e.render(),
-            })
+        self.check_inner(value, tables).map_err(|e| ValidationError { message: e.render() })
     }
 
     /// Schema enforcement of a stored document (backend `DocumentSchema::check_value`):
     /// top-level system fields (names starting with `_`, i.e. `_id` and `_creationTime`) are
     /// removed from the document and from the top-level object validators before checking.
-    pub fn check_document(
-        &self,
-        document: &crate::Object,
-        tables: &dyn TableNames,
-    ) -> Result<(), ValidationError> {
-        let user_fields: crate::Object = document
-            .iter()
-            .filter(|(k, _)| !k.starts_with('_'))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        self.without_top_level_system_fields()
-            .check(&Value::Object(user_fields), tables)
+    pub fn check_document(&self, document: &crate::Object, tables: &dyn TableNames) -> Result<(), ValidationError> {
+        let user_fields: crate::Object =
+            document.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.without_top_level_system_fields().check(&Value::Object(user_fields), tables)
     }
 
     /// This validator with `_`-prefixed fields removed from its top-level object
@@ -283,18 +243,11 @@ impl Validator {
     pub fn without_top_level_system_fields(&self) -> Validator {
         match self {
             Validator::Object(fields) => Validator::Object(
-                fields
-                    .iter()
-                    .filter(|(k, _)| !k.starts_with('_'))
-                    .map(|(k, f)| (k.clone(), f.clone()))
-                    .collect(),
+                fields.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, f)| (k.clone(), f.clone())).collect(),
             ),
-            Validator::Union(members) => Validator::Union(
-                members
-                    .iter()
-                    .map(Validator::without_top_level_system_fields)
-                    .collect(),
-            ),
+            Validator::Union(members) => {
+                Validator::Union(members.iter().map(Validator::without_top_level_system_fields).collect())
+            }
             other => other.clone(),
         }
     }
@@ -313,9 +266,7 @@ impl Validator {
             (V::Object(a), V::Object(b)) => {
                 a.keys().all(|k| b.contains_key(k))
                     && b.iter().all(|(k, bf)| match a.get(k) {
-                        Some(af) => {
-                            (!af.optional || bf.optional) && af.validator.is_subset(&bf.validator)
-                        }
+                        Some(af) => (!af.optional || bf.optional) && af.validator.is_subset(&bf.validator),
                         None => bf.optional,
                     })
             }
@@ -349,12 +300,7 @@ impl Validator {
     }
 
     fn check_inner(&self, value: &Value, tables: &dyn TableNames) -> Result<(), Failure> {
-        let no_match = || {
-            Failure::new(Kind::NoMatch {
-                value: value.clone(),
-                validator: self.clone(),
-            })
-        };
+        let no_match = || Failure::new(Kind::NoMatch { value: value.clone(), validator: self.clone() });
         match (self, value) {
             (Validator::Id(expected), Value::String(s)) => {
                 let Ok(id) = DocumentId::decode(s) else {
@@ -365,16 +311,9 @@ impl Validator {
                 };
                 if &found != expected {
                     let kind = if found.starts_with('_') {
-                        Kind::SystemTable {
-                            id: s.clone(),
-                            expected: expected.clone(),
-                        }
+                        Kind::SystemTable { id: s.clone(), expected: expected.clone() }
                     } else {
-                        Kind::WrongTable {
-                            id: s.clone(),
-                            found,
-                            expected: expected.clone(),
-                        }
+                        Kind::WrongTable { id: s.clone(), found, expected: expected.clone() }
                     };
                     return Err(Failure::new(kind));
                 }
@@ -393,38 +332,26 @@ impl Validator {
                 if v == literal {
                     Ok(())
                 } else {
-                    Err(Failure::new(Kind::Literal {
-                        value: v.clone(),
-                        literal: literal.clone(),
-                    }))
+                    Err(Failure::new(Kind::Literal { value: v.clone(), literal: literal.clone() }))
                 }
             }
             (Validator::Array(element), Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    element
-                        .check_inner(item, tables)
-                        .map_err(|e| e.at(format!("[{i}]")))?;
+                    element.check_inner(item, tables).map_err(|e| e.at(format!("[{i}]")))?;
                 }
                 Ok(())
             }
             (Validator::Record { keys, values }, Value::Object(fields)) => {
                 for (k, v) in fields {
-                    keys.check_inner(&Value::String(k.clone()), tables)
-                        .map_err(|e| e.at(".keys()".into()))?;
-                    values
-                        .validator
-                        .check_inner(v, tables)
-                        .map_err(|e| e.at(".values()".into()))?;
+                    keys.check_inner(&Value::String(k.clone()), tables).map_err(|e| e.at(".keys()".into()))?;
+                    values.validator.check_inner(v, tables).map_err(|e| e.at(".values()".into()))?;
                 }
                 Ok(())
             }
             (Validator::Object(validators), Value::Object(fields)) => {
                 for (name, fv) in validators {
                     match fields.get(name) {
-                        Some(v) => fv
-                            .validator
-                            .check_inner(v, tables)
-                            .map_err(|e| e.at(format!(".{name}")))?,
+                        Some(v) => fv.validator.check_inner(v, tables).map_err(|e| e.at(format!(".{name}")))?,
                         None if !fv.optional => {
                             return Err(Failure::new(Kind::MissingField {
                                 object: value.clone(),
@@ -448,11 +375,7 @@ impl Validator {
                 if members.len() == 1 {
                     return members[0].check_inner(v, tables);
                 }
-                if members.iter().any(|m| m.check_inner(v, tables).is_ok()) {
-                    Ok(())
-                } else {
-                    Err(no_match())
-                }
+                if members.iter().any(|m| m.check_inner(v, tables).is_ok()) { Ok(()) } else { Err(no_match()) }
             }
             _ => Err(no_match()),
         }
@@ -461,31 +384,21 @@ impl Validator {
 
 impl FieldValidator {
     pub fn required(validator: Validator) -> Self {
-        FieldValidator {
-            validator,
-            optional: false,
-        }
+        FieldValidator { validator, optional: false }
     }
 
     pub fn optional(validator: Validator) -> Self {
-        FieldValidator {
-            validator,
-            optional: true,
-        }
+        FieldValidator { validator, optional: true }
     }
 
     /// Parse `{"fieldType": <validator>, "optional": bool}`.
     pub fn from_json(json: &Json) -> Result<FieldValidator, ValueError> {
-        let obj = json.as_object().ok_or_else(|| {
-            invalid(format!(
-                "Invalid field validator JSON {json}: expected an object"
-            ))
-        })?;
-        let field_type = obj.get("fieldType").ok_or_else(|| {
-            invalid(format!(
-                "Invalid field validator JSON {json}: missing field `fieldType`"
-            ))
-        })?;
+        let obj = json
+            .as_object()
+            .ok_or_else(|| invalid(format!("Invalid field validator JSON {json}: expected an object")))?;
+        let field_type = obj
+            .get("fieldType")
+            .ok_or_else(|| invalid(format!("Invalid field validator JSON {json}: missing field `fieldType`")))?;
         let optional = match obj.get("optional") {
             None => false,
             Some(Json::Bool(b)) => *b,
@@ -495,10 +408,7 @@ impl FieldValidator {
                 )));
             }
         };
-        Ok(FieldValidator {
-            validator: Validator::from_json(field_type)?,
-            optional,
-        })
+        Ok(FieldValidator { validator: Validator::from_json(field_type)?, optional })
     }
 
     pub fn to_json(&self) -> Json {
@@ -509,11 +419,7 @@ impl FieldValidator {
 /// Check a function's positional arguments against its args validator the way the backend
 /// does (`ArgsValidator::check_args`): with `v.any()` (no `args` given) anything passes;
 /// otherwise exactly one argument, which must be an object matching the validator.
-pub fn check_args(
-    validator: &Validator,
-    args: &[Value],
-    tables: &dyn TableNames,
-) -> Result<(), ValidationError> {
+pub fn check_args(validator: &Validator, args: &[Value], tables: &dyn TableNames) -> Result<(), ValidationError> {
     if *validator == Validator::Any {
         return Ok(());
     }
@@ -545,41 +451,17 @@ struct Failure {
 }
 
 enum Kind {
-    WrongTable {
-        id: String,
-        found: String,
-        expected: String,
-    },
-    SystemTable {
-        id: String,
-        expected: String,
-    },
-    Literal {
-        value: Value,
-        literal: Value,
-    },
-    MissingField {
-        object: Value,
-        field: String,
-        validator: Validator,
-    },
-    ExtraField {
-        object: Value,
-        field: String,
-        validator: Validator,
-    },
-    NoMatch {
-        value: Value,
-        validator: Validator,
-    },
+    WrongTable { id: String, found: String, expected: String },
+    SystemTable { id: String, expected: String },
+    Literal { value: Value, literal: Value },
+    MissingField { object: Value, field: String, validator: Validator },
+    ExtraField { object: Value, field: String, validator: Validator },
+    NoMatch { value: Value, validator: Validator },
 }
 
 impl Failure {
     fn new(kind: Kind) -> Self {
-        Failure {
-            kind,
-            reversed_path: Vec::new(),
-        }
+        Failure { kind, reversed_path: Vec::new() }
     }
 
     fn at(mut self, step: String) -> Self {
@@ -598,11 +480,7 @@ impl Failure {
             s
         };
         match &self.kind {
-            Kind::WrongTable {
-                id,
-                found,
-                expected,
-            } => format!(
+            Kind::WrongTable { id, found, expected } => format!(
                 "Found ID \"{id}\" from table `{found}`, which does not match the table name in \
                  validator `v.id(\"{expected}\")`.{context}"
             ),
@@ -614,26 +492,18 @@ impl Failure {
                 "`{value}` does not match literal validator `v.literal({})`.{context}",
                 literal_display(literal)
             ),
-            Kind::MissingField {
-                object,
-                field,
-                validator,
-            } => format!(
+            Kind::MissingField { object, field, validator } => format!(
                 "Object is missing the required field `{field}`. Consider wrapping the field \
                  validator in `v.optional(...)` if this is expected.\n{context}\nObject: \
                  {object}\nValidator: {validator}"
             ),
-            Kind::ExtraField {
-                object,
-                field,
-                validator,
-            } => format!(
+            Kind::ExtraField { object, field, validator } => format!(
                 "Object contains extra field `{field}` that is not in the validator.\n{context}\n\
                  Object: {object}\nValidator: {validator}"
             ),
-            Kind::NoMatch { value, validator } => format!(
-                "Value does not match validator.\n{context}\nValue: {value}\nValidator: {validator}"
-            ),
+            Kind::NoMatch { value, validator } => {
+                format!("Value does not match validator.\n{context}\nValue: {value}\nValidator: {validator}")
+            }
         }
     }
 }
@@ -696,11 +566,7 @@ impl fmt::Display for Validator {
 
 impl fmt::Display for FieldValidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.optional {
-            write!(f, "v.optional({})", self.validator)
-        } else {
-            write!(f, "{}", self.validator)
-        }
+        if self.optional { write!(f, "v.optional({})", self.validator) } else { write!(f, "{}", self.validator) }
     }
 }
 
@@ -787,14 +653,8 @@ mod tests {
         assert_eq!(check(&v, good), Ok(()));
         let o = parse(OBJ);
         assert_eq!(check(&o, json!({"name": "a", "tags": ["x"]})), Ok(()));
-        assert_eq!(
-            check(&o, json!({"name": "a", "tags": [], "age": 3})),
-            Ok(())
-        );
-        assert_eq!(
-            check(&Validator::Number, json!({"$float": "AAAAAAAA+H8="})),
-            Ok(())
-        );
+        assert_eq!(check(&o, json!({"name": "a", "tags": [], "age": 3})), Ok(()));
+        assert_eq!(check(&Validator::Number, json!({"$float": "AAAAAAAA+H8="})), Ok(()));
     }
 
     #[test]
@@ -830,13 +690,7 @@ mod tests {
         assert!(check(&Validator::BigInt, json!(1)).is_err());
         assert!(check(&Validator::CommitTs, json!(1)).is_err());
         assert!(check(&Validator::CommitTs, json!({"$integer": "AQAAAAAAAAA="})).is_ok());
-        assert!(
-            check(
-                &Validator::Literal(Value::Float64(1.0)),
-                json!({"$integer": "AQAAAAAAAAA="})
-            )
-            .is_err()
-        );
+        assert!(check(&Validator::Literal(Value::Float64(1.0)), json!({"$integer": "AQAAAAAAAAA="})).is_err());
     }
 
     #[test]
@@ -872,29 +726,11 @@ mod tests {
             check(&o, json!({"k": "b"})).unwrap_err(),
             "`\"b\"` does not match literal validator `v.literal(\"a\")`.Path: .k"
         );
-        assert_eq!(
-            Validator::Literal(Value::Int64(5)).describe(),
-            "v.literal(<bigint>)"
-        );
-        assert_eq!(
-            Validator::Literal(Value::Float64(f64::NAN)).describe(),
-            "v.literal(<number>)"
-        );
+        assert_eq!(Validator::Literal(Value::Int64(5)).describe(), "v.literal(<bigint>)");
+        assert_eq!(Validator::Literal(Value::Float64(f64::NAN)).describe(), "v.literal(<number>)");
         // NaN literal matches the same NaN bits; -0 does not match 0.
-        assert!(
-            check(
-                &Validator::Literal(Value::Float64(f64::NAN)),
-                json!({"$float": "AAAAAAAA+H8="})
-            )
-            .is_ok()
-        );
-        assert!(
-            check(
-                &Validator::Literal(Value::Float64(0.0)),
-                json!({"$float": "AAAAAAAAAIA="})
-            )
-            .is_err()
-        );
+        assert!(check(&Validator::Literal(Value::Float64(f64::NAN)), json!({"$float": "AAAAAAAA+H8="})).is_ok());
+        assert!(check(&Validator::Literal(Value::Float64(0.0)), json!({"$float": "AAAAAAAAAIA="})).is_err());
     }
 
     #[test]
@@ -916,29 +752,15 @@ mod tests {
             )
         );
         // Unknown table number or not an id at all.
-        assert!(
-            check(&v, json!(id(10099)))
-                .unwrap_err()
-                .starts_with("Value does not match validator.")
-        );
+        assert!(check(&v, json!(id(10099))).unwrap_err().starts_with("Value does not match validator."));
         assert_eq!(
             check(&v, json!("abc")).unwrap_err(),
             "Value does not match validator.\n\nValue: \"abc\"\nValidator: v.id(\"users\")"
         );
         let storage = Validator::Id("_storage".into());
         assert_eq!(check(&storage, json!(id(STORAGE))), Ok(()));
-        let o = Validator::Object(
-            [(
-                "u".to_string(),
-                FieldValidator::required(Validator::Id("users".into())),
-            )]
-            .into(),
-        );
-        assert!(
-            check(&o, json!({"u": id(POSTS)}))
-                .unwrap_err()
-                .ends_with("`v.id(\"users\")`.Path: .u")
-        );
+        let o = Validator::Object([("u".to_string(), FieldValidator::required(Validator::Id("users".into())))].into());
+        assert!(check(&o, json!({"u": id(POSTS)})).unwrap_err().ends_with("`v.id(\"users\")`.Path: .u"));
         assert!(v.check(&Value::String(id(USERS)), &NoTables).is_err());
     }
 
@@ -957,11 +779,7 @@ mod tests {
             r#"{"type":"record","keys":{"type":"id","tableName":"users"},"values":{"fieldType":{"type":"null"},"optional":false}}"#,
         );
         assert_eq!(check(&ids, json!({id(USERS): null})), Ok(()));
-        assert!(
-            check(&ids, json!({"nope": null}))
-                .unwrap_err()
-                .contains("Path: .keys()")
-        );
+        assert!(check(&ids, json!({"nope": null})).unwrap_err().contains("Path: .keys()"));
         assert!(check(&v, json!([])).is_err());
     }
 
@@ -976,21 +794,14 @@ mod tests {
         );
         // A one-member union reports the member's own error.
         let one = Validator::Union(vec![parse(OBJ)]);
-        assert!(
-            check(&one, json!({"tags": []}))
-                .unwrap_err()
-                .starts_with("Object is missing")
-        );
+        assert!(check(&one, json!({"tags": []})).unwrap_err().starts_with("Object is missing"));
         assert!(check(&Validator::Union(vec![]), json!(null)).is_err());
     }
 
     #[test]
     fn optional_json() {
         assert_eq!(Validator::from_optional_json(&Json::Null), Ok(None));
-        assert_eq!(
-            Validator::from_optional_json(&json!({"type": "null"})),
-            Ok(Some(Validator::Null))
-        );
+        assert_eq!(Validator::from_optional_json(&json!({"type": "null"})), Ok(Some(Validator::Null)));
         assert!(Validator::from_optional_json(&json!({"type": "bogus"})).is_err());
     }
 
@@ -1008,7 +819,10 @@ mod tests {
         assert_eq!(err(r#"[]"#).code, "InvalidValidator");
         assert_eq!(err(r#"{"type":"array"}"#).code, "InvalidValidator");
         assert_eq!(
-            err(r#"{"type":"record","keys":{"type":"number"},"values":{"fieldType":{"type":"null"},"optional":false}}"#).message,
+            err(
+                r#"{"type":"record","keys":{"type":"number"},"values":{"fieldType":{"type":"null"},"optional":false}}"#
+            )
+            .message,
             "Records can only have string keys. Your validator contains a record with key typed as `v.float64()`, which is not a subtype of `v.string()`"
         );
         assert_eq!(
@@ -1016,36 +830,23 @@ mod tests {
             "Records cannot have string literal keys"
         );
         assert_eq!(
-            err(r#"{"type":"record","keys":{"type":"string"},"values":{"fieldType":{"type":"null"},"optional":true}}"#).message,
+            err(r#"{"type":"record","keys":{"type":"string"},"values":{"fieldType":{"type":"null"},"optional":true}}"#)
+                .message,
             "Records cannot have optional values"
         );
-        assert_eq!(
-            err(r#"{"type":"literal","value":null}"#).message,
-            "Value null is not a valid literal."
-        );
-        assert_eq!(
-            err(r#"{"type":"id","tableName":"bad-name"}"#).code,
-            "InvalidValidator"
-        );
+        assert_eq!(err(r#"{"type":"literal","value":null}"#).message, "Value null is not a valid literal.");
+        assert_eq!(err(r#"{"type":"id","tableName":"bad-name"}"#).code, "InvalidValidator");
         assert!(
-            err(
-                r#"{"type":"object","value":{"$x":{"fieldType":{"type":"null"},"optional":false}}}"#
-            )
-            .message
-            .contains("starts with a '$'")
-        );
-        assert!(
-            err(
-                r#"{"type":"object","value":{"a":{"fieldType":{"type":"nope"},"optional":false}}}"#
-            )
-            .message
-            .starts_with("Invalid validator for key `a`: ")
-        );
-        assert!(
-            err(r#"{"type":"function","args":{"type":"nope"}}"#)
+            err(r#"{"type":"object","value":{"$x":{"fieldType":{"type":"null"},"optional":false}}}"#)
                 .message
-                .contains("nope")
+                .contains("starts with a '$'")
         );
+        assert!(
+            err(r#"{"type":"object","value":{"a":{"fieldType":{"type":"nope"},"optional":false}}}"#)
+                .message
+                .starts_with("Invalid validator for key `a`: ")
+        );
+        assert!(err(r#"{"type":"function","args":{"type":"nope"}}"#).message.contains("nope"));
         // Obsolete aliases.
         assert_eq!(parse(r#"{"type":"set"}"#), Validator::Any);
     }
@@ -1060,16 +861,11 @@ mod tests {
             "Expected to receive a single object as the function's argument. Instead received 0 arguments: []"
         );
         assert_eq!(
-            check_args(&o, &[Value::Float64(1.0)], &tables)
-                .unwrap_err()
-                .message,
+            check_args(&o, &[Value::Float64(1.0)], &tables).unwrap_err().message,
             "Expected to receive an object as the function's argument. Instead received: 1.0"
         );
         assert!(check_args(&o, &[val(json!({"tags": []}))], &tables).is_err());
-        assert_eq!(
-            check_args(&Validator::Any, &[Value::Null, Value::Null], &tables),
-            Ok(())
-        );
+        assert_eq!(check_args(&Validator::Any, &[Value::Null, Value::Null], &tables), Ok(()));
         let _ = Object::new();
     }
 
@@ -1084,12 +880,7 @@ mod tests {
             [("_id".to_string(), FieldValidator::required(Validator::Null))].into(),
         )]);
         assert_eq!(
-            with_sys
-                .check_document(doc, &tables)
-                .unwrap_err()
-                .message
-                .lines()
-                .next(),
+            with_sys.check_document(doc, &tables).unwrap_err().message.lines().next(),
             Some("Object contains extra field `name` that is not in the validator.")
         );
         assert_eq!(Validator::Any.check_document(doc, &tables), Ok(()));
@@ -1103,9 +894,6 @@ mod tests {
             Validator::Literal(Value::Boolean(false)),
         ])));
         assert!(!Validator::String.is_subset(&Validator::Id("t".into())));
-        assert!(
-            Validator::Union(vec![Validator::String, Validator::Id("t".into())])
-                .is_subset(&Validator::String)
-        );
+        assert!(Validator::Union(vec![Validator::String, Validator::Id("t".into())]).is_subset(&Validator::String));
     }
 }

@@ -49,32 +49,21 @@ impl Value {
     pub fn to_convex_json(&self) -> Json {
         match self {
             Value::Null => Json::Null,
-            Value::Int64(n) => single(
-                "$integer",
-                Json::String(base64_util::encode(&n.to_le_bytes())),
-            ),
+            Value::Int64(n) => single("$integer", Json::String(base64_util::encode(&n.to_le_bytes()))),
             Value::Float64(f) => {
                 if is_special_float(*f) {
-                    single(
-                        "$float",
-                        Json::String(base64_util::encode(&f.to_le_bytes())),
-                    )
+                    single("$float", Json::String(base64_util::encode(&f.to_le_bytes())))
                 } else {
-                    Json::Number(
-                        serde_json::Number::from_f64(*f).expect("finite float is a JSON number"),
-                    )
+                    Json::Number(serde_json::Number::from_f64(*f).expect("finite float is a JSON number"))
                 }
             }
             Value::Boolean(b) => Json::Bool(*b),
             Value::String(s) => Json::String(s.clone()),
             Value::Bytes(b) => single("$bytes", Json::String(base64_util::encode(b))),
             Value::Array(items) => Json::Array(items.iter().map(Value::to_convex_json).collect()),
-            Value::Object(fields) => Json::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_convex_json()))
-                    .collect(),
-            ),
+            Value::Object(fields) => {
+                Json::Object(fields.iter().map(|(k, v)| (k.clone(), v.to_convex_json())).collect())
+            }
         }
     }
 
@@ -90,21 +79,14 @@ impl Value {
                 } else if f.is_infinite() {
                     Json::String(if *f > 0.0 { "Infinity" } else { "-Infinity" }.into())
                 } else {
-                    Json::Number(
-                        serde_json::Number::from_f64(*f).expect("finite float is a JSON number"),
-                    )
+                    Json::Number(serde_json::Number::from_f64(*f).expect("finite float is a JSON number"))
                 }
             }
             Value::Boolean(b) => Json::Bool(*b),
             Value::String(s) => Json::String(s.clone()),
             Value::Bytes(b) => Json::String(base64_util::encode(b)),
             Value::Array(items) => Json::Array(items.iter().map(Value::to_clean_json).collect()),
-            Value::Object(fields) => Json::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_clean_json()))
-                    .collect(),
-            ),
+            Value::Object(fields) => Json::Object(fields.iter().map(|(k, v)| (k.clone(), v.to_clean_json())).collect()),
         }
     }
 
@@ -200,10 +182,7 @@ impl Value {
 }
 
 pub(crate) fn object_size(fields: &Object) -> usize {
-    2 + fields
-        .iter()
-        .map(|(k, v)| k.len() + 1 + v.size())
-        .sum::<usize>()
+    2 + fields.iter().map(|(k, v)| k.len() + 1 + v.size()).sum::<usize>()
 }
 
 /// Decode a value that may be `{"$undefined": null}` (filter literals, index range values,
@@ -260,10 +239,7 @@ fn js_object_string(json: &Json) -> String {
         Json::String(s) => s.clone(),
         Json::Null => "null".into(),
         Json::Bool(b) => b.to_string(),
-        Json::Number(n) => n
-            .as_f64()
-            .map(js_number_string)
-            .unwrap_or_else(|| n.to_string()),
+        Json::Number(n) => n.as_f64().map(js_number_string).unwrap_or_else(|| n.to_string()),
     }
 }
 
@@ -294,16 +270,8 @@ pub(crate) fn js_number_string(x: f64) -> String {
         format!("0.{}{digits}", "0".repeat((-n) as usize))
     } else {
         let e = n - 1;
-        let e_str = if e >= 0 {
-            format!("+{e}")
-        } else {
-            e.to_string()
-        };
-        if k == 1 {
-            format!("{digits}e{e_str}")
-        } else {
-            format!("{}.{}e{e_str}", &digits[..1], &digits[1..])
-        }
+        let e_str = if e >= 0 { format!("+{e}") } else { e.to_string() };
+        if k == 1 { format!("{digits}e{e_str}") } else { format!("{}.{}e{e_str}", &digits[..1], &digits[1..]) }
     };
     format!("{sign}{body}")
 }
@@ -318,9 +286,9 @@ fn decode(json: &Json, depth: usize) -> Result<(Value, usize, usize), ValueError
     let value = match json {
         Json::Null => Value::Null,
         Json::Bool(b) => Value::Boolean(*b),
-        Json::Number(n) => Value::Float64(n.as_f64().ok_or_else(|| {
-            ValueError::new("InvalidConvexJson", format!("Unsupported JSON number {n}"))
-        })?),
+        Json::Number(n) => Value::Float64(
+            n.as_f64().ok_or_else(|| ValueError::new("InvalidConvexJson", format!("Unsupported JSON number {n}")))?,
+        ),
         Json::String(s) => Value::String(s.clone()),
         Json::Array(items) => {
             limits::check_array_length(items.len())?;
@@ -367,12 +335,8 @@ fn decode(json: &Json, depth: usize) -> Result<(Value, usize, usize), ValueError
 }
 
 fn decode_special(key: &str, inner: &Json, whole: &Json) -> Result<Option<Value>, ValueError> {
-    let malformed = || {
-        ValueError::new(
-            "InvalidConvexJson",
-            format!("Malformed {key} field on {}", js_object_string(whole)),
-        )
-    };
+    let malformed =
+        || ValueError::new("InvalidConvexJson", format!("Malformed {key} field on {}", js_object_string(whole)));
     let value = match key {
         "$bytes" => {
             let s = inner.as_str().ok_or_else(malformed)?;
@@ -382,10 +346,7 @@ fn decode_special(key: &str, inner: &Json, whole: &Json) -> Result<Option<Value>
             let s = inner.as_str().ok_or_else(malformed)?;
             let bytes = base64_util::decode(s)?;
             let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-                ValueError::new(
-                    "InvalidConvexJson",
-                    format!("Received {} bytes, expected 8 for $integer", bytes.len()),
-                )
+                ValueError::new("InvalidConvexJson", format!("Received {} bytes, expected 8 for $integer", bytes.len()))
             })?;
             Value::Int64(i64::from_le_bytes(bytes))
         }
@@ -393,19 +354,13 @@ fn decode_special(key: &str, inner: &Json, whole: &Json) -> Result<Option<Value>
             let s = inner.as_str().ok_or_else(malformed)?;
             let bytes = base64_util::decode(s)?;
             let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
-                ValueError::new(
-                    "InvalidConvexJson",
-                    format!("Received {} bytes, expected 8 for $float", bytes.len()),
-                )
+                ValueError::new("InvalidConvexJson", format!("Received {} bytes, expected 8 for $float", bytes.len()))
             })?;
             let f = f64::from_le_bytes(bytes);
             if !is_special_float(f) {
                 return Err(ValueError::new(
                     "InvalidConvexJson",
-                    format!(
-                        "Float {} should be encoded as a number",
-                        js_number_string(f)
-                    ),
+                    format!("Float {} should be encoded as a number", js_number_string(f)),
                 ));
             }
             Value::Float64(f)
@@ -591,115 +546,55 @@ mod tests {
 
     #[test]
     fn spec_vectors_encode() {
-        assert_eq!(
-            Value::Int64(1).to_convex_json(),
-            json!({"$integer": "AQAAAAAAAAA="})
-        );
-        assert_eq!(
-            Value::Int64(-1).to_convex_json(),
-            json!({"$integer": "//////////8="})
-        );
-        assert_eq!(
-            Value::Int64(10).to_convex_json(),
-            json!({"$integer": "CgAAAAAAAAA="})
-        );
-        assert_eq!(
-            Value::Int64(42).to_convex_json(),
-            json!({"$integer": "KgAAAAAAAAA="})
-        );
-        assert_eq!(
-            Value::Float64(f64::NAN).to_convex_json(),
-            json!({"$float": "AAAAAAAA+H8="})
-        );
-        assert_eq!(
-            Value::Float64(f64::INFINITY).to_convex_json(),
-            json!({"$float": "AAAAAAAA8H8="})
-        );
-        assert_eq!(
-            Value::Float64(f64::NEG_INFINITY).to_convex_json(),
-            json!({"$float": "AAAAAAAA8P8="})
-        );
-        assert_eq!(
-            Value::Float64(-0.0).to_convex_json(),
-            json!({"$float": "AAAAAAAAAIA="})
-        );
+        assert_eq!(Value::Int64(1).to_convex_json(), json!({"$integer": "AQAAAAAAAAA="}));
+        assert_eq!(Value::Int64(-1).to_convex_json(), json!({"$integer": "//////////8="}));
+        assert_eq!(Value::Int64(10).to_convex_json(), json!({"$integer": "CgAAAAAAAAA="}));
+        assert_eq!(Value::Int64(42).to_convex_json(), json!({"$integer": "KgAAAAAAAAA="}));
+        assert_eq!(Value::Float64(f64::NAN).to_convex_json(), json!({"$float": "AAAAAAAA+H8="}));
+        assert_eq!(Value::Float64(f64::INFINITY).to_convex_json(), json!({"$float": "AAAAAAAA8H8="}));
+        assert_eq!(Value::Float64(f64::NEG_INFINITY).to_convex_json(), json!({"$float": "AAAAAAAA8P8="}));
+        assert_eq!(Value::Float64(-0.0).to_convex_json(), json!({"$float": "AAAAAAAAAIA="}));
         assert_eq!(Value::Float64(0.0).to_convex_json(), json!(0.0));
         assert_eq!(Value::Float64(5.0).to_convex_json(), json!(5.0));
-        assert_eq!(
-            Value::Bytes(vec![0, 0x10, 0x83]).to_convex_json(),
-            json!({"$bytes": "ABCD"})
-        );
+        assert_eq!(Value::Bytes(vec![0, 0x10, 0x83]).to_convex_json(), json!({"$bytes": "ABCD"}));
     }
 
     #[test]
     fn spec_vectors_decode() {
-        assert_eq!(
-            dec(json!({"$integer": "AQAAAAAAAAA="})).unwrap(),
-            Value::Int64(1)
-        );
-        assert_eq!(
-            dec(json!({"$integer": "//////////8="})).unwrap(),
-            Value::Int64(-1)
-        );
-        assert_eq!(
-            dec(json!({"$integer": "CgAAAAAAAAA="})).unwrap(),
-            Value::Int64(10)
-        );
+        assert_eq!(dec(json!({"$integer": "AQAAAAAAAAA="})).unwrap(), Value::Int64(1));
+        assert_eq!(dec(json!({"$integer": "//////////8="})).unwrap(), Value::Int64(-1));
+        assert_eq!(dec(json!({"$integer": "CgAAAAAAAAA="})).unwrap(), Value::Int64(10));
         let nan = dec(json!({"$float": "AAAAAAAA+H8="})).unwrap();
         assert!(matches!(nan, Value::Float64(f) if f.is_nan()));
-        assert_eq!(
-            dec(json!({"$float": "AAAAAAAA8H8="})).unwrap(),
-            Value::Float64(f64::INFINITY)
-        );
-        assert_eq!(
-            dec(json!({"$float": "AAAAAAAA8P8="})).unwrap(),
-            Value::Float64(f64::NEG_INFINITY)
-        );
+        assert_eq!(dec(json!({"$float": "AAAAAAAA8H8="})).unwrap(), Value::Float64(f64::INFINITY));
+        assert_eq!(dec(json!({"$float": "AAAAAAAA8P8="})).unwrap(), Value::Float64(f64::NEG_INFINITY));
         let neg_zero = dec(json!({"$float": "AAAAAAAAAIA="})).unwrap();
         assert_eq!(neg_zero, Value::Float64(-0.0));
         assert_ne!(neg_zero, Value::Float64(0.0));
         // Every plain JSON number is a Float64, even an integer.
         assert_eq!(dec(json!(5)).unwrap(), Value::Float64(5.0));
         assert_eq!(dec(json!(-7)).unwrap(), Value::Float64(-7.0));
-        assert_eq!(
-            dec(json!(u64::MAX)).unwrap(),
-            Value::Float64(u64::MAX as f64)
-        );
-        assert_eq!(
-            dec(json!({"$bytes": "ABCD"})).unwrap(),
-            Value::Bytes(vec![0, 0x10, 0x83])
-        );
+        assert_eq!(dec(json!(u64::MAX)).unwrap(), Value::Float64(u64::MAX as f64));
+        assert_eq!(dec(json!({"$bytes": "ABCD"})).unwrap(), Value::Bytes(vec![0, 0x10, 0x83]));
         assert_eq!(dec(json!({"$bytes": ""})).unwrap(), Value::Bytes(vec![]));
         // URL-safe characters are accepted like the client does.
-        assert_eq!(
-            dec(json!({"$bytes": "-_8="})).unwrap(),
-            dec(json!({"$bytes": "+/8="})).unwrap()
-        );
+        assert_eq!(dec(json!({"$bytes": "-_8="})).unwrap(), dec(json!({"$bytes": "+/8="})).unwrap());
     }
 
     #[test]
     fn decode_objects_and_arrays() {
-        let v = dec(json!({"b": [1, true, null, "x"], "a": {"$integer": "AQAAAAAAAAA="}, "": {}}))
-            .unwrap();
+        let v = dec(json!({"b": [1, true, null, "x"], "a": {"$integer": "AQAAAAAAAAA="}, "": {}})).unwrap();
         let mut expected = Object::new();
         expected.insert("".into(), Value::Object(Object::new()));
         expected.insert("a".into(), Value::Int64(1));
         expected.insert(
             "b".into(),
-            Value::Array(vec![
-                Value::Float64(1.0),
-                Value::Boolean(true),
-                Value::Null,
-                Value::String("x".into()),
-            ]),
+            Value::Array(vec![Value::Float64(1.0), Value::Boolean(true), Value::Null, Value::String("x".into())]),
         );
         assert_eq!(v, Value::Object(expected));
         // Two keys: not special, but `$` field names are invalid.
         let e = dec(json!({"$integer": "AQAAAAAAAAA=", "x": 1})).unwrap_err();
-        assert_eq!(
-            e.message,
-            "Field name $integer starts with a '$', which is reserved."
-        );
+        assert_eq!(e.message, "Field name $integer starts with a '$', which is reserved.");
     }
 
     #[test]
@@ -708,75 +603,27 @@ mod tests {
         let j = v.to_convex_json();
         let keys: Vec<&String> = j.as_object().unwrap().keys().collect();
         assert_eq!(keys, vec!["Name", "_creationTime", "_id", "a", "b"]);
-        assert_eq!(
-            serde_json::to_string(&j).unwrap(),
-            r#"{"Name":2.0,"_creationTime":4.0,"_id":"x","a":3.0,"b":1.0}"#
-        );
+        assert_eq!(serde_json::to_string(&j).unwrap(), r#"{"Name":2.0,"_creationTime":4.0,"_id":"x","a":3.0,"b":1.0}"#);
     }
 
     #[test]
     fn rejections_with_convex_messages() {
         let msg = |j: Json| dec(j).unwrap_err().message;
-        assert_eq!(
-            msg(json!({"$set": []})),
-            "Received a Set which is no longer supported as a Convex type."
-        );
-        assert_eq!(
-            msg(json!({"$map": []})),
-            "Received a Map which is no longer supported as a Convex type."
-        );
-        assert_eq!(
-            dec(json!({"$undefined": null})).unwrap_err().code,
-            "UndefinedNotAllowed"
-        );
-        assert_eq!(
-            dec(json!([{"$undefined": null}])).unwrap_err().code,
-            "UndefinedNotAllowed"
-        );
-        assert_eq!(
-            dec(json!({"$commitTs": null})).unwrap_err().code,
-            "CommitTsNotAllowed"
-        );
-        assert_eq!(
-            msg(json!({"$float": "AAAAAAAA8D8="})),
-            "Float 1 should be encoded as a number"
-        );
-        assert_eq!(
-            msg(json!({"$float": "AAAAAAAAAAA="})),
-            "Float 0 should be encoded as a number"
-        );
-        assert_eq!(
-            msg(json!({"$float": "mpmZmZmZuT8="})),
-            "Float 0.1 should be encoded as a number"
-        );
-        assert_eq!(
-            msg(json!({"$integer": "AQ=="})),
-            "Received 1 bytes, expected 8 for $integer"
-        );
-        assert_eq!(
-            msg(json!({"$float": "AQ=="})),
-            "Received 1 bytes, expected 8 for $float"
-        );
-        assert_eq!(
-            msg(json!({"$integer": "AQ"})),
-            "Invalid string. Length must be a multiple of 4"
-        );
-        assert_eq!(
-            dec(json!({"$bytes": "A!=="})).unwrap_err().code,
-            "InvalidBase64"
-        );
-        assert_eq!(
-            msg(json!({"$integer": 5})),
-            "Malformed $integer field on [object Object]"
-        );
-        assert_eq!(
-            msg(json!({"$bytes": null})),
-            "Malformed $bytes field on [object Object]"
-        );
-        assert_eq!(
-            msg(json!({"$foo": 1})),
-            "Field name $foo starts with a '$', which is reserved."
-        );
+        assert_eq!(msg(json!({"$set": []})), "Received a Set which is no longer supported as a Convex type.");
+        assert_eq!(msg(json!({"$map": []})), "Received a Map which is no longer supported as a Convex type.");
+        assert_eq!(dec(json!({"$undefined": null})).unwrap_err().code, "UndefinedNotAllowed");
+        assert_eq!(dec(json!([{"$undefined": null}])).unwrap_err().code, "UndefinedNotAllowed");
+        assert_eq!(dec(json!({"$commitTs": null})).unwrap_err().code, "CommitTsNotAllowed");
+        assert_eq!(msg(json!({"$float": "AAAAAAAA8D8="})), "Float 1 should be encoded as a number");
+        assert_eq!(msg(json!({"$float": "AAAAAAAAAAA="})), "Float 0 should be encoded as a number");
+        assert_eq!(msg(json!({"$float": "mpmZmZmZuT8="})), "Float 0.1 should be encoded as a number");
+        assert_eq!(msg(json!({"$integer": "AQ=="})), "Received 1 bytes, expected 8 for $integer");
+        assert_eq!(msg(json!({"$float": "AQ=="})), "Received 1 bytes, expected 8 for $float");
+        assert_eq!(msg(json!({"$integer": "AQ"})), "Invalid string. Length must be a multiple of 4");
+        assert_eq!(dec(json!({"$bytes": "A!=="})).unwrap_err().code, "InvalidBase64");
+        assert_eq!(msg(json!({"$integer": 5})), "Malformed $integer field on [object Object]");
+        assert_eq!(msg(json!({"$bytes": null})), "Malformed $bytes field on [object Object]");
+        assert_eq!(msg(json!({"$foo": 1})), "Field name $foo starts with a '$', which is reserved.");
         assert_eq!(
             msg(json!({"a\u{7f}": 1})),
             "Field name a\u{7f} has invalid character '\u{7f}': Field names can only contain non-control ASCII characters"
@@ -785,10 +632,7 @@ mod tests {
             msg(json!({"é": 1})),
             "Field name é has invalid character 'é': Field names can only contain non-control ASCII characters"
         );
-        assert_eq!(
-            dec(json!({"a": {"$foo": 1}})).unwrap_err().code,
-            "InvalidFieldName"
-        );
+        assert_eq!(dec(json!({"a": {"$foo": 1}})).unwrap_err().code, "InvalidFieldName");
     }
 
     #[test]
@@ -804,10 +648,7 @@ mod tests {
         assert!(dec(nested.clone()).is_ok());
         let e = dec(json!([nested])).unwrap_err();
         assert_eq!(e.code, "TooNested");
-        assert_eq!(
-            e.message,
-            "Value is too nested (nested 65 levels deep > maximum nesting 64)"
-        );
+        assert_eq!(e.message, "Value is too nested (nested 65 levels deep > maximum nesting 64)");
         // Very deep input fails early instead of recursing to the bottom.
         let mut deep = json!(null);
         for _ in 0..500 {
@@ -818,14 +659,8 @@ mod tests {
 
     #[test]
     fn maybe_value() {
-        assert_eq!(
-            maybe_value_from_convex_json(&json!({"$undefined": null})).unwrap(),
-            None
-        );
-        assert_eq!(
-            maybe_value_from_convex_json(&json!(null)).unwrap(),
-            Some(Value::Null)
-        );
+        assert_eq!(maybe_value_from_convex_json(&json!({"$undefined": null})).unwrap(), None);
+        assert_eq!(maybe_value_from_convex_json(&json!(null)).unwrap(), Some(Value::Null));
         assert!(maybe_value_from_convex_json(&json!({"$undefined": 1})).is_err());
         // Only the top level may be undefined.
         assert!(maybe_value_from_convex_json(&json!({"a": {"$undefined": null}})).is_err());
@@ -857,10 +692,7 @@ mod tests {
         assert_eq!(Value::Float64(1.0).size(), 9);
         assert_eq!(Value::String("héllo".into()).size(), 2 + 6);
         assert_eq!(Value::Bytes(vec![1, 2, 3]).size(), 5);
-        assert_eq!(
-            Value::Array(vec![Value::Null, Value::Int64(0)]).size(),
-            2 + 1 + 9
-        );
+        assert_eq!(Value::Array(vec![Value::Null, Value::Int64(0)]).size(), 2 + 1 + 9);
         let mut o = Object::new();
         o.insert("ab".into(), Value::Null);
         o.insert("c".into(), Value::String("x".into()));
@@ -917,39 +749,23 @@ mod tests {
 
     #[test]
     fn object_order() {
-        let obj = |pairs: &[(&str, Value)]| {
-            Value::Object(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.clone()))
-                    .collect(),
-            )
-        };
+        let obj =
+            |pairs: &[(&str, Value)]| Value::Object(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect());
         // Field names first, then values, then fewer fields first.
         assert!(obj(&[("a", Value::Int64(5))]) < obj(&[("b", Value::Int64(0))]));
         assert!(obj(&[("a", Value::Int64(0))]) < obj(&[("a", Value::Int64(1))]));
-        assert!(
-            obj(&[("a", Value::Int64(0))]) < obj(&[("a", Value::Int64(0)), ("b", Value::Null)])
-        );
-        assert!(
-            obj(&[("a", Value::Null), ("c", Value::Null)])
-                > obj(&[("a", Value::Null), ("b", Value::Null)])
-        );
+        assert!(obj(&[("a", Value::Int64(0))]) < obj(&[("a", Value::Int64(0)), ("b", Value::Null)]));
+        assert!(obj(&[("a", Value::Null), ("c", Value::Null)]) > obj(&[("a", Value::Null), ("b", Value::Null)]));
         assert_eq!(compare_maybe(None, Some(&Value::Null)), Ordering::Less);
         assert_eq!(compare_maybe(None, None), Ordering::Equal);
     }
 
     #[test]
     fn display_like_backend() {
-        let v = dec(
-            json!({"a": 1, "b": "x\"y", "c": [true, null, {"$integer": "AQAAAAAAAAA="}],
-                           "d": {"$bytes": "ABCD"}}),
-        )
+        let v = dec(json!({"a": 1, "b": "x\"y", "c": [true, null, {"$integer": "AQAAAAAAAAA="}],
+                           "d": {"$bytes": "ABCD"}}))
         .unwrap();
-        assert_eq!(
-            v.to_string(),
-            r#"{a: 1.0, b: "x\"y", c: [true, null, 1], d: b"ABCD"}"#
-        );
+        assert_eq!(v.to_string(), r#"{a: 1.0, b: "x\"y", c: [true, null, 1], d: b"ABCD"}"#);
         assert_eq!(Value::Float64(f64::NAN).to_string(), "NaN");
         assert_eq!(Value::Float64(-0.0).to_string(), "-0.0");
     }
