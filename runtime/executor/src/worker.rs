@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{Arc, mpsc};
@@ -365,19 +366,17 @@ fn load(
     for instance in &instances {
         let info = &app.definitions()[instance.definition.0];
         if let Some(default_name) = &info.opaque {
-            if !definitions.contains_key(&instance.definition) {
+            if let Entry::Vacant(slot) = definitions.entry(instance.definition) {
                 let implementation = native_for(native, info, default_name)?;
-                let definition = native_definition(info.id, &info.path, implementation)?;
-                definitions.insert(instance.definition, definition);
+                slot.insert(native_definition(info.id, &info.path, implementation)?);
             }
             continue;
         }
         let scope = Scope { definition: instance.definition, env: instance.env.clone() };
         let mut isolate = Isolate::for_scope(app.clone(), scope).map_err(start_error)?;
-        if !definitions.contains_key(&instance.definition) {
+        if let Entry::Vacant(slot) = definitions.entry(instance.definition) {
             let analysis = isolate.analyze().map_err(start_error)?;
-            let definition = js_definition(&app, instance, analysis)?;
-            definitions.insert(instance.definition, definition);
+            slot.insert(js_definition(&app, instance, analysis)?);
         }
         pools.insert(instance.path.clone(), IsolatePool::new(app.clone(), isolate));
     }
