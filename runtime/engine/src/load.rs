@@ -15,7 +15,8 @@
 use std::sync::Arc;
 
 use crate::definitions::OpaqueDefinition;
-use crate::{App, EngineOptions, Isolate, LoadError, definition_realm};
+use crate::isolate::Isolate;
+use crate::{App, EngineOptions, LoadError, definition_realm};
 
 impl App {
     /// Loads, transpiles, resolves and compiles the app, then evaluates it once in a scratch
