@@ -27,6 +27,7 @@ use crate::shared::{Abort, Shared};
 use crate::stack::map_stack;
 use crate::{App, HostError, Invocation, JsError, JsErrorKind};
 
+/// Calls `control[name](...args)`: the prelude's entry points for the engine.
 pub(crate) fn call_control<'js, R: rquickjs::FromJs<'js>>(
     _ctx: &Ctx<'js>,
     control: &Object<'js>,
