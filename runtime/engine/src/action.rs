@@ -1,13 +1,14 @@
 //! Actions: many in flight on one thread, each in its own loaded runtime.
 //!
-//! Owns: the pool of loaded runtimes an isolate lends to actions, and the event loop of one
-//! action — JS runs in short synchronous bursts (microtasks drained), and between bursts the
-//! action's operations (async syscalls answered by its [`ActionHost`], `fetch` requests,
-//! timers) are awaited together; each completion settles its JS promise or fires its timer.
+//! Owns: the pool of loaded function realms an isolate lends to actions, and the event loop
+//! of one action — JS runs in short synchronous bursts (microtasks drained), and between
+//! bursts the action's operations (async syscalls answered by its [`ActionHost`], `fetch`
+//! requests, timers) are awaited together; each completion settles its JS promise or fires
+//! its timer.
 //! Invariants:
-//! - A runtime is lent to exactly one action at a time; it returns to the pool only after a
-//!   normal end, timeout or fatal error, with per-call state cleared (`Inner::finish`); after
-//!   an out-of-memory, or if the action's future is dropped, it is discarded.
+//! - A realm is lent to exactly one action at a time; it returns to the pool only after a
+//!   normal end, timeout or fatal error, with per-call state cleared (`FunctionRealm::finish`);
+//!   after an out-of-memory, or if the action's future is dropped, it is discarded.
 //! - The action's deadline covers its whole wall-clock time, awaits included: between bursts
 //!   it is a timer of the loop, inside a burst the interrupt handler enforces it.
 //! - Operations still in flight when the action's promise settles are dropped (a warning
@@ -32,11 +33,14 @@ use rand::Rng;
 use rquickjs::promise::PromiseState;
 use rquickjs::{Array, ArrayBuffer, Ctx, Object, Persistent, Promise, Value};
 
-use crate::fetch::{FetchClient, FetchError, FetchRequest, FetchResponse};
-use crate::isolate::{
-    Abort, Inner, Scope, abort_error, aborted, call_control, describe_error, drain_jobs, end_call, first_unhandled,
-    internal_error as internal, start_call, started_promise, update_stack_top,
+use crate::calls::{
+    abort_error, aborted, call_control, describe_error, drain_jobs, end_call, first_unhandled,
+    internal_error as internal, start_call, started_promise,
 };
+use crate::fetch::{FetchClient, FetchError, FetchRequest, FetchResponse};
+use crate::function_realm::{FunctionRealm, Scope};
+use crate::quickjs_ffi::update_stack_top;
+use crate::shared::{Abort, Shared};
 use crate::{
     ActionHost, App, FunctionKind, HostError, HttpOutcome, HttpRequest, HttpResponse, Invocation, JsError, JsErrorKind,
     Outcome,
@@ -50,7 +54,7 @@ pub(crate) const MAX_IDLE_RUNTIMES: usize = 16;
 pub(crate) struct ActionPool {
     app: Arc<App>,
     scope: Rc<Scope>,
-    idle: RefCell<Vec<Inner>>,
+    idle: RefCell<Vec<FunctionRealm>>,
     http: OnceCell<Result<FetchClient, FetchError>>,
 }
 
@@ -112,7 +116,7 @@ enum Burst {
 /// runtime it lives in.
 struct Lent {
     promise: Option<Persistent<Promise<'static>>>,
-    inner: Inner,
+    realm: FunctionRealm,
 }
 
 /// Pending timers, earliest first (ties in creation order).
@@ -218,39 +222,39 @@ impl ActionPool {
         let fail = |message: String| (Err(JsError::new(JsErrorKind::Internal, message)), Vec::new());
         let app = pool.app.clone();
         let taken = pool.idle.borrow_mut().pop();
-        let inner = match taken {
-            Some(inner) => inner,
-            None => match Inner::new(&app, &pool.scope) {
-                Ok(inner) => inner,
+        let realm = match taken {
+            Some(realm) => realm,
+            None => match FunctionRealm::new(&app, &pool.scope) {
+                Ok(realm) => realm,
                 Err(e) => {
                     return fail(format!("could not create a runtime for the action: {}", e.message));
                 }
             },
         };
         let timeout = timeout.unwrap_or(app.limits.action_timeout);
-        let mut lent = Lent { promise: None, inner };
+        let mut lent = Lent { promise: None, realm };
         let started = Instant::now();
         let deadline = started + timeout;
         {
-            let inner = &mut lent.inner;
+            let realm = &mut lent.realm;
             let seed: [u8; 32] = rand::rng().random();
-            inner.reset_for(FunctionKind::Action, seed, 0.0, None, timeout);
+            realm.reset_for(FunctionKind::Action, seed, 0.0, timeout);
             // `reset_for` seeds the generator: from real randomness here.
-            let s = &inner.shared;
+            let s = &realm.shared;
             s.deadline.set(Some(deadline));
             s.real_clock.set(Some(started));
             s.dynamic_import.set(true);
             *s.action_host.borrow_mut() = Some(host.clone());
-            s.alloc.limit.set(inner.baseline.saturating_add(app.limits.memory_bytes));
+            s.alloc.limit.set(realm.baseline.saturating_add(app.limits.memory_bytes));
         }
         let mut unawaited = Vec::new();
         let result = drive(&pool, &app, &mut lent, &call, host, deadline, &mut unawaited).await;
-        let Lent { promise, mut inner } = lent;
+        let Lent { promise, mut realm } = lent;
         drop(promise);
-        let control = inner.control.clone();
-        let shared = inner.shared.clone();
+        let control = realm.control.clone();
+        let shared = realm.shared.clone();
         let is_http = matches!(call, Call::Http(_));
-        let (body, mut log_lines) = inner.context.with(|ctx| match control.restore(&ctx) {
+        let (body, mut log_lines) = realm.context.with(|ctx| match control.restore(&ctx) {
             Ok(control) => {
                 let body = if is_http && result.is_ok() { take_http_body(&ctx, &control) } else { None };
                 (body, end_call(&ctx, &control, &shared))
@@ -266,10 +270,10 @@ impl ActionPool {
             ));
         }
         let (oom, stopped) = abort_error(&app, &shared, timeout);
-        inner.finish();
+        realm.finish();
         let mut idle = pool.idle.borrow_mut();
         if !oom && idle.len() < MAX_IDLE_RUNTIMES {
-            idle.push(inner);
+            idle.push(realm);
         }
         drop(idle);
         let result = match stopped {
@@ -290,9 +294,9 @@ async fn drive(
     deadline: Instant,
     unawaited: &mut Vec<String>,
 ) -> Result<String, JsError> {
-    let control = lent.inner.control.clone();
-    let shared = lent.inner.shared.clone();
-    let promise = lent.inner.context.with(|ctx| -> Result<Persistent<Promise<'static>>, JsError> {
+    let control = lent.realm.control.clone();
+    let shared = lent.realm.shared.clone();
+    let promise = lent.realm.context.with(|ctx| -> Result<Persistent<Promise<'static>>, JsError> {
         update_stack_top(&ctx);
         let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
         let promise = match call {
@@ -307,7 +311,7 @@ async fn drive(
     let mut timers = Timers::default();
     let mut fetches: HashMap<u64, AbortHandle> = HashMap::new();
     loop {
-        let burst = lent.inner.context.with(|ctx| -> Result<Burst, JsError> {
+        let burst = lent.realm.context.with(|ctx| -> Result<Burst, JsError> {
             update_stack_top(&ctx);
             let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
             let promise = promise.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
@@ -316,7 +320,7 @@ async fn drive(
         let new_ops = match burst {
             Burst::Done(result) => {
                 *unawaited = lent
-                    .inner
+                    .realm
                     .context
                     .with(|ctx| {
                         let control = control.clone().restore(&ctx).ok()?;
@@ -377,7 +381,7 @@ async fn drive(
         if let Some((id, _)) = &event {
             fetches.remove(id);
         }
-        let settled = lent.inner.context.with(|ctx| -> Result<(), JsError> {
+        let settled = lent.realm.context.with(|ctx| -> Result<(), JsError> {
             update_stack_top(&ctx);
             let control = control.clone().restore(&ctx).map_err(|e| internal(&ctx, e))?;
             let called = match event {
@@ -421,7 +425,7 @@ fn burst<'js>(
     ctx: &Ctx<'js>,
     app: &App,
     control: &Object<'js>,
-    shared: &crate::isolate::Shared,
+    shared: &Shared,
     promise: &Promise<'js>,
 ) -> Result<Burst, JsError> {
     drain_jobs(ctx, shared);
@@ -496,7 +500,7 @@ fn start_http<'js>(
     ctx: &Ctx<'js>,
     app: &App,
     control: &Object<'js>,
-    shared: &crate::isolate::Shared,
+    shared: &Shared,
     req: &HttpRequest,
 ) -> Result<Promise<'js>, JsError> {
     call_control::<()>(ctx, control, "begin", ("action",)).map_err(|e| internal(ctx, e))?;

@@ -3,19 +3,21 @@
 //! Owns: the immutable [`App`] (every module of the graph reachable from `convex/`, keyed by a
 //! canonical name, with its resolved imports, source map, and QuickJS bytecode) and the on-disk
 //! bytecode cache. The app's `convex/convex.config.*` and what it imports (component
-//! definitions included) join the same graph; `definitions.rs` evaluates them. Then every
+//! definitions included) join the same graph; `definition_realm.rs` evaluates them. Then every
 //! non-opaque component definition's function modules (and what they import) join it too, as
 //! entries tagged with their [`DefinitionId`]; an isolate loads only its scope's entries.
+//! `load.rs` runs these steps in order ([`App::load`]); nothing here runs JavaScript.
 //! Invariants: a module's canonical name is its path relative to the app dir (`convex/a.ts`,
 //! `node_modules/convex/dist/esm/server/index.js`) or its absolute path when outside the app
-//! dir; it is what QuickJS dedups on (one instance per realm) and what stack traces print.
+//! dir; it is what QuickJS dedups on (one instance per realm); stack traces and errors show it
+//! by its [`display_name`].
 //! Every static import of every module is resolved at load time (a failure is a `LoadError` with
 //! `file:line:col`). After [`App::load`] returns, every module the app's realm evaluates has
 //! bytecode; a module only a component imports gets it from the first isolate of one of that
 //! component's instances (the load does not evaluate component modules). Cache entries are
 //! keyed by sha256(engine version, canonical name, file content), so a stale entry is never used.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,7 +27,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use oxc_resolver::{ResolveOptions, Resolver};
 use sha2::{Digest, Sha256};
 
-use crate::definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition};
+use crate::definitions::{
+    DefinitionId, DefinitionInfo, OpaqueDefinition, config_file, has_use_node_directive, is_opaque_config,
+};
+use crate::quickjs_ffi::quickjs_version;
 use crate::transpile::{self, ImportRef, LineMap};
 use crate::{EngineOptions, Limits, LoadError};
 
@@ -92,7 +97,7 @@ pub struct App {
     pub(crate) import_seed: [u8; 32],
     /// Bytecode of the engine's prelude module (compiled by the first isolate).
     pub(crate) prelude_bytecode: OnceLock<Vec<u8>>,
-    /// The app's and its components' definitions, set by `load` (see `definitions.rs`).
+    /// The app's and its components' definitions, set by `load` (see `definition_realm.rs`).
     definitions: OnceLock<Vec<DefinitionInfo>>,
     stats: LoadStats,
 }
@@ -108,17 +113,14 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// Loads, transpiles, resolves and compiles the app, then evaluates it once in a scratch
-    /// isolate so that an exception at import time is reported here; then evaluates the
-    /// definitions and adds the components' function modules to the graph (transpiled and
-    /// resolved, not evaluated: see [`crate::Isolate::for_scope`]).
-    pub fn load(options: EngineOptions) -> Result<Arc<App>, LoadError> {
-        App::load_with_opaque(options, &[])
-    }
-
-    /// [`App::load`], with component definitions that a native implementation replaces: their
-    /// `convex.config.*` is neither loaded nor evaluated (see [`App::definitions`]).
-    pub fn load_with_opaque(options: EngineOptions, opaque: &[OpaqueDefinition]) -> Result<Arc<App>, LoadError> {
+    /// Step one of [`App::load`] (see `load.rs`): discovers the app's entry points, then loads,
+    /// transpiles and resolves every module they (and the root `convex.config.*`) import. The
+    /// app has no definitions yet. Returns it with the canonical name of its root config, if
+    /// any, and the builder that [`App::add_definitions`] extends the graph with.
+    pub(crate) fn build_graph(
+        options: EngineOptions,
+        opaque: &[OpaqueDefinition],
+    ) -> Result<(Arc<App>, Option<String>, GraphBuilder), LoadError> {
         let app_dir = fs::canonicalize(&options.app_dir).map_err(|e| {
             LoadError::new("no_convex_dir", format!("app directory {} is not readable: {e}", options.app_dir.display()))
         })?;
@@ -170,13 +172,18 @@ impl App {
             queue.push_back(path.clone());
         }
         // The app definition and every module (and component definition) it imports join the
-        // one module graph; they are evaluated in definition realms only (`definitions.rs`).
-        let root_config = crate::definitions::config_file(&convex_dir);
+        // one module graph; they are evaluated in definition realms only (`definition_realm.rs`).
+        let root_config = config_file(&convex_dir);
         let root_config_name = root_config.as_ref().map(|p| canonical_name(&app_dir, p));
         queue.extend(root_config);
-        let mut queued: std::collections::HashSet<PathBuf> = queue.iter().cloned().collect();
-        let graph = Graph { app_dir: &app_dir, resolvers: &resolvers, opaque, cache_dir: options.cache_dir.as_deref() };
-        graph.extend(queue, &mut queued, &mut modules, &mut by_name, &mut stats)?;
+        let mut graph = GraphBuilder {
+            app_dir: app_dir.clone(),
+            resolvers,
+            opaque: opaque.to_vec(),
+            cache_dir: options.cache_dir.clone(),
+            queued: queue.iter().cloned().collect(),
+        };
+        graph.extend(queue, &mut modules, &mut by_name, &mut stats)?;
         let entries = entries
             .into_iter()
             .map(|(module, name, kind)| Entry { record: by_name[&name], module, kind, definition: DefinitionId(0) })
@@ -201,20 +208,17 @@ impl App {
             definitions: OnceLock::new(),
             stats,
         });
-        // Compile every module to bytecode and run the module graph once: import-time errors
-        // surface here, never as a half-loaded app.
-        let scratch = crate::Isolate::new(app.clone())?;
-        drop(scratch);
-        let definitions = crate::definitions::load(&app, root_config_name.as_deref(), opaque)?;
-        // Every component's function modules join the one graph; their bytecode is compiled
-        // by the first isolate of one of their instances.
-        let mut app = app;
-        let Some(inner) = Arc::get_mut(&mut app) else {
-            return Err(LoadError::new(
-                "engine_error",
-                "the app is still referenced after its definitions were evaluated",
-            ));
-        };
+        Ok((app, root_config_name, graph))
+    }
+
+    /// Step three of [`App::load`]: adds every non-opaque component definition's function
+    /// modules (and what they import) to the graph as entries of that definition, and stores
+    /// `definitions`. Their bytecode is compiled by the first isolate of one of their instances.
+    pub(crate) fn add_definitions(
+        &mut self,
+        graph: &mut GraphBuilder,
+        definitions: Vec<DefinitionInfo>,
+    ) -> Result<(), LoadError> {
         let mut component_files = Vec::new();
         for def in definitions.iter().skip(1).filter(|d| d.opaque.is_none()) {
             for module in &def.modules {
@@ -229,13 +233,13 @@ impl App {
             }
         }
         let queue = component_files.iter().map(|(_, _, path, _)| path.clone()).collect();
-        graph.extend(queue, &mut queued, &mut inner.modules, &mut inner.by_name, &mut inner.stats)?;
+        graph.extend(queue, &mut self.modules, &mut self.by_name, &mut self.stats)?;
         for (definition, module, path, kind) in component_files {
-            let record = inner.by_name[&canonical_name(&inner.app_dir, &path)];
-            inner.entries.push(Entry { module, record, kind, definition });
+            let record = self.by_name[&canonical_name(&self.app_dir, &path)];
+            self.entries.push(Entry { module, record, kind, definition });
         }
-        let _ = inner.definitions.set(definitions);
-        Ok(app)
+        let _ = self.definitions.set(definitions);
+        Ok(())
     }
 
     /// The deployment env the app's realm sees as `process.env`.
@@ -305,37 +309,39 @@ impl App {
     }
 }
 
-/// What the module graph is resolved against while it is built or extended.
-struct Graph<'a> {
-    app_dir: &'a Path,
-    resolvers: &'a [Resolver; 2],
-    opaque: &'a [OpaqueDefinition],
-    cache_dir: Option<&'a Path>,
+/// What the module graph is resolved against while it is built or extended, and the files
+/// already queued into it.
+pub(crate) struct GraphBuilder {
+    app_dir: PathBuf,
+    resolvers: [Resolver; 2],
+    opaque: Vec<OpaqueDefinition>,
+    cache_dir: Option<PathBuf>,
+    queued: HashSet<PathBuf>,
 }
 
-impl Graph<'_> {
+impl GraphBuilder {
     /// Loads every file of `queue` and, transitively, its static imports not yet `queued`,
     /// appending their records to `modules`/`by_name`.
     fn extend(
-        &self,
+        &mut self,
         mut queue: VecDeque<PathBuf>,
-        queued: &mut std::collections::HashSet<PathBuf>,
         modules: &mut Vec<ModuleRecord>,
         by_name: &mut HashMap<String, usize>,
         stats: &mut LoadStats,
     ) -> Result<(), LoadError> {
-        queue.retain(|p| !by_name.contains_key(&canonical_name(self.app_dir, p)));
-        queued.extend(queue.iter().cloned());
+        let app_dir = self.app_dir.as_path();
+        queue.retain(|p| !by_name.contains_key(&canonical_name(app_dir, p)));
+        self.queued.extend(queue.iter().cloned());
         while let Some(path) = queue.pop_front() {
-            let name = canonical_name(self.app_dir, &path);
-            let record = prepare_module(&path, &name, self.cache_dir, stats)?;
-            let dir = path.parent().unwrap_or(self.app_dir).to_path_buf();
+            let name = canonical_name(app_dir, &path);
+            let record = prepare_module(&path, &name, self.cache_dir.as_deref(), stats)?;
+            let dir = path.parent().unwrap_or(app_dir).to_path_buf();
             let mut imports = Vec::new();
             for imp in &record.import_refs {
-                let target = resolve_import(self.resolvers, &path, &dir, &name, imp)?;
-                let target_name = canonical_name(self.app_dir, &target);
+                let target = resolve_import(&self.resolvers, &path, &dir, &name, imp)?;
+                let target_name = canonical_name(app_dir, &target);
                 imports.push((imp.specifier.clone(), target_name));
-                if !crate::definitions::is_opaque_config(&target, self.opaque) && queued.insert(target.clone()) {
+                if !is_opaque_config(&target, &self.opaque) && self.queued.insert(target.clone()) {
                     queue.push_back(target);
                 }
             }
@@ -374,7 +380,7 @@ fn discover(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, EntryKind)>
                 continue;
             }
             // A sub-directory with its own `convex.config.*` is a component, not app modules.
-            if file_name == "node_modules" || crate::definitions::config_file(&path).is_some() {
+            if file_name == "node_modules" || config_file(&path).is_some() {
                 continue;
             }
             discover(root, &path, out)?;
@@ -417,21 +423,16 @@ fn discover(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, EntryKind)>
     Ok(())
 }
 
-/// Whether the file starts (after comments) with a `"use node"` directive.
-pub(crate) fn has_use_node_directive(path: &Path) -> bool {
-    let Ok(text) = fs::read_to_string(path) else { return false };
-    let mut rest = text.trim_start_matches('\u{feff}');
-    loop {
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix("//") {
-            rest = after.split_once('\n').map(|(_, r)| r).unwrap_or("");
-        } else if let Some(after) = rest.strip_prefix("/*") {
-            rest = after.split_once("*/").map(|(_, r)| r).unwrap_or("");
-        } else {
-            break;
-        }
+/// How a module file is shown in stacks: as is when relative (inside the app dir), otherwise
+/// from its last `node_modules/` on.
+pub(crate) fn display_name(file: &str) -> &str {
+    if !file.starts_with('/') {
+        return file;
     }
-    rest.starts_with("\"use node\"") || rest.starts_with("'use node'")
+    match file.rfind("node_modules/") {
+        Some(i) => &file[i..],
+        None => file,
+    }
 }
 
 /// The canonical module name of a file (see the module docs).
@@ -449,7 +450,7 @@ fn resolve_import(
     importer: &str,
     imp: &ImportRef,
 ) -> Result<PathBuf, LoadError> {
-    let importer = crate::stack::display_name(importer);
+    let importer = display_name(importer);
     let resolved = resolvers[0]
         .resolve_file(file, &imp.specifier)
         .or_else(|first| resolvers[1].resolve(dir, &imp.specifier).map_err(|_| first));
@@ -497,7 +498,7 @@ fn cache_key(name: &str, content: &[u8]) -> String {
     h.update([0]);
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update([0]);
-    h.update(crate::isolate::quickjs_version().as_bytes());
+    h.update(quickjs_version().as_bytes());
     h.update([0]);
     h.update(name.as_bytes());
     h.update([0]);
@@ -670,16 +671,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn detects_use_node() {
-        let dir = std::env::temp_dir().join(format!("emvex-use-node-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let yes = dir.join("a.ts");
-        fs::write(&yes, "// comment\n/* block */\n\"use node\";\nimport fs from 'fs';\n").unwrap();
-        let no = dir.join("b.ts");
-        fs::write(&no, "import x from 'y';\n\"use node\";\n").unwrap();
-        assert!(has_use_node_directive(&yes));
-        assert!(!has_use_node_directive(&no));
-        let _ = fs::remove_dir_all(&dir);
+    fn display_names() {
+        assert_eq!(display_name("convex/a.ts"), "convex/a.ts");
+        assert_eq!(display_name("/w/node_modules/convex/dist/x.js"), "node_modules/convex/dist/x.js");
+        assert_eq!(display_name("/w/lib/x.js"), "/w/lib/x.js");
     }
 
     #[test]

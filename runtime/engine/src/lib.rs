@@ -37,9 +37,17 @@
 mod action;
 mod alloc;
 mod app;
+mod bindings;
+mod calls;
+mod definition_realm;
 mod definitions;
 mod fetch;
+mod function_realm;
 mod isolate;
+mod load;
+mod loader;
+mod quickjs_ffi;
+mod shared;
 mod stack;
 mod subtle;
 mod transpile;

@@ -2,11 +2,13 @@
 //!
 //! Owns: rewriting `file:line:col` positions in QuickJS `Error.stack` text (generated code) to
 //! positions in the original `.ts` files. Invariants: frames of the engine's own prelude and
-//! native frames are dropped; files outside the app dir are shown from their last
-//! `node_modules/` component on (no absolute paths leak); other lines are kept; the output has
-//! one frame per line, each starting with four spaces and `at `.
+//! native frames are dropped; files are shown by their display name (`app::display_name`:
+//! outside the app dir, from their last `node_modules/` component on, so no absolute paths
+//! leak); other lines are kept; the output has one frame per line, each starting with four
+//! spaces and `at `.
 
 use crate::App;
+use crate::app::display_name;
 
 /// Rewrites every frame of `stack` through the app's source maps.
 pub(crate) fn map_stack(app: &App, stack: &str) -> String {
@@ -40,18 +42,6 @@ fn map_frame(app: &App, line: &str) -> String {
     }
 }
 
-/// How a module file is shown in stacks: as is when relative (inside the app dir), otherwise
-/// from its last `node_modules/` on.
-pub(crate) fn display_name(file: &str) -> &str {
-    if !file.starts_with('/') {
-        return file;
-    }
-    match file.rfind("node_modules/") {
-        Some(i) => &file[i..],
-        None => file,
-    }
-}
-
 /// Splits `file:line:col` (the file may itself contain `:`).
 /// `file:line:col` of one stack frame line (`    at f (file:1:2)` or `    at file:1:2`).
 pub(crate) fn frame_location(line: &str) -> Option<String> {
@@ -72,13 +62,6 @@ pub(crate) fn split_location(loc: &str) -> Option<(&str, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn display_names() {
-        assert_eq!(display_name("convex/a.ts"), "convex/a.ts");
-        assert_eq!(display_name("/w/node_modules/convex/dist/x.js"), "node_modules/convex/dist/x.js");
-        assert_eq!(display_name("/w/lib/x.js"), "/w/lib/x.js");
-    }
 
     #[test]
     fn splits_locations() {
