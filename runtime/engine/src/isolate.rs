@@ -41,7 +41,7 @@ use crate::{
     LoadError, Outcome, Visibility,
 };
 
-const PRELUDE: &str = include_str!("prelude.js");
+const PRELUDE: &str = crate::js::PRELUDE;
 
 /// Time allowed for module top-level code and for analysis.
 const IMPORT_TIMEOUT: Duration = Duration::from_secs(10);
