@@ -9,6 +9,7 @@ function setupBlob(S) {
   const define = S.define;
   const utf8 = new S.encoding.TextEncoder();
   const utf8dec = new S.encoding.TextDecoder();
+  /** A copy of the bytes of an ArrayBuffer or a view. @type {(v: ArrayBuffer | ArrayBufferView) => Uint8Array} */
   const bytesOf = (v) => (v instanceof ArrayBuffer ? new Uint8Array(v.slice(0)) : new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)));
   // Engine-internal accessor to a blob's bytes, assigned in a static block (not visible to apps).
   /** @type {(blob: Blob) => Uint8Array} */
@@ -61,6 +62,7 @@ function setupBlob(S) {
   define(g, "File", File);
 
   // A minimal one-chunk readable body (`response.body.getReader()`), not a full ReadableStream.
+  /** @param {Uint8Array} bytes */
   function bodyStream(bytes) {
     let done = false;
     return {

@@ -49,6 +49,13 @@ function setupConsole(S) {
     const inner = "\n" + "  ".repeat(depth + 1);
     return inner + parts.join("," + inner) + "\n" + "  ".repeat(depth);
   }
+  /**
+   * @param {any} v any value (looked at structurally)
+   * @param {number} depth
+   * @param {unknown[]} seen the objects being printed (for [Circular])
+   * @param {boolean} flat never break lines
+   * @returns {string}
+   */
   function inspect(v, depth, seen, flat) {
     switch (typeof v) {
       case "undefined": return "undefined";

@@ -20,8 +20,13 @@ function createControl(S) {
     S.actionTimers.clear();
   }
 
+  /**
+   * A thrown value as [kind, message, stack, data]: kind is "convex" (a ConvexError, with its
+   * data as JSON) or "error".
+   * @param {any} e any thrown value (its properties are read defensively: getters may throw)
+   * @returns {[kind: "convex" | "error", message: string, stack: string, data: string | undefined]}
+   */
   function errorInfo(e) {
-    // Returns [kind, message, stack, data]: kind is "convex" or "error".
     if (typeof e === "object" && e !== null) {
       let isConvex = false;
       try {
@@ -52,10 +57,12 @@ function createControl(S) {
   }
 
   const control = {
+    /** @param {string} json the scope's env as a JSON object of strings */
     setEnv(json) {
       const vars = JSON.parse(json);
       for (const k of Object.keys(vars)) S.globals.env[k] = vars[k];
     },
+    /** @param {Phase} kind */
     begin(kind) {
       S.phase = kind;
       S.logs = [];
@@ -65,6 +72,7 @@ function createControl(S) {
       S.consoleTimers.clear();
       resetActionState();
     },
+    /** @returns {string[]} the execution's log lines */
     end() {
       S.phase = "idle";
       S.queue = [];
@@ -75,9 +83,21 @@ function createControl(S) {
       S.logs = [];
       return out;
     },
+    /**
+     * @param {string} path module path (without extension)
+     * @param {object} ns the module's namespace
+     */
     register(path, ns) {
       S.modules.set(path, ns);
     },
+    /**
+     * Starts a function: the promise of its result JSON, or a string saying why it cannot run.
+     * @param {"query" | "mutation" | "action"} kind
+     * @param {string} path
+     * @param {string} name
+     * @param {string} argsJson
+     * @returns {string | Promise<string>}
+     */
     start(kind, path, name, argsJson) {
       const ns = S.modules.get(path);
       const fn = ns === undefined ? undefined : ns[name];
@@ -92,6 +112,7 @@ function createControl(S) {
       if (kind === "mutation") return fn.invokeMutation.call(g, argsJson);
       return fn.invokeAction.call(g, "dummy_request_id", argsJson);
     },
+    /** Queries and mutations: the next queued async syscall, if any. */
     next() {
       if (S.qhead >= S.queue.length) {
         if (S.qhead > 0) { S.queue = []; S.qhead = 0; }
@@ -103,11 +124,16 @@ function createControl(S) {
       return item;
     },
     // The host answers the syscall `next()` handed out last.
+    /** @param {string} text */
     resolveCurrent(text) {
       const c = /** @type {QueuedSyscall} */ (S.current);
       S.current = null;
       c[2](text);
     },
+    /**
+     * @param {string} msg
+     * @param {string} [dataJson] the error's data, as JSON
+     */
     rejectCurrent(msg, dataJson) {
       const c = /** @type {QueuedSyscall} */ (S.current);
       S.current = null;
@@ -124,6 +150,12 @@ function createControl(S) {
     },
     // Settles an async syscall or fetch: ok with the result text, or an error (fetch
     // failures reject with a TypeError, syscall failures with an Error carrying `data`).
+    /**
+     * @param {number} id
+     * @param {boolean} ok
+     * @param {string} text the result, or the error message
+     * @param {string} [dataJson] the error's data (syscalls) or cause (fetch), as JSON
+     */
     settleOp(id, ok, text, dataJson) {
       const p = S.pendingOps.get(id);
       if (p === undefined) return;
@@ -136,6 +168,15 @@ function createControl(S) {
       else if (dataJson !== undefined) e.data = JSON.parse(dataJson);
       p[1](e);
     },
+    /**
+     * @param {number} id
+     * @param {number} status
+     * @param {string} statusText
+     * @param {string} url the final URL (after redirects)
+     * @param {string} headersJson [name, value] pairs, as JSON
+     * @param {ArrayBuffer} body
+     * @param {boolean} redirected
+     */
     settleFetch(id, status, statusText, url, headersJson, body, redirected) {
       const p = S.pendingOps.get(id);
       if (p === undefined) return;
@@ -143,6 +184,7 @@ function createControl(S) {
       p[0](responseFromNetwork(status, statusText, url, JSON.parse(headersJson), new Uint8Array(body), redirected));
     },
     // Runs a due timer's callback (an interval is re-armed first).
+    /** @param {number} id */
     fireTimer(id) {
       const t = S.actionTimers.get(id);
       if (t === undefined) return;
@@ -152,6 +194,13 @@ function createControl(S) {
     },
     // HTTP actions: routes a request through convex/http.ts's router and resolves to the
     // JSON text of the response head; the body waits for `takeHttpBody`.
+    /**
+     * @param {string} method
+     * @param {string} url
+     * @param {string} headersJson [name, value] pairs, as JSON
+     * @param {ArrayBuffer} [body]
+     * @returns {string | Promise<string>} the response head's JSON, or why the request cannot be routed
+     */
     startHttp(method, url, headersJson, body) {
       const ns = S.modules.get("http");
       const router = ns && ns.default;
@@ -177,6 +226,7 @@ function createControl(S) {
         return JSON.stringify({ status: r.status, statusText: r.statusText, headers: headerPairs(r.headers) });
       });
     },
+    /** @returns {ArrayBuffer | undefined} */
     takeHttpBody() {
       const b = S.httpBody;
       S.httpBody = null;
@@ -184,11 +234,17 @@ function createControl(S) {
     },
     // Names of the operations still in flight (for the "unawaited operation" warning).
     pendingKinds() {
+      /** @type {string[]} */
       const out = [];
       for (const p of S.pendingOps.values()) out.push(p[3]);
       return out;
     },
     errorInfo,
+    /**
+     * The module's Convex functions as JSON [name, kind, visibility, argsJson, returnsJson] rows.
+     * @param {string} path
+     * @returns {string}
+     */
     analyze(path) {
       const ns = S.modules.get(path);
       const out = [];
@@ -209,6 +265,11 @@ function createControl(S) {
       }
       return JSON.stringify(out);
     },
+    /**
+     * The cron jobs a `crons` module exports, as the JSON of its `export()`.
+     * @param {string} path
+     * @returns {string | undefined}
+     */
     crons(path) {
       const ns = S.modules.get(path);
       const d = ns && ns.default;
@@ -217,6 +278,11 @@ function createControl(S) {
       if (typeof text !== "string") throw new Error("crons export() did not return a string");
       return text;
     },
+    /**
+     * The schema a `schema` module exports, as the JSON of its `export()`.
+     * @param {string} path
+     * @returns {string | undefined}
+     */
     schema(path) {
       const ns = S.modules.get(path);
       const d = ns && ns.default;

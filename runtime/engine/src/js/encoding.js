@@ -122,13 +122,15 @@ function setupEncoding(S) {
     return out;
   });
 
-  // Latin-1 view of bytes (one char per byte), for finding multipart delimiters.
+  // Latin-1 view of bytes (one char per byte), for finding multipart delimiters and for base64.
+  /** @param {Uint8Array} bytes */
   function latin1(bytes) {
     let out = "";
-    for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode.apply(null, bytes.subarray(i, i + 8192));
+    for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode.apply(null, /** @type {any} array-like */ (bytes.subarray(i, i + 8192)));
     return out;
   }
   // Bytes of a Latin-1 string (undoes `latin1`).
+  /** @type {(s: string) => Uint8Array} */
   const latin1Bytes = (s) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
   return { TextEncoder, TextDecoder, latin1, latin1Bytes };

@@ -68,6 +68,10 @@ function setupFormData(S) {
     chunks.push(utf8.encode("--" + boundary + "--\r\n"));
     return [new Blob(chunks), "multipart/form-data; boundary=" + boundary];
   }
+  /**
+   * @param {Uint8Array} bytes
+   * @param {string | null} contentType
+   */
   function parseFormData(bytes, contentType) {
     const type = (contentType || "").toLowerCase();
     const form = new FormData();

@@ -3,8 +3,9 @@
 // It holds the native bindings, the intrinsics captured before any module replaces a global,
 // the per-execution state the host resets through the control object (phase, logs, the
 // syscall queue, the action's operations), and, once each module has run, that module's
-// exports for later modules. Modules share nothing else: each file declares one setup
-// function, and install.js calls them in a fixed order.
+// exports for later modules. Modules share nothing else: each file declares only its setup
+// function (this one also the helpers below, functions of the state), and install.js calls the
+// setup functions in a fixed order.
 
 /**
  * @param {Native} native the bindings isolate.rs installs (`install_native`)
