@@ -3,8 +3,8 @@
 //! Owns: which files make the prelude and in which order they are joined, and the script of the
 //! definition realm. The prelude is one ES module (evaluated as `emvex:prelude`, its bytecode
 //! cached per app by `isolate.rs`) made of one file per web API or concern; `install.js`, last,
-//! is its default export and calls each file's setup function in the same order as
-//! [`PRELUDE_FILES`] (see the setup order described there).
+//! is its default export and calls each file's setup function in the order the files are listed
+//! below (the setup order, also described in `install.js`).
 //!
 //! Invariants (checked by the tests below):
 //! - Every `.js` file of `src/js/` is in the prelude or is the definition realm script.
@@ -21,7 +21,7 @@ macro_rules! prelude {
         #[cfg(test)]
         const PRELUDE_FILES: &[&str] = &[$($file),*];
 
-        /// The prelude module: the files of [`PRELUDE_FILES`] joined in order.
+        /// The prelude module: the listed files joined in order.
         pub(crate) const PRELUDE: &str = concat!($(include_str!(concat!("js/", $file))),*);
     };
 }
