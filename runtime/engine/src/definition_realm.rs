@@ -230,44 +230,9 @@ pub(crate) fn synthetic_name(path: &str) -> String {
     format!("{DEPS_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(path))
 }
 
-/// Globals of the definition realm. `ENV` is replaced by the root's env object literal, or
-/// `null` in a component config.
-const REALM_JS: &str = r#"
-(function (envJson) {
-  "use strict";
-  const g = globalThis;
-  const define = (obj, name, value) =>
-    Object.defineProperty(obj, name, { value, writable: true, configurable: true, enumerable: false });
-  const noop = () => {};
-  const consoleObj = {};
-  for (const k of ["log", "info", "warn", "error", "debug", "trace", "time", "timeEnd", "timeLog", "table", "dir", "assert", "count", "countReset", "group", "groupEnd", "groupCollapsed"]) define(consoleObj, k, noop);
-  define(g, "console", consoleObj);
-  const syscall = (op) => { throw new Error("Syscall " + op + " unsupported when evaluating app definition"); };
-  const Convex = {};
-  define(Convex, "syscall", syscall);
-  define(Convex, "jsSyscall", syscall);
-  define(Convex, "asyncSyscall", (op) => Promise.reject(new Error(op + " unsupported while evaluating app definition")));
-  define(g, "Convex", Convex);
-  const noRandom = () => { throw new Error("Math.random unsupported when evaluating app definition"); };
-  define(Math, "random", noRandom);
-  const noCrypto = () => { throw new Error("Cannot use cryptographic randomness when evaluating app definition"); };
-  const crypto = {};
-  define(crypto, "getRandomValues", noRandom);
-  define(crypto, "randomUUID", noCrypto);
-  define(g, "crypto", crypto);
-  const RealDate = Date;
-  const noDate = function Date() { throw new Error("Date unsupported when evaluating app definition"); };
-  define(noDate, "now", () => { throw new Error("Date unsupported when evaluating app definition"); });
-  define(noDate, "parse", RealDate.parse);
-  define(noDate, "UTC", RealDate.UTC);
-  noDate.prototype = RealDate.prototype;
-  define(g, "Date", noDate);
-  const env = envJson == null
-    ? new Proxy({}, { get(_t, k) { if (typeof k === "symbol") return undefined; throw new Error("Environment variables are only supported in the app's convex.config.ts."); } })
-    : Object.assign({}, JSON.parse(envJson));
-  define(g, "process", { env });
-})
-"#;
+/// Globals of the definition realm (`js/definition_realm.js`): a function called with the root's
+/// env as JSON, or `null` in a component config.
+const REALM_JS: &str = include_str!("js/definition_realm.js");
 
 /// Evaluates definition `idx` in a fresh realm and returns its `export()` JSON with `path`.
 fn evaluate(app: &Arc<App>, found: &[Found], exports: &[Option<String>], idx: usize) -> Result<String, LoadError> {

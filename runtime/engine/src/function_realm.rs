@@ -41,7 +41,7 @@ use crate::quickjs_ffi::{object_identity, update_stack_top};
 use crate::shared::{Abort, Shared};
 use crate::{App, FunctionKind, LoadError};
 
-const PRELUDE: &str = include_str!("prelude.js");
+const PRELUDE: &str = crate::js::PRELUDE;
 
 /// One QuickJS runtime + context with one scope's modules loaded. Field order matters: JS
 /// handles drop before the runtime.

@@ -31,8 +31,9 @@
 //! never mix between actions.
 //! [`Isolate::invoke_http_action`] runs HTTP actions (routed by `convex/http.ts`) the same way.
 //!
-//! Web APIs are written here (JS prelude in `prelude.js`), not taken from `llrt_modules`,
-//! which is built on another rquickjs version (two versions cannot share one QuickJS).
+//! Web APIs are written here (the JS prelude, one file per web API in `src/js/`; see `js.rs`),
+//! not taken from `llrt_modules`, which is built on another rquickjs version (two versions
+//! cannot share one QuickJS).
 
 mod action;
 mod alloc;
@@ -44,6 +45,7 @@ mod definitions;
 mod fetch;
 mod function_realm;
 mod isolate;
+mod js;
 mod load;
 mod loader;
 mod quickjs_ffi;
