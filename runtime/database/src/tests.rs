@@ -6,7 +6,7 @@ use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 use serde_json::{Value as Json, json};
 
-use crate::{Database, DbError, Document, PageRequest, SchemaDefinition, Transaction};
+use crate::{Database, DbError, Document, PageRequest, Query, SchemaDefinition, Transaction};
 
 fn obj(j: Json) -> Object {
     Value::from_convex_json(&j).unwrap().into_object().unwrap()
@@ -33,8 +33,13 @@ fn with_ops(mut q: Json, ops: Json) -> Json {
     q
 }
 
+/// A query in the `convex` package's serialized form.
+fn wire(q: &Json) -> Query {
+    Query::from_wire_json(q).unwrap()
+}
+
 fn collect(tx: &mut Transaction, component: &str, q: &Json) -> Result<Vec<Document>, DbError> {
-    let id = tx.query_stream(component, q)?;
+    let id = tx.query_stream(component, &wire(q))?;
     let mut out = Vec::new();
     while let Some(d) = tx.query_next(id)? {
         out.push(d);
@@ -253,7 +258,7 @@ fn full_scans_follow_creation_order_and_desc() {
     assert!(collect(&mut tx, "", &index_query("missing.by_creation_time", json!([]), "asc")).unwrap().is_empty());
     let e = collect(&mut tx, "", &index_query("missing.by_x", json!([]), "asc")).unwrap_err();
     assert_eq!(e.message, "Index missing.by_x not found.");
-    let e = tx.query_stream("", &index_query("t.by_x", json!([]), "asc")).unwrap_err();
+    let e = tx.query_stream("", &wire(&index_query("t.by_x", json!([]), "asc"))).unwrap_err();
     assert_eq!((e.code, e.message.as_str()), ("IndexNotFound", "Index t.by_x not found."));
 }
 
@@ -356,10 +361,10 @@ fn compound_index_ranges() {
     assert_eq!(tags(&collect(&mut tx, "", &q(json!([eq("b", json!(2)), eq("a", json!(1))]))).unwrap()), ["ab2"]);
     let gt = json!({"type": "Gt", "fieldPath": "b", "value": 1});
     assert_eq!(tags(&collect(&mut tx, "", &q(json!([eq("a", json!(1)), gt]))).unwrap()), ["ab2"]);
-    let e = tx.query_stream("", &q(json!([eq("b", json!(1))]))).unwrap_err();
+    let e = tx.query_stream("", &wire(&q(json!([eq("b", json!(1))])))).unwrap_err();
     assert_eq!(e.code, "InvalidIndexRange");
     assert!(e.message.starts_with("Tried to query index t.by_a_b but the query didn't use the index fields in order."));
-    let e = tx.query_stream("", &q(json!([eq("zzz", json!(1))]))).unwrap_err();
+    let e = tx.query_stream("", &wire(&q(json!([eq("zzz", json!(1))])))).unwrap_err();
     assert_eq!(e.code, "FieldNotInIndex");
 }
 
@@ -388,12 +393,12 @@ fn filters_and_limits_in_pipeline_order() {
     assert_eq!(nums(&collect(&mut tx, "", &q).unwrap(), "i"), vec![0.0, 3.0, 6.0, 9.0]);
     // eval errors surface from query_next, not query_stream
     let q = with_ops(scan("t"), json!([{"filter": {"$add": [{"$field": "missing"}, {"$literal": 1}]}}]));
-    let id = tx.query_stream("", &q).unwrap();
+    let id = tx.query_stream("", &wire(&q)).unwrap();
     let e = tx.query_next(id).unwrap_err();
     assert_eq!(e.code, "EvalError");
     assert!(e.message.starts_with("Cannot use value") || e.message.starts_with("Cannot add"), "{}", e.message);
     let q = with_ops(scan("t"), json!([{"filter": {"$field": "i"}}]));
-    let id = tx.query_stream("", &q).unwrap();
+    let id = tx.query_stream("", &wire(&q)).unwrap();
     assert!(tx.query_next(id).unwrap_err().message.contains("as a Boolean"));
 }
 
@@ -402,8 +407,8 @@ fn stream_lifecycle() {
     let db = Database::open_in_memory().unwrap();
     let mut tx = db.begin_mutation().unwrap();
     tx.insert("", "t", obj(json!({"i": 0}))).unwrap();
-    let a = tx.query_stream("", &scan("t")).unwrap();
-    let b = tx.query_stream("", &scan("t")).unwrap();
+    let a = tx.query_stream("", &wire(&scan("t"))).unwrap();
+    let b = tx.query_stream("", &wire(&scan("t"))).unwrap();
     assert_eq!((a, b), (0, 1));
     assert!(tx.query_next(a).unwrap().is_some());
     assert!(tx.query_next(a).unwrap().is_none());
@@ -421,7 +426,7 @@ fn writes_during_iteration_are_seen_by_unscanned_keys() {
     for i in 0..3 {
         tx.insert("", "t", obj(json!({"i": i}))).unwrap();
     }
-    let q = tx.query_stream("", &scan("t")).unwrap();
+    let q = tx.query_stream("", &wire(&scan("t"))).unwrap();
     let first = tx.query_next(q).unwrap().unwrap();
     assert_eq!(field(&first, "i"), Some(Value::Float64(0.0)));
     // delete the next row and append a new one: the stream sees the live state
@@ -436,7 +441,14 @@ fn writes_during_iteration_are_seen_by_unscanned_keys() {
 }
 
 fn page_req(query: Json, cursor: Option<String>, size: f64) -> PageRequest {
-    PageRequest { query, cursor, end_cursor: None, page_size: size, maximum_rows_read: None, maximum_bytes_read: None }
+    PageRequest {
+        query: wire(&query),
+        cursor,
+        end_cursor: None,
+        page_size: size,
+        maximum_rows_read: None,
+        maximum_bytes_read: None,
+    }
 }
 
 #[test]
@@ -637,7 +649,7 @@ fn index_backfill_change_and_drop() {
     // dropped with the schema
     db.apply_schema("", None).unwrap();
     let mut tx = db.begin_query().unwrap();
-    assert_eq!(tx.query_stream("", &index_query("t.by_x", json!([]), "asc")).unwrap_err().code, "IndexNotFound");
+    assert_eq!(tx.query_stream("", &wire(&index_query("t.by_x", json!([]), "asc"))).unwrap_err().code, "IndexNotFound");
     assert_eq!(collect(&mut tx, "", &scan("t")).unwrap().len(), 4);
 }
 
@@ -763,7 +775,7 @@ fn transaction_read_limits() {
     let mut tx = db.begin_query().unwrap();
     let mut last = Ok(0);
     for _ in 0..=crate::MAX_DATABASE_QUERIES {
-        last = tx.query_stream("", &scan("missing"));
+        last = tx.query_stream("", &wire(&scan("missing")));
         if last.is_err() {
             break;
         }
