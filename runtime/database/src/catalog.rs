@@ -270,3 +270,6 @@ impl TableNames for CatalogTableNames<'_> {
         self.catalog.name_of(self.conn, self.component, table_number).ok().flatten()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -41,7 +41,7 @@ mod transaction;
 mod writes;
 
 #[cfg(test)]
-mod tests;
+mod test_support;
 
 pub use catalog::{FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER};
 pub use database::Database;

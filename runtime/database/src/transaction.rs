@@ -227,3 +227,6 @@ impl Drop for Transaction {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -289,3 +289,6 @@ impl Transaction {
         Ok(old)
     }
 }
+
+#[cfg(test)]
+mod tests;

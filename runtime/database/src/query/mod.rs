@@ -22,3 +22,6 @@ pub(crate) mod wire;
 
 pub use definition::{ArithOp, CmpOp, Expr, Operator, Order, Query, RangeExpr, Source};
 pub use page::{PageRequest, PageResult};
+
+#[cfg(test)]
+mod tests;

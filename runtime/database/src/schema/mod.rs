@@ -5,3 +5,6 @@ mod apply;
 mod definition;
 
 pub use definition::{IndexDefinition, SchemaDefinition, TableDefinition};
+
+#[cfg(test)]
+mod tests;
