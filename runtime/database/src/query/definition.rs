@@ -4,8 +4,11 @@
 //!
 //! ```
 //! use emvex_database::{Expr, Order, Query, RangeExpr};
-//! let due = Query::index_range("work", "by_state_runAt", vec![RangeExpr::eq("state", "pending"), RangeExpr::lte("runAt", 5.0)])
-//!     .limit(10);
+//! let due = Query::index_range("work", "by_state_runAt", vec![
+//!     RangeExpr::eq("state", "pending"),
+//!     RangeExpr::lte("runAt", 5.0),
+//! ])
+//! .limit(10);
 //! let old = Query::full_table_scan("work")
 //!     .order(Order::Desc)
 //!     .filter(Expr::field("_creationTime").lte(Expr::literal(1.0)))

@@ -3,8 +3,8 @@
 //! time.
 //!
 //! Invariants: every structural error (unknown index, bad range) is raised by `compile`, so
-//! `queryStream` fails synchronously and `queryStreamNext` can only fail with `EvalError`,
-//! a limit error or a storage error. A stream resumes strictly after the last key it pulled,
+//! `queryStream` fails synchronously and pulling can only fail with `EvalError`, a limit
+//! error or a storage error. A stream resumes strictly after the last key it pulled,
 //! so writes of the transaction are seen by keys not yet scanned (buffered rows are dropped
 //! whenever the transaction writes). Source rows come from [`Reads::index_rows`] only.
 

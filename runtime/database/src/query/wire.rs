@@ -289,7 +289,10 @@ mod tests {
             "operators": [
                 {"filter": {"$and": [
                     {"$lte": [{"$field": "_creationTime"}, {"$literal": 1.5}]},
-                    {"$not": {"$eq": [{"$mod": [{"$field": "a.b"}, {"$literal": 2.0}]}, {"$literal": {"$undefined": null}}]}},
+                    {"$not": {"$eq": [
+                        {"$mod": [{"$field": "a.b"}, {"$literal": 2.0}]},
+                        {"$literal": {"$undefined": null}},
+                    ]}},
                 ]}},
                 {"limit": 3},
             ],
