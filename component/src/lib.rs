@@ -34,7 +34,7 @@ pub mod workpool;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use emvex_database::{DbError, Document, PageRequest, PageResult, Transaction};
+use emvex_database::{DbError, Document, PageRequest, PageResult, Query, Transaction};
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 
@@ -219,9 +219,8 @@ impl<'a> InstanceTx<'a> {
         self.tx.count(self.component, table)
     }
 
-    /// Runs a query in the `convex` package's serialized form (`{source, operators}`) to the
-    /// end and returns its documents.
-    pub fn collect(&mut self, query: &serde_json::Value) -> Result<Vec<Document>, DbError> {
+    /// Runs a query to the end and returns its documents.
+    pub fn collect(&mut self, query: &Query) -> Result<Vec<Document>, DbError> {
         let stream = self.tx.query_stream(self.component, query)?;
         let mut docs = Vec::new();
         while let Some(doc) = self.tx.query_next(stream)? {
@@ -232,7 +231,7 @@ impl<'a> InstanceTx<'a> {
     }
 
     /// Reads documents one at a time: `query_stream`, then `query_next` until `None`.
-    pub fn query_stream(&mut self, query: &serde_json::Value) -> Result<u32, DbError> {
+    pub fn query_stream(&mut self, query: &Query) -> Result<u32, DbError> {
         self.tx.query_stream(self.component, query)
     }
 
@@ -272,7 +271,7 @@ impl NativeError {
 
 impl From<DbError> for NativeError {
     fn from(e: DbError) -> NativeError {
-        if e.code == "StorageError" {
+        if e.is_internal() {
             NativeError::Internal(e.message)
         } else {
             NativeError::Developer { message: e.message, data: e.data.and_then(|d| Value::from_convex_json(&d).ok()) }

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::{ActionOutcome, ActionStart, NativeError, NativeKind, Progress};
 
 use super::Pool;
-use super::store::{self, Globals, Work, number, string};
+use super::store::{self, Globals, RunAt, Work, number, string};
 
 /// Starts (and inline runs) handled per drive; more makes the executor drive again at once.
 const DRIVE_BATCH: usize = 64;
@@ -70,7 +70,8 @@ impl Pool<'_> {
         // mutations and queries finish inline and leave theirs free, so fetch again.
         while free > 0 && handled < DRIVE_BATCH {
             let want = free.min(DRIVE_BATCH - handled);
-            let due = self.host.db().collect(&store::work_in_state("pending", Some(("Lte", self.now_ms)), want))?;
+            let due =
+                self.host.db().collect(&store::work_in_state("pending", Some(RunAt::AtMost(self.now_ms)), want))?;
             let fetched = due.len();
             for doc in due {
                 let work = Work::from_doc(doc);
@@ -90,13 +91,16 @@ impl Pool<'_> {
         let running_now = limit.saturating_sub(free).max(running);
         if let Some(report) = self.reports.take_due(self.instance, self.now_ms, running_now, 0) {
             // Due work waiting for a slot, counted up to 10,000 (once a minute at most).
-            let backlog =
-                self.host.db().collect(&store::work_in_state("pending", Some(("Lte", self.now_ms)), 10_000))?.len();
+            let backlog = self
+                .host
+                .db()
+                .collect(&store::work_in_state("pending", Some(RunAt::AtMost(self.now_ms)), 10_000))?
+                .len();
             let mut report = report;
             report["backlog"] = json!(backlog);
             self.event(&globals, "report", report);
         }
-        let next = self.host.db().collect(&store::work_in_state("pending", Some(("Gt", self.now_ms)), 1))?;
+        let next = self.host.db().collect(&store::work_in_state("pending", Some(RunAt::After(self.now_ms)), 1))?;
         progress.wake_at_ms = next.first().and_then(|d| number(&d.body, "runAt"));
         Ok(progress)
     }

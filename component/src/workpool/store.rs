@@ -12,10 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use emvex_database::Document;
+use emvex_database::{Document, Expr, Order, Query, RangeExpr};
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
-use serde_json::{Value as Json, json};
 
 use crate::{InstanceTx, NativeError};
 
@@ -108,35 +107,37 @@ pub fn update_globals(
 }
 
 /// A full scan of `table`, at most `limit` rows.
-pub fn scan(table: &str, limit: usize) -> Json {
-    json!({
-        "source": {"type": "FullTableScan", "tableName": table, "order": null},
-        "operators": [{"limit": limit}],
-    })
+pub fn scan(table: &str, limit: usize) -> Query {
+    Query::full_table_scan(table).limit(limit as u64)
 }
 
-/// `work` rows in `state`, by `runAt` (then creation time), optionally only those due by
-/// (`Lte`) or after (`Gt`) `bound`.
-pub fn work_in_state(state: &str, bound: Option<(&str, f64)>, limit: usize) -> Json {
-    let mut range = vec![json!({"type": "Eq", "fieldPath": "state", "value": state})];
-    if let Some((op, at)) = bound {
-        range.push(json!({"type": op, "fieldPath": "runAt", "value": at}));
+/// A bound on the `runAt` of work rows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RunAt {
+    /// Due by this time (`runAt <= t`).
+    AtMost(f64),
+    /// Due after this time (`runAt > t`).
+    After(f64),
+}
+
+/// `work` rows in `state`, by `runAt` (then creation time), optionally only those within
+/// `bound`.
+pub fn work_in_state(state: &str, bound: Option<RunAt>, limit: usize) -> Query {
+    let mut range = vec![RangeExpr::eq("state", state)];
+    match bound {
+        Some(RunAt::AtMost(at)) => range.push(RangeExpr::lte("runAt", at)),
+        Some(RunAt::After(at)) => range.push(RangeExpr::gt("runAt", at)),
+        None => {}
     }
-    json!({
-        "source": {"type": "IndexRange", "indexName": format!("{WORK}.{BY_STATE}"), "range": range, "order": "asc"},
-        "operators": [{"limit": limit}],
-    })
+    Query::index_range(WORK, BY_STATE, range).limit(limit as u64)
 }
 
 /// The newest `limit` work rows created at or before `before`, newest first.
-pub fn work_created_before(before: f64, limit: usize) -> Json {
-    json!({
-        "source": {"type": "FullTableScan", "tableName": WORK, "order": "desc"},
-        "operators": [
-            {"filter": {"$lte": [{"$field": "_creationTime"}, {"$literal": before}]}},
-            {"limit": limit},
-        ],
-    })
+pub fn work_created_before(before: f64, limit: usize) -> Query {
+    Query::full_table_scan(WORK)
+        .order(Order::Desc)
+        .filter(Expr::field("_creationTime").lte(Expr::literal(before)))
+        .limit(limit as u64)
 }
 
 /// A work item as stored.

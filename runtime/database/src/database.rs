@@ -15,10 +15,11 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use rusqlite::{Connection, params};
 
 use crate::DbError;
+use crate::catalog::TableInfo;
 use crate::checkpoint::Checkpointer;
 use crate::schema::SchemaDefinition;
 use crate::storage::{self, Clock};
-use crate::transaction::{TableInfo, Transaction, TxKind};
+use crate::transaction::{Transaction, TxKind};
 
 /// The database handle: cheap to clone, `Send + Sync`.
 #[derive(Clone)]
@@ -251,7 +252,7 @@ impl Database {
     /// validated against. `None` removes the schema and every user index of the component.
     pub fn apply_schema(&self, component: &str, schema: Option<&SchemaDefinition>) -> Result<(), DbError> {
         let mut tx = self.begin_mutation()?;
-        tx.apply_schema_inner(component, schema)?;
+        tx.apply_schema(component, schema)?;
         tx.commit()?;
         // Re-parse from the stored text so the cache owns its copy.
         let mut cache = self.inner.schemas.write().unwrap_or_else(|e| e.into_inner());
@@ -274,7 +275,7 @@ impl Database {
     /// Names of the components that have data or a schema.
     pub fn components(&self) -> Result<Vec<String>, DbError> {
         let tx = self.begin_query()?;
-        let conn = tx.conn.as_ref().expect("live transaction");
+        let conn = tx.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT component FROM emvex_tables UNION SELECT component FROM emvex_schemas ORDER BY 1",
         )?;

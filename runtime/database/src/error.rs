@@ -1,31 +1,51 @@
 //! `DbError`: the one error type of the database crate.
 //!
-//! Every error carries a stable `code` (for tests and for mapping by the executor), the
-//! user-facing `message` (Convex's text where Convex has one) and optional ConvexError `data`
-//! (e.g. `{"isConvexSystemError": true, "paginationError": "InvalidCursor"}`).
-//! Code `"StorageError"` is reserved for failures of SQLite itself; every other code is a
-//! developer error caused by the request.
-
-use std::fmt;
+//! Every error carries a stable `code` (for tests), the user-facing `message` (Convex's text
+//! where Convex has one), optional ConvexError `data` (e.g. `{"isConvexSystemError": true,
+//! "paginationError": "InvalidCursor"}`) and its [`ErrorClass`].
+//!
+//! Invariant: an error is [`ErrorClass::Internal`] exactly when it is a failure of emvex
+//! itself — SQLite, I/O, corrupt storage (code `"StorageError"`, made by
+//! [`DbError::storage`] and `From<rusqlite::Error>`); every other error is
+//! [`ErrorClass::Developer`], caused by the request. Callers decide with
+//! [`DbError::is_internal`], never by comparing codes.
 
 use emvex_value::ValueError;
 
-/// A database error: stable `code`, human `message`, optional ConvexError `data`.
-#[derive(Debug, Clone, PartialEq)]
+/// Who is at fault for an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request was invalid (bad arguments, limits, schema, missing document, …): the
+    /// developer's error, reported to the function, catchable.
+    Developer,
+    /// emvex itself failed (storage, I/O, corruption): ends the function.
+    Internal,
+}
+
+/// A database error: stable `code`, human `message`, optional ConvexError `data`, class.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
 pub struct DbError {
     pub code: &'static str,
     pub message: String,
     pub data: Option<serde_json::Value>,
+    pub class: ErrorClass,
 }
 
 impl DbError {
+    /// A developer error.
     pub fn new(code: &'static str, message: impl Into<String>) -> DbError {
-        DbError { code, message: message.into(), data: None }
+        DbError { code, message: message.into(), data: None, class: ErrorClass::Developer }
     }
 
     /// A failure of the storage engine itself (I/O, corruption, SQL bug).
     pub fn storage(message: impl Into<String>) -> DbError {
-        DbError::new("StorageError", message)
+        DbError { code: "StorageError", message: message.into(), data: None, class: ErrorClass::Internal }
+    }
+
+    /// Whether this is a failure of emvex itself rather than of the request.
+    pub fn is_internal(&self) -> bool {
+        self.class == ErrorClass::Internal
     }
 
     /// The pagination error Convex raises for a cursor minted by a different query.
@@ -36,17 +56,10 @@ impl DbError {
                       cursor is from a different query."
                 .to_string(),
             data: Some(serde_json::json!({"isConvexSystemError": true, "paginationError": "InvalidCursor"})),
+            class: ErrorClass::Developer,
         }
     }
 }
-
-impl fmt::Display for DbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for DbError {}
 
 impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> DbError {
@@ -76,5 +89,8 @@ mod tests {
     fn sqlite_errors_are_storage_errors() {
         let e: DbError = rusqlite::Error::InvalidQuery.into();
         assert_eq!(e.code, "StorageError");
+        assert!(e.is_internal());
+        assert!(!DbError::new("InvalidQuery", "bad").is_internal());
+        assert_eq!(e.to_string(), e.message);
     }
 }

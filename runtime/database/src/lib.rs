@@ -4,79 +4,53 @@
 //! - [`Database`]: the shared handle; one writer (mutations run one at a time), snapshot
 //!   readers for queries, per-component schemas.
 //! - [`Transaction`]: reads, writes, query streams, pagination, savepoints, commit.
+//! - [`Query`]: a typed query (source, range, filters, limits) with a builder; JavaScript's
+//!   serialized form is parsed by [`Query::from_wire_json`] only.
 //! - [`SchemaDefinition`]: parsed `schema.export()`.
+//!
+//! Layer map (dependencies point down the list):
+//! - `database` — the handle, connection pool, schema cache, table-metadata cache;
+//! - `transaction` — one transaction: connection, snapshot, savepoints, commit;
+//! - `schema` — `definition` (parsing `schema.export()`) and `apply` (reconciling indexes,
+//!   backfill, validating existing documents, system indexes);
+//! - `writes` — insert / patch / replace / delete, index maintenance, write set;
+//! - `query` — the typed query (`definition`), the wire parser (`wire`), `filter`,
+//!   `index_range`, `stream` (compile, pull), `page` and `cursor`, `lookup` (`get`, `count`)
+//!   and `reads`, the one door through which every read of documents and index entries
+//!   passes (where read sets are recorded);
+//! - `catalog` — tables, table numbers and indexes of each component namespace;
+//! - `limits` — transaction limits and metrics; `document` — stored documents;
+//!   `error` — [`DbError`]; `storage` / `checkpoint` — SQLite layout, pragmas, clock rows,
+//!   WAL checkpoints.
 //!
 //! Only this crate sees `rusqlite`. Every component path (`""` = the root app) has its own
 //! table namespace (user tables from 10001, system tables from 513).
 
 #![forbid(unsafe_code)]
 
+mod catalog;
 mod checkpoint;
 mod database;
+mod document;
 mod error;
+mod limits;
 mod query;
 mod schema;
 pub mod storage;
 mod transaction;
+mod writes;
 
 #[cfg(test)]
-mod tests;
+mod test_support;
 
+pub use catalog::{FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER};
 pub use database::Database;
-pub use error::DbError;
-pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
-pub use transaction::{
-    FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER, MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES,
-    MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN, Transaction, TransactionMetrics,
+pub use document::Document;
+pub use error::{DbError, ErrorClass};
+pub use limits::{
+    MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN,
+    TransactionMetrics,
 };
-
-use emvex_value::id::DocumentId;
-use emvex_value::{Object, Value};
-
-/// A stored document: its id, table name, `_creationTime` and body (without system fields).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document {
-    pub id: DocumentId,
-    pub table: String,
-    pub creation_time: f64,
-    pub body: Object,
-}
-
-impl Document {
-    /// The full document value: body plus `_id` (encoded string) and `_creationTime`.
-    pub fn to_value(&self) -> Value {
-        let mut obj = self.body.clone();
-        obj.insert("_id".to_string(), Value::String(self.id.encode()));
-        obj.insert("_creationTime".to_string(), Value::Float64(self.creation_time));
-        Value::Object(obj)
-    }
-
-    /// Like [`Document::to_value`], consuming the document.
-    pub fn into_value(self) -> Value {
-        let mut obj = self.body;
-        obj.insert("_id".to_string(), Value::String(self.id.encode()));
-        obj.insert("_creationTime".to_string(), Value::Float64(self.creation_time));
-        Value::Object(obj)
-    }
-}
-
-/// Arguments of `1.0/queryPage` (§3.8).
-#[derive(Debug, Clone)]
-pub struct PageRequest {
-    pub query: serde_json::Value,
-    pub cursor: Option<String>,
-    pub end_cursor: Option<String>,
-    pub page_size: f64,
-    pub maximum_rows_read: Option<f64>,
-    pub maximum_bytes_read: Option<f64>,
-}
-
-/// Result of `1.0/queryPage` (§3.8).
-#[derive(Debug, Clone)]
-pub struct PageResult {
-    pub page: Vec<Document>,
-    pub is_done: bool,
-    pub continue_cursor: String,
-    pub split_cursor: Option<String>,
-    pub page_status: Option<String>,
-}
+pub use query::{ArithOp, CmpOp, Expr, Operator, Order, PageRequest, PageResult, Query, RangeExpr, Source};
+pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
+pub use transaction::Transaction;

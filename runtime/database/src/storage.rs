@@ -1,6 +1,7 @@
 //! SQLite storage: opening connections with emvex's pragmas, the on-disk schema, and the
-//! storage benchmark baseline. This module (with `transaction`/`database`, which go through
-//! the helpers here) is the only place that knows SQL table layouts.
+//! storage benchmark baseline. The layout below is known only to this crate: here, and in
+//! the modules that run SQL on it (`database`, `transaction`, `catalog`, `query::reads` —
+//! the only reader of documents and index entries —, `writes` and `schema::apply`).
 //!
 //! Layout (all tables `WITHOUT ROWID` where keyed by a natural key):
 //! - `emvex_meta(key, value)`: `format_version`, `last_commit_ts` (ns, strictly increasing

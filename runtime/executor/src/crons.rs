@@ -22,7 +22,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use emvex_database::{DbError, Transaction};
+use emvex_database::{DbError, Query, Transaction};
 use emvex_engine::FunctionKind;
 use emvex_schedule::{CronJob, Schedule, parse_crons};
 use emvex_value::id::DocumentId;
@@ -308,10 +308,7 @@ fn cron_spec(job: &CronJob, path: &UdfPath, schedule: &serde_json::Value) -> Val
 
 /// Existing `_cron_jobs` rows by name.
 fn load_rows(tx: &mut Transaction, component: &str) -> Result<HashMap<String, (DocumentId, Object)>, DbError> {
-    let query = json!({
-        "source": {"type": "FullTableScan", "tableName": CRON_JOBS, "order": null},
-        "operators": [],
-    });
+    let query = Query::full_table_scan(CRON_JOBS);
     let stream = tx.query_stream(component, &query)?;
     let mut rows = HashMap::new();
     while let Some(doc) = tx.query_next(stream)? {

@@ -20,11 +20,10 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 
-use emvex_database::{DbError, Transaction};
+use emvex_database::{DbError, Query, Transaction};
 use emvex_engine::FunctionKind;
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
-use serde_json::json;
 
 use crate::call::now_ms;
 use crate::path::UdfPath;
@@ -119,10 +118,7 @@ impl Scheduler {
         let mut tx = runner.db.begin_mutation()?;
         let mut scheduler = Scheduler::default();
         let mut interrupted = Vec::new();
-        let query = json!({
-            "source": {"type": "FullTableScan", "tableName": SCHEDULED_FUNCTIONS, "order": null},
-            "operators": [],
-        });
+        let query = Query::full_table_scan(SCHEDULED_FUNCTIONS);
         for instance in runner.components.instances() {
             let component = instance.path.clone();
             let stream = tx.query_stream(&component, &query)?;

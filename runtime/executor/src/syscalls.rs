@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use emvex_database::{DbError, Document, PageRequest, Transaction};
+use emvex_database::{DbError, Document, PageRequest, Query, Transaction};
 use emvex_engine::{FunctionKind, Host, HostError};
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value, maybe_value_from_convex_json};
@@ -75,8 +75,8 @@ impl<'a> TransactionHost<'a> {
     fn dispatch_sync(&mut self, op: &str, args: &Json) -> Result<Json, HostError> {
         match op {
             "1.0/queryStream" => {
-                let query = field(args, "query")?;
-                let id = self.tx.query_stream(&self.component, query).map_err(db_error)?;
+                let query = Query::from_wire_json(field(args, "query")?).map_err(db_error)?;
+                let id = self.tx.query_stream(&self.component, &query).map_err(db_error)?;
                 Ok(json!({ "queryId": id }))
             }
             "1.0/queryCleanup" => {
@@ -410,14 +410,15 @@ impl<'a> TransactionHost<'a> {
         self.paginated = true;
         let opt_str = |key: &str| args.get(key).and_then(Json::as_str).map(str::to_string);
         let opt_num = |key: &str| args.get(key).and_then(Json::as_f64);
+        let query_json = field(args, "query")?;
         let request = PageRequest {
-            query: field(args, "query")?.clone(),
             cursor: opt_str("cursor"),
             end_cursor: opt_str("endCursor"),
             page_size: opt_num("pageSize")
                 .ok_or_else(|| developer("Invalid arguments for `paginate`: missing `pageSize`".into()))?,
             maximum_rows_read: opt_num("maximumRowsRead"),
             maximum_bytes_read: opt_num("maximumBytesRead"),
+            query: Query::from_wire_json(query_json).map_err(db_error)?,
         };
         let page = self.tx.query_page(&self.component, &request).map_err(db_error)?;
         let docs: Vec<Json> = page.page.iter().map(document_json).collect();
@@ -517,5 +518,5 @@ pub fn developer(message: String) -> HostError {
 /// Database errors are developer errors, except failures of the storage itself, which end the
 /// execution.
 pub fn db_error(e: DbError) -> HostError {
-    HostError { fatal: e.code == "StorageError", message: e.message, data: e.data }
+    HostError { fatal: e.is_internal(), message: e.message, data: e.data }
 }

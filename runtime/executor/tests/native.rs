@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use emvex_component::{NativeCall, NativeComponent, NativeDefinition, NativeError, NativeFunction, NativeKind};
+use emvex_database::{Expr, Query};
 use emvex_executor::{CallError, CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
 use emvex_value::{Object, Value};
 use serde_json::json;
@@ -43,10 +44,7 @@ fn arg<'a>(args: &'a Value, key: &str) -> &'a str {
 
 impl NativeCounter {
     fn read(call: &mut NativeCall<'_>, name: &str) -> Result<Option<(emvex_value::id::DocumentId, f64)>, NativeError> {
-        let query = json!({
-            "source": {"type": "FullTableScan", "tableName": "counts", "order": null},
-            "operators": [{"filter": {"$eq": [{"$field": "name"}, {"$literal": name}]}}],
-        });
+        let query = Query::full_table_scan("counts").filter(Expr::field("name").eq(Expr::literal(name)));
         let docs = call.host.db().collect(&query)?;
         Ok(docs.first().map(|d| {
             (

@@ -1,0 +1,152 @@
+//! [`Reads`]: the one door through which a transaction reads documents and index entries.
+//!
+//! Invariant: every read of `emvex_documents` and `emvex_index_entries` — query streams and
+//! pages (index ranges, full scans as ranges of `by_creation_time`), `get` by id (a point
+//! read), `count`, the reads writes make of the document they change, and the full-table
+//! passes of schema application — is a method of [`Reads`], and nothing else in the crate
+//! runs SQL on those two tables except to write them. So this is where a transaction's read
+//! set is recorded: today the coarse set of tables read ([`Reads::note_table`]); every key
+//! interval scanned ([`Reads::index_rows`]) and every document id read
+//! ([`Reads::document`]) passes here too.
+//!
+//! Reads see the transaction's own writes (they run on its connection).
+
+use std::collections::{HashSet, VecDeque};
+
+use emvex_value::Object;
+use emvex_value::id::DocumentId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::definition::Order;
+use super::index_range::KeyInterval;
+use crate::DbError;
+use crate::catalog::TableInfo;
+use crate::document::{Document, internal_id_of, parse_body};
+
+/// The SQL of an index range read: entries of index `?1` with keys from `?2` up to the
+/// `upper` bound (`?3`), joined with their documents of table `?4`, in `order`.
+macro_rules! index_rows_sql {
+    ($upper:literal, $order:literal) => {
+        concat!(
+            "SELECT e.key, e.internal_id, d.creation_time, d.body FROM emvex_index_entries e ",
+            "CROSS JOIN emvex_documents d WHERE e.index_id = ?1 AND e.key >= ?2 AND ",
+            $upper,
+            " AND d.tid = ?4 AND d.internal_id = e.internal_id ORDER BY e.key ",
+            $order
+        )
+    };
+}
+
+/// An index entry joined with its document, as read from storage.
+pub(crate) struct IndexRow {
+    pub key: Vec<u8>,
+    pub internal_id: Vec<u8>,
+    pub creation_time: f64,
+    pub body: String,
+}
+
+/// A range read of one index: the keys in `interval`, in `order`.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexScan {
+    pub index_id: i64,
+    pub interval: KeyInterval,
+    pub order: Order,
+}
+
+/// A transaction's reads and its read set.
+#[derive(Default)]
+pub(crate) struct Reads {
+    tables_read: HashSet<(String, String)>,
+}
+
+impl Reads {
+    /// Records that `table` of `component` was read (whether or not it exists).
+    pub fn note_table(&mut self, component: &str, table: &str) {
+        if !self.tables_read.contains(&(component.to_string(), table.to_string())) {
+            self.tables_read.insert((component.to_string(), table.to_string()));
+        }
+    }
+
+    /// The tables `(component, table)` read so far, sorted.
+    pub fn tables_read(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self.tables_read.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Appends to `out` the first (in scan order) `max_rows` entries of `scan` over `table`,
+    /// each with its document.
+    pub fn index_rows(
+        &mut self,
+        conn: &Connection,
+        table: &TableInfo,
+        scan: &IndexScan,
+        max_rows: usize,
+        out: &mut VecDeque<IndexRow>,
+    ) -> Result<(), DbError> {
+        let sql = match (scan.order, scan.interval.hi.is_some()) {
+            (Order::Asc, true) => index_rows_sql!("e.key < ?3", "ASC"),
+            (Order::Asc, false) => index_rows_sql!("?3 IS NULL", "ASC"),
+            (Order::Desc, true) => index_rows_sql!("e.key < ?3", "DESC"),
+            (Order::Desc, false) => index_rows_sql!("?3 IS NULL", "DESC"),
+        };
+        // No `LIMIT ?`: SQLite re-prepares a statement whenever a bound LIMIT is rebound
+        // (measured: every execution), so the batch is cut by reading only `max_rows` rows of
+        // the lazily stepped, index-ordered result instead.
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![scan.index_id, scan.interval.lo, scan.interval.hi, table.tid], |r| {
+            Ok(IndexRow { key: r.get(0)?, internal_id: r.get(1)?, creation_time: r.get(2)?, body: r.get(3)? })
+        })?;
+        for row in rows.take(max_rows) {
+            out.push_back(row?);
+        }
+        Ok(())
+    }
+
+    /// The document `id` of `table`, if it exists.
+    pub fn document(
+        &mut self,
+        conn: &Connection,
+        table: &TableInfo,
+        id: &DocumentId,
+    ) -> Result<Option<Document>, DbError> {
+        let row: Option<(f64, String)> = conn
+            .prepare_cached("SELECT creation_time, body FROM emvex_documents WHERE tid = ?1 AND internal_id = ?2")?
+            .query_row(params![table.tid, &id.internal_id[..]], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match row {
+            None => Ok(None),
+            Some((creation_time, body)) => {
+                Ok(Some(Document { id: *id, table: table.name.clone(), creation_time, body: parse_body(&body)? }))
+            }
+        }
+    }
+
+    /// The number of documents of `table`.
+    pub fn document_count(&mut self, conn: &Connection, table: &TableInfo) -> Result<u64, DbError> {
+        let n: Option<i64> = conn
+            .prepare_cached("SELECT value FROM emvex_meta WHERE key = 'count:' || ?1")?
+            .query_row(params![table.tid], |r| r.get(0))
+            .optional()?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+
+    /// Calls `f` with every document of `table` (id, creation time, body), in storage order.
+    pub fn for_each_document(
+        &mut self,
+        conn: &Connection,
+        table: &TableInfo,
+        mut f: impl FnMut(DocumentId, f64, Object) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        let mut stmt =
+            conn.prepare_cached("SELECT internal_id, creation_time, body FROM emvex_documents WHERE tid = ?1")?;
+        let mut rows = stmt.query(params![table.tid])?;
+        while let Some(r) = rows.next()? {
+            let internal: Vec<u8> = r.get(0)?;
+            let ct: f64 = r.get(1)?;
+            let body: String = r.get(2)?;
+            f(DocumentId::new(table.number, internal_id_of(&internal)?), ct, parse_body(&body)?)?;
+        }
+        Ok(())
+    }
+}
