@@ -367,7 +367,7 @@ fn retry_that_succeeds_after_two_failures_skips_the_failure_callback(t: T) {
     assert_eq!(c["kind"], json!("success"), "{c}");
     assert_eq!(c["returnValue"], json!("third time lucky"));
     assert_eq!(t.attempts("lucky"), 3.0);
-    t.wait_finished("scrapeWorkpool", &[filtered.clone()]);
+    t.wait_finished("scrapeWorkpool", std::slice::from_ref(&filtered));
     assert_eq!(t.attempts("lucky-filtered"), 3.0);
     t.settle();
     assert!(t.completions_for(&filtered).is_empty(), "{:?}", t.completions_for(&filtered));

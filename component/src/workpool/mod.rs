@@ -291,7 +291,7 @@ impl Pool<'_> {
     /// schedules itself for the next page when the page was full.
     fn cancel_all(&mut self, args: &Object, globals: &Globals) -> Result<(), NativeError> {
         let limit = number(args, "limit").unwrap_or(CANCEL_ALL_PAGE);
-        if !(limit >= 1.0) || limit.fract() != 0.0 {
+        if limit.is_nan() || limit < 1.0 || limit.fract() != 0.0 {
             return Err(NativeError::developer(format!(
                 "cancelAll: limit must be a positive whole number, got {limit}"
             )));

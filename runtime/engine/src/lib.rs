@@ -51,6 +51,7 @@ use std::time::Duration;
 
 pub use app::{App, LoadStats};
 pub use definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition, component_modules};
+pub use emvex_value::function::{FunctionKind, Visibility};
 pub use isolate::{Isolate, Scope};
 
 /// Options for [`App::load`].
@@ -128,29 +129,6 @@ pub struct AnalyzedFunction {
     pub returns_json: String,
     /// 1-based line of the export in the original source, when known.
     pub line: Option<u32>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FunctionKind {
-    Query,
-    Mutation,
-    Action,
-}
-
-impl FunctionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FunctionKind::Query => "query",
-            FunctionKind::Mutation => "mutation",
-            FunctionKind::Action => "action",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Visibility {
-    Public,
-    Internal,
 }
 
 /// One call of a registered function.

@@ -7,19 +7,20 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use emvex_engine::{FunctionKind, Visibility};
 use emvex_value::Value;
+use emvex_value::function::{FunctionKind, Visibility};
+use emvex_value::validator::argument_validation_error;
 use serde_json::Value as Json;
 
 use crate::actions::ActionRequest;
 use crate::components::Components;
 use crate::path::UdfPath;
-use crate::registry::{FunctionInfo, kind_title};
+use crate::registry::FunctionInfo;
 use crate::runner::{Execution, Failure, FunctionRunner, NewJob};
 use crate::{CallError, CallRequest, CallResponse};
 
 /// What handling a call on the worker thread produced.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A query or mutation ran (or the call failed before running): the response, and the jobs
     /// the call scheduled (committed), for the scheduler.
     Done(CallResponse, Vec<NewJob>),
@@ -29,7 +30,7 @@ pub enum Outcome {
 
 /// Handles a client's call on the worker thread: queries and mutations run to completion here;
 /// actions are resolved and validated, then handed back to run concurrently.
-pub fn execute(runner: &mut FunctionRunner, request: CallRequest) -> Outcome {
+pub(crate) fn execute(runner: &mut FunctionRunner, request: CallRequest) -> Outcome {
     let mut log_lines = Vec::new();
     let mut kind = None;
     let mut new_jobs = Vec::new();
@@ -77,8 +78,8 @@ fn execute_inner(
         return Err(CallError::function(format!(
             "Trying to execute {} as {}, but it is defined as {}.",
             path.canonical(),
-            kind_title(expected),
-            kind_title(info.kind)
+            expected.title(),
+            info.kind.title()
         )));
     }
     let args = decode_args(&request.args)?;
@@ -93,7 +94,12 @@ fn execute_inner(
 
 /// Runs a query or mutation of instance `component` in a transaction of its own: a mutation
 /// commits when it succeeds (its scheduled jobs are then returned), a query never commits.
-pub fn run_transaction(runner: &mut FunctionRunner, component: &str, info: &FunctionInfo, args: &[Value]) -> Execution {
+pub(crate) fn run_transaction(
+    runner: &mut FunctionRunner,
+    component: &str,
+    info: &FunctionInfo,
+    args: &[Value],
+) -> Execution {
     let mut tx = match runner.begin(info.kind) {
         Ok(tx) => tx,
         Err(failure) => return Execution { result: Err(failure), log_lines: Vec::new(), new_jobs: Vec::new() },
@@ -131,7 +137,7 @@ fn resolve<'r>(
     }
 }
 
-pub fn call_error(failure: Failure) -> CallError {
+pub(crate) fn call_error(failure: Failure) -> CallError {
     let message = failure.full_message();
     match failure {
         Failure::Developer { data, .. } => CallError::Function { message, data },
@@ -152,15 +158,12 @@ fn decode_args(args: &Json) -> Result<Vec<Value>, CallError> {
     }
     positional
         .into_iter()
-        .map(|a| {
-            Value::from_convex_json(a)
-                .map_err(|e| CallError::function(format!("ArgumentValidationError: {}", e.message)))
-        })
+        .map(|a| Value::from_convex_json(a).map_err(|e| CallError::function(argument_validation_error(e.message))))
         .collect()
 }
 
 /// Milliseconds since the epoch, whole, as Convex freezes `Date.now()`.
-pub fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
 }
 

@@ -12,13 +12,15 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use emvex_database::{Database, SchemaDefinition};
-use emvex_engine::{App, DefinitionId, FunctionKind, Isolate, Scope};
+use emvex_engine::{App, DefinitionId, Isolate, Scope};
+use emvex_value::function::FunctionKind;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::NativeDefinition;
@@ -41,7 +43,7 @@ use crate::{CallError, CallResponse, Job, StartError, worker_gone};
 const SCHEDULED_BATCH: usize = 32;
 
 /// Everything the main worker thread owns.
-pub struct Worker {
+pub(crate) struct Worker {
     pub runner: FunctionRunner,
     pub scheduler: Scheduler,
     crons: Crons,
@@ -53,7 +55,7 @@ pub struct Worker {
 }
 
 /// The channels and handles the main worker is started with.
-pub struct MainChannels {
+pub(crate) struct MainChannels {
     pub jobs: UnboundedReceiver<Job>,
     pub syscalls: UnboundedReceiver<SyscallJob>,
     /// Its own senders, for the actions it runs on lane 0.
@@ -66,7 +68,7 @@ pub struct MainChannels {
     pub native_done_tx: UnboundedSender<NativeDone>,
 }
 
-pub type Shared = Rc<RefCell<Worker>>;
+pub(crate) type Shared = Rc<RefCell<Worker>>;
 
 impl Worker {
     fn next_due_ms(&self) -> Option<f64> {
@@ -77,12 +79,12 @@ impl Worker {
     }
 
     /// Hands a task to the JS threads.
-    pub fn dispatcher_task(&self, task: ActionTask) {
+    pub(crate) fn dispatcher_task(&self, task: ActionTask) {
         self.dispatcher.dispatch(task);
     }
 
     /// Prints a function's console lines when running under `emvex dev`.
-    pub fn print(&self, kind: FunctionKind, path: &str, lines: &[String]) {
+    pub(crate) fn print(&self, kind: FunctionKind, path: &str, lines: &[String]) {
         if self.print_logs {
             for line in lines {
                 println!("{}", format_log_line(Some(kind), path, line));
@@ -92,7 +94,7 @@ impl Worker {
 }
 
 /// The thread's entry point.
-pub fn main(
+pub(crate) fn main(
     app: Arc<App>,
     native: Vec<NativeDefinition>,
     db: Database,
@@ -365,19 +367,17 @@ fn load(
     for instance in &instances {
         let info = &app.definitions()[instance.definition.0];
         if let Some(default_name) = &info.opaque {
-            if !definitions.contains_key(&instance.definition) {
+            if let Entry::Vacant(slot) = definitions.entry(instance.definition) {
                 let implementation = native_for(native, info, default_name)?;
-                let definition = native_definition(info.id, &info.path, implementation)?;
-                definitions.insert(instance.definition, definition);
+                slot.insert(native_definition(info.id, &info.path, implementation)?);
             }
             continue;
         }
         let scope = Scope { definition: instance.definition, env: instance.env.clone() };
         let mut isolate = Isolate::for_scope(app.clone(), scope).map_err(start_error)?;
-        if !definitions.contains_key(&instance.definition) {
+        if let Entry::Vacant(slot) = definitions.entry(instance.definition) {
             let analysis = isolate.analyze().map_err(start_error)?;
-            let definition = js_definition(&app, instance, analysis)?;
-            definitions.insert(instance.definition, definition);
+            slot.insert(js_definition(&app, instance, analysis)?);
         }
         pools.insert(instance.path.clone(), IsolatePool::new(app.clone(), isolate));
     }
@@ -427,7 +427,6 @@ fn js_definition(app: &App, instance: &Instance, analysis: emvex_engine::Analysi
     };
     Ok(Definition {
         id: info.id,
-        path: info.path.clone(),
         registry,
         schema,
         crons_json: analysis.crons_json,
