@@ -250,7 +250,7 @@ impl<'a> InstanceTx<'a> {
     }
 }
 
-/// Why a native call failed.
+/// Why a native call failed: its variants are the two classes of `emvex_value::ErrorClass`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NativeError {
     /// A developer-facing error (bad input, a failed callee), catchable by the caller; `data`

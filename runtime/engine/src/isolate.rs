@@ -667,7 +667,7 @@ fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<App>) -> rqu
                     "Convex syscalls are only available while a Convex function runs",
                 )),
                 Some(Ok(text)) => Ok(text),
-                Some(Err(e)) if e.fatal => {
+                Some(Err(e)) if e.is_internal() => {
                     let msg = e.message.clone();
                     s.set_fatal(e);
                     Err(Exception::throw_internal(&ctx, &msg))
@@ -1078,10 +1078,10 @@ fn run_loop<'js>(
             };
         };
         let answer =
-            shared.call_host(|h| h.async_syscall(&op, &args)).unwrap_or_else(|| Err(HostError::fatal("no host")));
+            shared.call_host(|h| h.async_syscall(&op, &args)).unwrap_or_else(|| Err(HostError::internal("no host")));
         let settled = match answer {
             Ok(text) => resolve.call::<_, ()>((text,)),
-            Err(e) if e.fatal => {
+            Err(e) if e.is_internal() => {
                 let message = e.message.clone();
                 shared.set_fatal(e);
                 return Err(JsError::new(JsErrorKind::HostFatal, message));

@@ -22,9 +22,9 @@ use std::sync::Arc;
 
 use emvex_database::Database;
 use emvex_engine::{ActionHost, App, HostError, HttpRequest, Invocation, Isolate, Scope};
-use emvex_value::Value;
 use emvex_value::function::FunctionKind;
 use emvex_value::validator::argument_validation_error;
+use emvex_value::{ErrorClass, Value};
 use serde_json::{Value as Json, json};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
@@ -35,7 +35,7 @@ use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
 use crate::runner::{Failure, check_arguments, check_returns, js_failure, parse_result};
-use crate::syscalls::function_address;
+use crate::syscalls::{developer, function_address};
 use crate::{CallError, CallRequest, CallResponse, HttpActionResponse, Job};
 
 /// A syscall of an action that must run on the main worker (it writes through the single
@@ -253,19 +253,6 @@ struct Host {
     logs: Rc<RefCell<Vec<String>>>,
 }
 
-fn developer(message: String) -> HostError {
-    HostError { message, data: None, fatal: false }
-}
-
-fn failure_to_host(failure: Failure) -> HostError {
-    match failure {
-        Failure::Developer { message, data, .. } => {
-            HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false }
-        }
-        Failure::Internal(message) => HostError { message, data: None, fatal: false },
-    }
-}
-
 impl ActionHost for Host {
     fn syscall(&self, op: &str, _args_json: &str) -> Result<String, HostError> {
         Err(developer(format!("Unknown operation {op}")))
@@ -312,10 +299,11 @@ async fn dispatch(
             logs.borrow_mut().extend(response.log_lines);
             match response.outcome {
                 Ok(value) => Ok(value.to_convex_json().to_string()),
-                Err(CallError::Function { message, data }) => {
-                    Err(HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false })
+                Err(CallError::Developer { message, data }) => {
+                    Err(HostError { message, data: data.map(|d| d.to_convex_json()), class: ErrorClass::Developer })
                 }
-                Err(CallError::BadRequest { message, .. } | CallError::Internal { message }) => Err(developer(message)),
+                Err(CallError::BadRequest { message, .. }) => Err(developer(message)),
+                Err(CallError::Internal { message }) => Err(HostError::internal(message)),
             }
         }
         "1.0/actions/action" => {
@@ -323,7 +311,7 @@ async fn dispatch(
             let request = ActionRequest { component: target.component, path: target.path, args: vec![call_args()?] };
             let (result, lines) = Box::pin(run(env, &request)).await;
             logs.borrow_mut().extend(lines);
-            result.map(|v| v.to_convex_json().to_string()).map_err(failure_to_host)
+            result.map(|v| v.to_convex_json().to_string()).map_err(HostError::from)
         }
         "1.0/actions/schedule" => env.syscall_main(component, action_path, "1.0/schedule", args_json).await,
         "1.0/actions/cancel_job" => env.syscall_main(component, action_path, "1.0/cancel_job", args_json).await,

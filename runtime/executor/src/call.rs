@@ -62,7 +62,7 @@ fn execute_inner(
     let component = match request.component_path.as_deref().filter(|c| !c.is_empty()) {
         Some(component) if request.admin => {
             if components.instance(component).is_none() {
-                return Err(CallError::function(format!(
+                return Err(CallError::developer(format!(
                     "Component \"{component}\" not found: this app has no component with that path."
                 )));
             }
@@ -75,7 +75,7 @@ fn execute_inner(
     if let Some(expected) = request.kind
         && expected != info.kind
     {
-        return Err(CallError::function(format!(
+        return Err(CallError::developer(format!(
             "Trying to execute {} as {}, but it is defined as {}.",
             path.canonical(),
             expected.title(),
@@ -126,11 +126,11 @@ fn resolve<'r>(
 ) -> Result<&'r FunctionInfo, CallError> {
     match components.function(component, path) {
         Some(info) if admin || info.visibility == Visibility::Public => Ok(info),
-        _ if admin => Err(CallError::function(format!(
+        _ if admin => Err(CallError::developer(format!(
             "Could not find function for '{}'. Check the function name and that the file exports it.",
             path.stripped()
         ))),
-        _ => Err(CallError::function(format!(
+        _ => Err(CallError::developer(format!(
             "Could not find public function for '{}'. Did you forget to run `npx convex dev` or `npx convex deploy`?",
             path.stripped()
         ))),
@@ -140,7 +140,7 @@ fn resolve<'r>(
 pub(crate) fn call_error(failure: Failure) -> CallError {
     let message = failure.full_message();
     match failure {
-        Failure::Developer { data, .. } => CallError::Function { message, data },
+        Failure::Developer { data, .. } => CallError::Developer { message, data },
         Failure::Internal(_) => CallError::Internal { message },
     }
 }
@@ -158,7 +158,7 @@ fn decode_args(args: &Json) -> Result<Vec<Value>, CallError> {
     }
     positional
         .into_iter()
-        .map(|a| Value::from_convex_json(a).map_err(|e| CallError::function(argument_validation_error(e.message))))
+        .map(|a| Value::from_convex_json(a).map_err(|e| CallError::developer(argument_validation_error(e.message))))
         .collect()
 }
 
@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn malformed_convex_json_is_an_argument_error() {
         let err = decode_args(&json!([{"$bad": 1}])).unwrap_err();
-        let CallError::Function { message, .. } = err else { panic!("expected a function error") };
+        let CallError::Developer { message, .. } = err else { panic!("expected a function error") };
         assert!(message.starts_with("ArgumentValidationError: "), "{message}");
     }
 }

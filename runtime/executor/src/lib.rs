@@ -126,20 +126,22 @@ pub struct CallResponse {
     pub log_lines: Vec<String>,
 }
 
-/// A failed call.
+/// A failed call: a developer error (a bad request, or the function's own error) or an
+/// internal one.
 #[derive(Clone, Debug)]
 pub enum CallError {
     /// The request itself is malformed (HTTP 400 with `{code, message}`).
     BadRequest { code: &'static str, message: String },
-    /// The function failed, or could not be run: Convex reports these as function errors.
-    Function { message: String, data: Option<Value> },
-    /// A failure of emvex itself (storage, engine); HTTP 500.
+    /// The function failed, or could not be run (an [`emvex_value::ErrorClass::Developer`] error): Convex
+    /// reports these as function errors.
+    Developer { message: String, data: Option<Value> },
+    /// A failure of emvex itself (storage, engine; an [`emvex_value::ErrorClass::Internal`] error); HTTP 500.
     Internal { message: String },
 }
 
 impl CallError {
-    pub(crate) fn function(message: String) -> CallError {
-        CallError::Function { message, data: None }
+    pub(crate) fn developer(message: String) -> CallError {
+        CallError::Developer { message, data: None }
     }
 
     pub(crate) fn internal(message: String) -> CallError {

@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use emvex_component::{InstanceTx, NativeComponent, NativeError, NativeHost};
 use emvex_engine::{DefinitionId, HostError};
-use emvex_value::Value;
 use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
+use emvex_value::{ErrorClass, Value};
 
 use crate::StartError;
 use crate::components::{Definition, Implementation};
@@ -88,10 +88,12 @@ impl NativeHost for Bridge<'_, '_> {
     }
 }
 
+/// A syscall host error as a native error of the same class.
 fn native_error(e: HostError) -> NativeError {
-    if e.fatal {
-        NativeError::Internal(e.message)
-    } else {
-        NativeError::Developer { message: e.message, data: e.data.and_then(|d| Value::from_convex_json(&d).ok()) }
+    match e.class {
+        ErrorClass::Internal => NativeError::Internal(e.message),
+        ErrorClass::Developer => {
+            NativeError::Developer { message: e.message, data: e.data.and_then(|d| Value::from_convex_json(&d).ok()) }
+        }
     }
 }

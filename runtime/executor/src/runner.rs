@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use emvex_component::NativeError;
 use emvex_database::{Database, Transaction};
-use emvex_engine::{Invocation, JsError};
+use emvex_engine::{HostError, Invocation, JsError};
+use emvex_value::ErrorClass;
 use emvex_value::Value;
 use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
@@ -45,13 +47,35 @@ pub(crate) struct NewJob {
     pub scheduled_ms: f64,
 }
 
-/// Why a function failed.
+/// Why a function failed: a [`ErrorClass::Developer`] or an [`ErrorClass::Internal`] error.
 #[derive(Clone, Debug)]
 pub(crate) enum Failure {
     /// The function threw, or its arguments/return value were invalid: reported to the caller.
     Developer { message: String, stack: Option<String>, data: Option<Value> },
     /// emvex itself failed (storage, engine).
     Internal(String),
+}
+
+/// A failed nested call, as the calling function's syscall sees it (same class).
+impl From<Failure> for HostError {
+    fn from(failure: Failure) -> HostError {
+        match failure {
+            Failure::Developer { message, data, .. } => {
+                HostError { message, data: data.map(|d| d.to_convex_json()), class: ErrorClass::Developer }
+            }
+            Failure::Internal(message) => HostError::internal(message),
+        }
+    }
+}
+
+/// A native function's failure (same class).
+impl From<NativeError> for Failure {
+    fn from(error: NativeError) -> Failure {
+        match error {
+            NativeError::Developer { message, data } => Failure::Developer { message, stack: None, data },
+            NativeError::Internal(message) => Failure::Internal(message),
+        }
+    }
 }
 
 impl Failure {
@@ -182,10 +206,7 @@ impl FunctionRunner {
         };
         let result = match result {
             Ok(value) => check_returns(info, &value, &tx.table_names(component)).map(|()| value),
-            Err(emvex_component::NativeError::Developer { message, data }) => {
-                Err(Failure::Developer { message, stack: None, data })
-            }
-            Err(emvex_component::NativeError::Internal(message)) => Err(Failure::Internal(message)),
+            Err(error) => Err(error.into()),
         };
         Execution { result, log_lines, new_jobs }
     }

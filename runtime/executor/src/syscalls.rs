@@ -3,13 +3,14 @@
 //!
 //! Invariants: every op acts on the current component's namespace and the current transaction;
 //! async ops are answered in the order the engine hands them over (FIFO); developer errors come
-//! back as catchable `HostError`s with Convex's texts, storage failures as fatal ones; queries
+//! back as catchable `HostError`s with Convex's texts, storage failures as internal ones; queries
 //! never write; at most one `paginate()` per execution.
 
 use std::collections::BTreeMap;
 
 use emvex_database::{DbError, Document, PageRequest, Transaction};
 use emvex_engine::{Host, HostError};
+use emvex_value::ErrorClass;
 use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value, maybe_value_from_convex_json};
@@ -18,7 +19,7 @@ use serde_json::{Value as Json, json};
 use crate::components::Target;
 use crate::path::{FunctionAddress, PathError, UdfPath, encode_handle};
 use crate::registry::FunctionInfo;
-use crate::runner::{Failure, FunctionRunner, NewJob};
+use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{SCHEDULED_FUNCTIONS, TARGET_FIELD, state};
 
 /// At most this many functions may be scheduled by one mutation (spec §3.9).
@@ -407,16 +408,9 @@ impl<'a> TransactionHost<'a> {
             NestedCall::Query => self.runner.run(self.tx, &target.component, info, &[args], self.now_ms, depth),
         };
         self.nested_logs.extend(execution.log_lines);
-        match execution.result {
-            Ok(value) => {
-                self.new_jobs.extend(execution.new_jobs);
-                Ok(value)
-            }
-            Err(Failure::Developer { message, data, .. }) => {
-                Err(HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false })
-            }
-            Err(Failure::Internal(message)) => Err(HostError { message, data: None, fatal: true }),
-        }
+        let value = execution.result?;
+        self.new_jobs.extend(execution.new_jobs);
+        Ok(value)
     }
 
     /// `1.0/cancel_job` as JS calls it: `{id}`.
@@ -623,11 +617,12 @@ fn patch_arg(json: &Json) -> Result<BTreeMap<String, Option<Value>>, HostError> 
 
 /// A catchable developer error.
 pub(crate) fn developer(message: String) -> HostError {
-    HostError { message, data: None, fatal: false }
+    HostError::developer(message)
 }
 
-/// Database errors are developer errors, except failures of the storage itself, which end the
-/// execution.
+/// Database errors are developer errors, except failures of the storage itself, which are
+/// internal and end the execution.
 pub(crate) fn db_error(e: DbError) -> HostError {
-    HostError { fatal: e.code == "StorageError", message: e.message, data: e.data }
+    let class = if e.code == "StorageError" { ErrorClass::Internal } else { ErrorClass::Developer };
+    HostError { class, message: e.message, data: e.data }
 }

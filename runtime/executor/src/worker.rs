@@ -36,7 +36,7 @@ use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{self, JobKey, Scheduler};
-use crate::syscalls::TransactionHost;
+use crate::syscalls::{TransactionHost, db_error};
 use crate::{CallError, CallResponse, Job, StartError, worker_gone};
 
 /// Due scheduled jobs run this many to a transaction (one commit per batch).
@@ -195,7 +195,7 @@ fn handle_syscall(shared: &Shared, job: SyscallJob) {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut worker = shared.borrow_mut();
         let Worker { runner, scheduler, .. } = &mut *worker;
-        let mut tx = runner.db.begin_mutation().map_err(|e| emvex_engine::HostError::developer(e.message))?;
+        let mut tx = runner.db.begin_mutation().map_err(db_error)?;
         let (result, new_jobs) = {
             let mut host = TransactionHost::new(
                 &mut tx,
@@ -210,7 +210,7 @@ fn handle_syscall(shared: &Shared, job: SyscallJob) {
             (result, std::mem::take(&mut host.new_jobs))
         };
         let text = result?;
-        tx.commit().map_err(|e| emvex_engine::HostError::developer(e.message))?;
+        tx.commit().map_err(db_error)?;
         scheduler.add(new_jobs);
         Ok(text)
     }));

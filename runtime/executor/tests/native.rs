@@ -266,7 +266,7 @@ fn call(executor: &Executor, path: &str, args: serde_json::Value) -> Result<serd
     match response.outcome {
         Ok(value) => Ok(value.to_convex_json()),
         Err(
-            CallError::Function { message, .. }
+            CallError::Developer { message, .. }
             | CallError::Internal { message }
             | CallError::BadRequest { message, .. },
         ) => Err(message),

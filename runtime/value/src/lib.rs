@@ -24,7 +24,7 @@ mod test_strategies;
 pub mod validator;
 mod value;
 
-pub use error::ValueError;
+pub use error::{ErrorClass, ValueError};
 pub use value::{Object, Value, compare_maybe, maybe_value_from_convex_json};
 
 /// Standard base64 (with `=` padding), the encoding Convex uses for `$integer`, `$float`
