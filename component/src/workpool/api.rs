@@ -55,6 +55,7 @@ fn config() -> Json {
 
 /// The fields of one enqueued item (`lib.enqueue` minus `config`, and `lib.enqueueBatch`'s items).
 fn item_fields() -> Vec<(&'static str, Json, bool)> {
+    use FunctionKind::{Action, Mutation, Query};
     let kinds = literals(&["success", "failed", "canceled"]);
     let on_complete = object(&[
         ("fnHandle", string(), false),
@@ -65,7 +66,7 @@ fn item_fields() -> Vec<(&'static str, Json, bool)> {
         ("fnHandle", string(), false),
         ("fnName", string(), false),
         ("fnArgs", any(), false),
-        ("fnType", literals(&["action", "mutation", "query"]), false),
+        ("fnType", literals(&[Action, Mutation, Query].map(FunctionKind::as_str)), false),
         ("runAt", number(), false),
         ("onComplete", on_complete, true),
         ("retryBehavior", retry_behavior(), true),
