@@ -294,7 +294,7 @@ fn run(args: RunArgs) -> ExitCode {
             println!("{text}");
             ExitCode::SUCCESS
         }
-        Err(CallError::Function { message, data }) => {
+        Err(CallError::Developer { message, data }) => {
             eprintln!("{message}");
             if let Some(data) = data {
                 eprintln!("ConvexError data: {}", data.to_convex_json());

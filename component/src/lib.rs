@@ -35,6 +35,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use emvex_database::{DbError, Document, PageRequest, PageResult, Query, Transaction};
+use emvex_value::function::{FunctionKind, Visibility};
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 
@@ -60,13 +61,6 @@ impl std::fmt::Debug for NativeDefinition {
     }
 }
 
-/// The kinds of function a native component answers (actions stay in JavaScript).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NativeKind {
-    Query,
-    Mutation,
-}
-
 /// One function a native component exports.
 #[derive(Clone, Debug)]
 pub struct NativeFunction {
@@ -74,10 +68,11 @@ pub struct NativeFunction {
     pub module: String,
     /// Export name (`enqueue`).
     pub name: String,
-    pub kind: NativeKind,
+    /// A query or a mutation (actions stay in JavaScript).
+    pub kind: FunctionKind,
     /// Public functions are reachable from the parent (`components.x.lib.enqueue`); internal
     /// ones only by handle or from inside the component.
-    pub public: bool,
+    pub visibility: Visibility,
     /// Argument validator as `exportArgs()` JSON (`{"type":"object",…}` or `{"type":"any"}`).
     pub args_json: String,
     /// Return validator as `exportReturns()` JSON, or `null`.
@@ -158,7 +153,7 @@ pub struct NativeCall<'a> {
     pub env: &'a BTreeMap<String, String>,
     pub module: &'a str,
     pub name: &'a str,
-    pub kind: NativeKind,
+    pub kind: FunctionKind,
     /// The single argument object, already validated.
     pub args: Value,
     /// The transaction's frozen time, ms since the epoch.
@@ -173,7 +168,8 @@ pub trait NativeHost {
     /// Runs a query or mutation by address (a `function://` handle, or `module:name` inside
     /// this instance) as a nested call: a mutation runs in a savepoint that is rolled back if
     /// it fails.
-    fn run_function(&mut self, address: &str, kind: NativeKind, args: Value) -> Result<Value, NativeError>;
+    /// `kind` is the callee's: a query or a mutation.
+    fn run_function(&mut self, address: &str, kind: FunctionKind, args: Value) -> Result<Value, NativeError>;
     /// Schedules a function by address at `at_ms` (ms since the epoch); the job lives in this
     /// instance's `_scheduled_functions` and exists only if the transaction commits.
     fn schedule(&mut self, address: &str, at_ms: f64, args: Value) -> Result<DocumentId, NativeError>;
@@ -253,7 +249,7 @@ impl<'a> InstanceTx<'a> {
     }
 }
 
-/// Why a native call failed.
+/// Why a native call failed: its variants are the two classes of `emvex_value::ErrorClass`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum NativeError {
     /// A developer-facing error (bad input, a failed callee), catchable by the caller; `data`

@@ -5,7 +5,9 @@
 
 use serde_json::{Value as Json, json};
 
-use crate::{NativeFunction, NativeKind};
+use emvex_value::function::{FunctionKind, Visibility};
+
+use crate::NativeFunction;
 
 use super::store::{BY_STATE, GLOBALS, LOG_LEVELS, WORK};
 
@@ -53,6 +55,7 @@ fn config() -> Json {
 
 /// The fields of one enqueued item (`lib.enqueue` minus `config`, and `lib.enqueueBatch`'s items).
 fn item_fields() -> Vec<(&'static str, Json, bool)> {
+    use FunctionKind::{Action, Mutation, Query};
     let kinds = literals(&["success", "failed", "canceled"]);
     let on_complete = object(&[
         ("fnHandle", string(), false),
@@ -63,19 +66,19 @@ fn item_fields() -> Vec<(&'static str, Json, bool)> {
         ("fnHandle", string(), false),
         ("fnName", string(), false),
         ("fnArgs", any(), false),
-        ("fnType", literals(&["action", "mutation", "query"]), false),
+        ("fnType", literals(&[Action, Mutation, Query].map(FunctionKind::as_str)), false),
         ("runAt", number(), false),
         ("onComplete", on_complete, true),
         ("retryBehavior", retry_behavior(), true),
     ]
 }
 
-fn function(module: &str, name: &str, kind: NativeKind, public: bool, args: Json) -> NativeFunction {
+fn function(module: &str, name: &str, kind: FunctionKind, args: Json) -> NativeFunction {
     NativeFunction {
         module: module.into(),
         name: name.into(),
         kind,
-        public,
+        visibility: Visibility::Public,
         args_json: args.to_string(),
         returns_json: "null".into(),
     }
@@ -83,7 +86,7 @@ fn function(module: &str, name: &str, kind: NativeKind, public: bool, args: Json
 
 /// Every function the native workpool answers.
 pub fn functions() -> Vec<NativeFunction> {
-    use NativeKind::{Mutation, Query};
+    use FunctionKind::{Mutation, Query};
     let mut enqueue = item_fields();
     enqueue.push(("config", config(), false));
     let batch = object(&[
@@ -91,25 +94,18 @@ pub fn functions() -> Vec<NativeFunction> {
         ("config", config(), false),
     ]);
     vec![
-        function("lib", "enqueue", Mutation, true, object(&enqueue)),
-        function("lib", "enqueueBatch", Mutation, true, batch),
-        function("lib", "cancel", Mutation, true, object(&[("id", work_id(), false), ("logLevel", log_level(), true)])),
+        function("lib", "enqueue", Mutation, object(&enqueue)),
+        function("lib", "enqueueBatch", Mutation, batch),
+        function("lib", "cancel", Mutation, object(&[("id", work_id(), false), ("logLevel", log_level(), true)])),
         function(
             "lib",
             "cancelAll",
             Mutation,
-            true,
             object(&[("logLevel", log_level(), true), ("before", number(), true), ("limit", number(), true)]),
         ),
-        function("lib", "status", Query, true, object(&[("id", work_id(), false)])),
-        function(
-            "lib",
-            "statusBatch",
-            Query,
-            true,
-            object(&[("ids", json!({"type": "array", "value": work_id()}), false)]),
-        ),
-        function("config", "update", Mutation, true, config()),
+        function("lib", "status", Query, object(&[("id", work_id(), false)])),
+        function("lib", "statusBatch", Query, object(&[("ids", json!({"type": "array", "value": work_id()}), false)])),
+        function("config", "update", Mutation, config()),
     ]
 }
 
@@ -140,8 +136,11 @@ mod tests {
 
     #[test]
     fn the_public_surface_is_upstreams() {
-        let public: Vec<String> =
-            functions().iter().filter(|f| f.public).map(|f| format!("{}:{}", f.module, f.name)).collect();
+        let public: Vec<String> = functions()
+            .iter()
+            .filter(|f| f.visibility == Visibility::Public)
+            .map(|f| format!("{}:{}", f.module, f.name))
+            .collect();
         assert_eq!(
             public,
             [

@@ -7,11 +7,12 @@
 //! transaction; a drive never throws for one bad row (a work item whose target cannot run
 //! fails that attempt instead).
 
+use emvex_value::function::FunctionKind;
 use emvex_value::{Object, Value};
 use rand::Rng;
 use serde_json::json;
 
-use crate::{ActionOutcome, ActionStart, NativeError, NativeKind, Progress};
+use crate::{ActionOutcome, ActionStart, NativeError, Progress};
 
 use super::Pool;
 use super::store::{self, Globals, RunAt, Work, number, string};
@@ -76,7 +77,7 @@ impl Pool<'_> {
             for doc in due {
                 let work = Work::from_doc(doc);
                 handled += 1;
-                if work.fn_type() == "action" {
+                if kind_of(&work) == FunctionKind::Action {
                     progress.actions.push(self.start_action(&globals, &work)?);
                     free -= 1;
                 } else {
@@ -134,8 +135,7 @@ impl Pool<'_> {
     /// are rolled back to its savepoint), and completes it.
     fn run_inline(&mut self, globals: &Globals, work: Work) -> Result<(), NativeError> {
         self.started_event(globals, &work);
-        let kind = if work.fn_type() == "query" { NativeKind::Query } else { NativeKind::Mutation };
-        let result = self.host.run_function(work.fn_handle(), kind, work.fn_args());
+        let result = self.host.run_function(work.fn_handle(), kind_of(&work), work.fn_args());
         if let Err(NativeError::Developer { message, .. }) = &result {
             self.log(globals, "ERROR", format!("{} failed: {message}", work.fn_name()));
         }
@@ -250,7 +250,7 @@ impl Pool<'_> {
         }
         args.insert("result".into(), result);
         let args = Value::Object(args);
-        match self.host.run_function(&handle, NativeKind::Mutation, args.clone()) {
+        match self.host.run_function(&handle, FunctionKind::Mutation, args.clone()) {
             Ok(_) => Ok(()),
             Err(NativeError::Developer { message, .. }) => {
                 self.log(
@@ -313,6 +313,12 @@ fn result_value(attempt: &Attempt) -> (&'static str, Value) {
     };
     result.insert("kind".into(), Value::String(kind.into()));
     (kind, Value::Object(result))
+}
+
+/// What an item runs: its `fnType` (one of `action`, `mutation`, `query`, checked by the
+/// enqueue validator).
+fn kind_of(work: &Work) -> FunctionKind {
+    FunctionKind::parse(work.fn_type()).unwrap_or(FunctionKind::Action)
 }
 
 #[cfg(test)]

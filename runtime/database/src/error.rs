@@ -10,17 +10,8 @@
 //! [`ErrorClass::Developer`], caused by the request. Callers decide with
 //! [`DbError::is_internal`], never by comparing codes.
 
+pub use emvex_value::ErrorClass;
 use emvex_value::ValueError;
-
-/// Who is at fault for an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The request was invalid (bad arguments, limits, schema, missing document, …): the
-    /// developer's error, reported to the function, catchable.
-    Developer,
-    /// emvex itself failed (storage, I/O, corruption): ends the function.
-    Internal,
-}
 
 /// A database error: stable `code`, human `message`, optional ConvexError `data`, class.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

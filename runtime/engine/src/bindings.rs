@@ -48,7 +48,7 @@ pub(crate) fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<A
                     "Convex syscalls are only available while a Convex function runs",
                 )),
                 Some(Ok(text)) => Ok(text),
-                Some(Err(e)) if e.fatal => {
+                Some(Err(e)) if e.is_internal() => {
                     let msg = e.message.clone();
                     s.set_fatal(e);
                     Err(Exception::throw_internal(&ctx, &msg))

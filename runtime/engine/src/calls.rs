@@ -228,10 +228,10 @@ fn run_loop<'js>(
             };
         };
         let answer =
-            shared.call_host(|h| h.async_syscall(&op, &args)).unwrap_or_else(|| Err(HostError::fatal("no host")));
+            shared.call_host(|h| h.async_syscall(&op, &args)).unwrap_or_else(|| Err(HostError::internal("no host")));
         let settled = match answer {
             Ok(text) => resolve.call::<_, ()>((text,)),
-            Err(e) if e.fatal => {
+            Err(e) if e.is_internal() => {
                 let message = e.message.clone();
                 shared.set_fatal(e);
                 return Err(JsError::new(JsErrorKind::HostFatal, message));

@@ -165,12 +165,8 @@ impl Isolate {
                             .map(|(name, kind, vis, args_json, returns_json)| AnalyzedFunction {
                                 module: entry.module.clone(),
                                 line: rec.export_lines.get(&name).copied(),
-                                kind: match kind.as_str() {
-                                    "query" => FunctionKind::Query,
-                                    "mutation" => FunctionKind::Mutation,
-                                    _ => FunctionKind::Action,
-                                },
-                                visibility: if vis == "internal" { Visibility::Internal } else { Visibility::Public },
+                                kind: FunctionKind::parse(&kind).unwrap_or(FunctionKind::Action),
+                                visibility: Visibility::parse(&vis).unwrap_or(Visibility::Public),
                                 name,
                                 args_json,
                                 returns_json,

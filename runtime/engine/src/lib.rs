@@ -61,6 +61,8 @@ use std::time::Duration;
 
 pub use app::{App, LoadStats};
 pub use definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition, component_modules};
+pub use emvex_value::ErrorClass;
+pub use emvex_value::function::{FunctionKind, Visibility};
 pub use isolate::{Isolate, Scope};
 
 /// Options for [`App::load`].
@@ -140,29 +142,6 @@ pub struct AnalyzedFunction {
     pub line: Option<u32>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FunctionKind {
-    Query,
-    Mutation,
-    Action,
-}
-
-impl FunctionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FunctionKind::Query => "query",
-            FunctionKind::Mutation => "mutation",
-            FunctionKind::Action => "action",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Visibility {
-    Public,
-    Internal,
-}
-
 /// One call of a registered function.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -194,7 +173,7 @@ pub trait Host {
 
 /// Answers an action's syscalls. Several syscalls of one action may be in flight at once.
 ///
-/// Every error (fatal or not) of an action's syscall reaches JS as a catchable error: a
+/// Every error (developer or internal) of an action's syscall reaches JS as a catchable error: a
 /// rejected promise for `async_syscall` (with `data` set when present), a thrown `Error` for
 /// `syscall`. A returned future may be dropped before it completes (the action ended without
 /// awaiting it, hit its time limit, or its own future was dropped), so it must be cancel-safe.
@@ -214,24 +193,28 @@ pub trait ActionHost {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, HostError>>>>;
 }
 
-/// A failed syscall. Non-fatal errors become catchable JS `Error`s (with `data` set from
-/// `data` when present); fatal ones abort the execution.
+/// A failed syscall. Developer errors become catchable JS `Error`s (with `data` set from
+/// `data` when present); internal ones abort a query or mutation (an action can catch both).
 #[derive(Debug, Clone)]
 pub struct HostError {
     pub message: String,
     /// Convex JSON of a ConvexError's data (set as the JS error's parsed `data`).
     pub data: Option<serde_json::Value>,
-    pub fatal: bool,
+    pub class: ErrorClass,
 }
 
 impl HostError {
     /// A catchable developer error.
     pub fn developer(message: impl Into<String>) -> Self {
-        HostError { message: message.into(), data: None, fatal: false }
+        HostError { message: message.into(), data: None, class: ErrorClass::Developer }
     }
-    /// An error that aborts the execution.
-    pub fn fatal(message: impl Into<String>) -> Self {
-        HostError { message: message.into(), data: None, fatal: true }
+    /// An internal error: it aborts the execution.
+    pub fn internal(message: impl Into<String>) -> Self {
+        HostError { message: message.into(), data: None, class: ErrorClass::Internal }
+    }
+    /// Whether it aborts a query or mutation.
+    pub fn is_internal(&self) -> bool {
+        self.class == ErrorClass::Internal
     }
 }
 
@@ -316,7 +299,7 @@ pub enum JsErrorKind {
     OutOfMemory,
     /// The native stack limit was hit (deep recursion).
     StackOverflow,
-    /// The host returned a fatal error.
+    /// The host returned an internal error ([`HostError::is_internal`]).
     HostFatal,
     /// An engine-side problem (unknown function, wrong kind, unsupported feature, ...).
     Internal,

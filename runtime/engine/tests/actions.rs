@@ -15,8 +15,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    ActionHost, App, EngineOptions, FunctionKind, Host, HostError, HttpOutcome, HttpRequest, Invocation, Isolate,
-    JsErrorKind, Limits, Outcome,
+    ActionHost, App, EngineOptions, ErrorClass, FunctionKind, Host, HostError, HttpOutcome, HttpRequest, Invocation,
+    Isolate, JsErrorKind, Limits, Outcome,
 };
 use serde_json::{Value, json};
 
@@ -77,7 +77,7 @@ impl Host for NoData {
 
 impl ActionHost for TestHost {
     fn syscall(&self, op: &str, _args_json: &str) -> Result<String, HostError> {
-        Err(HostError::fatal(format!("no sync op {op} here")))
+        Err(HostError::internal(format!("no sync op {op} here")))
     }
 
     fn async_syscall(&self, op: String, args_json: String) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
@@ -88,7 +88,7 @@ impl ActionHost for TestHost {
             tokio::time::sleep(Duration::from_millis(1)).await;
             match op.as_str() {
                 "1.0/actions/query" if args["args"]["fatal"] == json!(true) => {
-                    Err(HostError::fatal("database on fire"))
+                    Err(HostError::internal("database on fire"))
                 }
                 "1.0/actions/query" if args["name"] == json!("limits:ok") => {
                     let iso = iso.expect("isolate alive");
@@ -101,7 +101,7 @@ impl ActionHost for TestHost {
                 "1.0/actions/mutation" if args["args"]["author"] == json!("fail") => Err(HostError {
                     message: "insert refused".into(),
                     data: Some(json!({"code": "REFUSED"})),
-                    fatal: false,
+                    class: ErrorClass::Developer,
                 }),
                 "1.0/actions/mutation" => Ok("null".into()),
                 "1.0/storageStore" => {

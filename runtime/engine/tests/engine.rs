@@ -9,8 +9,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    App, EngineOptions, FunctionKind, Host, HostError, Invocation, Isolate, JsErrorKind, Limits, LoadError, Outcome,
-    Visibility,
+    App, EngineOptions, ErrorClass, FunctionKind, Host, HostError, Invocation, Isolate, JsErrorKind, Limits, LoadError,
+    Outcome, Visibility,
 };
 use serde_json::{Value, json};
 
@@ -67,10 +67,10 @@ impl Host for FakeHost {
                         return Err(HostError {
                             message: "insert refused".into(),
                             data: Some(json!({ "code": "REFUSED" })),
-                            fatal: false,
+                            class: ErrorClass::Developer,
                         });
                     }
-                    Some("fatal") => return Err(HostError::fatal("storage is on fire")),
+                    Some("fatal") => return Err(HostError::internal("storage is on fire")),
                     _ => {}
                 }
                 let id = format!("id{}", self.docs.len());
@@ -645,7 +645,7 @@ impl Host for NestedHost {
         self.seen.push(name.clone());
         let inv = invocation(FunctionKind::Query, &name, &format!("[{}]", args["args"]));
         let out = self.nested.invoke(&inv, &mut self.nested_host);
-        out.result.map_err(|e| HostError { message: e.message, data: e.data, fatal: false })
+        out.result.map_err(|e| HostError { message: e.message, data: e.data, class: ErrorClass::Developer })
     }
 }
 

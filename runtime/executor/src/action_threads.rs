@@ -27,10 +27,10 @@ use crate::runner::Failure;
 use crate::{HttpJob, StartError};
 
 /// What to do with an action's outcome, on the thread that ran it.
-pub type ActionReply = Box<dyn FnOnce(&ActionEnv, Result<Value, Failure>, Vec<String>) + Send>;
+pub(crate) type ActionReply = Box<dyn FnOnce(&ActionEnv, Result<Value, Failure>, Vec<String>) + Send>;
 
 /// Work for a JS thread.
-pub enum ActionTask {
+pub(crate) enum ActionTask {
     /// Run an action and hand its outcome and console lines to `reply`.
     Run { request: ActionRequest, reply: ActionReply },
     /// Run the app's HTTP router on one request.
@@ -44,19 +44,19 @@ struct Lane {
 }
 
 /// The receiving end of a lane, handed to the thread that serves it.
-pub struct LaneReceiver {
+pub(crate) struct LaneReceiver {
     tasks: UnboundedReceiver<ActionTask>,
     in_flight: Arc<AtomicUsize>,
 }
 
 /// Hands actions to the JS threads.
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     lanes: Vec<Lane>,
 }
 
 impl Dispatcher {
     /// A dispatcher over `threads` lanes (at least one), with their receiving ends.
-    pub fn new(threads: usize) -> (Arc<Dispatcher>, Vec<LaneReceiver>) {
+    pub(crate) fn new(threads: usize) -> (Arc<Dispatcher>, Vec<LaneReceiver>) {
         let mut lanes = Vec::new();
         let mut receivers = Vec::new();
         for _ in 0..threads.max(1) {
@@ -69,7 +69,7 @@ impl Dispatcher {
     }
 
     /// Queues `task` on the least busy lane.
-    pub fn dispatch(&self, task: ActionTask) {
+    pub(crate) fn dispatch(&self, task: ActionTask) {
         let lane = self
             .lanes
             .iter()
@@ -89,14 +89,10 @@ impl Dispatcher {
             }
         }
     }
-
-    pub fn threads(&self) -> usize {
-        self.lanes.len()
-    }
 }
 
 /// Serves one lane on the current `LocalSet` until the dispatcher is dropped.
-pub async fn serve(env: Env, mut lane: LaneReceiver) {
+pub(crate) async fn serve(env: Env, mut lane: LaneReceiver) {
     while let Some(task) = lane.tasks.recv().await {
         let env = env.clone();
         let in_flight = lane.in_flight.clone();
@@ -117,7 +113,7 @@ pub async fn serve(env: Env, mut lane: LaneReceiver) {
 }
 
 /// Starts a JS thread that serves `lane` (threads 1..N).
-pub fn spawn_thread(
+pub(crate) fn spawn_thread(
     index: usize,
     app: Arc<App>,
     components: Arc<Components>,

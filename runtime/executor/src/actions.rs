@@ -21,9 +21,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use emvex_database::Database;
-use emvex_engine::{ActionHost, App, FunctionKind, HostError, HttpRequest, Invocation, Isolate, Scope};
-use emvex_value::Value;
-use emvex_value::validator::{Validator, check_args};
+use emvex_engine::{ActionHost, App, HostError, HttpRequest, Invocation, Isolate, Scope};
+use emvex_value::function::FunctionKind;
+use emvex_value::validator::argument_validation_error;
+use emvex_value::{ErrorClass, Value};
 use serde_json::{Value as Json, json};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
@@ -32,13 +33,14 @@ use crate::call::now_ms;
 use crate::components::{Components, Target};
 use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
-use crate::registry::kind_title;
-use crate::runner::{Failure, js_failure};
+use crate::registry::FunctionInfo;
+use crate::runner::{Failure, check_arguments, check_returns, js_failure, parse_result};
+use crate::syscalls::{developer, function_address};
 use crate::{CallError, CallRequest, CallResponse, HttpActionResponse, Job};
 
 /// A syscall of an action that must run on the main worker (it writes through the single
 /// writer): `op` answered as a mutation of `component` named `path` would answer it.
-pub struct SyscallJob {
+pub(crate) struct SyscallJob {
     pub component: String,
     pub path: UdfPath,
     pub op: String,
@@ -48,7 +50,7 @@ pub struct SyscallJob {
 
 /// How a JS thread reaches the main worker.
 #[derive(Clone)]
-pub struct MainHandle {
+pub(crate) struct MainHandle {
     pub jobs: UnboundedSender<Job>,
     pub syscalls: UnboundedSender<SyscallJob>,
 }
@@ -56,7 +58,7 @@ pub struct MainHandle {
 /// What one JS thread needs to run actions: the app and its component tree, the database (for
 /// snapshots), the main worker's channels, and one action isolate per instance, created on
 /// first use.
-pub struct ActionEnv {
+pub(crate) struct ActionEnv {
     app: Arc<App>,
     components: Arc<Components>,
     db: Database,
@@ -65,10 +67,16 @@ pub struct ActionEnv {
     pub print_logs: bool,
 }
 
-pub type Env = Rc<ActionEnv>;
+pub(crate) type Env = Rc<ActionEnv>;
 
 impl ActionEnv {
-    pub fn new(app: Arc<App>, components: Arc<Components>, db: Database, main: MainHandle, print_logs: bool) -> Env {
+    pub(crate) fn new(
+        app: Arc<App>,
+        components: Arc<Components>,
+        db: Database,
+        main: MainHandle,
+        print_logs: bool,
+    ) -> Env {
         Rc::new(ActionEnv { app, components, db, main, isolates: RefCell::default(), print_logs })
     }
 
@@ -122,7 +130,7 @@ impl ActionEnv {
     }
 
     /// Prints an action's console lines (and its error) under `emvex dev`.
-    pub fn print(&self, path: &UdfPath, lines: &[String], failure: Option<&Failure>) {
+    pub(crate) fn print(&self, path: &UdfPath, lines: &[String], failure: Option<&Failure>) {
         if self.print_logs {
             let path = path.stripped();
             for line in lines {
@@ -137,7 +145,7 @@ impl ActionEnv {
 
 /// An action to run: a function of an instance and its positional arguments.
 #[derive(Clone, Debug)]
-pub struct ActionRequest {
+pub(crate) struct ActionRequest {
     /// Instance path (`""` for the app).
     pub component: String,
     pub path: UdfPath,
@@ -146,16 +154,15 @@ pub struct ActionRequest {
 
 /// Runs an action to completion. Returns its value or failure, and its console lines
 /// (including those of the functions it called).
-pub async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Failure>, Vec<String>) {
+pub(crate) async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Failure>, Vec<String>) {
     let components = env.components.clone();
     let Some(info) = components.function(&request.component, &request.path) else {
         let message = format!("Could not find function for '{}'", request.path.stripped());
         return (Err(Failure::developer(message)), Vec::new());
     };
-    if let Err(failure) = with_table_names(env, &request.component, |tables| {
-        check_args(info.args.as_ref().unwrap_or(&Validator::Any), &request.args, tables)
-            .map_err(|e| Failure::developer(format!("ArgumentValidationError: {}", e.message)))
-    }) {
+    if let Err(failure) =
+        with_table_names(env, &request.component, |tables| check_arguments(info, &request.args, tables))
+    {
         return (Err(failure), Vec::new());
     }
     let isolate = match env.action_isolate(&request.component) {
@@ -182,13 +189,13 @@ pub async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Failure>,
     log_lines.extend(host.logs.take());
     let result = match outcome.result {
         Err(e) => Err(js_failure(e)),
-        Ok(text) => decode_result(env, &request.component, info.returns.as_ref(), &text),
+        Ok(text) => decode_result(env, &request.component, info, &text),
     };
     (result, log_lines)
 }
 
 /// Runs one HTTP action: the app's `convex/http.ts` router picks the handler.
-pub async fn run_http(env: &Env, request: HttpRequest) -> HttpActionResponse {
+pub(crate) async fn run_http(env: &Env, request: HttpRequest) -> HttpActionResponse {
     let method = request.method.clone();
     let route = url_path(&request.url).to_string();
     let isolate = match env.action_isolate("") {
@@ -217,17 +224,10 @@ fn url_path(url: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or("/")
 }
 
-fn decode_result(env: &Env, component: &str, returns: Option<&Validator>, text: &str) -> Result<Value, Failure> {
-    let json: Json =
-        serde_json::from_str(text).map_err(|e| Failure::Internal(format!("function result is not JSON: {e}")))?;
-    let value = Value::from_convex_json(&json)
-        .map_err(|e| Failure::developer(format!("Invalid return value: {}", e.message)))?;
-    if let Some(validator) = returns {
-        with_table_names(env, component, |tables| {
-            validator
-                .check(&value, tables)
-                .map_err(|e| Failure::developer(format!("ReturnsValidationError: {}", e.message)))
-        })?;
+fn decode_result(env: &Env, component: &str, info: &FunctionInfo, text: &str) -> Result<Value, Failure> {
+    let value = parse_result(text)?;
+    if info.returns.is_some() {
+        with_table_names(env, component, |tables| check_returns(info, &value, tables))?;
     }
     Ok(value)
 }
@@ -251,19 +251,6 @@ struct Host {
     path: UdfPath,
     /// Console lines of the queries, mutations and actions this action called.
     logs: Rc<RefCell<Vec<String>>>,
-}
-
-fn developer(message: String) -> HostError {
-    HostError { message, data: None, fatal: false }
-}
-
-fn failure_to_host(failure: Failure) -> HostError {
-    match failure {
-        Failure::Developer { message, data, .. } => {
-            HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false }
-        }
-        Failure::Internal(message) => HostError { message, data: None, fatal: false },
-    }
 }
 
 impl ActionHost for Host {
@@ -292,7 +279,7 @@ async fn dispatch(
         serde_json::from_str(args_json).map_err(|e| developer(format!("Invalid arguments for `{op}`: {e}")))?;
     let call_args = || {
         Value::from_convex_json(args.get("args").unwrap_or(&json!({})))
-            .map_err(|e| developer(format!("ArgumentValidationError: {}", e.message)))
+            .map_err(|e| developer(argument_validation_error(e.message)))
     };
     match op {
         "1.0/actions/query" | "1.0/actions/mutation" => {
@@ -312,10 +299,11 @@ async fn dispatch(
             logs.borrow_mut().extend(response.log_lines);
             match response.outcome {
                 Ok(value) => Ok(value.to_convex_json().to_string()),
-                Err(CallError::Function { message, data }) => {
-                    Err(HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false })
+                Err(CallError::Developer { message, data }) => {
+                    Err(HostError { message, data: data.map(|d| d.to_convex_json()), class: ErrorClass::Developer })
                 }
-                Err(CallError::BadRequest { message, .. } | CallError::Internal { message }) => Err(developer(message)),
+                Err(CallError::BadRequest { message, .. }) => Err(developer(message)),
+                Err(CallError::Internal { message }) => Err(HostError::internal(message)),
             }
         }
         "1.0/actions/action" => {
@@ -323,7 +311,7 @@ async fn dispatch(
             let request = ActionRequest { component: target.component, path: target.path, args: vec![call_args()?] };
             let (result, lines) = Box::pin(run(env, &request)).await;
             logs.borrow_mut().extend(lines);
-            result.map(|v| v.to_convex_json().to_string()).map_err(failure_to_host)
+            result.map(|v| v.to_convex_json().to_string()).map_err(HostError::from)
         }
         "1.0/actions/schedule" => env.syscall_main(component, action_path, "1.0/schedule", args_json).await,
         "1.0/actions/cancel_job" => env.syscall_main(component, action_path, "1.0/cancel_job", args_json).await,
@@ -339,14 +327,15 @@ async fn dispatch(
 /// Resolves the function an action calls, from the action's instance, and checks its kind.
 fn resolve_callee(env: &Env, component: &str, args: &Json, kind: FunctionKind) -> Result<Target, HostError> {
     let components = &env.components;
-    let target = components.resolve(component, args).map_err(|e| developer(e.message))?;
+    let address = function_address(args).map_err(|e| developer(e.message))?;
+    let target = components.resolve(component, &address).map_err(|e| developer(e.message))?;
     match components.function(&target.component, &target.path).map(|f| f.kind) {
         Some(found) if found == kind => Ok(target),
         Some(found) => Err(developer(format!(
             "Trying to execute {} as {}, but it is defined as {}.",
             target.path.canonical(),
-            kind_title(kind),
-            kind_title(found)
+            kind.title(),
+            found.title()
         ))),
         None => Err(developer(format!("Could not find function for '{}'", target.path.stripped()))),
     }

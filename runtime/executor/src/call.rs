@@ -7,19 +7,20 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use emvex_engine::{FunctionKind, Visibility};
 use emvex_value::Value;
+use emvex_value::function::{FunctionKind, Visibility};
+use emvex_value::validator::argument_validation_error;
 use serde_json::Value as Json;
 
 use crate::actions::ActionRequest;
 use crate::components::Components;
 use crate::path::UdfPath;
-use crate::registry::{FunctionInfo, kind_title};
+use crate::registry::FunctionInfo;
 use crate::runner::{Execution, Failure, FunctionRunner, NewJob};
 use crate::{CallError, CallRequest, CallResponse};
 
 /// What handling a call on the worker thread produced.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A query or mutation ran (or the call failed before running): the response, and the jobs
     /// the call scheduled (committed), for the scheduler.
     Done(CallResponse, Vec<NewJob>),
@@ -29,7 +30,7 @@ pub enum Outcome {
 
 /// Handles a client's call on the worker thread: queries and mutations run to completion here;
 /// actions are resolved and validated, then handed back to run concurrently.
-pub fn execute(runner: &mut FunctionRunner, request: CallRequest) -> Outcome {
+pub(crate) fn execute(runner: &mut FunctionRunner, request: CallRequest) -> Outcome {
     let mut log_lines = Vec::new();
     let mut kind = None;
     let mut new_jobs = Vec::new();
@@ -61,7 +62,7 @@ fn execute_inner(
     let component = match request.component_path.as_deref().filter(|c| !c.is_empty()) {
         Some(component) if request.admin => {
             if components.instance(component).is_none() {
-                return Err(CallError::function(format!(
+                return Err(CallError::developer(format!(
                     "Component \"{component}\" not found: this app has no component with that path."
                 )));
             }
@@ -74,11 +75,11 @@ fn execute_inner(
     if let Some(expected) = request.kind
         && expected != info.kind
     {
-        return Err(CallError::function(format!(
+        return Err(CallError::developer(format!(
             "Trying to execute {} as {}, but it is defined as {}.",
             path.canonical(),
-            kind_title(expected),
-            kind_title(info.kind)
+            expected.title(),
+            info.kind.title()
         )));
     }
     let args = decode_args(&request.args)?;
@@ -93,7 +94,12 @@ fn execute_inner(
 
 /// Runs a query or mutation of instance `component` in a transaction of its own: a mutation
 /// commits when it succeeds (its scheduled jobs are then returned), a query never commits.
-pub fn run_transaction(runner: &mut FunctionRunner, component: &str, info: &FunctionInfo, args: &[Value]) -> Execution {
+pub(crate) fn run_transaction(
+    runner: &mut FunctionRunner,
+    component: &str,
+    info: &FunctionInfo,
+    args: &[Value],
+) -> Execution {
     let mut tx = match runner.begin(info.kind) {
         Ok(tx) => tx,
         Err(failure) => return Execution { result: Err(failure), log_lines: Vec::new(), new_jobs: Vec::new() },
@@ -120,21 +126,21 @@ fn resolve<'r>(
 ) -> Result<&'r FunctionInfo, CallError> {
     match components.function(component, path) {
         Some(info) if admin || info.visibility == Visibility::Public => Ok(info),
-        _ if admin => Err(CallError::function(format!(
+        _ if admin => Err(CallError::developer(format!(
             "Could not find function for '{}'. Check the function name and that the file exports it.",
             path.stripped()
         ))),
-        _ => Err(CallError::function(format!(
+        _ => Err(CallError::developer(format!(
             "Could not find public function for '{}'. Did you forget to run `npx convex dev` or `npx convex deploy`?",
             path.stripped()
         ))),
     }
 }
 
-pub fn call_error(failure: Failure) -> CallError {
+pub(crate) fn call_error(failure: Failure) -> CallError {
     let message = failure.full_message();
     match failure {
-        Failure::Developer { data, .. } => CallError::Function { message, data },
+        Failure::Developer { data, .. } => CallError::Developer { message, data },
         Failure::Internal(_) => CallError::Internal { message },
     }
 }
@@ -152,15 +158,12 @@ fn decode_args(args: &Json) -> Result<Vec<Value>, CallError> {
     }
     positional
         .into_iter()
-        .map(|a| {
-            Value::from_convex_json(a)
-                .map_err(|e| CallError::function(format!("ArgumentValidationError: {}", e.message)))
-        })
+        .map(|a| Value::from_convex_json(a).map_err(|e| CallError::developer(argument_validation_error(e.message))))
         .collect()
 }
 
 /// Milliseconds since the epoch, whole, as Convex freezes `Date.now()`.
-pub fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
 }
 
@@ -183,7 +186,7 @@ mod tests {
     #[test]
     fn malformed_convex_json_is_an_argument_error() {
         let err = decode_args(&json!([{"$bad": 1}])).unwrap_err();
-        let CallError::Function { message, .. } = err else { panic!("expected a function error") };
+        let CallError::Developer { message, .. } = err else { panic!("expected a function error") };
         assert!(message.starts_with("ArgumentValidationError: "), "{message}");
     }
 }

@@ -22,13 +22,14 @@ use std::sync::Arc;
 
 use emvex_component::NativeComponent;
 use emvex_database::SchemaDefinition;
-use emvex_engine::{DefinitionId, DefinitionInfo, Visibility};
+use emvex_engine::{DefinitionId, DefinitionInfo};
 use emvex_value::Value;
+use emvex_value::function::Visibility;
 use emvex_value::validator::Validator;
 use serde_json::Value as Json;
 
 use crate::StartError;
-use crate::path::{HANDLE_PREFIX, PathError, UdfPath, decode_handle};
+use crate::path::{FunctionAddress, HANDLE_PREFIX, PathError, UdfPath, decode_handle};
 use crate::registry::{FunctionInfo, Registry};
 
 /// Platform variables every component realm sees, copied from the app's env.
@@ -36,7 +37,7 @@ const PLATFORM_VARS: [&str; 2] = ["CONVEX_CLOUD_URL", "CONVEX_SITE_URL"];
 
 /// One mounted instance of a definition.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Instance {
+pub(crate) struct Instance {
     /// `""` for the app, `counter`, `counter/leaf`.
     pub path: String,
     /// The name its parent gave it (`""` for the app).
@@ -50,7 +51,7 @@ pub struct Instance {
 }
 
 /// How a definition's functions are answered.
-pub enum Implementation {
+pub(crate) enum Implementation {
     /// Its own JavaScript/TypeScript modules, in per-instance realms.
     Js,
     /// A Rust implementation plugged in through [`crate::native`].
@@ -58,10 +59,8 @@ pub enum Implementation {
 }
 
 /// What every instance of one definition shares.
-pub struct Definition {
+pub(crate) struct Definition {
     pub id: DefinitionId,
-    /// Definition path (`""`, `counter`, `../node_modules/pkg/dist/component`).
-    pub path: String,
     pub registry: Registry,
     pub schema: Option<SchemaDefinition>,
     /// The `crons.ts` export JSON, if the definition has one.
@@ -70,14 +69,14 @@ pub struct Definition {
 }
 
 /// The loaded tree: instances by path and the definitions they run.
-pub struct Components {
+pub(crate) struct Components {
     instances: BTreeMap<String, Instance>,
     definitions: BTreeMap<DefinitionId, Definition>,
 }
 
 /// Where a function address leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     /// Instance path of the callee.
     pub component: String,
     pub path: UdfPath,
@@ -85,7 +84,7 @@ pub struct Target {
 
 impl Components {
     /// Assembles the tree from its instances and their definitions' analyses.
-    pub fn new(instances: Vec<Instance>, definitions: Vec<Definition>) -> Components {
+    pub(crate) fn new(instances: Vec<Instance>, definitions: Vec<Definition>) -> Components {
         Components {
             instances: instances.into_iter().map(|i| (i.path.clone(), i)).collect(),
             definitions: definitions.into_iter().map(|d| (d.id, d)).collect(),
@@ -93,56 +92,47 @@ impl Components {
     }
 
     /// Every instance, the app first, parents before children.
-    pub fn instances(&self) -> impl Iterator<Item = &Instance> {
+    pub(crate) fn instances(&self) -> impl Iterator<Item = &Instance> {
         self.instances.values()
     }
 
-    pub fn instance(&self, path: &str) -> Option<&Instance> {
+    pub(crate) fn instance(&self, path: &str) -> Option<&Instance> {
         self.instances.get(path)
     }
 
     /// The definition instance `path` runs.
-    pub fn definition_of(&self, path: &str) -> Option<&Definition> {
+    pub(crate) fn definition_of(&self, path: &str) -> Option<&Definition> {
         self.definitions.get(&self.instances.get(path)?.definition)
     }
 
     /// The function `path` of instance `component`.
-    pub fn function(&self, component: &str, path: &UdfPath) -> Option<&FunctionInfo> {
+    pub(crate) fn function(&self, component: &str, path: &UdfPath) -> Option<&FunctionInfo> {
         self.definition_of(component)?.registry.get(path)
     }
 
     /// Whether instance `component` has a function module `module`.
-    pub fn has_module(&self, component: &str, module: &str) -> bool {
+    pub(crate) fn has_module(&self, component: &str, module: &str) -> bool {
         self.definition_of(component).is_some_and(|d| d.registry.has_module(module))
     }
 
-    /// The app's own functions.
-    pub fn root_registry(&self) -> &Registry {
-        &self.definition_of("").expect("the app is always an instance").registry
-    }
-
-    /// Resolves the function address of a syscall (exactly one of `functionHandle`,
-    /// `reference`, `name`) made by a function of instance `caller`. A child reference is
-    /// checked here (the child exists and exports that public function); for names and handles
-    /// only the instance is, the caller checks the function with its own wording.
-    pub fn resolve(&self, caller: &str, args: &Json) -> Result<Target, PathError> {
-        let field = |k: &str| args.get(k).and_then(Json::as_str);
-        if let Some(handle) = field("functionHandle") {
-            return self.resolve_handle(handle);
-        }
-        if let Some(reference) = field("reference") {
-            if let Some(path) = reference.strip_prefix("_reference/function/") {
-                return Ok(Target { component: caller.to_string(), path: UdfPath::parse(path)? });
+    /// Resolves a function address written in a function of instance `caller`. A child
+    /// reference is checked here (the child exists and exports that public function); for
+    /// names and handles only the instance is, the caller checks the function with its own
+    /// wording.
+    pub(crate) fn resolve(&self, caller: &str, address: &FunctionAddress) -> Result<Target, PathError> {
+        match address {
+            FunctionAddress::Handle(handle) => self.resolve_handle(handle),
+            FunctionAddress::Reference(reference) => {
+                if let Some(path) = reference.strip_prefix("_reference/function/") {
+                    return Ok(Target { component: caller.to_string(), path: UdfPath::parse(path)? });
+                }
+                if let Some(rest) = reference.strip_prefix("_reference/childComponent/") {
+                    return self.resolve_child_reference(caller, rest);
+                }
+                Err(PathError { message: format!("Invalid reference {reference}") })
             }
-            if let Some(rest) = reference.strip_prefix("_reference/childComponent/") {
-                return self.resolve_child_reference(caller, rest);
-            }
-            return Err(PathError { message: format!("Invalid reference {reference}") });
-        }
-        match field("name") {
-            Some(name) if name.starts_with(HANDLE_PREFIX) => self.resolve_handle(name),
-            Some(name) => Ok(Target { component: caller.to_string(), path: UdfPath::parse(name)? }),
-            None => Err(PathError { message: "Missing required argument 'name'".into() }),
+            FunctionAddress::Name(name) if name.starts_with(HANDLE_PREFIX) => self.resolve_handle(name),
+            FunctionAddress::Name(name) => Ok(Target { component: caller.to_string(), path: UdfPath::parse(name)? }),
         }
     }
 
@@ -192,7 +182,7 @@ fn quoted_list(items: &[&str]) -> String {
 
 /// Builds the instance tree from the evaluated definitions: the app with `root_env`, then each
 /// `childComponents` entry of each instance's definition, depth first.
-pub fn build_tree(
+pub(crate) fn build_tree(
     definitions: &[DefinitionInfo],
     root_env: &BTreeMap<String, String>,
 ) -> Result<Vec<Instance>, StartError> {
@@ -474,7 +464,7 @@ mod tests {
                 .map(|(module, name, visibility)| emvex_engine::AnalyzedFunction {
                     module: module.to_string(),
                     name: name.to_string(),
-                    kind: emvex_engine::FunctionKind::Mutation,
+                    kind: emvex_value::function::FunctionKind::Mutation,
                     visibility: *visibility,
                     args_json: "null".into(),
                     returns_json: "null".into(),
@@ -498,7 +488,6 @@ mod tests {
         };
         let definition = |id: usize, registry: Registry| Definition {
             id: DefinitionId(id),
-            path: String::new(),
             registry,
             schema: None,
             crons_json: None,
@@ -521,7 +510,10 @@ mod tests {
     }
 
     fn resolve(c: &Components, caller: &str, args: Json) -> Result<(String, String), String> {
-        c.resolve(caller, &args).map(|t| (t.component, t.path.stripped())).map_err(|e| e.message)
+        crate::syscalls::function_address(&args)
+            .and_then(|address| c.resolve(caller, &address))
+            .map(|t| (t.component, t.path.stripped()))
+            .map_err(|e| e.message)
     }
 
     #[test]

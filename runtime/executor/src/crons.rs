@@ -23,8 +23,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use emvex_database::{DbError, Query, Transaction};
-use emvex_engine::FunctionKind;
 use emvex_schedule::{CronJob, Schedule, parse_crons};
+use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 use serde_json::json;
@@ -32,11 +32,10 @@ use serde_json::json;
 use crate::actions::ActionRequest;
 use crate::call::now_ms;
 use crate::path::UdfPath;
-use crate::registry::kind_name;
 use crate::runner::{FunctionRunner, NewJob};
 
 /// The system table of registered cron jobs.
-pub const CRON_JOBS: &str = "_cron_jobs";
+pub(crate) const CRON_JOBS: &str = "_cron_jobs";
 
 /// One registered job.
 struct Registered {
@@ -49,7 +48,7 @@ type CronKey = (String, DocumentId);
 
 /// Every instance's cron jobs and their next run times.
 #[derive(Default)]
-pub struct Crons {
+pub(crate) struct Crons {
     jobs: HashMap<CronKey, Registered>,
     queue: BinaryHeap<Reverse<(OrderedMs, CronKey)>>,
 }
@@ -83,7 +82,7 @@ fn ms_of(v: Option<&Value>) -> Option<f64> {
 impl Crons {
     /// Reconciles every instance's `_cron_jobs` with its definition's crons export and loads
     /// the next run times. Fails on an invalid export or a job naming a missing function.
-    pub fn sync(runner: &FunctionRunner) -> Result<Crons, String> {
+    pub(crate) fn sync(runner: &FunctionRunner) -> Result<Crons, String> {
         let mut crons = Crons::default();
         for instance in runner.components.instances() {
             let export = runner.components.definition_of(&instance.path).and_then(|d| d.crons_json.as_deref());
@@ -160,13 +159,13 @@ impl Crons {
         Ok(())
     }
 
-    pub fn next_due_ms(&self) -> Option<f64> {
+    pub(crate) fn next_due_ms(&self) -> Option<f64> {
         self.queue.peek().map(|Reverse((t, _))| t.0)
     }
 
     /// Runs every cron run due at `now_ms` and moves each job to its next run, in one
     /// transaction. Returns what ran, for log lines.
-    pub fn run_due(&mut self, runner: &mut FunctionRunner, now_ms: f64) -> Result<Vec<CronRun>, DbError> {
+    pub(crate) fn run_due(&mut self, runner: &mut FunctionRunner, now_ms: f64) -> Result<Vec<CronRun>, DbError> {
         let mut due = Vec::new();
         while let Some(Reverse((t, _))) = self.queue.peek() {
             if t.0 > now_ms {
@@ -200,7 +199,7 @@ impl Crons {
 }
 
 /// One cron run: what ran and what it printed.
-pub struct CronRun {
+pub(crate) struct CronRun {
     pub kind: FunctionKind,
     pub path: String,
     pub log_lines: Vec<String>,
@@ -248,7 +247,7 @@ fn run_one(
                 "[ERROR] cron job \"{}\": {} is a {}; crons run mutations and actions",
                 reg.job.identifier,
                 reg.udf_path.canonical(),
-                kind_name(other)
+                other.as_str()
             ));
             return Ok(run);
         }

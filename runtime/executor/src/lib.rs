@@ -14,21 +14,24 @@
 //! sit above it.
 
 #![forbid(unsafe_code)]
+// Only what the server, the CLI, the benches and the tests use is public; the rest is
+// `pub(crate)` at most.
+#![warn(unreachable_pub)]
 
 mod action_threads;
 mod actions;
 mod call;
-pub mod components;
+mod components;
 mod crons;
 pub mod logs;
 mod native;
 mod native_driver;
-pub mod path;
+mod path;
 mod pool;
-pub mod registry;
+mod registry;
 mod runner;
 mod scheduler;
-pub mod syscalls;
+mod syscalls;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -40,8 +43,9 @@ use std::thread;
 pub use emvex_component::NativeDefinition;
 use emvex_database::Database;
 use emvex_engine::{App, EngineOptions, OpaqueDefinition};
-pub use emvex_engine::{FunctionKind, HttpRequest, HttpResponse, Limits, Visibility};
+pub use emvex_engine::{HttpRequest, HttpResponse, Limits};
 use emvex_value::Value;
+pub use emvex_value::function::FunctionKind;
 
 use crate::components::Components;
 
@@ -122,23 +126,25 @@ pub struct CallResponse {
     pub log_lines: Vec<String>,
 }
 
-/// A failed call.
+/// A failed call: a developer error (a bad request, or the function's own error) or an
+/// internal one.
 #[derive(Clone, Debug)]
 pub enum CallError {
     /// The request itself is malformed (HTTP 400 with `{code, message}`).
     BadRequest { code: &'static str, message: String },
-    /// The function failed, or could not be run: Convex reports these as function errors.
-    Function { message: String, data: Option<Value> },
-    /// A failure of emvex itself (storage, engine); HTTP 500.
+    /// The function failed, or could not be run (an [`emvex_value::ErrorClass::Developer`] error): Convex
+    /// reports these as function errors.
+    Developer { message: String, data: Option<Value> },
+    /// A failure of emvex itself (storage, engine; an [`emvex_value::ErrorClass::Internal`] error); HTTP 500.
     Internal { message: String },
 }
 
 impl CallError {
-    pub fn function(message: String) -> CallError {
-        CallError::Function { message, data: None }
+    pub(crate) fn developer(message: String) -> CallError {
+        CallError::Developer { message, data: None }
     }
 
-    pub fn internal(message: String) -> CallError {
+    pub(crate) fn internal(message: String) -> CallError {
         CallError::Internal { message }
     }
 }
@@ -171,7 +177,6 @@ pub(crate) struct HttpJob {
 pub struct Executor {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     dispatcher: Arc<action_threads::Dispatcher>,
-    components: Arc<Components>,
     db: Database,
     /// Dropped with the last handle: the main worker then stops.
     _shutdown: Arc<tokio::sync::oneshot::Sender<()>>,
@@ -252,7 +257,7 @@ impl Executor {
                 lane,
             )?;
         }
-        Ok(Executor { jobs: jobs_tx, dispatcher, components, db, _shutdown: Arc::new(shutdown_tx) })
+        Ok(Executor { jobs: jobs_tx, dispatcher, db, _shutdown: Arc::new(shutdown_tx) })
     }
 
     /// Runs a call and waits for its outcome on the current (async) task.
@@ -287,16 +292,6 @@ impl Executor {
             result: Err("the JS worker thread has stopped".into()),
             log_lines: Vec::new(),
         })
-    }
-
-    /// How many JS threads run functions.
-    pub fn workers(&self) -> usize {
-        self.dispatcher.threads()
-    }
-
-    /// The component tree: every instance and its functions.
-    pub fn components(&self) -> &Components {
-        &self.components
     }
 
     pub fn database(&self) -> &Database {

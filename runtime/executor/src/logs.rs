@@ -1,7 +1,7 @@
 //! Printing function console lines the way `npx convex dev` shows them:
 //! `[CONVEX Q(messages:list)] [LOG] 'hello'`.
 
-use emvex_engine::FunctionKind;
+use emvex_value::function::FunctionKind;
 
 /// One printable line for a function's log line.
 pub fn format_log_line(kind: Option<FunctionKind>, path: &str, line: &str) -> String {
@@ -15,7 +15,7 @@ pub fn format_log_line(kind: Option<FunctionKind>, path: &str, line: &str) -> St
 }
 
 /// An HTTP action's log line: `[CONVEX H(POST /echo)] [LOG] 'hi'`.
-pub fn format_http_log_line(method: &str, path: &str, line: &str) -> String {
+pub(crate) fn format_http_log_line(method: &str, path: &str, line: &str) -> String {
     format!("[CONVEX H({method} {path})] {line}")
 }
 

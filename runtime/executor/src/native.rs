@@ -5,24 +5,26 @@
 //! that instance would, with the same checks and texts.
 //!
 //! Invariants: a native call never commits or rolls back; its nested calls, schedules and
-//! cancels go through the same syscall code as JavaScript's (`1.0/runUdf`, `1.0/schedule`,
-//! `1.0/cancel_job`); its arguments were validated before the call, its result is validated
-//! after it.
+//! cancels are the same typed operations of the syscall host that JavaScript's `1.0/runUdf`,
+//! `1.0/schedule` and `1.0/cancel_job` reach after their arguments are parsed; its arguments
+//! were validated before the call, its result is validated after it.
 
-use emvex_component::{InstanceTx, NativeComponent, NativeError, NativeHost, NativeKind};
-use emvex_engine::{DefinitionId, FunctionKind, Host, HostError};
-use emvex_value::Value;
+use std::sync::Arc;
+
+use emvex_component::{InstanceTx, NativeComponent, NativeError, NativeHost};
+use emvex_engine::{DefinitionId, HostError};
+use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
-use serde_json::{Value as Json, json};
+use emvex_value::{ErrorClass, Value};
 
 use crate::StartError;
 use crate::components::{Definition, Implementation};
+use crate::path::FunctionAddress;
 use crate::registry::Registry;
-use crate::syscalls::TransactionHost;
-use std::sync::Arc;
+use crate::syscalls::{NestedCall, TransactionHost};
 
 /// The definition a native implementation stands for.
-pub fn native_definition(
+pub(crate) fn native_definition(
     id: DefinitionId,
     path: &str,
     component: Arc<dyn NativeComponent>,
@@ -34,15 +36,8 @@ pub fn native_definition(
             .map(|f| emvex_engine::AnalyzedFunction {
                 module: f.module.clone(),
                 name: f.name.clone(),
-                kind: match f.kind {
-                    NativeKind::Query => FunctionKind::Query,
-                    NativeKind::Mutation => FunctionKind::Mutation,
-                },
-                visibility: if f.public {
-                    emvex_engine::Visibility::Public
-                } else {
-                    emvex_engine::Visibility::Internal
-                },
+                kind: f.kind,
+                visibility: f.visibility,
                 args_json: f.args_json.clone(),
                 returns_json: f.returns_json.clone(),
                 line: None,
@@ -62,43 +57,12 @@ pub fn native_definition(
         })?),
         None => None,
     };
-    Ok(Definition {
-        id,
-        path: path.to_string(),
-        registry,
-        schema,
-        crons_json: None,
-        implementation: Implementation::Native(component),
-    })
-}
-
-/// The kind a native function has.
-pub fn native_kind(kind: FunctionKind) -> NativeKind {
-    match kind {
-        FunctionKind::Query => NativeKind::Query,
-        _ => NativeKind::Mutation,
-    }
+    Ok(Definition { id, registry, schema, crons_json: None, implementation: Implementation::Native(component) })
 }
 
 /// [`NativeHost`] over a syscall host of the native instance.
-pub struct Bridge<'h, 'a> {
+pub(crate) struct Bridge<'h, 'a> {
     pub host: &'h mut TransactionHost<'a>,
-}
-
-impl Bridge<'_, '_> {
-    fn syscall(&mut self, op: &str, args: Json) -> Result<Json, NativeError> {
-        let text = self.host.async_syscall(op, &args.to_string()).map_err(native_error)?;
-        serde_json::from_str(&text).map_err(|e| NativeError::Internal(format!("{op} answered non-JSON: {e}")))
-    }
-}
-
-/// A function address as the syscalls take it: a handle, or a name inside the instance.
-fn address(address: &str) -> Json {
-    if address.starts_with(crate::path::HANDLE_PREFIX) {
-        json!({ "functionHandle": address })
-    } else {
-        json!({ "name": address })
-    }
 }
 
 impl NativeHost for Bridge<'_, '_> {
@@ -106,26 +70,17 @@ impl NativeHost for Bridge<'_, '_> {
         InstanceTx::new(self.host.tx, &self.host.component)
     }
 
-    fn run_function(&mut self, target: &str, kind: NativeKind, args: Value) -> Result<Value, NativeError> {
-        let mut request = address(target);
-        request["udfType"] = json!(if kind == NativeKind::Query { "query" } else { "mutation" });
-        request["args"] = args.to_convex_json();
-        let result = self.syscall("1.0/runUdf", request)?;
-        Value::from_convex_json(&result).map_err(|e| NativeError::Internal(e.message))
+    fn run_function(&mut self, address: &str, kind: FunctionKind, args: Value) -> Result<Value, NativeError> {
+        let call = NestedCall::of_kind(kind).map_err(native_error)?;
+        self.host.run_function(&FunctionAddress::Name(address.to_string()), call, args).map_err(native_error)
     }
 
-    fn schedule(&mut self, target: &str, at_ms: f64, args: Value) -> Result<DocumentId, NativeError> {
-        let mut request = address(target);
-        request["ts"] = json!(at_ms / 1000.0);
-        request["args"] = args.to_convex_json();
-        let id = self.syscall("1.0/schedule", request)?;
-        let id = id.as_str().ok_or_else(|| NativeError::Internal("1.0/schedule answered no id".into()))?;
-        DocumentId::decode(id).map_err(|e| NativeError::Internal(e.message))
+    fn schedule(&mut self, address: &str, at_ms: f64, args: Value) -> Result<DocumentId, NativeError> {
+        self.host.schedule(&FunctionAddress::Name(address.to_string()), at_ms, args).map_err(native_error)
     }
 
     fn cancel(&mut self, job: &DocumentId) -> Result<(), NativeError> {
-        self.syscall("1.0/cancel_job", json!({ "id": job.encode() }))?;
-        Ok(())
+        self.host.cancel_job(job).map_err(native_error)
     }
 
     fn log(&mut self, line: String) {
@@ -133,10 +88,12 @@ impl NativeHost for Bridge<'_, '_> {
     }
 }
 
+/// A syscall host error as a native error of the same class.
 fn native_error(e: HostError) -> NativeError {
-    if e.fatal {
-        NativeError::Internal(e.message)
-    } else {
-        NativeError::Developer { message: e.message, data: e.data.and_then(|d| Value::from_convex_json(&d).ok()) }
+    match e.class {
+        ErrorClass::Internal => NativeError::Internal(e.message),
+        ErrorClass::Developer => {
+            NativeError::Developer { message: e.message, data: e.data.and_then(|d| Value::from_convex_json(&d).ok()) }
+        }
     }
 }

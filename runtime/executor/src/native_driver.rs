@@ -17,9 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use emvex_component::{ActionOutcome, NativeComponent, NativeContext, Progress};
-use emvex_engine::FunctionKind;
 use emvex_value::Value;
-use serde_json::json;
+use emvex_value::function::FunctionKind;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::action_threads::{ActionReply, ActionTask};
@@ -27,7 +26,7 @@ use crate::actions::ActionRequest;
 use crate::call::now_ms;
 use crate::components::Implementation;
 use crate::native::Bridge;
-use crate::path::UdfPath;
+use crate::path::{FunctionAddress, UdfPath};
 use crate::runner::{Failure, FunctionRunner, NewJob};
 use crate::syscalls::TransactionHost;
 use crate::worker::Shared;
@@ -37,7 +36,7 @@ const RETRY_MS: f64 = 1000.0;
 
 /// An action a native instance started has ended.
 #[derive(Clone)]
-pub struct NativeDone {
+pub(crate) struct NativeDone {
     pub instance: String,
     pub token: Value,
     pub outcome: ActionOutcome,
@@ -45,7 +44,7 @@ pub struct NativeDone {
 
 /// Which native instances need a drive, and when.
 #[derive(Default)]
-pub struct NativeDriver {
+pub(crate) struct NativeDriver {
     /// Instances to drive as soon as possible.
     dirty: BTreeSet<String>,
     /// Instances to drive at a time (ms since the epoch).
@@ -56,14 +55,14 @@ pub struct NativeDriver {
 
 impl NativeDriver {
     /// When the next drive is due (`now` if any instance is dirty).
-    pub fn next_due_ms(&self, runner: &FunctionRunner) -> Option<f64> {
+    pub(crate) fn next_due_ms(&self, runner: &FunctionRunner) -> Option<f64> {
         if !self.dirty.is_empty() || !runner.native_touched.is_empty() {
             return Some(0.0);
         }
         self.wake_at.values().chain(self.unrecorded.iter().map(|(at, _)| at)).copied().reduce(f64::min)
     }
 
-    pub fn mark(&mut self, instance: &str) {
+    pub(crate) fn mark(&mut self, instance: &str) {
         self.dirty.insert(instance.to_string());
     }
 
@@ -118,7 +117,7 @@ fn in_transaction<T>(
 }
 
 /// At start: lets every native instance recover, then marks it for a first drive.
-pub fn recover_all(shared: &Shared) {
+pub(crate) fn recover_all(shared: &Shared) {
     let instances: Vec<String> = {
         let worker = shared.borrow();
         let components = worker.runner.components.clone();
@@ -138,7 +137,7 @@ pub fn recover_all(shared: &Shared) {
 }
 
 /// Drives every instance that is due (after retrying outcomes that could not be recorded).
-pub fn drive_due(shared: &Shared) {
+pub(crate) fn drive_due(shared: &Shared) {
     let retry: Vec<NativeDone> = {
         let mut worker = shared.borrow_mut();
         let now = now_ms();
@@ -205,7 +204,7 @@ fn start_action(shared: &Shared, instance: &str, start: emvex_component::ActionS
     let (request, done_tx) = {
         let worker = shared.borrow();
         let components = worker.runner.components.clone();
-        let target = components.resolve(instance, &json!({ "functionHandle": start.handle }));
+        let target = components.resolve(instance, &FunctionAddress::Handle(start.handle.clone()));
         let request = match target {
             Err(e) => Err(e.message),
             Ok(target) => match components.function(&target.component, &target.path).map(|f| f.kind) {
@@ -215,7 +214,7 @@ fn start_action(shared: &Shared, instance: &str, start: emvex_component::ActionS
                 Some(other) => Err(format!(
                     "Trying to execute {} as Action, but it is defined as {}.",
                     target.path.canonical(),
-                    crate::registry::kind_title(other)
+                    other.title()
                 )),
                 None => Err(format!("Could not find function for '{}'", target.path.stripped())),
             },
@@ -266,7 +265,7 @@ impl Done {
 /// (and the instance marked for a drive of its own), so one bad outcome cannot hold up the
 /// others; one that still fails is tried again a second later (never dropped: its work would
 /// stay `running` until a restart).
-pub fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
+pub(crate) fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
     let mut by_instance: BTreeMap<String, Vec<(Value, ActionOutcome)>> = BTreeMap::new();
     for NativeDone { instance, token, outcome } in done {
         by_instance.entry(instance).or_default().push((token, outcome));

@@ -1,7 +1,8 @@
 //! Function paths and addresses: parsing the wire form (`messages:list`, `dir/file:fn`,
 //! `messages.js:list`, `messages` for the default export) into a canonical [`UdfPath`], function
-//! handles (`function://<component path>#<path>`) (spec §3.2, §3.11). Addresses are resolved
-//! against the component tree in `components.rs`.
+//! handles (`function://<component path>#<path>`) (spec §3.2, §3.11), and the
+//! [`FunctionAddress`] a caller names a function by. Addresses are resolved against the
+//! component tree in `components.rs`.
 //!
 //! Invariant: a `UdfPath` always holds a module path without extension and a valid export
 //! identifier; its display forms match Convex's (`messages:list` stripped, `messages.js:list`
@@ -9,9 +10,24 @@
 
 use std::fmt;
 
+use emvex_value::limits::check_identifier;
+
+/// How a caller names a function, as written; resolved from the caller's instance by
+/// `Components::resolve`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum FunctionAddress {
+    /// A function handle (`function://<component>#<path>`): any instance.
+    Handle(String),
+    /// A function reference: `_reference/function/<path>` (the caller's instance) or
+    /// `_reference/childComponent/<child>/<module…>/<export>` (a public function of a child).
+    Reference(String),
+    /// A path inside the caller's instance (`messages:list`), or a handle.
+    Name(String),
+}
+
 /// A parsed function path inside one component.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UdfPath {
+pub(crate) struct UdfPath {
     /// Module path under `convex/`, without extension: `messages`, `dir/file`.
     pub module: String,
     /// Export name; `default` for the default export.
@@ -20,14 +36,14 @@ pub struct UdfPath {
 
 /// Why a path string is not a function path (HTTP 400 `BadConvexFunctionIdentifier`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PathError {
+pub(crate) struct PathError {
     pub message: String,
 }
 
 impl UdfPath {
     /// Parses a wire path the way the Convex backend does: split at the last `:`, strip a `.js`
     /// extension (any other extension is rejected), default export `default`.
-    pub fn parse(path: &str) -> Result<UdfPath, PathError> {
+    pub(crate) fn parse(path: &str) -> Result<UdfPath, PathError> {
         let bad = |why: &str| PathError { message: format!("Couldn't parse function path \"{path}\": {why}") };
         let (module, name) = match path.rfind(':') {
             Some(i) => (&path[..i], &path[i + 1..]),
@@ -60,19 +76,19 @@ impl UdfPath {
                 return Err(bad("only the `.js` extension is allowed in function paths"));
             }
         }
-        if !is_identifier(name) {
+        if check_identifier(name).is_err() {
             return Err(bad(&format!("`{name}` is not a valid export name")));
         }
         Ok(UdfPath { module: module.to_string(), name: name.to_string() })
     }
 
     /// `messages:list`, or `messages` for a default export (what `getFunctionMetadata().name` gives).
-    pub fn stripped(&self) -> String {
+    pub(crate) fn stripped(&self) -> String {
         if self.name == "default" { self.module.clone() } else { format!("{}:{}", self.module, self.name) }
     }
 
     /// `messages.js:list` — the form Convex uses in error messages.
-    pub fn canonical(&self) -> String {
+    pub(crate) fn canonical(&self) -> String {
         format!("{}.js:{}", self.module, self.name)
     }
 }
@@ -84,30 +100,21 @@ impl fmt::Display for UdfPath {
 }
 
 /// The prefix the `convex` package recognises handles by.
-pub const HANDLE_PREFIX: &str = "function://";
+pub(crate) const HANDLE_PREFIX: &str = "function://";
 
 /// A function handle for `path` in the component at `component` (`""` = the app): a plain string
 /// that survives storage in documents and names the function from anywhere.
-pub fn encode_handle(component: &str, path: &UdfPath) -> String {
+pub(crate) fn encode_handle(component: &str, path: &UdfPath) -> String {
     format!("{HANDLE_PREFIX}{component}#{}", path.stripped())
 }
 
 /// Decodes a handle made by [`encode_handle`] into (component path, function path).
-pub fn decode_handle(handle: &str) -> Result<(String, UdfPath), PathError> {
+pub(crate) fn decode_handle(handle: &str) -> Result<(String, UdfPath), PathError> {
     let bad = || PathError { message: format!("Invalid function handle \"{handle}\"") };
     let rest = handle.strip_prefix(HANDLE_PREFIX).ok_or_else(bad)?;
     let (component, path) = rest.split_once('#').ok_or_else(bad)?;
     let path = UdfPath::parse(path).map_err(|_| bad())?;
     Ok((component.to_string(), path))
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    let Some(first) = chars.next() else { return false };
-    (first.is_ascii_alphabetic() || first == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && s.len() <= 64
-        && !s.chars().all(|c| c == '_')
 }
 
 #[cfg(test)]

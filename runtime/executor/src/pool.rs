@@ -13,20 +13,20 @@ use std::sync::Arc;
 
 use emvex_engine::{App, Isolate, LoadError, Scope};
 
-pub struct IsolatePool {
+pub(crate) struct IsolatePool {
     app: Arc<App>,
     scope: Scope,
     idle: Vec<Isolate>,
 }
 
 impl IsolatePool {
-    pub fn new(app: Arc<App>, first: Isolate) -> IsolatePool {
+    pub(crate) fn new(app: Arc<App>, first: Isolate) -> IsolatePool {
         let scope = first.scope().clone();
         IsolatePool { app, scope, idle: vec![first] }
     }
 
     /// An idle isolate, or a new one when all are in use.
-    pub fn take(&mut self) -> Result<Isolate, LoadError> {
+    pub(crate) fn take(&mut self) -> Result<Isolate, LoadError> {
         match self.idle.pop() {
             Some(isolate) => Ok(isolate),
             None => Isolate::for_scope(self.app.clone(), self.scope.clone()),
@@ -34,12 +34,12 @@ impl IsolatePool {
     }
 
     /// Returns an isolate after a call.
-    pub fn put(&mut self, isolate: Isolate) {
+    pub(crate) fn put(&mut self, isolate: Isolate) {
         self.idle.push(isolate);
     }
 
     /// Replaces every idle isolate (after a panic left one in an unknown state).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.idle.clear();
     }
 }

@@ -6,14 +6,15 @@
 
 use std::collections::BTreeMap;
 
-use emvex_engine::{Analysis, AnalyzedFunction, FunctionKind, Visibility};
+use emvex_engine::{Analysis, AnalyzedFunction};
+use emvex_value::function::{FunctionKind, Visibility};
 use emvex_value::validator::Validator;
 
 use crate::path::UdfPath;
 
 /// One callable function of the app.
 #[derive(Debug)]
-pub struct FunctionInfo {
+pub(crate) struct FunctionInfo {
     pub path: UdfPath,
     pub kind: FunctionKind,
     pub visibility: Visibility,
@@ -25,13 +26,13 @@ pub struct FunctionInfo {
 
 /// All functions of the root component, by path.
 #[derive(Debug, Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     functions: BTreeMap<UdfPath, FunctionInfo>,
 }
 
 impl Registry {
     /// Builds the registry; fails with a message naming the function whose validators are invalid.
-    pub fn from_analysis(analysis: &Analysis) -> Result<Registry, String> {
+    pub(crate) fn from_analysis(analysis: &Analysis) -> Result<Registry, String> {
         let mut functions = BTreeMap::new();
         for f in &analysis.functions {
             let info = function_info(f)?;
@@ -40,25 +41,13 @@ impl Registry {
         Ok(Registry { functions })
     }
 
-    pub fn get(&self, path: &UdfPath) -> Option<&FunctionInfo> {
+    pub(crate) fn get(&self, path: &UdfPath) -> Option<&FunctionInfo> {
         self.functions.get(path)
     }
 
     /// Whether any function lives in `module` (`dir/file`).
-    pub fn has_module(&self, module: &str) -> bool {
+    pub(crate) fn has_module(&self, module: &str) -> bool {
         self.functions.keys().any(|p| p.module == module)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &FunctionInfo> {
-        self.functions.values()
-    }
-
-    pub fn len(&self) -> usize {
-        self.functions.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.functions.is_empty()
     }
 }
 
@@ -83,22 +72,4 @@ fn function_info(f: &AnalyzedFunction) -> Result<FunctionInfo, String> {
     };
     let returns = parse("returns", &f.returns_json)?;
     Ok(FunctionInfo { path, kind: f.kind, visibility: f.visibility, args, returns })
-}
-
-/// Convex's lower-case name of a function kind, as used in messages (`query`, `mutation`, `action`).
-pub fn kind_name(kind: FunctionKind) -> &'static str {
-    match kind {
-        FunctionKind::Query => "query",
-        FunctionKind::Mutation => "mutation",
-        FunctionKind::Action => "action",
-    }
-}
-
-/// Capitalised kind name (`Query`, `Mutation`, `Action`).
-pub fn kind_title(kind: FunctionKind) -> &'static str {
-    match kind {
-        FunctionKind::Query => "Query",
-        FunctionKind::Mutation => "Mutation",
-        FunctionKind::Action => "Action",
-    }
 }

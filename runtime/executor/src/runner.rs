@@ -9,23 +9,26 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use emvex_component::NativeError;
 use emvex_database::{Database, Transaction};
-use emvex_engine::{FunctionKind, Invocation, JsError};
+use emvex_engine::{HostError, Invocation, JsError};
+use emvex_value::ErrorClass;
 use emvex_value::Value;
+use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
-use emvex_value::validator::{Validator, check_args};
+use emvex_value::validator::{TableNames, Validator, argument_validation_error, check_args, returns_validation_error};
 use rand::RngCore;
 use serde_json::Value as Json;
 
 use crate::components::{Components, Implementation};
-use crate::native::{Bridge, native_kind};
+use crate::native::Bridge;
 use crate::pool::IsolatePool;
 use crate::registry::FunctionInfo;
 use crate::syscalls::TransactionHost;
 
 /// What the worker thread needs to run functions: isolates per instance, the component tree
 /// with every definition's functions, the database.
-pub struct FunctionRunner {
+pub(crate) struct FunctionRunner {
     /// Isolate pools by instance path (JS instances only).
     pub pools: BTreeMap<String, IsolatePool>,
     pub components: Arc<Components>,
@@ -37,29 +40,51 @@ pub struct FunctionRunner {
 
 /// A job an execution scheduled, handed to the scheduler once the transaction commits.
 #[derive(Clone, Debug, PartialEq)]
-pub struct NewJob {
+pub(crate) struct NewJob {
     /// The instance whose `_scheduled_functions` holds the job.
     pub component: String,
     pub id: DocumentId,
     pub scheduled_ms: f64,
 }
 
-/// Why a function failed.
+/// Why a function failed: a [`ErrorClass::Developer`] or an [`ErrorClass::Internal`] error.
 #[derive(Clone, Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The function threw, or its arguments/return value were invalid: reported to the caller.
     Developer { message: String, stack: Option<String>, data: Option<Value> },
     /// emvex itself failed (storage, engine).
     Internal(String),
 }
 
+/// A failed nested call, as the calling function's syscall sees it (same class).
+impl From<Failure> for HostError {
+    fn from(failure: Failure) -> HostError {
+        match failure {
+            Failure::Developer { message, data, .. } => {
+                HostError { message, data: data.map(|d| d.to_convex_json()), class: ErrorClass::Developer }
+            }
+            Failure::Internal(message) => HostError::internal(message),
+        }
+    }
+}
+
+/// A native function's failure (same class).
+impl From<NativeError> for Failure {
+    fn from(error: NativeError) -> Failure {
+        match error {
+            NativeError::Developer { message, data } => Failure::Developer { message, stack: None, data },
+            NativeError::Internal(message) => Failure::Internal(message),
+        }
+    }
+}
+
 impl Failure {
-    pub fn developer(message: String) -> Failure {
+    pub(crate) fn developer(message: String) -> Failure {
         Failure::Developer { message, stack: None, data: None }
     }
 
     /// The message with its stack, as a client sees it.
-    pub fn full_message(&self) -> String {
+    pub(crate) fn full_message(&self) -> String {
         match self {
             Failure::Developer { message, stack: Some(stack), .. } if !stack.is_empty() => {
                 format!("{message}\n{stack}")
@@ -71,7 +96,7 @@ impl Failure {
 
 /// The outcome of one function run.
 #[derive(Debug)]
-pub struct Execution {
+pub(crate) struct Execution {
     pub result: Result<Value, Failure>,
     pub log_lines: Vec<String>,
     pub new_jobs: Vec<NewJob>,
@@ -86,7 +111,7 @@ impl Execution {
 impl FunctionRunner {
     /// Runs `info`, a function of instance `component`, with positional `args` on `tx`.
     /// `depth` is 0 for a top-level call and grows by one per nested call.
-    pub fn run(
+    pub(crate) fn run(
         &mut self,
         tx: &mut Transaction,
         component: &str,
@@ -95,8 +120,8 @@ impl FunctionRunner {
         now_ms: f64,
         depth: usize,
     ) -> Execution {
-        if let Err(e) = check_args(info.args.as_ref().unwrap_or(&Validator::Any), args, &tx.table_names(component)) {
-            return Execution::failed(Failure::developer(format!("ArgumentValidationError: {}", e.message)));
+        if let Err(failure) = check_arguments(info, args, &tx.table_names(component)) {
+            return Execution::failed(failure);
         }
         let mut seed = [0u8; 32];
         rand::rng().fill_bytes(&mut seed);
@@ -135,7 +160,10 @@ impl FunctionRunner {
         let mut log_lines = outcome.log_lines;
         log_lines.extend(nested_logs);
         let result = match outcome.result {
-            Ok(text) => decode_result(tx, component, info, &text),
+            Ok(text) => parse_result(&text).and_then(|value| {
+                check_returns(info, &value, &tx.table_names(component))?;
+                Ok(value)
+            }),
             Err(e) => Err(js_failure(e)),
         };
         Execution { result, log_lines, new_jobs }
@@ -169,7 +197,7 @@ impl FunctionRunner {
                 env,
                 module: &info.path.module,
                 name: &info.path.name,
-                kind: native_kind(info.kind),
+                kind: info.kind,
                 args: arg,
                 now_ms,
                 host: &mut Bridge { host: &mut host },
@@ -177,24 +205,21 @@ impl FunctionRunner {
             (result, host.nested_logs, host.new_jobs)
         };
         let result = match result {
-            Ok(value) => check_returns(tx, component, info, &value).map(|()| value),
-            Err(emvex_component::NativeError::Developer { message, data }) => {
-                Err(Failure::Developer { message, stack: None, data })
-            }
-            Err(emvex_component::NativeError::Internal(message)) => Err(Failure::Internal(message)),
+            Ok(value) => check_returns(info, &value, &tx.table_names(component)).map(|()| value),
+            Err(error) => Err(error.into()),
         };
         Execution { result, log_lines, new_jobs }
     }
 
     /// Replaces every idle isolate of every instance (after a panic left one in an unknown state).
-    pub fn reset_isolates(&mut self) {
+    pub(crate) fn reset_isolates(&mut self) {
         for pool in self.pools.values_mut() {
             pool.reset();
         }
     }
 
     /// Begins the transaction a top-level function of `kind` runs in.
-    pub fn begin(&self, kind: FunctionKind) -> Result<Transaction, Failure> {
+    pub(crate) fn begin(&self, kind: FunctionKind) -> Result<Transaction, Failure> {
         match kind {
             FunctionKind::Mutation => self.db.begin_mutation(),
             _ => self.db.begin_query(),
@@ -203,28 +228,30 @@ impl FunctionRunner {
     }
 }
 
-/// Parses a function's JSON result and checks it against its `returns` validator, with the
-/// table names of instance `component`.
-pub fn decode_result(tx: &Transaction, component: &str, info: &FunctionInfo, text: &str) -> Result<Value, Failure> {
-    let json: Json =
-        serde_json::from_str(text).map_err(|e| Failure::Internal(format!("function result is not JSON: {e}")))?;
-    let value = Value::from_convex_json(&json)
-        .map_err(|e| Failure::developer(format!("Invalid return value: {}", e.message)))?;
-    check_returns(tx, component, info, &value)?;
-    Ok(value)
+/// Checks positional `args` against the function's `args` validator, with the table names of
+/// the instance it runs in (for `v.id`).
+pub(crate) fn check_arguments(info: &FunctionInfo, args: &[Value], tables: &dyn TableNames) -> Result<(), Failure> {
+    check_args(info.args.as_ref().unwrap_or(&Validator::Any), args, tables)
+        .map_err(|e| Failure::developer(argument_validation_error(e.message)))
 }
 
-/// Checks a return value against the function's `returns` validator.
-pub fn check_returns(tx: &Transaction, component: &str, info: &FunctionInfo, value: &Value) -> Result<(), Failure> {
+/// Parses a function's Convex JSON result text.
+pub(crate) fn parse_result(text: &str) -> Result<Value, Failure> {
+    let json: Json =
+        serde_json::from_str(text).map_err(|e| Failure::Internal(format!("function result is not JSON: {e}")))?;
+    Value::from_convex_json(&json).map_err(|e| Failure::developer(format!("Invalid return value: {}", e.message)))
+}
+
+/// Checks a return value against the function's `returns` validator, with the table names of
+/// the instance it ran in.
+pub(crate) fn check_returns(info: &FunctionInfo, value: &Value, tables: &dyn TableNames) -> Result<(), Failure> {
     if let Some(validator) = &info.returns {
-        validator
-            .check(value, &tx.table_names(component))
-            .map_err(|e| Failure::developer(format!("ReturnsValidationError: {}", e.message)))?;
+        validator.check(value, tables).map_err(|e| Failure::developer(returns_validation_error(e.message)))?;
     }
     Ok(())
 }
 
-pub fn js_failure(e: JsError) -> Failure {
+pub(crate) fn js_failure(e: JsError) -> Failure {
     Failure::Developer {
         message: e.message,
         stack: e.stack,

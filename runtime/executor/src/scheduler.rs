@@ -21,25 +21,24 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
 
 use emvex_database::{DbError, Query, Transaction};
-use emvex_engine::FunctionKind;
+use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 
 use crate::call::now_ms;
 use crate::path::UdfPath;
-use crate::registry::kind_name;
 use crate::runner::{Failure, FunctionRunner, NewJob};
 
 /// The system table holding scheduled jobs.
-pub const SCHEDULED_FUNCTIONS: &str = "_scheduled_functions";
+pub(crate) const SCHEDULED_FUNCTIONS: &str = "_scheduled_functions";
 
 /// Field of a job row naming the instance its function lives in, when that is not the
 /// scheduling instance (a job scheduled through a component reference or a handle).
-pub const TARGET_FIELD: &str = "emvexTarget";
+pub(crate) const TARGET_FIELD: &str = "emvexTarget";
 
 /// A job: the instance whose table holds it, and its id there.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct JobKey {
+pub(crate) struct JobKey {
     pub component: String,
     pub id: DocumentId,
 }
@@ -70,12 +69,12 @@ impl Ord for Due {
 
 /// Due times of pending jobs, earliest first.
 #[derive(Default)]
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     queue: BinaryHeap<Reverse<Due>>,
 }
 
 /// What running one job produced.
-pub struct JobRun {
+pub(crate) struct JobRun {
     /// The function that ran, for log lines (`None` when the job was not runnable).
     pub function: Option<(FunctionKind, String)>,
     pub log_lines: Vec<String>,
@@ -88,7 +87,7 @@ pub struct JobRun {
 }
 
 /// A scheduled action to run after its `inProgress` state has committed.
-pub struct ScheduledAction {
+pub(crate) struct ScheduledAction {
     pub job: JobKey,
     /// The instance the action runs in.
     pub component: String,
@@ -98,7 +97,11 @@ pub struct ScheduledAction {
 
 /// Records how a scheduled action ended: `success`, or `failed` with its error. A job canceled
 /// while it ran stays `canceled`.
-pub fn finish_action(db: &emvex_database::Database, job: &JobKey, failure: Option<Failure>) -> Result<(), DbError> {
+pub(crate) fn finish_action(
+    db: &emvex_database::Database,
+    job: &JobKey,
+    failure: Option<Failure>,
+) -> Result<(), DbError> {
     let mut tx = db.begin_mutation()?;
     let still_running = tx.get(&job.component, &job.id)?.is_some_and(|doc| state_kind(&doc.body) == Some("inProgress"));
     if still_running {
@@ -114,7 +117,7 @@ pub fn finish_action(db: &emvex_database::Database, job: &JobKey, failure: Optio
 
 impl Scheduler {
     /// Loads the pending jobs of every mounted instance and fails jobs a crash left running.
-    pub fn load(runner: &FunctionRunner) -> Result<Scheduler, DbError> {
+    pub(crate) fn load(runner: &FunctionRunner) -> Result<Scheduler, DbError> {
         let mut tx = runner.db.begin_mutation()?;
         let mut scheduler = Scheduler::default();
         let mut interrupted = Vec::new();
@@ -145,7 +148,7 @@ impl Scheduler {
         Ok(scheduler)
     }
 
-    pub fn add(&mut self, jobs: impl IntoIterator<Item = NewJob>) {
+    pub(crate) fn add(&mut self, jobs: impl IntoIterator<Item = NewJob>) {
         for job in jobs {
             let key = JobKey { component: job.component, id: job.id };
             self.queue.push(Reverse(Due { at_ms: job.scheduled_ms, job: key }));
@@ -153,12 +156,12 @@ impl Scheduler {
     }
 
     /// The earliest due time, in ms since the epoch.
-    pub fn next_due_ms(&self) -> Option<f64> {
+    pub(crate) fn next_due_ms(&self) -> Option<f64> {
         self.queue.peek().map(|Reverse(d)| d.at_ms)
     }
 
     /// Up to `max` jobs due at or before `now_ms`, earliest first.
-    pub fn pop_due(&mut self, now_ms: f64, max: usize) -> Vec<JobKey> {
+    pub(crate) fn pop_due(&mut self, now_ms: f64, max: usize) -> Vec<JobKey> {
         let mut due = Vec::new();
         while due.len() < max {
             match self.queue.peek() {
@@ -174,7 +177,7 @@ impl Scheduler {
 /// costs one commit instead of one per job. A job that throws is rolled back to its savepoint
 /// and marked `failed` in the same transaction. Storage errors leave every job of the batch
 /// pending (they run again after the next start) and are returned.
-pub fn run_jobs(runner: &mut FunctionRunner, jobs: &[JobKey]) -> Result<Vec<JobRun>, DbError> {
+pub(crate) fn run_jobs(runner: &mut FunctionRunner, jobs: &[JobKey]) -> Result<Vec<JobRun>, DbError> {
     let mut tx = runner.db.begin_mutation()?;
     let mut runs = Vec::with_capacity(jobs.len());
     for job in jobs {
@@ -218,7 +221,7 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, key: &JobKey) -> R
         }
         other => {
             let why =
-                format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), kind_name(other));
+                format!("{} is a {}: only mutations and actions can be scheduled", path.canonical(), other.as_str());
             finish(tx, key, failed_state(&why))?;
             return Ok(run);
         }
@@ -251,7 +254,7 @@ fn state_kind(body: &Object) -> Option<&str> {
 }
 
 /// A job state `{kind}` as stored in `_scheduled_functions`.
-pub fn state(kind: &str) -> Value {
+pub(crate) fn state(kind: &str) -> Value {
     let mut o = Object::new();
     o.insert("kind".into(), Value::String(kind.into()));
     Value::Object(o)

@@ -3,21 +3,22 @@
 //!
 //! Invariants: every op acts on the current component's namespace and the current transaction;
 //! async ops are answered in the order the engine hands them over (FIFO); developer errors come
-//! back as catchable `HostError`s with Convex's texts, storage failures as fatal ones; queries
+//! back as catchable `HostError`s with Convex's texts, storage failures as internal ones; queries
 //! never write; at most one `paginate()` per execution.
 
 use std::collections::BTreeMap;
 
 use emvex_database::{DbError, Document, PageRequest, Query, Transaction};
-use emvex_engine::{FunctionKind, Host, HostError};
+use emvex_engine::{Host, HostError};
+use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value, maybe_value_from_convex_json};
 use serde_json::{Value as Json, json};
 
 use crate::components::Target;
-use crate::path::{UdfPath, encode_handle};
-use crate::registry::{FunctionInfo, kind_title};
-use crate::runner::{Failure, FunctionRunner, NewJob};
+use crate::path::{FunctionAddress, PathError, UdfPath, encode_handle};
+use crate::registry::FunctionInfo;
+use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{SCHEDULED_FUNCTIONS, TARGET_FIELD, state};
 
 /// At most this many functions may be scheduled by one mutation (spec §3.9).
@@ -29,7 +30,7 @@ const MAX_SCHEDULE_DISTANCE_MS: f64 = 5.0 * 365.0 * 24.0 * 3600.0 * 1000.0;
 const MAX_CALL_DEPTH: usize = 8;
 
 /// Answers syscalls for one query or mutation execution.
-pub struct TransactionHost<'a> {
+pub(crate) struct TransactionHost<'a> {
     pub tx: &'a mut Transaction,
     runner: &'a mut FunctionRunner,
     pub component: String,
@@ -48,7 +49,7 @@ pub struct TransactionHost<'a> {
 }
 
 impl<'a> TransactionHost<'a> {
-    pub fn new(
+    pub(crate) fn new(
         tx: &'a mut Transaction,
         runner: &'a mut FunctionRunner,
         component: String,
@@ -139,17 +140,11 @@ impl<'a> TransactionHost<'a> {
                 let doc = self.tx.delete(&self.component, &id).map_err(db_error)?;
                 Ok(doc.to_value().to_convex_json())
             }
-            "1.0/schedule" => {
-                self.require_mutation("schedule")?;
-                self.schedule(args)
-            }
-            "1.0/cancel_job" => {
-                self.require_mutation("cancel")?;
-                self.cancel_job(args)
-            }
-            "1.0/runUdf" => self.run_udf(args),
+            "1.0/schedule" => self.schedule_syscall(args),
+            "1.0/cancel_job" => self.cancel_job_syscall(args),
+            "1.0/runUdf" => self.run_udf_syscall(args),
             "1.0/createFunctionHandle" => {
-                let (target, _) = self.resolve_target(args)?;
+                let target = self.resolve_target(&function_address(args).map_err(path_error)?)?;
                 Ok(Json::String(encode_handle(&target.component, &target.path)))
             }
             "1.0/getUserIdentity" => Ok(Json::Null),
@@ -237,19 +232,44 @@ impl<'a> TransactionHost<'a> {
         Ok(id)
     }
 
-    /// `1.0/schedule`: records a pending job in `_scheduled_functions` inside this transaction,
-    /// so it exists only if the mutation commits. Only the target's existence is checked now;
-    /// its arguments are validated when it runs (spec §3.9).
-    fn schedule(&mut self, args: &Json) -> Result<Json, HostError> {
-        let target = self.schedule_target(args)?;
+    /// `1.0/schedule` as JS calls it: `{name | reference | functionHandle, ts (seconds), args}`.
+    fn schedule_syscall(&mut self, args: &Json) -> Result<Json, HostError> {
+        self.require_mutation("schedule")?;
+        let target = self.schedule_target(&function_address(args).map_err(path_error)?)?;
         let ts = field(args, "ts")?
             .as_f64()
             .filter(|t| t.is_finite())
             .ok_or_else(|| developer("Invalid argument `ts` for scheduling: expected a finite number".into()))?;
-        let scheduled_ms = ts * 1000.0;
-        if (scheduled_ms - self.now_ms).abs() > MAX_SCHEDULE_DISTANCE_MS {
+        let at_ms = ts * 1000.0;
+        self.check_schedulable(&target, at_ms)?;
+        let fn_args = Value::from_convex_json(field(args, "args")?).map_err(|e| {
+            developer(format!("Invalid arguments for scheduled function {}: {}", target.path.stripped(), e.message))
+        })?;
+        let id = self.insert_job(target, at_ms, fn_args)?;
+        Ok(Json::String(id.encode()))
+    }
+
+    /// Schedules the function at `address` to run at `at_ms` (ms since the epoch) with `args`:
+    /// records a pending job in `_scheduled_functions` inside this transaction, so it exists only
+    /// if the mutation commits. Only the target's existence is checked now; its arguments are
+    /// validated when it runs (spec §3.9).
+    pub(crate) fn schedule(
+        &mut self,
+        address: &FunctionAddress,
+        at_ms: f64,
+        args: Value,
+    ) -> Result<DocumentId, HostError> {
+        self.require_mutation("schedule")?;
+        let target = self.schedule_target(address)?;
+        self.check_schedulable(&target, at_ms)?;
+        self.insert_job(target, at_ms, args)
+    }
+
+    /// The limits of scheduling: how far away, and how many per mutation.
+    fn check_schedulable(&self, target: &Target, at_ms: f64) -> Result<(), HostError> {
+        if (at_ms - self.now_ms).abs() > MAX_SCHEDULE_DISTANCE_MS {
             return Err(developer(format!(
-                "Cannot schedule {} at {scheduled_ms} ms: the time is more than 5 years away",
+                "Cannot schedule {} at {at_ms} ms: the time is more than 5 years away",
                 target.path.stripped()
             )));
         }
@@ -258,28 +278,29 @@ impl<'a> TransactionHost<'a> {
                 "Too many functions scheduled by this mutation (limit: {MAX_SCHEDULED_PER_TRANSACTION})"
             )));
         }
-        let fn_args = Value::from_convex_json(field(args, "args")?).map_err(|e| {
-            developer(format!("Invalid arguments for scheduled function {}: {}", target.path.stripped(), e.message))
-        })?;
+        Ok(())
+    }
+
+    fn insert_job(&mut self, target: Target, at_ms: f64, args: Value) -> Result<DocumentId, HostError> {
         let mut job = Object::new();
         job.insert("name".into(), Value::String(target.path.canonical()));
-        job.insert("args".into(), Value::Array(vec![fn_args]));
-        job.insert("scheduledTime".into(), Value::Float64(scheduled_ms));
+        job.insert("args".into(), Value::Array(vec![args]));
+        job.insert("scheduledTime".into(), Value::Float64(at_ms));
         job.insert("state".into(), state("pending"));
         if target.component != self.component {
             job.insert(TARGET_FIELD.into(), Value::String(target.component));
         }
         let id = self.tx.insert_system(&self.component, SCHEDULED_FUNCTIONS, job).map_err(db_error)?;
         self.scheduled += 1;
-        self.new_jobs.push(NewJob { component: self.component.clone(), id, scheduled_ms });
-        Ok(Json::String(id.encode()))
+        self.new_jobs.push(NewJob { component: self.component.clone(), id, scheduled_ms: at_ms });
+        Ok(id)
     }
 
     /// The function a schedule call names. Only its existence is checked now; whether it is a
     /// mutation or an action is checked when the job runs (spec §3.9).
-    fn schedule_target(&self, args: &Json) -> Result<Target, HostError> {
+    fn schedule_target(&self, address: &FunctionAddress) -> Result<Target, HostError> {
         let components = &self.runner.components;
-        let target = components.resolve(&self.component, args).map_err(|e| developer(e.message))?;
+        let target = components.resolve(&self.component, address).map_err(path_error)?;
         if components.function(&target.component, &target.path).is_some() {
             return Ok(target);
         }
@@ -294,48 +315,66 @@ impl<'a> TransactionHost<'a> {
         }))
     }
 
-    /// Resolves a syscall's function address, from this instance, to an existing function.
-    fn resolve_target(
-        &self,
-        args: &Json,
-    ) -> Result<(Target, std::sync::Arc<crate::components::Components>), HostError> {
-        let components = self.runner.components.clone();
-        let target = components.resolve(&self.component, args).map_err(|e| developer(e.message))?;
+    /// Resolves a function address, from this instance, to an existing function.
+    fn resolve_target(&self, address: &FunctionAddress) -> Result<Target, HostError> {
+        let components = &self.runner.components;
+        let target = components.resolve(&self.component, address).map_err(path_error)?;
         if components.function(&target.component, &target.path).is_none() {
             return Err(developer(format!(
                 "Attempted to call function at nonexistent path: {}. Did you forget to export it?",
                 target.path.canonical()
             )));
         }
-        Ok((target, components))
+        Ok(target)
     }
 
-    /// `1.0/runUdf`: a nested `ctx.runQuery`/`ctx.runMutation` (spec §3.10, §6.4). It shares this
-    /// transaction; a nested mutation runs in a savepoint that is rolled back if it throws, and a
-    /// `useStaleSnapshot` query reads the snapshot this mutation started from, without its writes.
-    fn run_udf(&mut self, args: &Json) -> Result<Json, HostError> {
-        let (wanted, stale) = match str_field(args, "udfType")? {
-            "query" => (FunctionKind::Query, false),
-            "snapshotQuery" => (FunctionKind::Query, true),
-            "mutation" => (FunctionKind::Mutation, false),
-            other => return Err(developer(format!("Invalid udfType for a nested call: {other}"))),
-        };
-        if self.kind == FunctionKind::Query && (wanted != FunctionKind::Query || stale) {
+    /// `1.0/runUdf` as JS calls it: `{udfType, name | reference | functionHandle, args}`.
+    fn run_udf_syscall(&mut self, args: &Json) -> Result<Json, HostError> {
+        let call = NestedCall::parse(str_field(args, "udfType")?)?;
+        self.check_nested(call)?;
+        let target = self.callee(&function_address(args).map_err(path_error)?, call)?;
+        let call_args = Value::from_convex_json(field(args, "args")?)
+            .map_err(|e| developer(format!("Invalid arguments for {}: {}", target.path.stripped(), e.message)))?;
+        Ok(self.run_callee(&target, call, call_args)?.to_convex_json())
+    }
+
+    /// Runs the function at `address` as a nested `ctx.runQuery`/`ctx.runMutation` (spec §3.10,
+    /// §6.4). It shares this transaction; a nested mutation runs in a savepoint that is rolled
+    /// back if it throws, and a snapshot query reads the snapshot this mutation started from,
+    /// without its writes.
+    pub(crate) fn run_function(
+        &mut self,
+        address: &FunctionAddress,
+        call: NestedCall,
+        args: Value,
+    ) -> Result<Value, HostError> {
+        self.check_nested(call)?;
+        let target = self.callee(address, call)?;
+        self.run_callee(&target, call, args)
+    }
+
+    /// A query may only call queries of its own snapshot.
+    fn check_nested(&self, call: NestedCall) -> Result<(), HostError> {
+        if self.kind == FunctionKind::Query && call != NestedCall::Query {
             return Err(developer(format!(
                 "Cannot call a {} function from a Query function",
-                if stale { "snapshot Query" } else { kind_title(wanted) }
+                if call == NestedCall::SnapshotQuery { "snapshot Query" } else { call.kind().title() }
             )));
         }
-        let (target, components) = self.resolve_target(args)?;
-        let path = &target.path;
-        let info: &FunctionInfo =
-            components.function(&target.component, path).expect("resolve_target checked existence");
-        if info.kind != wanted {
+        Ok(())
+    }
+
+    /// The function a nested call runs: it exists, has the kind the call expects, and the call
+    /// stays within the depth limit.
+    fn callee(&self, address: &FunctionAddress, call: NestedCall) -> Result<Target, HostError> {
+        let target = self.resolve_target(address)?;
+        let info = self.runner.components.function(&target.component, &target.path).expect("resolve_target checked");
+        if info.kind != call.kind() {
             return Err(developer(format!(
                 "Trying to execute {} as {}, but it is defined as {}.",
-                path.canonical(),
-                kind_title(wanted),
-                kind_title(info.kind)
+                target.path.canonical(),
+                call.kind().title(),
+                info.kind.title()
             )));
         }
         if self.depth + 1 > MAX_CALL_DEPTH {
@@ -343,52 +382,60 @@ impl<'a> TransactionHost<'a> {
                 "Cross component call depth limit exceeded. Do you have an infinite loop in your app?".into(),
             ));
         }
-        let call_args = Value::from_convex_json(field(args, "args")?)
-            .map_err(|e| developer(format!("Invalid arguments for {}: {}", path.stripped(), e.message)))?;
-        let depth = self.depth + 1;
-        let execution = if stale {
-            let mut snapshot = self.runner.db.begin_query().map_err(db_error)?;
-            self.runner.run(&mut snapshot, &target.component, info, &[call_args], self.now_ms, depth)
-        } else if wanted == FunctionKind::Mutation {
-            self.tx.savepoint().map_err(db_error)?;
-            let execution = self.runner.run(self.tx, &target.component, info, &[call_args], self.now_ms, depth);
-            if execution.result.is_ok() {
-                self.tx.release_savepoint().map_err(db_error)?;
-            } else {
-                self.tx.rollback_to_savepoint().map_err(db_error)?;
-            }
-            execution
-        } else {
-            self.runner.run(self.tx, &target.component, info, &[call_args], self.now_ms, depth)
-        };
-        self.nested_logs.extend(execution.log_lines);
-        match execution.result {
-            Ok(value) => {
-                self.new_jobs.extend(execution.new_jobs);
-                Ok(value.to_convex_json())
-            }
-            Err(Failure::Developer { message, data, .. }) => {
-                Err(HostError { message, data: data.map(|d| d.to_convex_json()), fatal: false })
-            }
-            Err(Failure::Internal(message)) => Err(HostError { message, data: None, fatal: true }),
-        }
+        Ok(target)
     }
 
-    /// `1.0/cancel_job`: a pending or running job becomes `canceled`; finished jobs are left as
-    /// they are.
-    fn cancel_job(&mut self, args: &Json) -> Result<Json, HostError> {
+    fn run_callee(&mut self, target: &Target, call: NestedCall, args: Value) -> Result<Value, HostError> {
+        let components = self.runner.components.clone();
+        let info: &FunctionInfo = components.function(&target.component, &target.path).expect("callee checked");
+        let depth = self.depth + 1;
+        let execution = match call {
+            NestedCall::SnapshotQuery => {
+                let mut snapshot = self.runner.db.begin_query().map_err(db_error)?;
+                self.runner.run(&mut snapshot, &target.component, info, &[args], self.now_ms, depth)
+            }
+            NestedCall::Mutation => {
+                self.tx.savepoint().map_err(db_error)?;
+                let execution = self.runner.run(self.tx, &target.component, info, &[args], self.now_ms, depth);
+                if execution.result.is_ok() {
+                    self.tx.release_savepoint().map_err(db_error)?;
+                } else {
+                    self.tx.rollback_to_savepoint().map_err(db_error)?;
+                }
+                execution
+            }
+            NestedCall::Query => self.runner.run(self.tx, &target.component, info, &[args], self.now_ms, depth),
+        };
+        self.nested_logs.extend(execution.log_lines);
+        let value = execution.result?;
+        self.new_jobs.extend(execution.new_jobs);
+        Ok(value)
+    }
+
+    /// `1.0/cancel_job` as JS calls it: `{id}`.
+    fn cancel_job_syscall(&mut self, args: &Json) -> Result<Json, HostError> {
+        self.require_mutation("cancel")?;
         let id_string = str_field(args, "id")?;
         let id = DocumentId::decode(id_string).map_err(|e| {
             developer(format!("Invalid argument `id` for `scheduler.cancel`: Unable to decode ID: {}", e.message))
         })?;
+        self.cancel_job(&id)?;
+        Ok(Json::Null)
+    }
+
+    /// Cancels job `id` of this instance's `_scheduled_functions`: a pending or running job
+    /// becomes `canceled`; finished jobs are left as they are.
+    pub(crate) fn cancel_job(&mut self, id: &DocumentId) -> Result<(), HostError> {
+        self.require_mutation("cancel")?;
         let table = self.tx.table_name(&self.component, id.table_number).map_err(db_error)?;
         if table.as_deref() != Some(SCHEDULED_FUNCTIONS) {
             return Err(developer(format!(
-                "Invalid argument `id` for `scheduler.cancel`: {id_string} is not a scheduled function id"
+                "Invalid argument `id` for `scheduler.cancel`: {} is not a scheduled function id",
+                id.encode()
             )));
         }
-        let Some(job) = self.tx.get(&self.component, &id).map_err(db_error)? else {
-            return Ok(Json::Null);
+        let Some(job) = self.tx.get(&self.component, id).map_err(db_error)? else {
+            return Ok(());
         };
         let kind =
             job.body.get("state").and_then(|s| s.as_object()).and_then(|s| s.get("kind")).and_then(Value::as_str);
@@ -396,9 +443,9 @@ impl<'a> TransactionHost<'a> {
             let mut patch = BTreeMap::new();
             patch.insert("state".to_string(), Some(state("canceled")));
             patch.insert("completedTime".to_string(), Some(Value::Float64(self.now_ms)));
-            self.tx.patch(&self.component, &id, patch).map_err(db_error)?;
+            self.tx.patch(&self.component, id, patch).map_err(db_error)?;
         }
-        Ok(Json::Null)
+        Ok(())
     }
 
     fn query_page(&mut self, args: &Json) -> Result<Json, HostError> {
@@ -442,6 +489,64 @@ impl Host for TransactionHost<'_> {
         let args = parse_args(op, args_json)?;
         self.dispatch_async(op, &args).map(|v| v.to_string())
     }
+}
+
+/// How a nested call runs a function (`udfType` of `1.0/runUdf`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NestedCall {
+    /// `ctx.runQuery`: a query on this transaction, seeing its writes.
+    Query,
+    /// `ctx.runQuery` on the snapshot the calling mutation started from.
+    SnapshotQuery,
+    /// `ctx.runMutation`: a mutation in a savepoint of this transaction.
+    Mutation,
+}
+
+impl NestedCall {
+    fn parse(udf_type: &str) -> Result<NestedCall, HostError> {
+        match udf_type {
+            "query" => Ok(NestedCall::Query),
+            "snapshotQuery" => Ok(NestedCall::SnapshotQuery),
+            "mutation" => Ok(NestedCall::Mutation),
+            other => Err(developer(format!("Invalid udfType for a nested call: {other}"))),
+        }
+    }
+
+    /// The nested call that runs a function of `kind` (queries and mutations only).
+    pub(crate) fn of_kind(kind: FunctionKind) -> Result<NestedCall, HostError> {
+        match kind {
+            FunctionKind::Query => Ok(NestedCall::Query),
+            FunctionKind::Mutation => Ok(NestedCall::Mutation),
+            FunctionKind::Action => NestedCall::parse(kind.as_str()),
+        }
+    }
+
+    /// The kind of function the call runs.
+    fn kind(self) -> FunctionKind {
+        match self {
+            NestedCall::Query | NestedCall::SnapshotQuery => FunctionKind::Query,
+            NestedCall::Mutation => FunctionKind::Mutation,
+        }
+    }
+}
+
+/// The function address of a syscall's arguments: the first of `functionHandle`, `reference`
+/// and `name` that is a string.
+pub(crate) fn function_address(args: &Json) -> Result<FunctionAddress, PathError> {
+    let field = |k: &str| args.get(k).and_then(Json::as_str).map(str::to_string);
+    if let Some(handle) = field("functionHandle") {
+        return Ok(FunctionAddress::Handle(handle));
+    }
+    if let Some(reference) = field("reference") {
+        return Ok(FunctionAddress::Reference(reference));
+    }
+    field("name")
+        .map(FunctionAddress::Name)
+        .ok_or_else(|| PathError { message: "Missing required argument 'name'".into() })
+}
+
+fn path_error(e: PathError) -> HostError {
+    developer(e.message)
 }
 
 /// A document as JS sees it: emvex's own bookkeeping field of `_scheduled_functions` (the
@@ -511,12 +616,12 @@ fn patch_arg(json: &Json) -> Result<BTreeMap<String, Option<Value>>, HostError> 
 }
 
 /// A catchable developer error.
-pub fn developer(message: String) -> HostError {
-    HostError { message, data: None, fatal: false }
+pub(crate) fn developer(message: String) -> HostError {
+    HostError::developer(message)
 }
 
-/// Database errors are developer errors, except failures of the storage itself, which end the
-/// execution.
-pub fn db_error(e: DbError) -> HostError {
-    HostError { fatal: e.is_internal(), message: e.message, data: e.data }
+/// Database errors are developer errors, except failures of the storage itself, which are
+/// internal and end the execution.
+pub(crate) fn db_error(e: DbError) -> HostError {
+    HostError { class: e.class, message: e.message, data: e.data }
 }

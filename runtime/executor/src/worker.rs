@@ -19,7 +19,8 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use emvex_database::{Database, SchemaDefinition};
-use emvex_engine::{App, DefinitionId, FunctionKind, Isolate, Scope};
+use emvex_engine::{App, DefinitionId, Isolate, Scope};
+use emvex_value::function::FunctionKind;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::NativeDefinition;
@@ -35,14 +36,14 @@ use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{self, JobKey, Scheduler};
-use crate::syscalls::TransactionHost;
+use crate::syscalls::{TransactionHost, db_error};
 use crate::{CallError, CallResponse, Job, StartError, worker_gone};
 
 /// Due scheduled jobs run this many to a transaction (one commit per batch).
 const SCHEDULED_BATCH: usize = 32;
 
 /// Everything the main worker thread owns.
-pub struct Worker {
+pub(crate) struct Worker {
     pub runner: FunctionRunner,
     pub scheduler: Scheduler,
     crons: Crons,
@@ -54,7 +55,7 @@ pub struct Worker {
 }
 
 /// The channels and handles the main worker is started with.
-pub struct MainChannels {
+pub(crate) struct MainChannels {
     pub jobs: UnboundedReceiver<Job>,
     pub syscalls: UnboundedReceiver<SyscallJob>,
     /// Its own senders, for the actions it runs on lane 0.
@@ -67,7 +68,7 @@ pub struct MainChannels {
     pub native_done_tx: UnboundedSender<NativeDone>,
 }
 
-pub type Shared = Rc<RefCell<Worker>>;
+pub(crate) type Shared = Rc<RefCell<Worker>>;
 
 impl Worker {
     fn next_due_ms(&self) -> Option<f64> {
@@ -78,12 +79,12 @@ impl Worker {
     }
 
     /// Hands a task to the JS threads.
-    pub fn dispatcher_task(&self, task: ActionTask) {
+    pub(crate) fn dispatcher_task(&self, task: ActionTask) {
         self.dispatcher.dispatch(task);
     }
 
     /// Prints a function's console lines when running under `emvex dev`.
-    pub fn print(&self, kind: FunctionKind, path: &str, lines: &[String]) {
+    pub(crate) fn print(&self, kind: FunctionKind, path: &str, lines: &[String]) {
         if self.print_logs {
             for line in lines {
                 println!("{}", format_log_line(Some(kind), path, line));
@@ -93,7 +94,7 @@ impl Worker {
 }
 
 /// The thread's entry point.
-pub fn main(
+pub(crate) fn main(
     app: Arc<App>,
     native: Vec<NativeDefinition>,
     db: Database,
@@ -194,7 +195,7 @@ fn handle_syscall(shared: &Shared, job: SyscallJob) {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut worker = shared.borrow_mut();
         let Worker { runner, scheduler, .. } = &mut *worker;
-        let mut tx = runner.db.begin_mutation().map_err(|e| emvex_engine::HostError::developer(e.message))?;
+        let mut tx = runner.db.begin_mutation().map_err(db_error)?;
         let (result, new_jobs) = {
             let mut host = TransactionHost::new(
                 &mut tx,
@@ -209,7 +210,7 @@ fn handle_syscall(shared: &Shared, job: SyscallJob) {
             (result, std::mem::take(&mut host.new_jobs))
         };
         let text = result?;
-        tx.commit().map_err(|e| emvex_engine::HostError::developer(e.message))?;
+        tx.commit().map_err(db_error)?;
         scheduler.add(new_jobs);
         Ok(text)
     }));
@@ -426,7 +427,6 @@ fn js_definition(app: &App, instance: &Instance, analysis: emvex_engine::Analysi
     };
     Ok(Definition {
         id: info.id,
-        path: info.path.clone(),
         registry,
         schema,
         crons_json: analysis.crons_json,

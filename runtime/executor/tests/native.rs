@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use emvex_component::{NativeCall, NativeComponent, NativeDefinition, NativeError, NativeFunction, NativeKind};
+use emvex_component::{NativeCall, NativeComponent, NativeDefinition, NativeError, NativeFunction};
 use emvex_database::{Expr, Query};
 use emvex_executor::{CallError, CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
+use emvex_value::function::{FunctionKind, Visibility};
 use emvex_value::{Object, Value};
 use serde_json::json;
 
@@ -27,12 +28,12 @@ const NAME_ARGS: &str = r#"{"type":"object","value":{"name":{"fieldType":{"type"
 const HANDLE_ARGS: &str = r#"{"type":"object","value":{"name":{"fieldType":{"type":"string"},"optional":false},"handle":{"fieldType":{"type":"string"},"optional":false}}}"#;
 const NUMBER: &str = r#"{"type":"number"}"#;
 
-fn function(name: &str, kind: NativeKind, public: bool, args: &str, returns: &str) -> NativeFunction {
+fn function(name: &str, kind: FunctionKind, visibility: Visibility, args: &str, returns: &str) -> NativeFunction {
     NativeFunction {
         module: "lib".into(),
         name: name.into(),
         kind,
-        public,
+        visibility,
         args_json: args.into(),
         returns_json: returns.into(),
     }
@@ -101,12 +102,12 @@ impl NativeComponent for NativeCounter {
 
     fn functions(&self) -> Vec<NativeFunction> {
         vec![
-            function("increment", NativeKind::Mutation, true, NAME_ARGS, NUMBER),
-            function("get", NativeKind::Query, true, NAME_ARGS, NUMBER),
-            function("secret", NativeKind::Query, false, r#"{"type":"any"}"#, "null"),
-            function("badReturn", NativeKind::Query, true, r#"{"type":"any"}"#, NUMBER),
-            function("callBack", NativeKind::Mutation, true, HANDLE_ARGS, "null"),
-            function("scheduleBack", NativeKind::Mutation, true, HANDLE_ARGS, r#"{"type":"string"}"#),
+            function("increment", FunctionKind::Mutation, Visibility::Public, NAME_ARGS, NUMBER),
+            function("get", FunctionKind::Query, Visibility::Public, NAME_ARGS, NUMBER),
+            function("secret", FunctionKind::Query, Visibility::Internal, r#"{"type":"any"}"#, "null"),
+            function("badReturn", FunctionKind::Query, Visibility::Public, r#"{"type":"any"}"#, NUMBER),
+            function("callBack", FunctionKind::Mutation, Visibility::Public, HANDLE_ARGS, "null"),
+            function("scheduleBack", FunctionKind::Mutation, Visibility::Public, HANDLE_ARGS, r#"{"type":"string"}"#),
         ]
     }
 
@@ -123,7 +124,7 @@ impl NativeComponent for NativeCounter {
             "callBack" => {
                 let mut payload = Object::new();
                 payload.insert("what".into(), Value::String(format!("called back for {name}")));
-                call.host.run_function(arg(&args, "handle"), NativeKind::Mutation, Value::Object(payload))?;
+                call.host.run_function(arg(&args, "handle"), FunctionKind::Mutation, Value::Object(payload))?;
                 Ok(Value::Null)
             }
             "scheduleBack" => {
@@ -263,7 +264,7 @@ fn call(executor: &Executor, path: &str, args: serde_json::Value) -> Result<serd
     match response.outcome {
         Ok(value) => Ok(value.to_convex_json()),
         Err(
-            CallError::Function { message, .. }
+            CallError::Developer { message, .. }
             | CallError::Internal { message }
             | CallError::BadRequest { message, .. },
         ) => Err(message),

@@ -134,7 +134,7 @@ fn print_logs(response: &CallResponse) {
     for line in &response.log_lines {
         println!("{}", format_log_line(response.kind, &response.path, line));
     }
-    if let (Some(kind), Err(CallError::Function { message, .. })) = (response.kind, &response.outcome) {
+    if let (Some(kind), Err(CallError::Developer { message, .. })) = (response.kind, &response.outcome) {
         println!("{}", format_log_line(Some(kind), &response.path, message));
     }
 }
@@ -147,7 +147,7 @@ fn envelope(response: CallResponse, format: Format) -> Response {
             body.insert("status".into(), json!("success"));
             body.insert("value".into(), encode(&value, format));
         }
-        Err(CallError::Function { message, data }) => {
+        Err(CallError::Developer { message, data }) => {
             body.insert("status".into(), json!("error"));
             body.insert(
                 "errorMessage".into(),

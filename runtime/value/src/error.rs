@@ -1,5 +1,6 @@
 //! The error type shared by the whole crate: a stable machine-readable `code` plus the
 //! human message (Convex's text where Convex has one). `Display` prints the message only.
+//! Also [`ErrorClass`], the one "developer or internal" distinction every layer's errors use.
 
 use std::fmt;
 
@@ -25,6 +26,18 @@ impl fmt::Display for ValueError {
 }
 
 impl std::error::Error for ValueError {}
+
+/// Whom an error is for, the same in every layer (syscall host errors, native component
+/// errors, function failures, call errors).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The app's code or input is wrong (bad arguments, a thrown error, a broken rule): the
+    /// calling function can catch it, the client sees it as the function's error.
+    Developer,
+    /// emvex itself failed (storage, engine): it ends the running query or mutation, and a
+    /// client sees a server error.
+    Internal,
+}
 
 #[cfg(test)]
 mod tests {

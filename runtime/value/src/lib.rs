@@ -4,7 +4,8 @@
 //! the [`Value`] type and its total order (§4.3 of `convex-runtime.md`), the Convex JSON
 //! encoding (§4.2) and the lossy "clean" export format, the order-preserving index-key
 //! encoding ([`sort_key`]), document ids in the v6 format ([`id`]), size and name limits
-//! ([`limits`]) and argument / schema validators ([`validator`]).
+//! ([`limits`]), argument / schema validators ([`validator`]), and the kinds and visibility of
+//! functions ([`function`]).
 //!
 //! Invariant: every fallible function returns a [`ValueError`] whose `code` is a stable
 //! identifier (for tests and error mapping) and whose `message` is the user-facing text,
@@ -14,6 +15,7 @@
 
 mod base64_util;
 mod error;
+pub mod function;
 pub mod id;
 pub mod limits;
 pub mod sort_key;
@@ -22,7 +24,7 @@ mod test_strategies;
 pub mod validator;
 mod value;
 
-pub use error::ValueError;
+pub use error::{ErrorClass, ValueError};
 pub use value::{Object, Value, compare_maybe, maybe_value_from_convex_json};
 
 /// Standard base64 (with `=` padding), the encoding Convex uses for `$integer`, `$float`

@@ -7,8 +7,10 @@
 //! - `check` never coerces: `Number` accepts only Float64, `BigInt` and `CommitTs` only
 //!   Int64; object validators reject missing required fields and extra fields.
 //! - Error messages are the backend's texts (`crates/common/src/schemas/validator.rs`),
-//!   including the `Path: .a[0].b` line naming the bad field; callers add the
-//!   `ArgumentValidationError: ` / `ReturnsValidationError: ` prefixes themselves.
+//!   including the `Path: .a[0].b` line naming the bad field; the
+//!   `ArgumentValidationError: ` / `ReturnsValidationError: ` texts of a function's arguments
+//!   and return value are formatted only by [`argument_validation_error`] and
+//!   [`returns_validation_error`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -90,6 +92,18 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+/// Convex's text for a function's arguments that could not be decoded or failed their
+/// validator: `ArgumentValidationError: <detail>`.
+pub fn argument_validation_error(detail: impl fmt::Display) -> String {
+    format!("ArgumentValidationError: {detail}")
+}
+
+/// Convex's text for a function's return value that failed its validator:
+/// `ReturnsValidationError: <detail>`.
+pub fn returns_validation_error(detail: impl fmt::Display) -> String {
+    format!("ReturnsValidationError: {detail}")
+}
 
 fn invalid(message: impl Into<String>) -> ValueError {
     ValueError::new("InvalidValidator", message)

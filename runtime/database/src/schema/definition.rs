@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use emvex_value::limits::check_identifier;
 use emvex_value::validator::Validator;
 use serde_json::Value as Json;
 
@@ -56,15 +57,6 @@ impl std::fmt::Debug for SchemaDefinition {
 
 fn invalid(message: String) -> DbError {
     DbError::new("InvalidSchema", message)
-}
-
-fn is_identifier(s: &str) -> bool {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
-        _ => return false,
-    }
-    s.len() <= 64 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') && !s.chars().all(|c| c == '_')
 }
 
 impl SchemaDefinition {
@@ -155,7 +147,7 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
         .and_then(Json::as_str)
         .ok_or_else(|| invalid(format!("Every index of table \"{table}\" needs a string `indexDescriptor`")))?
         .to_string();
-    if !is_identifier(&name) {
+    if check_identifier(&name).is_err() {
         return Err(invalid(format!(
             "Invalid index name: \"{name}\" in table \"{table}\". Identifiers must start with a letter, be at \
              most 64 characters and contain only letters, digits and underscores."
