@@ -1,11 +1,13 @@
-// `emvex codegen` against the real `convex` package: for an app without components, every file
-// emvex writes must equal, byte for byte, what convex@1.49.0's own codegen templates produce
-// for the same app after the CLI's prettier pass — rendered here by calling the CLI's template
-// functions (node_modules/convex/dist/esm/cli/codegen_templates/*.js) the way its
+// `emvex codegen` against the real `convex` package: every file emvex writes must equal, byte
+// for byte, what convex@1.49.0's own codegen produces for the same app after the CLI's prettier
+// pass — rendered here by calling the CLI's template functions
+// (node_modules/convex/dist/esm/cli/codegen_templates/*.js) the way its
 // `doInitialComponentCodegen`/`doFinalComponentCodegen` do for a root component with the default
-// options, with the module list from the CLI's own `entryPoints`. Apps with components are
-// compared too, except for the `components` entries of api.d.ts (those need the CLI's
-// component analysis, which comes from a deployment).
+// options, with the module list from the CLI's own `entryPoints`. For an app with a
+// `convex.config.ts`, the part of the analysis that codegen reads (the app's `childComponents`
+// and `envVars`, each child's import specifier) is computed as the CLI and Convex's backend do:
+// the CLI's `componentGraph` and `bundleDefinitions` (esbuild) bundle the config, and the bundle
+// is evaluated here with each `_componentDeps/<path>` import standing for its definition path.
 // Run: `node --test tests/node/` (EMVEX_BIN names the binary; default target/release/emvex).
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -34,26 +36,59 @@ before(async () => {
     ...(await load("cli/codegen_templates/server.js")),
     ...(await load("cli/codegen_templates/dataModel.js")),
     ...(await load("bundler/index.js")),
+    ...(await load("cli/lib/components/definition/bundle.js")),
     nodeFs: (await load("bundler/fs.js")).nodeFs,
   };
 });
 
-/** What `npx convex codegen` writes into `<app>/convex/_generated/` (root, no components). */
+const ctx = {
+  fs: null,
+  crash: async (e) => {
+    throw new Error(e.printedMessage);
+  },
+};
+
+/**
+ * The app definition as Convex analyses it (`childComponents`, `envVars`) and the CLI's map of
+ * component directories (with each one's `importSpecifier`), for an app with a config.
+ */
+async function analyseDefinitions(appDir, root) {
+  const cwd = process.cwd();
+  process.chdir(appDir); // the CLI finds `convex/` from the working directory
+  try {
+    const { components, dependencyGraph } = await cli.componentGraph(ctx, appDir, root, false, false);
+    const specs = await cli.bundleDefinitions(ctx, appDir, dependencyGraph, root, [...components.values()], false, false);
+    const source = specs.appDefinitionSpecWithoutImpls.definition.source.replace(
+      /"\.\/_componentDeps\/([A-Za-z0-9_-]+)"/g,
+      (_m, encoded) => {
+        const definitionPath = JSON.stringify(Buffer.from(encoded, "base64url").toString());
+        const stub = `export default { componentDefinitionPath: ${definitionPath}, export: () => ({}) };`;
+        return JSON.stringify(`data:text/javascript,${encodeURIComponent(stub)}`);
+      },
+    );
+    const app = (await import(`data:text/javascript,${encodeURIComponent(source)}`)).default;
+    return { definition: app.export(), components };
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+/** What `npx convex codegen` writes into `<app>/convex/_generated/`. */
 async function cliOutput(appDir) {
   const convexDir = path.join(appDir, "convex");
-  const ctx = {
-    fs: cli.nodeFs,
-    crash: async (e) => {
-      throw new Error(e.printedMessage);
-    },
-  };
+  ctx.fs = cli.nodeFs;
   const root = { isRoot: true, path: convexDir, definitionPath: path.join(convexDir, "convex.config.ts") };
-  const startPush = { analysis: { "": { definition: { childComponents: [], envVars: [] }, functions: {} } } };
+  const hasConfig = fs.existsSync(root.definitionPath);
+  const { definition, components } = hasConfig
+    ? await analyseDefinitions(appDir, root)
+    : { definition: { childComponents: [] }, components: new Map() };
+  const envVars = definition.envVars?.length > 0 ? definition.envVars : [];
+  const startPush = { analysis: { "": { definition: { ...definition, envVars }, functions: {} } } };
   const options = { staticApi: false, useComponentApiImports: true };
   const hasSchema = ["schema.ts", "schema.js"].some((f) => fs.existsSync(path.join(convexDir, f)));
-  const server = cli.serverCodegen({ useTypeScript: false, envVars: [] });
+  const server = cli.serverCodegen({ useTypeScript: false, envVars });
   return {
-    "api.d.ts": await cli.format(await cli.componentApiDTS(ctx, startPush, root, root, new Map(), options)),
+    "api.d.ts": await cli.format(await cli.componentApiDTS(ctx, startPush, root, root, components, options)),
     "api.js": await cli.format(cli.componentApiJs()),
     "server.d.ts": await cli.format(server.DTS),
     "server.js": await cli.format(server.JS),
@@ -61,7 +96,7 @@ async function cliOutput(appDir) {
   };
 }
 
-/** A copy of `fixtures/<name>` (or of `files`) in a temp dir, without `_generated/`. */
+/** A copy of `fixtures/<name>`'s `convex/` (and/or `files`) in a temp app, without `_generated/`. */
 function tempApp(fixture, files = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "emvex-codegen-"));
   if (fixture) {
@@ -72,6 +107,8 @@ function tempApp(fixture, files = {}) {
     fs.mkdirSync(path.dirname(path.join(dir, "convex", file)), { recursive: true });
     fs.writeFileSync(path.join(dir, "convex", file), text);
   }
+  // The CLI reads the app's package.json; node_modules is the repository's.
+  fs.writeFileSync(path.join(dir, "package.json"), '{ "name": "codegen-test-app", "private": true, "type": "module" }\n');
   fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"));
   return dir;
 }
@@ -128,15 +165,32 @@ describe("emvex codegen equals the convex package's codegen", () => {
   });
 
   for (const fixture of ["components", "workpool", "workpool-ts"]) {
-    test(`fixtures/${fixture}: all but the components entries`, async () => {
+    test(`fixtures/${fixture} (mounted components)`, async () => {
       const app = tempApp(fixture);
       const ours = emvexCodegen(app);
       const theirs = await cliOutput(app);
-      for (const f of FILES.filter((f) => f !== "api.d.ts")) assert.equal(ours[f], theirs[f], f);
-      const head = (text) => text.slice(0, text.indexOf("export declare const components"));
-      assert.equal(head(ours["api.d.ts"]), head(theirs["api.d.ts"]));
+      for (const f of FILES) assert.equal(ours[f], theirs[f], `${f} of fixtures/${fixture}`);
     });
   }
+
+  test("env vars declared by defineApp type server.d.ts's Env", async () => {
+    const app = tempApp(null, {
+      "convex.config.ts": [
+        'import { defineApp } from "convex/server";',
+        'import { v } from "convex/values";',
+        "const app = defineApp({",
+        '  env: { MODE: v.string(), LEVEL: v.optional(v.union(v.literal("low"), v.literal("high"))), RETRIES: v.number() },',
+        "});",
+        "export default app;",
+        "",
+      ].join("\n"),
+      "a.ts": MODULE,
+    });
+    const ours = emvexCodegen(app);
+    const theirs = await cliOutput(app);
+    for (const f of FILES) assert.equal(ours[f], theirs[f], f);
+    assert.match(ours["server.d.ts"], /readonly LEVEL: "low" \| "high" \| undefined;/);
+  });
 
   test("--check passes on every fixture as committed", () => {
     for (const fixture of fs.readdirSync(path.join(repoRoot, "fixtures"))) {
