@@ -2,8 +2,9 @@
 //! `emvex codegen` writes (or `--check`s) the app's `convex/_generated/` files.
 //!
 //! Exit codes: 0 success, 1 the function failed (`run`) or a generated file is out of date
-//! (`codegen --check`), 2 bad usage or an app that cannot be loaded. Data lives in `APP_DIR/.emvex/` unless `--data` or `--in-memory` says otherwise; the
-//! bytecode cache always lives in `APP_DIR/.emvex/cache`.
+//! (`codegen --check`), 2 bad usage or an app that cannot be loaded. Data lives in
+//! `APP_DIR/.emvex/` unless `--data` or `--in-memory` says otherwise; the bytecode cache always
+//! lives in `APP_DIR/.emvex/cache`.
 
 #![forbid(unsafe_code)]
 
@@ -219,17 +220,16 @@ fn stale(path: &Path) -> String {
     format!("{} {state}", path.display())
 }
 
-/// `emvex dev`'s codegen check, off the serving path: one stderr line when a generated file is
-/// missing or out of date. Loads the app a second time without the bytecode cache (the running
-/// executor may be writing to it), on its own thread, after the server is ready.
-fn warn_if_generated_is_stale(app_dir: PathBuf) {
-    std::thread::spawn(move || {
-        if let Ok(emvex_codegen::Outcome::Differs(path)) =
-            emvex_codegen::run(&app_dir, &codegen_options(), emvex_codegen::Mode::Check)
-        {
-            eprintln!("emvex dev: {}; run `emvex codegen {}` to regenerate it", stale(&path), app_dir.display());
-        }
-    });
+/// `emvex dev`'s codegen check: one stderr line when a generated file is missing or out of
+/// date; never fatal (an app that cannot be loaded is reported by the executor's load). Runs
+/// before the executor loads the app, with the same bytecode cache, so that load then finds
+/// every module compiled and nothing runs beside the app's functions.
+fn warn_if_generated_is_stale(app_dir: &Path, cache_dir: Option<PathBuf>) {
+    let options = emvex_codegen::CodegenOptions { cache_dir, ..codegen_options() };
+    if let Ok(emvex_codegen::Outcome::Differs(path)) = emvex_codegen::run(app_dir, &options, emvex_codegen::Mode::Check)
+    {
+        eprintln!("emvex dev: {}; run `emvex codegen {}` to regenerate it", stale(&path), app_dir.display());
+    }
 }
 
 fn config(
@@ -293,7 +293,12 @@ fn dev(args: DevArgs) -> ExitCode {
         let site_port = site_listener.local_addr().map(|a| a.port()).unwrap_or(wanted_site_port);
         let site_url = format!("http://127.0.0.1:{site_port}");
         let config = config(&args.app_dir, &args.storage, &args.limits, Some((&url, &site_url)), true);
-        let executor = match tokio::task::spawn_blocking(move || Executor::start(config)).await {
+        let executor = match tokio::task::spawn_blocking(move || {
+            warn_if_generated_is_stale(&config.app_dir, config.cache_dir.clone());
+            Executor::start(config)
+        })
+        .await
+        {
             Ok(Ok(executor)) => executor,
             Ok(Err(e)) => return usage_error(&format!("cannot load {}: {}", args.app_dir.display(), e.message)),
             Err(e) => return usage_error(&format!("loading the app failed: {e}")),
@@ -310,7 +315,6 @@ fn dev(args: DevArgs) -> ExitCode {
         println!("emvex dev: {} functions ready at {url}", args.app_dir.display());
         println!("emvex dev: HTTP actions at {site_url}");
         println!("emvex dev: admin key: {admin_key}");
-        warn_if_generated_is_stale(args.app_dir.clone());
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
