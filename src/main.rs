@@ -1,8 +1,10 @@
-//! The `emvex` command line: `emvex dev` serves an app, `emvex run` runs one function.
+//! The `emvex` command line: `emvex dev` serves an app, `emvex run` runs one function,
+//! `emvex codegen` writes (or `--check`s) the app's `convex/_generated/` files.
 //!
-//! Exit codes: 0 success, 1 the function failed (`run`), 2 bad usage or an app that cannot be
-//! loaded. Data lives in `APP_DIR/.emvex/` unless `--data` or `--in-memory` says otherwise; the
-//! bytecode cache always lives in `APP_DIR/.emvex/cache`.
+//! Exit codes: 0 success, 1 the function failed (`run`) or a generated file is out of date
+//! (`codegen --check`), 2 bad usage or an app that cannot be loaded. Data lives in
+//! `APP_DIR/.emvex/` unless `--data` or `--in-memory` says otherwise; the bytecode cache always
+//! lives in `APP_DIR/.emvex/cache`.
 
 #![forbid(unsafe_code)]
 
@@ -37,6 +39,19 @@ enum Command {
     Dev(DevArgs),
     /// Run one query or mutation (internal ones too) and print its result as Convex JSON.
     Run(RunArgs),
+    /// Write convex/_generated/ (api, server, dataModel) as `npx convex codegen` of convex 1.49
+    /// does, offline.
+    Codegen(CodegenArgs),
+}
+
+#[derive(Args)]
+struct CodegenArgs {
+    /// The app's directory (the one holding `convex/`).
+    #[arg(default_value = ".")]
+    app_dir: PathBuf,
+    /// Write nothing; exit 1 naming the first generated file that is missing or differs.
+    #[arg(long)]
+    check: bool,
 }
 
 #[derive(Args)]
@@ -132,6 +147,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Dev(args) => dev(args),
         Command::Run(args) => run(args),
+        Command::Codegen(args) => codegen(args),
     }
 }
 
@@ -157,6 +173,56 @@ fn native_components(workpool: WorkpoolImpl) -> Vec<emvex_executor::NativeDefini
         native.retain(|n| n.package != "@convex-dev/workpool");
     }
     native
+}
+
+/// How codegen loads an app: every native definition stays unevaluated, as `emvex dev` serves
+/// them by default (the generated types do not depend on the implementation).
+fn codegen_options() -> emvex_codegen::CodegenOptions {
+    let opaque = emvex_executor::opaque_definitions(&native_components(WorkpoolImpl::Native));
+    emvex_codegen::CodegenOptions { opaque, cache_dir: None }
+}
+
+fn codegen(args: CodegenArgs) -> ExitCode {
+    if let Err(message) = check_app_dir(&args.app_dir) {
+        return usage_error(&message);
+    }
+    let mode = if args.check { emvex_codegen::Mode::Check } else { emvex_codegen::Mode::Write };
+    let dir = emvex_codegen::generated_dir(&args.app_dir);
+    match emvex_codegen::run(&args.app_dir, &codegen_options(), mode) {
+        Ok(emvex_codegen::Outcome::UpToDate) => {
+            println!("emvex codegen: {} is up to date", dir.display());
+            ExitCode::SUCCESS
+        }
+        Ok(emvex_codegen::Outcome::Written(paths)) => {
+            for path in paths {
+                println!("emvex codegen: wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(emvex_codegen::Outcome::Differs(path)) => {
+            eprintln!("emvex codegen: {}; run `emvex codegen {}`", stale(&path), args.app_dir.display());
+            ExitCode::from(1)
+        }
+        Err(e) => usage_error(&format!("cannot generate code for {}: {e}", args.app_dir.display())),
+    }
+}
+
+/// `<file> is missing` or `<file> is out of date`.
+fn stale(path: &Path) -> String {
+    let state = if path.exists() { "is out of date" } else { "is missing" };
+    format!("{} {state}", path.display())
+}
+
+/// `emvex dev`'s codegen check: one stderr line when a generated file is missing or out of
+/// date; never fatal (an app that cannot be loaded is reported by the executor's load). Runs
+/// before the executor loads the app, with the same bytecode cache, so that load then finds
+/// every module compiled and nothing runs beside the app's functions.
+fn warn_if_generated_is_stale(app_dir: &Path, cache_dir: Option<PathBuf>) {
+    let options = emvex_codegen::CodegenOptions { cache_dir, ..codegen_options() };
+    if let Ok(emvex_codegen::Outcome::Differs(path)) = emvex_codegen::run(app_dir, &options, emvex_codegen::Mode::Check)
+    {
+        eprintln!("emvex dev: {}; run `emvex codegen {}` to regenerate it", stale(&path), app_dir.display());
+    }
 }
 
 fn config(
@@ -220,7 +286,12 @@ fn dev(args: DevArgs) -> ExitCode {
         let site_port = site_listener.local_addr().map(|a| a.port()).unwrap_or(wanted_site_port);
         let site_url = format!("http://127.0.0.1:{site_port}");
         let config = config(&args.app_dir, &args.storage, &args.limits, Some((&url, &site_url)), true);
-        let executor = match tokio::task::spawn_blocking(move || Executor::start(config)).await {
+        let executor = match tokio::task::spawn_blocking(move || {
+            warn_if_generated_is_stale(&config.app_dir, config.cache_dir.clone());
+            Executor::start(config)
+        })
+        .await
+        {
             Ok(Ok(executor)) => executor,
             Ok(Err(e)) => return usage_error(&format!("cannot load {}: {}", args.app_dir.display(), e.message)),
             Err(e) => return usage_error(&format!("loading the app failed: {e}")),

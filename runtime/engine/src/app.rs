@@ -288,6 +288,18 @@ impl App {
         out
     }
 
+    /// The static imports of the module loaded from `file` (a canonical path): each specifier
+    /// as written and the canonical file it resolved to (also for an opaque definition's
+    /// config, which is resolved but not loaded). Empty when `file` is not in the graph.
+    pub fn static_imports(&self, file: &Path) -> Vec<(String, PathBuf)> {
+        let Some(&idx) = self.by_name.get(&canonical_name(&self.app_dir, file)) else { return Vec::new() };
+        let file_of = |name: &str| {
+            let path = Path::new(name);
+            if path.is_absolute() { path.to_path_buf() } else { self.app_dir.join(path) }
+        };
+        self.modules[idx].imports.iter().map(|(specifier, target)| (specifier.clone(), file_of(target))).collect()
+    }
+
     /// Stores freshly compiled bytecode for a module (in memory and in the disk cache).
     pub(crate) fn store_bytecode(&self, idx: usize, bytes: Vec<u8>) {
         let rec = &self.modules[idx];

@@ -83,6 +83,19 @@ pub fn default_workers() -> usize {
     thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// What the engine's loader must leave unevaluated for these native definitions (it matches them
+/// by package and directory; `emvex codegen` loads apps the same way).
+pub fn opaque_definitions(native: &[NativeDefinition]) -> Vec<OpaqueDefinition> {
+    native
+        .iter()
+        .map(|n| OpaqueDefinition {
+            package: n.package.clone(),
+            dir_in_package: n.dir_in_package.clone(),
+            default_name: n.default_name.clone(),
+        })
+        .collect()
+}
+
 /// Why the executor could not start. `code` is stable for tests.
 #[derive(Clone, Debug)]
 pub struct StartError {
@@ -186,15 +199,7 @@ impl Executor {
     /// Loads the app, opens the database, analyzes the app on the worker thread and applies the
     /// schema. Returns only when everything succeeded.
     pub fn start(config: ExecutorConfig) -> Result<Executor, StartError> {
-        let opaque: Vec<OpaqueDefinition> = config
-            .native
-            .iter()
-            .map(|n| OpaqueDefinition {
-                package: n.package.clone(),
-                dir_in_package: n.dir_in_package.clone(),
-                default_name: n.default_name.clone(),
-            })
-            .collect();
+        let opaque = opaque_definitions(&config.native);
         let options = EngineOptions {
             app_dir: config.app_dir.clone(),
             cache_dir: config.cache_dir.clone(),
