@@ -257,6 +257,7 @@ fn config(
         print_logs,
         native: native_components(limits.workpool_impl),
         workers: limits.workers.map_or_else(emvex_executor::default_workers, usize::from),
+        clock: emvex_executor::Clock::real(),
     }
 }
 

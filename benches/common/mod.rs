@@ -40,6 +40,7 @@ pub fn start_executor_with_workers(app: &Path, data: &Path, workers: usize) -> E
         print_logs: false,
         native: Vec::new(),
         workers,
+        clock: emvex_executor::Clock::real(),
     })
     .expect("start executor")
 }

@@ -28,6 +28,11 @@ pub trait TimeSource: Send + Sync {
     fn wall_ns(&self) -> u64;
     /// Monotonic time since the source was made.
     fn elapsed(&self) -> Duration;
+    /// How long to sleep in real time before looking at this source again, when `wait` of its
+    /// time is to pass: `wait` itself for a clock that follows real time.
+    fn recheck_after(&self, wait: Duration) -> Duration {
+        wait
+    }
 }
 
 /// A cheap, cloneable handle on one time source.
@@ -87,6 +92,13 @@ impl Clock {
         self.0.elapsed()
     }
 
+    /// How long a sleeper waiting for `wait` of this clock's time should sleep in real time
+    /// before it looks again: `wait` on the real clock; at most a millisecond on a manual one,
+    /// which may be moved forward at any moment.
+    pub fn recheck_after(&self, wait: Duration) -> Duration {
+        self.0.recheck_after(wait)
+    }
+
     /// The moment `after` from now, on the monotonic reading.
     pub fn deadline(&self, after: Duration) -> Deadline {
         Deadline { clock: self.clone(), at: self.elapsed().saturating_add(after) }
@@ -139,6 +151,10 @@ impl TimeSource for ManualSource {
     fn elapsed(&self) -> Duration {
         Duration::from_nanos(self.elapsed_ns.load(Ordering::SeqCst))
     }
+
+    fn recheck_after(&self, wait: Duration) -> Duration {
+        wait.min(Duration::from_millis(1))
+    }
 }
 
 /// The hand that moves a manual [`Clock`].
@@ -171,6 +187,7 @@ mod tests {
         let system = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as f64;
         assert!((clock.now_ms() - system).abs() < 1000.0);
         assert_eq!(clock.now_whole_ms().fract(), 0.0);
+        assert_eq!(clock.recheck_after(Duration::from_secs(3)), Duration::from_secs(3));
         let a = clock.elapsed();
         assert!(clock.elapsed() >= a);
     }
@@ -194,6 +211,7 @@ mod tests {
         let deadline = clock.deadline(Duration::from_millis(10));
         assert!(!deadline.passed());
         assert_eq!(deadline.remaining(), Duration::from_millis(10));
+        assert_eq!(clock.recheck_after(Duration::from_secs(60)), Duration::from_millis(1));
         hand.advance(Duration::from_millis(10));
         assert!(deadline.passed());
         assert_eq!(deadline.remaining(), Duration::ZERO);

@@ -18,8 +18,9 @@ use crate::DbError;
 use crate::catalog::TableInfo;
 use crate::checkpoint::Checkpointer;
 use crate::schema::SchemaDefinition;
-use crate::storage::{self, Clock};
+use crate::storage::{self, CommittedTimes};
 use crate::transaction::{Transaction, TxKind};
+use emvex_clock::Clock;
 
 /// The database handle: cheap to clone, `Send + Sync`.
 #[derive(Clone)]
@@ -38,7 +39,9 @@ pub(crate) struct Inner {
     readers: Mutex<Vec<Connection>>,
     schemas: RwLock<HashMap<String, Arc<SchemaDefinition>>>,
     /// The committed clock as last written by the writer (exact: only the writer changes it).
-    writer_clock: Mutex<Option<Clock>>,
+    writer_clock: Mutex<Option<CommittedTimes>>,
+    /// Where `_creationTime`s and commit timestamps read wall time.
+    pub(crate) clock: Clock,
     /// Table metadata shared across transactions, valid for one `schema_epoch`.
     table_cache: Mutex<TableCache>,
 }
@@ -82,7 +85,7 @@ impl Inner {
     }
 
     /// Records a committed clock (writer only).
-    pub(crate) fn set_writer_clock(&self, clock: Clock) {
+    pub(crate) fn set_writer_clock(&self, clock: CommittedTimes) {
         *self.writer_clock.lock().unwrap_or_else(|e| e.into_inner()) = Some(clock);
     }
 
@@ -140,7 +143,12 @@ fn load_schemas(conn: &Connection) -> Result<HashMap<String, Arc<SchemaDefinitio
 }
 
 impl Database {
-    fn from_connection(conn: Connection, file: PathBuf, temp_dir: Option<PathBuf>) -> Result<Database, DbError> {
+    fn from_connection(
+        conn: Connection,
+        file: PathBuf,
+        temp_dir: Option<PathBuf>,
+        clock: Clock,
+    ) -> Result<Database, DbError> {
         let cleanup = |e: DbError| {
             if let Some(dir) = &temp_dir {
                 let _ = std::fs::remove_dir_all(dir);
@@ -153,6 +161,7 @@ impl Database {
         Ok(Database {
             inner: Arc::new(Inner {
                 checkpointer,
+                clock,
                 file,
                 temp_dir,
                 writer: Mutex::new(Some(conn)),
@@ -165,17 +174,34 @@ impl Database {
         })
     }
 
-    /// Opens (creating or migrating) the database file at `path`.
+    /// The clock `_creationTime`s and commit timestamps read.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Opens (creating or migrating) the database file at `path`, on the real clock.
     pub fn open(path: &Path) -> Result<Database, DbError> {
+        Database::open_with_clock(path, Clock::real())
+    }
+
+    /// Opens (creating or migrating) the database file at `path`; `_creationTime`s and commit
+    /// timestamps read `clock`.
+    pub fn open_with_clock(path: &Path, clock: Clock) -> Result<Database, DbError> {
         let conn = storage::open_file(path)?;
-        Database::from_connection(conn, path.to_path_buf(), None)
+        Database::from_connection(conn, path.to_path_buf(), None, clock)
     }
 
     /// A private, throw-away database: a temporary file deleted when the last handle (and
     /// transaction) is dropped. Behaves exactly like a file database.
     pub fn open_in_memory() -> Result<Database, DbError> {
+        Database::open_in_memory_with_clock(Clock::real())
+    }
+
+    /// [`Database::open_in_memory`] on `clock`.
+    pub fn open_in_memory_with_clock(clock: Clock) -> Result<Database, DbError> {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // A unique name, not a reading of time: it stays on the system clock.
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let dir = std::env::temp_dir().join(format!("emvex-mem-{}-{n}-{nanos}", std::process::id()));
@@ -187,7 +213,7 @@ impl Database {
                 return Err(e);
             }
         };
-        Database::from_connection(conn, file, Some(dir))
+        Database::from_connection(conn, file, Some(dir), clock)
     }
 
     /// The database file (a temporary one for in-memory databases).
@@ -287,6 +313,27 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn creation_times_and_commit_timestamps_read_the_database_clock() {
+        let (clock, hand) = Clock::manual(1_700_000_000_000);
+        let db = Database::open_in_memory_with_clock(clock).unwrap();
+        let mut tx = db.begin_mutation().unwrap();
+        let id = tx.insert("", "t", Default::default()).unwrap();
+        let first = tx.get("", &id).unwrap().unwrap();
+        assert_eq!(first.creation_time, 1_700_000_000_000.0);
+        assert_eq!(tx.commit().unwrap(), 1_700_000_000_000_000_000);
+        // The clock stands still: the next commit and creation time still move past the last.
+        let mut tx = db.begin_mutation().unwrap();
+        let id = tx.insert("", "t", Default::default()).unwrap();
+        let second = tx.get("", &id).unwrap().unwrap().creation_time;
+        assert!(second > first.creation_time && second < 1_700_000_000_000.01, "{second}");
+        assert_eq!(tx.commit().unwrap(), 1_700_000_000_000_000_001);
+        hand.advance(std::time::Duration::from_millis(5));
+        let mut tx = db.begin_mutation().unwrap();
+        let id = tx.insert("", "t", Default::default()).unwrap();
+        assert_eq!(tx.get("", &id).unwrap().unwrap().creation_time, 1_700_000_000_005.0);
+    }
 
     #[test]
     fn in_memory_database_is_deleted_on_drop() {

@@ -153,15 +153,15 @@ pub(crate) fn meta_get_i64(conn: &Connection, key: &str) -> Result<Option<i64>, 
 
 /// The commit clock stored in `emvex_meta`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Clock {
+pub(crate) struct CommittedTimes {
     pub last_commit_ts: u64,
     pub last_creation_time: f64,
     pub schema_epoch: i64,
 }
 
 /// Reads the clock in one statement (inside a transaction, this pins the snapshot).
-pub(crate) fn read_clock(conn: &Connection) -> Result<Clock, DbError> {
-    let mut clock = Clock { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 };
+pub(crate) fn read_clock(conn: &Connection) -> Result<CommittedTimes, DbError> {
+    let mut clock = CommittedTimes { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 };
     let mut stmt = conn.prepare_cached(
         "SELECT key, value FROM emvex_meta WHERE key IN ('last_commit_ts', 'last_creation_time', 'schema_epoch')",
     )?;
@@ -178,7 +178,7 @@ pub(crate) fn read_clock(conn: &Connection) -> Result<Clock, DbError> {
 }
 
 /// Writes the clock in one statement.
-pub(crate) fn write_clock(conn: &Connection, clock: &Clock) -> Result<(), DbError> {
+pub(crate) fn write_clock(conn: &Connection, clock: &CommittedTimes) -> Result<(), DbError> {
     conn.prepare_cached(
         "INSERT OR REPLACE INTO emvex_meta (key, value) VALUES ('last_commit_ts', ?1), \
          ('last_creation_time', ?2), ('schema_epoch', ?3)",
@@ -238,8 +238,11 @@ mod tests {
     fn clock_roundtrips() {
         let conn = Connection::open_in_memory().unwrap();
         migrate(&conn).unwrap();
-        assert_eq!(read_clock(&conn).unwrap(), Clock { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 });
-        let c = Clock { last_commit_ts: 42, last_creation_time: 1.5, schema_epoch: 3 };
+        assert_eq!(
+            read_clock(&conn).unwrap(),
+            CommittedTimes { last_commit_ts: 0, last_creation_time: 0.0, schema_epoch: 0 }
+        );
+        let c = CommittedTimes { last_commit_ts: 42, last_creation_time: 1.5, schema_epoch: 3 };
         write_clock(&conn, &c).unwrap();
         assert_eq!(read_clock(&conn).unwrap(), c);
     }

@@ -63,14 +63,20 @@ pub struct Transaction {
     finished: bool,
 }
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
-}
-
 impl Transaction {
-    pub(crate) fn new(inner: Arc<Inner>, conn: Connection, kind: TxKind, clock: storage::Clock) -> Transaction {
+    /// The database's clock (`_creationTime`s, commit timestamps, and the time functions see).
+    pub fn clock(&self) -> &emvex_clock::Clock {
+        &self.inner.clock
+    }
+
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        conn: Connection,
+        kind: TxKind,
+        clock: storage::CommittedTimes,
+    ) -> Transaction {
         let snapshot_ts = clock.last_commit_ts;
-        let now_ms = (now_ns().max(snapshot_ts)) as f64 / 1e6;
+        let now_ms = (inner.clock.now_ns().max(snapshot_ts)) as f64 / 1e6;
         let next_creation_time = now_ms.max(clock.last_creation_time.next_up());
         Transaction {
             catalog: TableCatalog::new(inner.clone(), clock.schema_epoch),
@@ -194,8 +200,8 @@ impl Transaction {
                 self.snapshot_ts
             }
             TxKind::Mutation => {
-                let ts = now_ns().max(self.snapshot_ts + 1);
-                let clock = storage::Clock {
+                let ts = self.inner.clock.now_ns().max(self.snapshot_ts + 1);
+                let clock = storage::CommittedTimes {
                     last_commit_ts: ts,
                     last_creation_time: self.assigned_creation_time.unwrap_or(self.next_creation_time.next_down()),
                     schema_epoch: self.catalog.epoch_after_commit(),

@@ -25,7 +25,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::{AbortHandle, abortable};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -122,13 +122,13 @@ struct Lent {
 /// Pending timers, earliest first (ties in creation order).
 #[derive(Default)]
 struct Timers {
-    by_time: BTreeMap<(Instant, u64), u64>,
-    by_id: HashMap<u64, (Instant, u64)>,
+    by_time: BTreeMap<(Duration, u64), u64>,
+    by_id: HashMap<u64, (Duration, u64)>,
     seq: u64,
 }
 
 impl Timers {
-    fn arm(&mut self, id: u64, at: Instant) {
+    fn arm(&mut self, id: u64, at: Duration) {
         self.clear(id);
         self.seq += 1;
         self.by_time.insert((at, self.seq), id);
@@ -141,12 +141,12 @@ impl Timers {
         }
     }
 
-    fn next_at(&self) -> Option<Instant> {
+    fn next_at(&self) -> Option<Duration> {
         self.by_time.keys().next().map(|(at, _)| *at)
     }
 
     /// Removes and returns the earliest timer if it is due at `now`.
-    fn pop_due(&mut self, now: Instant) -> Option<u64> {
+    fn pop_due(&mut self, now: Duration) -> Option<u64> {
         let (&key, &id) = self.by_time.iter().next()?;
         if key.0 > now {
             return None;
@@ -233,7 +233,7 @@ impl ActionPool {
         };
         let timeout = timeout.unwrap_or(app.limits.action_timeout);
         let mut lent = Lent { promise: None, realm };
-        let started = Instant::now();
+        let started = app.clock.elapsed();
         let deadline = started + timeout;
         {
             let realm = &mut lent.realm;
@@ -291,7 +291,7 @@ async fn drive(
     lent: &mut Lent,
     call: &Call,
     host: Rc<dyn ActionHost>,
-    deadline: Instant,
+    deadline: Duration,
     unawaited: &mut Vec<String>,
 ) -> Result<String, JsError> {
     let control = lent.realm.control.clone();
@@ -358,11 +358,11 @@ async fn drive(
                         handle.abort();
                     }
                 }
-                NewOp::Timer { id, delay } => timers.arm(id, Instant::now() + delay),
+                NewOp::Timer { id, delay } => timers.arm(id, app.clock.elapsed() + delay),
                 NewOp::ClearTimer { id } => timers.clear(id),
             }
         }
-        if Instant::now() >= deadline {
+        if app.clock.elapsed() >= deadline {
             shared.abort.set(Some(Abort::Timeout));
             return Err(JsError::new(JsErrorKind::Timeout, "timed out"));
         }
@@ -372,9 +372,9 @@ async fn drive(
         let wake = timers.next_at().map_or(deadline, |at| at.min(deadline));
         let event = tokio::select! {
             Some(done) = ops.next(), if !ops.is_empty() => Some(done),
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => None,
+            _ = tokio::time::sleep(app.clock.recheck_after(wake.saturating_sub(app.clock.elapsed()))) => None,
         };
-        if event.is_none() && Instant::now() >= deadline {
+        if event.is_none() && app.clock.elapsed() >= deadline {
             shared.abort.set(Some(Abort::Timeout));
             return Err(JsError::new(JsErrorKind::Timeout, "timed out"));
         }
@@ -398,7 +398,7 @@ async fn drive(
                 }
                 Some((id, Completed::Fetch(Ok(r)))) => settle_fetch(&ctx, &control, id, r),
                 Some((_, Completed::Cancelled)) => Ok(()),
-                None => match timers.pop_due(Instant::now()) {
+                None => match timers.pop_due(app.clock.elapsed()) {
                     Some(id) => call_control::<()>(&ctx, &control, "fireTimer", (id as f64,)),
                     None => Ok(()),
                 },
@@ -539,7 +539,7 @@ mod tests {
     #[test]
     fn timers_fire_earliest_first_and_can_be_cleared() {
         let mut t = Timers::default();
-        let now = Instant::now();
+        let now = Duration::from_secs(100);
         t.arm(1, now + Duration::from_millis(20));
         t.arm(2, now + Duration::from_millis(10));
         t.arm(3, now + Duration::from_millis(10));
@@ -556,7 +556,7 @@ mod tests {
     #[test]
     fn re_arming_a_timer_replaces_it() {
         let mut t = Timers::default();
-        let now = Instant::now();
+        let now = Duration::from_secs(100);
         t.arm(1, now + Duration::from_millis(5));
         t.arm(1, now + Duration::from_millis(50));
         assert_eq!(t.by_time.len(), 1);

@@ -22,8 +22,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use emvex_clock::Clock;
 use oxc_resolver::{ResolveOptions, Resolver};
 use sha2::{Digest, Sha256};
 
@@ -94,6 +94,8 @@ pub struct App {
     pub(crate) entries: Vec<Entry>,
     /// `Date.now()` seen by module top-level code.
     pub(crate) import_time_ms: f64,
+    /// Every reading of time in this app's executions (`Date.now()`, deadlines, timers).
+    pub(crate) clock: Clock,
     pub(crate) import_seed: [u8; 32],
     /// Bytecode of the engine's prelude module (compiled by the first isolate).
     pub(crate) prelude_bytecode: OnceLock<Vec<u8>>,
@@ -189,7 +191,7 @@ impl App {
             .map(|(module, name, kind)| Entry { record: by_name[&name], module, kind, definition: DefinitionId(0) })
             .collect();
 
-        let import_time_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0);
+        let import_time_ms = options.clock.now_whole_ms();
         let mut seed_hasher = Sha256::new();
         seed_hasher.update(app_dir.to_string_lossy().as_bytes());
         let import_seed: [u8; 32] = seed_hasher.finalize().into();
@@ -204,6 +206,7 @@ impl App {
             entries,
             import_time_ms,
             import_seed,
+            clock: options.clock,
             prelude_bytecode: OnceLock::new(),
             definitions: OnceLock::new(),
             stats,

@@ -120,17 +120,18 @@ pub(crate) fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<A
     native.set(
         "now",
         Function::new(ctx.clone(), move || -> f64 {
-            if s.real_clock.get().is_some() { wall_clock_ms() } else { s.now_ms.get() }
+            if s.real_clock.get().is_some() { s.clock.now_whole_ms() } else { s.now_ms.get() }
         })?,
     )?;
     // Real time, for console.time durations only (as Convex does).
-    native.set("wallNow", Function::new(ctx.clone(), || -> f64 { wall_clock_ms() })?)?;
+    let clock = shared.clock.clone();
+    native.set("wallNow", Function::new(ctx.clone(), move || -> f64 { clock.now_whole_ms() })?)?;
     let s = shared;
     native.set(
         "perfNow",
         Function::new(ctx.clone(), move || -> f64 {
             if let Some(start) = s.real_clock.get() {
-                return start.elapsed().as_secs_f64() * 1000.0;
+                return s.clock.elapsed().saturating_sub(start).as_secs_f64() * 1000.0;
             }
             let v = s.perf_now.get() + s.perf_step.get();
             s.perf_now.set(v);
@@ -138,9 +139,4 @@ pub(crate) fn install_native<'js>(ctx: &Ctx<'js>, shared: Rc<Shared>, app: Arc<A
         })?,
     )?;
     Ok(native)
-}
-
-/// Milliseconds since the epoch on the real clock (whole milliseconds, as `Date.now()`).
-fn wall_clock_ms() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
 }

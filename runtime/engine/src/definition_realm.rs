@@ -27,7 +27,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
 
 use base64::Engine as _;
 use rquickjs::{CatchResultExt, Context, Ctx, Function, Object, Runtime, Value};
@@ -256,11 +255,12 @@ fn evaluate(app: &Arc<App>, found: &[Found], exports: &[Option<String>], idx: us
     let runtime = Runtime::new().map_err(engine_error)?;
     runtime.set_max_stack_size(app.limits.max_stack_bytes);
     runtime.set_memory_limit(app.limits.memory_bytes.saturating_mul(2));
-    let deadline = Instant::now() + IMPORT_TIMEOUT;
+    let clock = app.clock.clone();
+    let deadline = clock.elapsed() + IMPORT_TIMEOUT;
     let timed_out = Rc::new(std::cell::Cell::new(false));
     let flag = timed_out.clone();
     runtime.set_interrupt_handler(Some(Box::new(move || {
-        let over = Instant::now() > deadline;
+        let over = clock.elapsed() > deadline;
         if over {
             flag.set(true);
         }

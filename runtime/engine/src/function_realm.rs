@@ -21,7 +21,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
@@ -93,7 +93,8 @@ impl FunctionRealm {
             dynamic_import,
             app.import_seed,
             app.import_time_ms,
-            Instant::now() + IMPORT_TIMEOUT,
+            app.clock.elapsed() + IMPORT_TIMEOUT,
+            app.clock.clone(),
         ));
         let tracker_state = shared.clone();
         runtime.set_host_promise_rejection_tracker(Some(Box::new(
@@ -164,7 +165,7 @@ impl FunctionRealm {
         s.alloc.oom.set(false);
         *s.fatal.borrow_mut() = None;
         s.clear_host();
-        s.deadline.set(Some(Instant::now() + timeout));
+        s.deadline.set(Some(s.clock.elapsed() + timeout));
     }
 
     /// Clears per-execution state after a call (the host pointers first).
@@ -204,7 +205,7 @@ fn interrupt(shared: &Shared) -> bool {
         return true;
     }
     if let Some(deadline) = shared.deadline.get()
-        && Instant::now() >= deadline
+        && shared.clock.elapsed() >= deadline
     {
         shared.abort.set(Some(Abort::Timeout));
         return true;

@@ -61,6 +61,7 @@ use std::time::Duration;
 
 pub use app::{App, LoadStats};
 pub use definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition, component_modules};
+pub use emvex_clock::Clock;
 pub use emvex_value::ErrorClass;
 pub use emvex_value::function::{FunctionKind, Visibility};
 pub use isolate::{Isolate, Scope};
@@ -76,12 +77,21 @@ pub struct EngineOptions {
     pub env: BTreeMap<String, String>,
     /// Default limits for invocations.
     pub limits: Limits,
+    /// The clock of every execution: `Date.now()` (frozen per query/mutation, real in actions),
+    /// timers and time limits.
+    pub clock: Clock,
 }
 
 impl EngineOptions {
-    /// Options with no cache, no env vars and default limits.
+    /// Options with no cache, no env vars, default limits and the real clock.
     pub fn new(app_dir: impl Into<PathBuf>) -> Self {
-        EngineOptions { app_dir: app_dir.into(), cache_dir: None, env: BTreeMap::new(), limits: Limits::default() }
+        EngineOptions {
+            app_dir: app_dir.into(),
+            cache_dir: None,
+            env: BTreeMap::new(),
+            limits: Limits::default(),
+            clock: Clock::real(),
+        }
     }
 }
 

@@ -13,7 +13,9 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use emvex_clock::Clock;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha12Rng;
@@ -38,7 +40,7 @@ pub(crate) struct Shared {
     /// The host of the action running on this runtime, if any.
     pub(crate) action_host: RefCell<Option<Rc<dyn ActionHost>>>,
     /// Set while an action runs (its start): `Date`/`performance` then read the real clock.
-    pub(crate) real_clock: Cell<Option<Instant>>,
+    pub(crate) real_clock: Cell<Option<Duration>>,
     /// Set while an action runs: dynamic `import()` of the app's modules is allowed.
     pub(crate) dynamic_import: Rc<Cell<bool>>,
     pub(crate) rng: RefCell<ChaCha12Rng>,
@@ -47,7 +49,10 @@ pub(crate) struct Shared {
     /// `performance.now()` of a query or mutation, advanced by `perf_step` at each read.
     pub(crate) perf_now: Cell<f64>,
     pub(crate) perf_step: Cell<f64>,
-    pub(crate) deadline: Cell<Option<Instant>>,
+    /// When the running code must stop, on [`Shared::clock`]'s elapsed reading.
+    pub(crate) deadline: Cell<Option<Duration>>,
+    /// The app's clock: frozen and real `Date.now()`, deadlines.
+    pub(crate) clock: Clock,
     pub(crate) abort: Cell<Option<Abort>>,
     pub(crate) fatal: RefCell<Option<HostError>>,
     /// Promises rejected with no handler attached (identity, reason), in rejection order.
@@ -62,7 +67,8 @@ impl Shared {
         dynamic_import: Rc<Cell<bool>>,
         seed: [u8; 32],
         now_ms: f64,
-        deadline: Instant,
+        deadline: Duration,
+        clock: Clock,
     ) -> Shared {
         Shared {
             dynamic_import,
@@ -75,6 +81,7 @@ impl Shared {
             perf_now: Cell::new(0.0),
             perf_step: Cell::new(0.0),
             deadline: Cell::new(Some(deadline)),
+            clock,
             abort: Cell::new(None),
             fatal: RefCell::new(None),
             unhandled: RefCell::new(Vec::new()),
@@ -115,12 +122,12 @@ impl Shared {
     /// counting the time against the user's budget.
     pub(crate) fn call_host<R>(&self, f: impl FnOnce(&mut dyn Host) -> R) -> Option<R> {
         let host = self.host.get()?;
-        let t0 = Instant::now();
+        let t0 = self.clock.elapsed();
         // SAFETY: `host` is set by `Isolate::invoke` from a `&mut dyn Host` that outlives the
         // call, only for its duration, on this thread; it is cleared before `invoke` returns
         // (see `set_host`). The host never re-enters the isolate, so there is no aliasing `&mut`.
         let r = f(unsafe { &mut *host });
-        self.pause(t0.elapsed());
+        self.pause(self.clock.elapsed().saturating_sub(t0));
         Some(r)
     }
 }

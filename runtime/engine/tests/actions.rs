@@ -4,7 +4,6 @@
 //! real clock and randomness.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -15,8 +14,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    ActionHost, App, EngineOptions, ErrorClass, FunctionKind, Host, HostError, HttpOutcome, HttpRequest, Invocation,
-    Isolate, JsErrorKind, Limits, Outcome,
+    ActionHost, App, Clock, EngineOptions, ErrorClass, FunctionKind, Host, HostError, HttpOutcome, HttpRequest,
+    Invocation, Isolate, JsErrorKind, Limits, Outcome,
 };
 use serde_json::{Value, json};
 
@@ -28,7 +27,7 @@ fn app() -> Arc<App> {
     static APP: OnceLock<Arc<App>> = OnceLock::new();
     APP.get_or_init(|| {
         let limits = Limits { memory_bytes: 32 << 20, ..Limits::default() };
-        let options = EngineOptions { app_dir: app_dir(), cache_dir: None, env: BTreeMap::new(), limits };
+        let options = EngineOptions { limits, ..EngineOptions::new(app_dir()) };
         App::load(options).expect("test app loads")
     })
     .clone()
@@ -616,4 +615,30 @@ fn storage_in_actions_goes_through_base64_syscalls() {
     assert_eq!(calls[0].0, "1.0/storageStore");
     assert_eq!(calls[0].1["blob"], "AMj/aMOp");
     assert_eq!(calls[0].1["contentType"], "text/x");
+}
+
+#[test]
+fn actions_read_time_and_fire_timers_on_the_apps_clock() {
+    let (clock, hand) = Clock::manual(1_600_000_000_000);
+    let options = EngineOptions { clock, ..EngineOptions::new(app_dir()) };
+    let iso = Rc::new(RefCell::new(Isolate::new(App::load(options).expect("app loads")).expect("isolate")));
+    // A second thread moves the clock 100 ms every real millisecond or two.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mover = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+                hand.advance(Duration::from_millis(100));
+            }
+        })
+    };
+    let t0 = Instant::now();
+    let v = ok_value(&local(run(&iso, "actions:clockAroundTimer", json!({ "waitMs": 60_000 }))));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    mover.join().unwrap();
+    let (before, after) = (v["before"].as_f64().unwrap(), v["after"].as_f64().unwrap());
+    assert!(before >= 1_600_000_000_000.0, "{v}");
+    assert!(after - before >= 60_000.0, "the timer fired after a minute of the app's clock: {v}");
+    assert!(t0.elapsed() < Duration::from_secs(20), "not after a minute of real time: {:?}", t0.elapsed());
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use emvex_engine::{
-    App, EngineOptions, ErrorClass, FunctionKind, Host, HostError, Invocation, Isolate, JsErrorKind, Limits, LoadError,
+    App, EngineOptions, ErrorClass, FunctionKind, Host, HostError, Invocation, Isolate, JsErrorKind, LoadError,
     Outcome, Visibility,
 };
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ fn app_dir() -> PathBuf {
 fn options() -> EngineOptions {
     let mut env = BTreeMap::new();
     env.insert("MY_VAR".to_string(), "my value".to_string());
-    EngineOptions { app_dir: app_dir(), cache_dir: None, env, limits: Limits::default() }
+    EngineOptions { env, ..EngineOptions::new(app_dir()) }
 }
 
 /// The test app, loaded once per test binary.

@@ -29,7 +29,6 @@ use serde_json::{Value as Json, json};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
-use crate::call::now_ms;
 use crate::components::{Components, Target};
 use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
@@ -181,7 +180,8 @@ pub(crate) async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Fa
         name: request.path.name.clone(),
         args_json: Json::Array(request.args.iter().map(Value::to_convex_json).collect()).to_string(),
         rng_seed: [0; 32],
-        now_ms: now_ms(),
+        // Actions read the app's clock themselves.
+        now_ms: 0.0,
         timeout: None,
     };
     let outcome = isolate.invoke_action(invocation, host.clone()).await;

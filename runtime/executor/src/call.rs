@@ -5,8 +5,6 @@
 //! a thrown error leaves nothing behind; a query never commits; arguments are validated before
 //! any user code runs.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use emvex_value::Value;
 use emvex_value::function::{FunctionKind, Visibility};
 use emvex_value::validator::argument_validation_error;
@@ -104,7 +102,8 @@ pub(crate) fn run_transaction(
         Ok(tx) => tx,
         Err(failure) => return Execution { result: Err(failure), log_lines: Vec::new(), new_jobs: Vec::new() },
     };
-    let mut execution = runner.run(&mut tx, component, info, args, now_ms(), 0);
+    let now = tx.clock().now_whole_ms();
+    let mut execution = runner.run(&mut tx, component, info, args, now, 0);
     if info.kind != FunctionKind::Mutation || execution.result.is_err() {
         execution.new_jobs.clear();
         return execution;
@@ -160,11 +159,6 @@ fn decode_args(args: &Json) -> Result<Vec<Value>, CallError> {
         .into_iter()
         .map(|a| Value::from_convex_json(a).map_err(|e| CallError::developer(argument_validation_error(e.message))))
         .collect()
-}
-
-/// Milliseconds since the epoch, whole, as Convex freezes `Date.now()`.
-pub(crate) fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as f64).unwrap_or(0.0)
 }
 
 #[cfg(test)]

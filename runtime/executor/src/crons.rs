@@ -30,7 +30,6 @@ use emvex_value::{Object, Value};
 use serde_json::json;
 
 use crate::actions::ActionRequest;
-use crate::call::now_ms;
 use crate::path::UdfPath;
 use crate::runner::{FunctionRunner, NewJob};
 
@@ -121,7 +120,7 @@ impl Crons {
         let existing = load_rows(&mut tx, component).map_err(db_error)?;
         let crons = self;
         let mut registered = Vec::new();
-        let now = now_ms();
+        let now = tx.clock().now_whole_ms();
         for (job, path) in resolved {
             let spec = cron_spec(&job, &path, &raw[&job.identifier]["schedule"]);
             let (id, next_ms) = match existing.get(&job.identifier) {
@@ -253,7 +252,8 @@ fn run_one(
         }
     }
     tx.savepoint()?;
-    let execution = runner.run(tx, component, info, &[args], now_ms(), 0);
+    let now = tx.clock().now_whole_ms();
+    let execution = runner.run(tx, component, info, &[args], now, 0);
     run.log_lines = execution.log_lines;
     match execution.result {
         Ok(_) => {

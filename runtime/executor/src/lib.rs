@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
+pub use emvex_clock::Clock;
 pub use emvex_component::NativeDefinition;
 use emvex_database::Database;
 use emvex_engine::{App, EngineOptions, OpaqueDefinition};
@@ -76,6 +77,9 @@ pub struct ExecutorConfig {
     /// JS threads running functions (at least 1): the main worker plus `workers - 1` threads
     /// that only run actions. See [`default_workers`].
     pub workers: usize,
+    /// The one clock of the deployment: `_creationTime`s, `Date.now()` in functions, the
+    /// scheduler, crons, native components' times and every time limit read it.
+    pub clock: Clock,
 }
 
 /// One JS thread per core, as the CLI defaults to.
@@ -205,6 +209,7 @@ impl Executor {
             cache_dir: config.cache_dir.clone(),
             env: config.env.clone(),
             limits: config.limits.clone(),
+            clock: config.clock.clone(),
         };
         let app =
             App::load_with_opaque(options, &opaque).map_err(|e| StartError { code: e.code, message: e.message })?;
@@ -214,9 +219,9 @@ impl Executor {
                     code: "DataDirUnavailable",
                     message: format!("cannot create data directory {}: {e}", dir.display()),
                 })?;
-                Database::open(&dir.join("emvex.sqlite3"))
+                Database::open_with_clock(&dir.join("emvex.sqlite3"), config.clock.clone())
             }
-            DataLocation::InMemory => Database::open_in_memory(),
+            DataLocation::InMemory => Database::open_in_memory_with_clock(config.clock.clone()),
         }
         .map_err(|e| StartError { code: "DatabaseOpenFailed", message: e.message })?;
 

@@ -23,7 +23,6 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::action_threads::{ActionReply, ActionTask};
 use crate::actions::ActionRequest;
-use crate::call::now_ms;
 use crate::components::Implementation;
 use crate::native::Bridge;
 use crate::path::{FunctionAddress, UdfPath};
@@ -100,7 +99,7 @@ fn in_transaction<T>(
     let no_env = BTreeMap::new();
     let env = components.instance(instance).map_or(&no_env, |i| &i.env);
     let mut tx = runner.db.begin_mutation().map_err(|e| e.message)?;
-    let now = now_ms();
+    let now = tx.clock().now_whole_ms();
     let path = UdfPath { module: "emvex".into(), name: what.into() };
     let (result, new_jobs, logs) = {
         let mut host =
@@ -140,7 +139,7 @@ pub(crate) fn recover_all(shared: &Shared) {
 pub(crate) fn drive_due(shared: &Shared) {
     let retry: Vec<NativeDone> = {
         let mut worker = shared.borrow_mut();
-        let now = now_ms();
+        let now = worker.runner.db.clock().now_whole_ms();
         let (due, later): (Vec<_>, Vec<_>) =
             std::mem::take(&mut worker.natives.unrecorded).into_iter().partition(|(at, _)| *at <= now);
         worker.natives.unrecorded = later;
@@ -152,7 +151,8 @@ pub(crate) fn drive_due(shared: &Shared) {
     let due = {
         let mut worker = shared.borrow_mut();
         let worker = &mut *worker;
-        worker.natives.take_due(&mut worker.runner, now_ms())
+        let now = worker.runner.db.clock().now_whole_ms();
+        worker.natives.take_due(&mut worker.runner, now)
     };
     for instance in due {
         drive(shared, &instance);
@@ -173,7 +173,9 @@ fn drive(shared: &Shared, instance: &str) {
         }
         Err(e) => {
             eprintln!("emvex: native component \"{instance}\" could not make progress, retrying in 1 s: {e}");
-            shared.borrow_mut().natives.wake_at.insert(instance.to_string(), now_ms() + RETRY_MS);
+            let mut worker = shared.borrow_mut();
+            let retry_at = worker.runner.db.clock().now_whole_ms() + RETRY_MS;
+            worker.natives.wake_at.insert(instance.to_string(), retry_at);
             return;
         }
     };
@@ -286,7 +288,8 @@ pub(crate) fn handle_done(shared: &Shared, done: Vec<NativeDone>) {
                     "emvex: native component \"{instance}\" could not record an action's end, retrying in 1 s: {e}"
                 );
                 let done = NativeDone { instance: instance.clone(), token, outcome };
-                worker.natives.unrecorded.push((now_ms() + RETRY_MS, done));
+                let retry_at = worker.runner.db.clock().now_whole_ms() + RETRY_MS;
+                worker.natives.unrecorded.push((retry_at, done));
             }
         }
         worker.natives.mark(&instance);

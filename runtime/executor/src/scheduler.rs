@@ -25,7 +25,6 @@ use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 
-use crate::call::now_ms;
 use crate::path::UdfPath;
 use crate::runner::{Failure, FunctionRunner, NewJob};
 
@@ -229,7 +228,8 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, key: &JobKey) -> R
     // The mutation sees its own job as in progress, and its success commits with its writes.
     tx.savepoint()?;
     set_state(tx, key, state("inProgress"), None)?;
-    let execution = runner.run(tx, &component, info, &args, now_ms(), 0);
+    let now = tx.clock().now_whole_ms();
+    let execution = runner.run(tx, &component, info, &args, now, 0);
     run.log_lines = execution.log_lines;
     match execution.result {
         Ok(_) => {
@@ -279,7 +279,8 @@ fn set_state(tx: &mut Transaction, job: &JobKey, state: Value, completed_ms: Opt
 
 /// Moves a job to a final state, stamping `completedTime`.
 fn finish(tx: &mut Transaction, job: &JobKey, state: Value) -> Result<(), DbError> {
-    set_state(tx, job, state, Some(now_ms()))
+    let now = tx.clock().now_whole_ms();
+    set_state(tx, job, state, Some(now))
 }
 
 #[cfg(test)]

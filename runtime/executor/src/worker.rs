@@ -145,7 +145,10 @@ async fn run(
     native_driver::recover_all(&shared);
     loop {
         let next_due = shared.borrow().next_due_ms();
-        let wait = next_due.map(|due| Duration::from_micros(((due - call::now_ms()).max(0.0) * 1000.0) as u64));
+        let clock = shared.borrow().runner.db.clock().clone();
+        let now = clock.now_whole_ms();
+        let wait =
+            next_due.map(|due| clock.recheck_after(Duration::from_micros(((due - now).max(0.0) * 1000.0) as u64)));
         let sleep = async {
             match wait {
                 Some(wait) => tokio::time::sleep(wait).await,
@@ -175,7 +178,11 @@ async fn run(
 fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>, syscalls: &mut UnboundedReceiver<SyscallJob>) {
     run_crons(shared);
     loop {
-        let due = shared.borrow_mut().scheduler.pop_due(call::now_ms(), SCHEDULED_BATCH);
+        let due = {
+            let mut worker = shared.borrow_mut();
+            let now = worker.runner.db.clock().now_whole_ms();
+            worker.scheduler.pop_due(now, SCHEDULED_BATCH)
+        };
         if due.is_empty() {
             break;
         }
@@ -196,16 +203,10 @@ fn handle_syscall(shared: &Shared, job: SyscallJob) {
         let mut worker = shared.borrow_mut();
         let Worker { runner, scheduler, .. } = &mut *worker;
         let mut tx = runner.db.begin_mutation().map_err(db_error)?;
+        let now = tx.clock().now_whole_ms();
         let (result, new_jobs) = {
-            let mut host = TransactionHost::new(
-                &mut tx,
-                runner,
-                job.component,
-                FunctionKind::Mutation,
-                job.path,
-                call::now_ms(),
-                0,
-            );
+            let mut host =
+                TransactionHost::new(&mut tx, runner, job.component, FunctionKind::Mutation, job.path, now, 0);
             let result = emvex_engine::Host::async_syscall(&mut host, &job.op, &job.args_json);
             (result, std::mem::take(&mut host.new_jobs))
         };
@@ -280,7 +281,7 @@ fn run_scheduled(shared: &Shared, ids: &[JobKey]) {
         // Nothing of the batch committed: the jobs are still pending; try them again shortly.
         Ok(Err(e)) => {
             eprintln!("emvex: {} scheduled jobs could not run, retrying in 1 s: {}", ids.len(), e.message);
-            let retry_at = call::now_ms() + 1000.0;
+            let retry_at = shared.borrow().runner.db.clock().now_whole_ms() + 1000.0;
             shared.borrow_mut().scheduler.add(ids.iter().map(|job| NewJob {
                 component: job.component.clone(),
                 id: job.id,
@@ -315,7 +316,8 @@ fn run_crons(shared: &Shared) {
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut worker = shared.borrow_mut();
         let Worker { runner, crons, .. } = &mut *worker;
-        crons.run_due(runner, call::now_ms())
+        let now = runner.db.clock().now_whole_ms();
+        crons.run_due(runner, now)
     }));
     match result {
         Ok(Ok(runs)) => {

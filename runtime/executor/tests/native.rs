@@ -248,6 +248,7 @@ fn start(app: &Path, native: bool) -> Executor {
         print_logs: false,
         native,
         workers: 1,
+        clock: emvex_executor::Clock::real(),
     })
     .unwrap_or_else(|e| panic!("start: {} {}", e.code, e.message))
 }

@@ -360,3 +360,13 @@ export const storage = action({
     return { id, bytes: Array.from(new Uint8Array(await blob!.arrayBuffer())), type: blob!.type, missing, refused };
   },
 });
+
+// Reads `Date.now()` around a timer of `waitMs` (the app's clock drives both).
+export const clockAroundTimer = action({
+  args: { waitMs: v.number() },
+  handler: async (_ctx, { waitMs }) => {
+    const before = Date.now();
+    await new Promise((r) => setTimeout(r, waitMs));
+    return { before, after: Date.now() };
+  },
+});
