@@ -215,8 +215,7 @@ fn stale(path: &Path) -> String {
 
 /// `emvex dev`'s codegen check: one stderr line when a generated file is missing or out of
 /// date; never fatal (an app that cannot be loaded is reported by the executor's load). Runs
-/// before the executor loads the app, with the same bytecode cache, so that load then finds
-/// every module compiled and nothing runs beside the app's functions.
+/// once the server is ready, with the same bytecode cache, so it costs the start nothing.
 fn warn_if_generated_is_stale(app_dir: &Path, cache_dir: Option<PathBuf>) {
     let options = emvex_codegen::CodegenOptions { cache_dir, ..codegen_options() };
     if let Ok(emvex_codegen::Outcome::Differs(path)) = emvex_codegen::run(app_dir, &options, emvex_codegen::Mode::Check)
@@ -287,12 +286,8 @@ fn dev(args: DevArgs) -> ExitCode {
         let site_port = site_listener.local_addr().map(|a| a.port()).unwrap_or(wanted_site_port);
         let site_url = format!("http://127.0.0.1:{site_port}");
         let config = config(&args.app_dir, &args.storage, &args.limits, Some((&url, &site_url)), true);
-        let executor = match tokio::task::spawn_blocking(move || {
-            warn_if_generated_is_stale(&config.app_dir, config.cache_dir.clone());
-            Executor::start(config)
-        })
-        .await
-        {
+        let (app_dir, cache_dir) = (config.app_dir.clone(), config.cache_dir.clone());
+        let executor = match tokio::task::spawn_blocking(move || Executor::start(config)).await {
             Ok(Ok(executor)) => executor,
             Ok(Err(e)) => return usage_error(&format!("cannot load {}: {}", args.app_dir.display(), e.message)),
             Err(e) => return usage_error(&format!("loading the app failed: {e}")),
@@ -309,6 +304,13 @@ fn dev(args: DevArgs) -> ExitCode {
         println!("emvex dev: {} functions ready at {url}", args.app_dir.display());
         println!("emvex dev: HTTP actions at {site_url}");
         println!("emvex dev: admin key: {admin_key}");
+        // A second after ready, on a thread of its own: the check loads the app a second time
+        // (from the bytecode cache the executor just filled), which would otherwise delay the
+        // start and the first requests.
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            warn_if_generated_is_stale(&app_dir, cache_dir)
+        });
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
