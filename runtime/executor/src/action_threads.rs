@@ -8,7 +8,7 @@
 //!
 //! Invariants: a task goes to the lane with the fewest tasks in flight (ties go to the
 //! highest-numbered lane, keeping the main worker free for queries and mutations); a lane's
-//! in-flight count rises when a task is handed to it and falls when the task's reply has been
+//! in-flight count rises when a task is handed to it and falls just before the task's reply is
 //! sent; every task's reply is called exactly once unless its thread dies (callers then see
 //! their reply channel closed).
 
@@ -97,17 +97,21 @@ pub(crate) async fn serve(env: Env, mut lane: LaneReceiver) {
         let env = env.clone();
         let in_flight = lane.in_flight.clone();
         tokio::task::spawn_local(async move {
+            // The lane counts as free again before the reply leaves, so a caller that has its
+            // answer and calls again sees the lane's true load (the next call would otherwise
+            // race the decrement and could land on the main worker behind a busy action).
             match task {
                 ActionTask::Run { request, reply } => {
                     let (outcome, log_lines) = actions::run(&env, &request).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
                     reply(&env, outcome, log_lines);
                 }
                 ActionTask::Http(job) => {
                     let response = actions::run_http(&env, job.request).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
                     let _ = job.reply.send(response);
                 }
             }
-            in_flight.fetch_sub(1, Ordering::SeqCst);
         });
     }
 }
