@@ -124,11 +124,11 @@ impl App {
         opaque: &[OpaqueDefinition],
     ) -> Result<(Arc<App>, Option<String>, GraphBuilder), LoadError> {
         let app_dir = fs::canonicalize(&options.app_dir).map_err(|e| {
-            LoadError::new("no_convex_dir", format!("app directory {} is not readable: {e}", options.app_dir.display()))
+            LoadError::new("NoConvexDir", format!("app directory {} is not readable: {e}", options.app_dir.display()))
         })?;
         let convex_dir = app_dir.join("convex");
         if !convex_dir.is_dir() {
-            return Err(LoadError::new("no_convex_dir", format!("{} has no convex/ directory", app_dir.display())));
+            return Err(LoadError::new("NoConvexDir", format!("{} has no convex/ directory", app_dir.display())));
         }
         let mut entry_files = Vec::new();
         discover(&convex_dir, &convex_dir, &mut entry_files)?;
@@ -137,7 +137,7 @@ impl App {
         for (module, path, _) in &entry_files {
             if let Some(other) = seen_modules.insert(module.clone(), path.clone()) {
                 return Err(LoadError::new(
-                    "duplicate_module",
+                    "DuplicateModule",
                     format!("two files define module \"{module}\": {} and {}", other.display(), path.display()),
                 ));
             }
@@ -375,21 +375,20 @@ fn module_file(dir: &Path, module: &str) -> Result<PathBuf, LoadError> {
         .map(|ext| dir.join(format!("{module}.{ext}")))
         .find(|p| p.is_file())
         .map(|p| fs::canonicalize(&p).unwrap_or(p))
-        .ok_or_else(|| LoadError::new("io_error", format!("module {module} of {} has no file", dir.display())))
+        .ok_or_else(|| LoadError::new("Io", format!("module {module} of {} has no file", dir.display())))
 }
 
 /// Collects `(module path, file, kind)` for every entry point under `convex/`.
 fn discover(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, EntryKind)>) -> Result<(), LoadError> {
-    let read =
-        fs::read_dir(dir).map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", dir.display())))?;
+    let read = fs::read_dir(dir).map_err(|e| LoadError::new("Io", format!("cannot read {}: {e}", dir.display())))?;
     for item in read {
-        let item = item.map_err(|e| LoadError::new("io_error", format!("{}: {e}", dir.display())))?;
+        let item = item.map_err(|e| LoadError::new("Io", format!("{}: {e}", dir.display())))?;
         let path = item.path();
         let file_name = item.file_name().to_string_lossy().into_owned();
         if file_name.starts_with('.') || file_name.starts_with('#') {
             continue;
         }
-        let file_type = item.file_type().map_err(|e| LoadError::new("io_error", format!("{}: {e}", path.display())))?;
+        let file_type = item.file_type().map_err(|e| LoadError::new("Io", format!("{}: {e}", path.display())))?;
         if file_type.is_dir() || (file_type.is_symlink() && path.is_dir()) {
             if dir == root && (file_name == "_generated" || file_name == "_deps") {
                 continue;
@@ -476,7 +475,7 @@ fn resolve_import(
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
             if !matches!(ext, "ts" | "tsx" | "js" | "jsx" | "mjs" | "mts" | "json") {
                 return Err(LoadError::new(
-                    "unresolved_import",
+                    "UnresolvedImport",
                     format!(
                         "{importer}:{}:{}: cannot import \"{}\": {} is not a JavaScript or TypeScript module",
                         imp.line,
@@ -492,7 +491,7 @@ fn resolve_import(
             let spec = imp.specifier.as_str();
             if spec == "convex" || spec.starts_with("convex/") {
                 return Err(LoadError::new(
-                    "convex_not_installed",
+                    "ConvexNotInstalled",
                     format!(
                         "{importer}:{}:{}: could not resolve \"{spec}\": the `convex` package is not installed (run npm install): {e}",
                         imp.line, imp.col
@@ -500,7 +499,7 @@ fn resolve_import(
                 ));
             }
             Err(LoadError::new(
-                "unresolved_import",
+                "UnresolvedImport",
                 format!("{importer}:{}:{}: could not resolve \"{spec}\": {e}", imp.line, imp.col),
             ))
         }
@@ -528,8 +527,7 @@ fn prepare_module(
     cache_dir: Option<&Path>,
     stats: &mut LoadStats,
 ) -> Result<ModuleRecord, LoadError> {
-    let content =
-        fs::read(path).map_err(|e| LoadError::new("io_error", format!("cannot read {}: {e}", path.display())))?;
+    let content = fs::read(path).map_err(|e| LoadError::new("Io", format!("cannot read {}: {e}", path.display())))?;
     let key = cache_key(name, &content);
     if let Some(dir) = cache_dir
         && let Some(cached) = read_cache(dir, &key)
@@ -547,8 +545,7 @@ fn prepare_module(
         };
         return Ok(record);
     }
-    let text =
-        String::from_utf8(content).map_err(|_| LoadError::new("io_error", format!("{name} is not valid UTF-8")))?;
+    let text = String::from_utf8(content).map_err(|_| LoadError::new("Io", format!("{name} is not valid UTF-8")))?;
     let out = if path.extension().and_then(|e| e.to_str()) == Some("json") {
         transpile::json_module(name, &text)?
     } else {

@@ -173,7 +173,7 @@ fn visit(
         let child = match found.iter().position(|f| f.dir == dir) {
             Some(c) => {
                 if stack.contains(&c) {
-                    return Err(LoadError::new("definition_cycle", "Found cyclic definition dependency"));
+                    return Err(LoadError::new("DefinitionCycle", "Found cyclic definition dependency"));
                 }
                 c
             }
@@ -211,7 +211,7 @@ fn module_path(app: &App, name: &str) -> PathBuf {
 /// The synthetic module standing for an evaluated child definition.
 fn synthetic_source(path: &str, export_json: &str) -> Result<String, LoadError> {
     let parsed: serde_json::Value = serde_json::from_str(export_json)
-        .map_err(|e| LoadError::new("engine_error", format!("definition export of {path}: {e}")))?;
+        .map_err(|e| LoadError::new("EngineError", format!("definition export of {path}: {e}")))?;
     let default_name = parsed
         .get("name")
         .or_else(|| parsed.pointer("/definitionType/name"))
@@ -241,13 +241,13 @@ fn evaluate(app: &Arc<App>, found: &[Found], exports: &[Option<String>], idx: us
         let child_def = &found[*child];
         let name = synthetic_name(&child_def.path);
         let json = exports[*child].as_deref().ok_or_else(|| {
-            LoadError::new("engine_error", format!("definition {} evaluated before its child", def.path))
+            LoadError::new("EngineError", format!("definition {} evaluated before its child", def.path))
         })?;
         synthetic.sources.insert(name.clone(), synthetic_source(&child_def.path, json)?);
         synthetic.replaced.insert((module.clone(), spec.clone()), name);
     }
     let env_json = if idx == 0 {
-        Some(serde_json::to_string(&app.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?)
+        Some(serde_json::to_string(&app.env).map_err(|e| LoadError::new("EngineError", e.to_string()))?)
     } else {
         None
     };
@@ -271,8 +271,8 @@ fn evaluate(app: &Arc<App>, found: &[Found], exports: &[Option<String>], idx: us
     let result = context.with(|ctx| -> Result<String, LoadError> {
         update_stack_top(&ctx);
         let setup: Function =
-            ctx.eval(REALM_JS).catch(&ctx).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
-        setup.call::<_, ()>((env_json,)).catch(&ctx).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
+            ctx.eval(REALM_JS).catch(&ctx).map_err(|e| LoadError::new("EngineError", e.to_string()))?;
+        setup.call::<_, ()>((env_json,)).catch(&ctx).map_err(|e| LoadError::new("EngineError", e.to_string()))?;
         let ns = import(&ctx, app, &def.config, &timed_out)?;
         export_json(&ctx, &ns, def)
     });
@@ -289,7 +289,7 @@ fn import<'js>(
 ) -> Result<Object<'js>, LoadError> {
     let timeout = || {
         LoadError::new(
-            "import_failed",
+            "ImportFailed",
             format!("{}: top-level code ran longer than {IMPORT_TIMEOUT:?}", display_name(name)),
         )
     };
@@ -303,7 +303,7 @@ fn import<'js>(
     })
 }
 
-/// A thrown value as an `import_failed` error naming the first `file:line:col` of the stack.
+/// A thrown value as an `ImportFailed` error naming the first `file:line:col` of the stack.
 fn import_error(app: &App, name: &str, reason: Value<'_>) -> LoadError {
     let (message, stack) = match reason.as_exception() {
         Some(e) => (
@@ -337,7 +337,7 @@ fn export_json<'js>(ctx: &Ctx<'js>, ns: &Object<'js>, def: &Found) -> Result<Str
                 def.path
             )
         };
-        LoadError::new("invalid_export_value", message)
+        LoadError::new("InvalidExportValue", message)
     };
     let keys: Vec<String> = ns.keys::<String>().collect::<rquickjs::Result<_>>().map_err(engine_error)?;
     if !keys.iter().any(|k| k == "default") {
@@ -357,7 +357,7 @@ fn export_json<'js>(ctx: &Ctx<'js>, ns: &Object<'js>, def: &Found) -> Result<Str
     let out: Value = export
         .call((rquickjs::function::This(object.clone()),))
         .catch(ctx)
-        .map_err(|e| LoadError::new("import_failed", format!("{}: Uncaught {e}", display_name(&def.config))))?;
+        .map_err(|e| LoadError::new("ImportFailed", format!("{}: Uncaught {e}", display_name(&def.config))))?;
     if !out.is_object() {
         return Err(invalid("`export()` did not return an object"));
     }
@@ -369,7 +369,7 @@ fn export_json<'js>(ctx: &Ctx<'js>, ns: &Object<'js>, def: &Found) -> Result<Str
         .map_err(engine_error)?
         .unwrap_or_default();
     let mut json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| LoadError::new("engine_error", format!("export() of {}: {e}", def.config)))?;
+        .map_err(|e| LoadError::new("EngineError", format!("export() of {}: {e}", def.config)))?;
     if let Some(map) = json.as_object_mut() {
         map.insert("path".into(), serde_json::Value::String(def.path.clone()));
     }

@@ -112,7 +112,7 @@ pub fn component_modules(dir: &Path) -> Result<Vec<String>, LoadError> {
 }
 
 fn collect_modules(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), LoadError> {
-    let io = |e: std::io::Error| LoadError::new("io_error", format!("cannot read {}: {e}", dir.display()));
+    let io = |e: std::io::Error| LoadError::new("Io", format!("cannot read {}: {e}", dir.display()));
     let mut items: Vec<_> = fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
     items.sort_by_key(|i| i.file_name());
     for item in items {
@@ -134,7 +134,7 @@ fn collect_modules(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(),
         }
         if has_use_node_directive(&path) {
             return Err(LoadError::new(
-                "use_node_in_component",
+                "UseNodeInComponent",
                 format!(
                     "\"use node\" directive is not supported in components. Remove it from the component at: {}.",
                     root.display()
@@ -206,7 +206,7 @@ mod tests {
         assert_eq!(component_modules(&dir).unwrap(), ["lib", "schema", "sub/deep"]);
         fs::write(dir.join("node.ts"), "\"use node\";\nexport const a = 1;\n").unwrap();
         let err = component_modules(&dir).unwrap_err();
-        assert_eq!(err.code, "use_node_in_component");
+        assert_eq!(err.code, "UseNodeInComponent");
         assert_eq!(
             err.message,
             format!(

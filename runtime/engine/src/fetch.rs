@@ -51,12 +51,12 @@ impl FetchError {
     /// Stable code.
     pub fn code(&self) -> &'static str {
         match self {
-            FetchError::Client(_) => "fetch_client",
-            FetchError::UnsupportedScheme(_) => "fetch_unsupported_scheme",
-            FetchError::InvalidRequest(_) => "fetch_invalid_request",
-            FetchError::UnexpectedRedirect(_) => "fetch_unexpected_redirect",
-            FetchError::BodyTooLarge { .. } => "fetch_body_too_large",
-            FetchError::Network(_) => "fetch_network",
+            FetchError::Client(_) => "FetchClient",
+            FetchError::UnsupportedScheme(_) => "FetchUnsupportedScheme",
+            FetchError::InvalidRequest(_) => "FetchInvalidRequest",
+            FetchError::UnexpectedRedirect(_) => "FetchUnexpectedRedirect",
+            FetchError::BodyTooLarge { .. } => "FetchBodyTooLarge",
+            FetchError::Network(_) => "FetchNetwork",
         }
     }
 }
@@ -186,11 +186,11 @@ mod tests {
         let client = FetchClient::new().unwrap();
         let err = rt.block_on(client.fetch(request("ftp://example.com/x"), 1 << 20)).unwrap_err();
         assert_eq!(err, FetchError::UnsupportedScheme("ftp".into()));
-        assert_eq!(err.code(), "fetch_unsupported_scheme");
+        assert_eq!(err.code(), "FetchUnsupportedScheme");
         let mut bad = request("http://127.0.0.1:1/");
         bad.method = "BAD METHOD".into();
         let err = rt.block_on(client.fetch(bad, 1 << 20)).unwrap_err();
-        assert_eq!(err.code(), "fetch_invalid_request");
+        assert_eq!(err.code(), "FetchInvalidRequest");
     }
 
     #[test]
@@ -200,7 +200,7 @@ mod tests {
         // Bind then drop a listener so the port is (very likely) closed.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let err = rt.block_on(client.fetch(request(&format!("http://127.0.0.1:{port}/")), 1 << 20)).unwrap_err();
-        assert_eq!(err.code(), "fetch_network", "{err}");
+        assert_eq!(err.code(), "FetchNetwork", "{err}");
         assert!(err.to_string().starts_with("fetch failed: "), "{err}");
     }
 }

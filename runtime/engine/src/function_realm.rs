@@ -116,7 +116,7 @@ impl FunctionRealm {
             let native = install_native(&ctx, shared.clone(), app.clone()).map_err(|e| js_load_error(&ctx, e))?;
             let prelude = load_prelude(&ctx, app, &shared).map_err(|e| js_load_error(&ctx, e))?;
             let control: Object = prelude.call((native,)).map_err(|e| js_load_error(&ctx, e))?;
-            let env = serde_json::to_string(&scope.env).map_err(|e| LoadError::new("engine_error", e.to_string()))?;
+            let env = serde_json::to_string(&scope.env).map_err(|e| LoadError::new("EngineError", e.to_string()))?;
             call_control::<()>(&ctx, &control, "setEnv", (env,)).map_err(|e| js_load_error(&ctx, e))?;
             call_control::<()>(&ctx, &control, "begin", ("import",)).map_err(|e| js_load_error(&ctx, e))?;
             // Top-level code gets the same heap allowance as a function call.
@@ -262,7 +262,7 @@ fn import_entry<'js>(
             } else {
                 format!("top-level code ran longer than {IMPORT_TIMEOUT:?}")
             };
-            LoadError::new("import_failed", format!("{}: {why}", display_name(name)))
+            LoadError::new("ImportFailed", format!("{}: {why}", display_name(name)))
         }
         ImportFailure::Engine(e) => js_load_error(ctx, e),
         ImportFailure::TopLevelAwait => top_level_await_error(name),
@@ -283,7 +283,7 @@ pub(crate) fn js_load_error(ctx: &Ctx<'_>, e: rquickjs::Error) -> LoadError {
             .as_exception()
             .map(|x| format!("{}\n{}", x.message().unwrap_or_default(), x.stack().unwrap_or_default()))
             .unwrap_or_else(|| format!("{v:?}"));
-        return LoadError::new("engine_error", format!("QuickJS exception: {text}"));
+        return LoadError::new("EngineError", format!("QuickJS exception: {text}"));
     }
     engine_error(e)
 }

@@ -159,7 +159,7 @@ impl Isolate {
                         let text: String = call_control(&ctx, &control, "analyze", (entry.module.as_str(),))
                             .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
                         let rows: Vec<(String, String, String, String, String)> = serde_json::from_str(&text)
-                            .map_err(|e| LoadError::new("analyze_failed", format!("{}: {e}", rec.name)))?;
+                            .map_err(|e| LoadError::new("AnalyzeFailed", format!("{}: {e}", rec.name)))?;
                         let mut found: Vec<AnalyzedFunction> = rows
                             .into_iter()
                             .map(|(name, kind, vis, args_json, returns_json)| AnalyzedFunction {
@@ -186,7 +186,7 @@ impl Isolate {
         realm.finish();
         if let Some(reason) = aborted {
             self.realm = None;
-            return Err(LoadError::new("analyze_failed", format!("analysis was aborted: {reason:?}")));
+            return Err(LoadError::new("AnalyzeFailed", format!("analysis was aborted: {reason:?}")));
         }
         result
     }
@@ -244,7 +244,7 @@ impl Isolate {
 
 fn analyze_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, module: &str, e: rquickjs::Error) -> LoadError {
     if !matches!(e, rquickjs::Error::Exception) {
-        return LoadError::new("analyze_failed", format!("Failed to analyze {module}: {e}"));
+        return LoadError::new("AnalyzeFailed", format!("Failed to analyze {module}: {e}"));
     }
     let err = describe_error(ctx, app, control, ctx.catch());
     let mut message = format!("Failed to analyze {module}: {}", err.message);
@@ -252,5 +252,5 @@ fn analyze_error<'js>(ctx: &Ctx<'js>, app: &App, control: &Object<'js>, module: 
         message.push('\n');
         message.push_str(&stack);
     }
-    LoadError::new("analyze_failed", message)
+    LoadError::new("AnalyzeFailed", message)
 }

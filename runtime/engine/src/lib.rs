@@ -319,13 +319,13 @@ impl JsErrorKind {
     /// Stable code string.
     pub fn code(self) -> &'static str {
         match self {
-            JsErrorKind::Uncaught => "uncaught",
-            JsErrorKind::ConvexError => "convex_error",
-            JsErrorKind::Timeout => "timeout",
-            JsErrorKind::OutOfMemory => "out_of_memory",
-            JsErrorKind::StackOverflow => "stack_overflow",
-            JsErrorKind::HostFatal => "host_fatal",
-            JsErrorKind::Internal => "internal",
+            JsErrorKind::Uncaught => "Uncaught",
+            JsErrorKind::ConvexError => "ConvexError",
+            JsErrorKind::Timeout => "Timeout",
+            JsErrorKind::OutOfMemory => "OutOfMemory",
+            JsErrorKind::StackOverflow => "StackOverflow",
+            JsErrorKind::HostFatal => "HostFatal",
+            JsErrorKind::Internal => "Internal",
         }
     }
 }
@@ -334,10 +334,10 @@ impl JsErrorKind {
 /// where one is known.
 #[derive(Debug, Clone)]
 pub struct LoadError {
-    /// One of `no_convex_dir`, `io_error`, `syntax_error`, `unresolved_import`,
-    /// `convex_not_installed`, `duplicate_module`, `import_failed`, `top_level_await`,
-    /// `analyze_failed`, `engine_error`, and for component definitions `definition_cycle`,
-    /// `invalid_export_value`, `use_node_in_component`.
+    /// One of `NoConvexDir`, `Io`, `SyntaxError`, `UnresolvedImport`,
+    /// `ConvexNotInstalled`, `DuplicateModule`, `ImportFailed`, `TopLevelAwait`,
+    /// `AnalyzeFailed`, `EngineError`, and for component definitions `DefinitionCycle`,
+    /// `InvalidExportValue`, `UseNodeInComponent`.
     pub code: &'static str,
     pub message: String,
 }

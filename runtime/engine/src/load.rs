@@ -10,7 +10,7 @@
 //! - Every module the app's realm evaluates has bytecode when `load` returns (the scratch
 //!   isolate compiled it), and an exception of top-level code is reported here.
 //! - No other reference to the app survives the evaluations, so the graph can still grow
-//!   (`engine_error` otherwise).
+//!   (`EngineError` otherwise).
 
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ impl App {
         // Every component's function modules join the one graph.
         let Some(loaded) = Arc::get_mut(&mut app) else {
             return Err(LoadError::new(
-                "engine_error",
+                "EngineError",
                 "the app is still referenced after its definitions were evaluated",
             ));
         };

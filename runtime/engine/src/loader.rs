@@ -211,12 +211,12 @@ pub(crate) fn import_namespace<'js>(
     }
 }
 
-/// `top_level_await`: module `name` awaited at top level.
+/// `TopLevelAwait`: module `name` awaited at top level.
 pub(crate) fn top_level_await_error(name: &str) -> LoadError {
-    LoadError::new("top_level_await", format!("{name}: Top-level awaits in source files are unsupported"))
+    LoadError::new("TopLevelAwait", format!("{name}: Top-level awaits in source files are unsupported"))
 }
 
-/// `import_failed` for an error thrown while `doing` (e.g. "importing") module `shown_name`:
+/// `ImportFailed` for an error thrown while `doing` (e.g. "importing") module `shown_name`:
 /// the message is prefixed with the first `file:line:col` of `stack` (else `shown_name`), the
 /// module is named when that location is elsewhere, and the stack follows.
 pub(crate) fn import_failed_error(shown_name: &str, doing: &str, message: &str, stack: Option<&str>) -> LoadError {
@@ -229,10 +229,10 @@ pub(crate) fn import_failed_error(shown_name: &str, doing: &str, message: &str, 
         text.push('\n');
         text.push_str(stack);
     }
-    LoadError::new("import_failed", text)
+    LoadError::new("ImportFailed", text)
 }
 
-/// `engine_error`: QuickJS itself failed.
+/// `EngineError`: QuickJS itself failed.
 pub(crate) fn engine_error(e: rquickjs::Error) -> LoadError {
-    LoadError::new("engine_error", format!("QuickJS: {e}"))
+    LoadError::new("EngineError", format!("QuickJS: {e}"))
 }

@@ -88,10 +88,7 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 /// its default export is the parsed value.
 pub(crate) fn json_module(display: &str, text: &str) -> Result<Transpiled, LoadError> {
     if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
-        return Err(LoadError::new(
-            "syntax_error",
-            format!("{display}:{}:{}: invalid JSON: {e}", e.line(), e.column()),
-        ));
+        return Err(LoadError::new("SyntaxError", format!("{display}:{}:{}: invalid JSON: {e}", e.line(), e.column())));
     }
     Ok(Transpiled {
         code: format!("export default {};\n", text.trim()),
@@ -180,7 +177,7 @@ fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpile
     if let Some(err) = parsed.diagnostics.errors().next() {
         let offset = err.labels.first().map(|l| l.offset() as usize).unwrap_or(0);
         let (line, col) = line_col(source, offset);
-        return Err(LoadError::new("syntax_error", format!("{display}:{line}:{col}: SyntaxError: {}", err.message)));
+        return Err(LoadError::new("SyntaxError", format!("{display}:{line}:{col}: SyntaxError: {}", err.message)));
     }
     let mut program = parsed.program;
     let typescript = source_type.is_typescript();
@@ -192,7 +189,7 @@ fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpile
         if let Some(err) = ret.diagnostics.errors().next() {
             let offset = err.labels.first().map(|l| l.offset() as usize).unwrap_or(0);
             let (line, col) = line_col(source, offset);
-            return Err(LoadError::new("syntax_error", format!("{display}:{line}:{col}: {}", err.message)));
+            return Err(LoadError::new("SyntaxError", format!("{display}:{line}:{col}: {}", err.message)));
         }
     }
     let mut imports = Vec::new();
@@ -323,7 +320,7 @@ mod tests {
     #[test]
     fn syntax_error_names_file_line_col() {
         let err = transpile(Path::new("bad.ts"), "convex/bad.ts", "const a = 1;\nconst = ;\n", true).unwrap_err();
-        assert_eq!(err.code, "syntax_error");
+        assert_eq!(err.code, "SyntaxError");
         assert!(err.message.starts_with("convex/bad.ts:2:"), "{}", err.message);
     }
 

@@ -260,7 +260,7 @@ fn fetch_failures_are_catchable_type_errors() {
     let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": format!("http://127.0.0.1:{port}/") }))));
     assert_eq!(v["name"], "TypeError");
     assert_eq!(v["isTypeError"], true);
-    assert_eq!(v["code"], "fetch_network");
+    assert_eq!(v["code"], "FetchNetwork");
     assert!(v["message"].as_str().unwrap().starts_with("fetch failed: "), "{v}");
     let v = ok_value(&local(run(&iso, "actions:fetchFails", json!({ "url": "not a url" }))));
     assert_eq!(v["message"], "Failed to parse URL from not a url");

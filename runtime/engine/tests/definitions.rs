@@ -165,7 +165,7 @@ fn cycles_are_load_errors() {
         ],
     );
     let err = load_err(dir);
-    assert_eq!(err.code, "definition_cycle");
+    assert_eq!(err.code, "DefinitionCycle");
     assert_eq!(err.message, "Found cyclic definition dependency");
 }
 
@@ -219,7 +219,7 @@ fn component_config_realm_forbids_time_randomness_env_and_syscalls() {
     ];
     for (name, body, text) in cases {
         let err = component_config_error(name, body);
-        assert_eq!(err.code, "import_failed", "{name}: {err}");
+        assert_eq!(err.code, "ImportFailed", "{name}: {err}");
         assert!(err.message.contains(text), "{name}: {}", err.message);
         // The error names the config file and line.
         assert!(err.message.starts_with("convex/comp/convex.config.ts:2:"), "{name}: {}", err.message);
@@ -246,7 +246,7 @@ fn bad_exports_use_convex_texts() {
         "two-exports",
         "import { defineApp } from 'convex/server';\nexport const x = 1;\nexport default defineApp();\n",
     );
-    assert_eq!(err.code, "invalid_export_value");
+    assert_eq!(err.code, "InvalidExportValue");
     assert_eq!(
         err.message,
         "The default export of `convex.config.ts` in your app has an invalid value (`convex.config.ts` has more than one export). Please make sure that you’re exporting the return value of `defineApp()` (`import { defineApp } from 'convex/server'`)."
@@ -273,7 +273,7 @@ fn bad_exports_use_convex_texts() {
         ],
     );
     let err = load_err(dir);
-    assert_eq!(err.code, "invalid_export_value");
+    assert_eq!(err.code, "InvalidExportValue");
     assert_eq!(
         err.message,
         "The default export of `convex.config.ts` in component `comp` has an invalid value (missing `export` property on the default export of `convex.config.ts`). Please make sure that the component is exporting the return value of `defineComponent()` (`import { defineComponent } from 'convex/server'`)."
@@ -294,7 +294,7 @@ fn use_node_in_a_component_is_a_load_error() {
         ],
     );
     let err = load_err(dir.clone());
-    assert_eq!(err.code, "use_node_in_component");
+    assert_eq!(err.code, "UseNodeInComponent");
     let comp = std::fs::canonicalize(dir.join("convex/comp")).unwrap();
     assert_eq!(
         err.message,
@@ -315,7 +315,7 @@ fn use_without_a_definition_path_fails_with_convex_text() {
         )],
     );
     let err = load_err(dir);
-    assert_eq!(err.code, "import_failed");
+    assert_eq!(err.code, "ImportFailed");
     assert!(
         err.message.contains("Component definition does not have the required componentDefinitionPath property. This code only works in Convex runtime."),
         "{}",
@@ -361,7 +361,7 @@ fn a_throw_in_a_package_config_names_its_file_and_line() {
         ],
     );
     let err = load_err(dir);
-    assert_eq!(err.code, "import_failed");
+    assert_eq!(err.code, "ImportFailed");
     assert!(err.message.starts_with("node_modules/pkg/dist/component/convex.config.js:3:"), "{}", err.message);
     assert!(err.message.contains("broken component"), "{}", err.message);
 }
@@ -409,7 +409,7 @@ fn opaque_definitions_are_not_evaluated() {
     let names: Vec<&Value> = root["childComponents"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
     assert_eq!(names, [&json!("nativePkg"), &json!("again")]);
     // Without the opaque entry the same app evaluates (and fails on) the real config.
-    assert_eq!(load_err(dir).code, "unresolved_import");
+    assert_eq!(load_err(dir).code, "UnresolvedImport");
 }
 
 #[test]

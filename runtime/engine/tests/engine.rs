@@ -512,7 +512,7 @@ fn syntax_error_is_a_load_error_with_position() {
         ],
     );
     let err = load_err(dir);
-    assert_eq!(err.code, "syntax_error");
+    assert_eq!(err.code, "SyntaxError");
     assert!(err.message.starts_with("convex/bad.ts:4:"), "{}", err.message);
 }
 
@@ -520,7 +520,7 @@ fn syntax_error_is_a_load_error_with_position() {
 fn missing_import_is_a_load_error_with_position() {
     let dir = scratch_app("missing", &[("a.ts", "// first line\nimport { x } from './nope';\nexport const y = x;\n")]);
     let err = load_err(dir);
-    assert_eq!(err.code, "unresolved_import");
+    assert_eq!(err.code, "UnresolvedImport");
     assert!(err.message.starts_with("convex/a.ts:2:19: could not resolve \"./nope\""), "{}", err.message);
 }
 
@@ -536,7 +536,7 @@ fn missing_convex_package_says_run_npm_install() {
     .unwrap();
     let err = load_err(dir.clone());
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(err.code, "convex_not_installed");
+    assert_eq!(err.code, "ConvexNotInstalled");
     assert!(err.message.contains("run npm install"), "{}", err.message);
     assert!(err.message.starts_with("convex/a.ts:1:"), "{}", err.message);
 }
@@ -558,7 +558,7 @@ fn throw_at_import_is_a_load_error_with_position() {
         ],
     );
     let err = load_err(dir);
-    assert_eq!(err.code, "import_failed");
+    assert_eq!(err.code, "ImportFailed");
     assert!(err.message.starts_with("convex/boom.ts:4:"), "{}", err.message);
     assert!(err.message.contains("Error: kaboom at import"), "{}", err.message);
     assert!(err.message.contains("Logs at import time:\n[LOG] 'top-level log' true 'number'"), "{}", err.message);
@@ -571,7 +571,7 @@ fn syscall_at_import_time_fails() {
         &[("a.ts", "Convex.syscall(\"1.0/queryStream\", \"{}\");\nexport const q = 1;\n")],
     );
     let err = load_err(dir);
-    assert_eq!(err.code, "import_failed");
+    assert_eq!(err.code, "ImportFailed");
     assert!(err.message.contains("Syscall 1.0/queryStream unsupported at import time"), "{}", err.message);
 }
 
@@ -744,6 +744,6 @@ fn memory_bomb_at_import_is_a_load_error() {
     let mut opts = EngineOptions::new(dir);
     opts.limits.memory_bytes = 16 << 20;
     let err = App::load(opts).expect_err("must fail");
-    assert_eq!(err.code, "import_failed");
+    assert_eq!(err.code, "ImportFailed");
     assert_eq!(err.message, "convex/bomb.ts: JavaScript execution ran out of memory (maximum memory usage: 16 MB)");
 }
