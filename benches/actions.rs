@@ -30,6 +30,7 @@ fn request(path: &str) -> CallRequest {
         kind: None,
         admin: false,
         component_path: None,
+        ..CallRequest::default()
     }
 }
 

@@ -47,6 +47,7 @@ fn main() {
         kind: None,
         admin: false,
         component_path: None,
+        ..CallRequest::default()
     };
     for i in 0..100 {
         executor.call_blocking(request(i)).outcome.expect("warm-up mutation");

@@ -31,6 +31,7 @@ fn call(executor: &Executor, path: &str, args: Json) -> Value {
         kind: None,
         admin: true,
         component_path: None,
+        ..CallRequest::default()
     });
     match response.outcome {
         Ok(value) => value,

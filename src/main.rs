@@ -358,6 +358,7 @@ fn run(args: RunArgs) -> ExitCode {
         kind: None,
         admin: true,
         component_path: None,
+        ..CallRequest::default()
     });
     for line in &response.log_lines {
         eprintln!("{line}");

@@ -156,6 +156,8 @@ impl Database {
             e
         };
         storage::migrate(&conn).map_err(cleanup)?;
+        crate::session_requests::forget_before(&conn, clock.now_ms() - crate::session_requests::RETENTION_MS)
+            .map_err(cleanup)?;
         let schemas = load_schemas(&conn).map_err(cleanup)?;
         let checkpointer = Checkpointer::start(&file).map_err(cleanup)?;
         Ok(Database {

@@ -36,6 +36,7 @@ mod error;
 mod limits;
 mod query;
 mod schema;
+mod session_requests;
 pub mod storage;
 mod transaction;
 mod writes;
@@ -53,4 +54,5 @@ pub use limits::{
 };
 pub use query::{ArithOp, CmpOp, Expr, Operator, Order, PageRequest, PageResult, Query, RangeExpr, Source};
 pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
+pub use session_requests::{CompletedRequest, SessionRequest};
 pub use transaction::Transaction;

@@ -21,6 +21,9 @@
 //! - `emvex_index_entries(index_id, key, internal_id)`: key = `sort_key::encode_tuple` of the
 //!   indexed values; unique because every key ends with `_id`.
 //! - `emvex_schemas(component, json)`: the active `schema.export()` text of each component.
+//! - `emvex_session_requests(session_id, request_id, outcome, commit_ts, created_ms)`: the
+//!   outcome of each WebSocket mutation that committed, written in the mutation's own
+//!   transaction, so a re-sent mutation is answered instead of run twice (`session_requests`).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -63,6 +66,14 @@ CREATE TABLE IF NOT EXISTS emvex_index_entries (
     PRIMARY KEY (index_id, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS emvex_schemas (component TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS emvex_session_requests (
+    session_id TEXT NOT NULL,
+    request_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    commit_ts INTEGER NOT NULL,
+    created_ms REAL NOT NULL,
+    PRIMARY KEY (session_id, request_id)
+) WITHOUT ROWID;
 ";
 
 /// How long a connection waits for a lock held by another process (e.g. `emvex run` next to

@@ -31,6 +31,7 @@ use crate::database::Inner;
 use crate::limits::TransactionMetrics;
 use crate::query::reads::Reads;
 use crate::query::stream::QueryState;
+use crate::session_requests::PendingRecord;
 use crate::storage;
 use crate::writes::WriteSet;
 
@@ -60,6 +61,8 @@ pub struct Transaction {
     pub(crate) metrics: TransactionMetrics,
     pub(crate) reads: Reads,
     pub(crate) writes: WriteSet,
+    /// The outcome of a client's mutation, written by `commit` (see `session_requests`).
+    pub(crate) pending_request: Option<PendingRecord>,
     finished: bool,
 }
 
@@ -94,6 +97,7 @@ impl Transaction {
             metrics: TransactionMetrics::default(),
             reads: Reads::default(),
             writes: WriteSet::default(),
+            pending_request: None,
             finished: false,
         }
     }
@@ -206,6 +210,7 @@ impl Transaction {
                     last_creation_time: self.assigned_creation_time.unwrap_or(self.next_creation_time.next_down()),
                     schema_epoch: self.catalog.epoch_after_commit(),
                 };
+                self.write_pending_request(ts)?;
                 let conn = self.conn();
                 storage::write_clock(conn, &clock)?;
                 storage::exec_cached(conn, "COMMIT")?;

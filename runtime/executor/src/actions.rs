@@ -294,6 +294,7 @@ async fn dispatch(
                 kind: Some(kind),
                 admin: true,
                 component_path: Some(target.component),
+                ..CallRequest::default()
             };
             let response = env.call_main(request).await;
             logs.borrow_mut().extend(response.log_lines);

@@ -8,13 +8,13 @@
 use emvex_value::Value;
 use emvex_value::function::{FunctionKind, Visibility};
 use emvex_value::validator::argument_validation_error;
-use serde_json::Value as Json;
+use serde_json::{Value as Json, json};
 
 use crate::actions::ActionRequest;
 use crate::components::Components;
 use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
-use crate::runner::{Execution, Failure, FunctionRunner, NewJob};
+use crate::runner::{Failure, FunctionRunner, NewJob};
 use crate::{CallError, CallRequest, CallResponse};
 
 /// What handling a call on the worker thread produced.
@@ -29,16 +29,20 @@ pub(crate) enum Outcome {
 /// Handles a client's call on the worker thread: queries and mutations run to completion here;
 /// actions are resolved and validated, then handed back to run concurrently.
 pub(crate) fn execute(runner: &mut FunctionRunner, request: CallRequest) -> Outcome {
-    let mut log_lines = Vec::new();
     let mut kind = None;
-    let mut new_jobs = Vec::new();
-    let outcome = match execute_inner(runner, &request, &mut log_lines, &mut kind, &mut new_jobs) {
+    let mut run = TopLevelRun::default();
+    let outcome = match execute_inner(runner, &request, &mut kind, &mut run) {
         Ok(Ran::Value(value)) => Ok(value),
         Ok(Ran::Action(action)) => return Outcome::Action(action),
         Err(e) => Err(e),
     };
-    let response = CallResponse { request_id: request.request_id, path: request.path, kind, outcome, log_lines };
-    Outcome::Done(response, new_jobs)
+    let response = CallResponse {
+        log_lines: run.log_lines,
+        ts: run.ts,
+        journal: run.journal,
+        ..CallResponse::new(request, kind, outcome)
+    };
+    Outcome::Done(response, run.new_jobs)
 }
 
 enum Ran {
@@ -46,12 +50,20 @@ enum Ran {
     Action(ActionRequest),
 }
 
+/// What a top-level query or mutation left besides its value.
+#[derive(Default)]
+struct TopLevelRun {
+    log_lines: Vec<String>,
+    new_jobs: Vec<NewJob>,
+    ts: Option<u64>,
+    journal: Option<String>,
+}
+
 fn execute_inner(
     runner: &mut FunctionRunner,
     request: &CallRequest,
-    log_lines: &mut Vec<String>,
     kind_out: &mut Option<FunctionKind>,
-    new_jobs: &mut Vec<NewJob>,
+    run: &mut TopLevelRun,
 ) -> Result<Ran, CallError> {
     let path = UdfPath::parse(&request.path)
         .map_err(|e| CallError::BadRequest { code: "BadConvexFunctionIdentifier", message: e.message })?;
@@ -84,35 +96,60 @@ fn execute_inner(
     if info.kind == FunctionKind::Action {
         return Ok(Ran::Action(ActionRequest { component, path, args }));
     }
-    let execution = run_transaction(runner, &component, info, &args);
-    log_lines.extend(execution.log_lines);
-    new_jobs.extend(execution.new_jobs);
-    Ok(Ran::Value(execution.result.map_err(call_error)?))
+    let execution = run_transaction(runner, &component, info, &args, request, run);
+    Ok(Ran::Value(execution.map_err(call_error)?))
 }
 
 /// Runs a query or mutation of instance `component` in a transaction of its own: a mutation
 /// commits when it succeeds (its scheduled jobs are then returned), a query never commits.
-pub(crate) fn run_transaction(
+/// A mutation whose `request.session` already committed is answered from its record.
+fn run_transaction(
     runner: &mut FunctionRunner,
     component: &str,
     info: &FunctionInfo,
     args: &[Value],
-) -> Execution {
-    let mut tx = match runner.begin(info.kind) {
-        Ok(tx) => tx,
-        Err(failure) => return Execution { result: Err(failure), log_lines: Vec::new(), new_jobs: Vec::new() },
-    };
+    request: &CallRequest,
+    run: &mut TopLevelRun,
+) -> Result<Value, Failure> {
+    let mut tx = runner.begin(info.kind)?;
+    let session = request.session.as_ref().filter(|_| info.kind == FunctionKind::Mutation);
+    if let Some(session) = session
+        && let Some(done) = tx.completed_request(session).map_err(|e| Failure::Internal(e.message))?
+    {
+        let (value, log_lines) = recorded_outcome(&done.outcome)?;
+        run.log_lines = log_lines;
+        run.ts = Some(done.commit_ts);
+        return Ok(value);
+    }
     let now = tx.clock().now_whole_ms();
-    let mut execution = runner.run(&mut tx, component, info, args, now, 0);
-    if info.kind != FunctionKind::Mutation || execution.result.is_err() {
-        execution.new_jobs.clear();
-        return execution;
+    let execution = runner.run(&mut tx, component, info, args, now, 0);
+    run.log_lines = execution.log_lines;
+    let value = execution.result?;
+    if info.kind != FunctionKind::Mutation {
+        run.ts = Some(tx.snapshot_ts());
+        return Ok(value);
     }
-    if let Err(e) = tx.commit() {
-        execution.result = Err(Failure::Internal(e.message));
-        execution.new_jobs.clear();
+    if let Some(session) = session {
+        let outcome = json!({ "value": value.to_convex_json(), "logLines": run.log_lines }).to_string();
+        tx.record_request(session.clone(), outcome).map_err(|e| Failure::Internal(e.message))?;
     }
-    execution
+    let ts = tx.commit().map_err(|e| Failure::Internal(e.message))?;
+    run.ts = Some(ts);
+    run.new_jobs = execution.new_jobs;
+    Ok(value)
+}
+
+/// The value and log lines of a mutation outcome recorded by [`run_transaction`].
+fn recorded_outcome(text: &str) -> Result<(Value, Vec<String>), Failure> {
+    let bad = |why: String| Failure::Internal(format!("a recorded mutation outcome is damaged: {why}"));
+    let json: Json = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let value = Value::from_convex_json(json.get("value").unwrap_or(&Json::Null)).map_err(|e| bad(e.message))?;
+    let log_lines = json
+        .get("logLines")
+        .and_then(Json::as_array)
+        .map(|lines| lines.iter().filter_map(|l| l.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Ok((value, log_lines))
 }
 
 /// Finds the function a caller may run: internal functions only for admins, and a missing

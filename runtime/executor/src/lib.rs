@@ -43,6 +43,7 @@ use std::thread;
 pub use emvex_clock::Clock;
 pub use emvex_component::NativeDefinition;
 use emvex_database::Database;
+pub use emvex_database::SessionRequest;
 use emvex_engine::{App, EngineOptions, OpaqueDefinition};
 pub use emvex_engine::{HttpRequest, HttpResponse, Limits};
 use emvex_value::Value;
@@ -116,7 +117,7 @@ impl std::fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 /// One call from a client.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct CallRequest {
     /// Shown to the client in error messages (`[Request ID: …]`).
     pub request_id: String,
@@ -130,6 +131,13 @@ pub struct CallRequest {
     pub admin: bool,
     /// `None` or `""` is the root app.
     pub component_path: Option<String>,
+    /// A WebSocket mutation's `(sessionId, requestId)`: a mutation that already committed with
+    /// these ids is answered from its record (same result, log lines and commit ts) instead of
+    /// running twice; a new success is recorded in its own transaction.
+    pub session: Option<SessionRequest>,
+    /// A query's journal (`spec/sync-protocol.md` §6): the end cursor its single `paginate()`
+    /// keeps, so a re-run page covers the same key range.
+    pub journal: Option<String>,
 }
 
 /// The outcome of a call, with the console lines it printed.
@@ -141,6 +149,27 @@ pub struct CallResponse {
     pub kind: Option<FunctionKind>,
     pub outcome: Result<Value, CallError>,
     pub log_lines: Vec<String>,
+    /// The database timestamp the outcome belongs to: a mutation's commit ts (its snapshot ts
+    /// when it wrote nothing; the original commit ts when answered from its record), a query's
+    /// snapshot ts. `None` for actions and calls that did not reach the database.
+    pub ts: Option<u64>,
+    /// A query's journal after it ran (`None` if it did not paginate).
+    pub journal: Option<String>,
+}
+
+impl CallResponse {
+    /// A response that carries nothing from the database (yet).
+    pub(crate) fn new(request: CallRequest, kind: Option<FunctionKind>, outcome: Result<Value, CallError>) -> Self {
+        CallResponse {
+            request_id: request.request_id,
+            path: request.path,
+            kind,
+            outcome,
+            log_lines: Vec::new(),
+            ts: None,
+            journal: None,
+        }
+    }
 }
 
 /// A failed call: a developer error (a bad request, or the function's own error) or an
@@ -310,11 +339,5 @@ impl Executor {
 }
 
 pub(crate) fn worker_gone(request: CallRequest) -> CallResponse {
-    CallResponse {
-        request_id: request.request_id,
-        path: request.path,
-        kind: None,
-        outcome: Err(CallError::internal("the JS worker thread has stopped".into())),
-        log_lines: Vec::new(),
-    }
+    CallResponse::new(request, None, Err(CallError::internal("the JS worker thread has stopped".into())))
 }

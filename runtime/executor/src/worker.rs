@@ -239,11 +239,8 @@ fn handle_call(shared: &Shared, job: Job) {
                 request: action,
                 reply: Box::new(move |_, outcome, log_lines| {
                     reply(CallResponse {
-                        request_id: request.request_id,
-                        path: request.path,
-                        kind: Some(FunctionKind::Action),
-                        outcome: outcome.map_err(call::call_error),
                         log_lines,
+                        ..CallResponse::new(request, Some(FunctionKind::Action), outcome.map_err(call::call_error))
                     })
                 }),
             };

@@ -261,6 +261,7 @@ fn call(executor: &Executor, path: &str, args: serde_json::Value) -> Result<serd
         kind: None,
         admin: false,
         component_path: None,
+        ..CallRequest::default()
     });
     match response.outcome {
         Ok(value) => Ok(value.to_convex_json()),

@@ -187,6 +187,7 @@ async fn typed_post(state: Arc<AppState>, headers: HeaderMap, body: Bytes, kind:
         kind: Some(kind),
         admin: caller == Caller::Admin,
         component_path: None,
+        ..CallRequest::default()
     };
     run_call(&state, request, format).await
 }
@@ -249,6 +250,7 @@ async fn get_query(
         kind: Some(FunctionKind::Query),
         admin: caller == Caller::Admin,
         component_path: None,
+        ..CallRequest::default()
     };
     run_call(&state, request, format).await
 }
@@ -282,6 +284,7 @@ async fn post_function(State(state): State<Arc<AppState>>, headers: HeaderMap, b
         kind: None,
         admin: true,
         component_path,
+        ..CallRequest::default()
     };
     run_call(&state, request, format).await
 }
@@ -324,6 +327,7 @@ async fn post_run(
         kind: None,
         admin: caller == Caller::Admin,
         component_path: None,
+        ..CallRequest::default()
     };
     run_call(&state, request, format).await
 }
