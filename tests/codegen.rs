@@ -1,8 +1,10 @@
 //! `emvex codegen [APP_DIR] [--check]`: `--check` passes on every fixture as committed; a
 //! modified or missing generated file makes it exit 1 naming the file (and write nothing);
 //! writing restores exactly the committed files; bad usage and unloadable apps exit 2; `emvex dev`
-//! warns on stderr when `_generated/` is stale. (Byte equality with the `convex` package's own
-//! templates is tested in `tests/node/codegen.test.mjs`.)
+//! warns on stderr when `_generated/` is stale. A local component's own `_generated/`
+//! (`api.ts`, `component.ts`, `dataModel.ts`, `server.ts`) is checked and written the same way,
+//! and other files there are named by `--check` and removed by writing. (Byte equality with the
+//! `convex` package's own templates is tested in `tests/node/codegen.test.mjs`.)
 
 mod common;
 
@@ -14,6 +16,7 @@ use common::*;
 
 const T: Duration = Duration::from_secs(120);
 const GENERATED: [&str; 5] = ["api.d.ts", "api.js", "server.d.ts", "server.js", "dataModel.d.ts"];
+const COMPONENT_GENERATED: [&str; 4] = ["api.ts", "component.ts", "dataModel.ts", "server.ts"];
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
@@ -49,6 +52,11 @@ fn temp_app(fixture: &str) -> TempDir {
 
 fn generated(app: &Path, file: &str) -> PathBuf {
     app.join("convex").join("_generated").join(file)
+}
+
+/// A file of the `_generated/` of the local component at `definition_path`.
+fn component_generated(app: &Path, definition_path: &str, file: &str) -> PathBuf {
+    app.join("convex").join(definition_path).join("_generated").join(file)
 }
 
 #[test]
@@ -131,6 +139,98 @@ fn components_are_typed_by_their_component_api() {
     ));
     let api = fs::read_to_string(repo_root().join("fixtures/components/convex/_generated/api.d.ts")).unwrap();
     assert!(api.contains("  second: import(\"../counter/_generated/component.js\").ComponentApi<\"second\">;\n"));
+    // A nested local child is imported from its directory relative to its parent's.
+    let api = fs::read_to_string(repo_root().join("fixtures/components/convex/counter/_generated/api.ts")).unwrap();
+    assert!(api.contains("  leaf: import(\"../leaf/_generated/component.js\").ComponentApi<\"leaf\">;\n"), "{api}");
+}
+
+#[test]
+fn a_component_file_that_differs_is_named_and_rewritten() {
+    let app = temp_app("components");
+    let component = component_generated(&app.path, "counter", "component.ts");
+    let committed = fs::read_to_string(&component).unwrap();
+    assert!(
+        committed.contains("      get: FunctionReference<\"query\", \"internal\", { name: string }, any, Name>;\n")
+    );
+    fs::write(&component, committed.replace("greet", "hello")).unwrap();
+
+    let out = run_cli(&["codegen", "--check", app.str()], T);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{} is out of date", component.display())), "stderr: {}", stderr(&out));
+
+    let out = run_cli(&["codegen", app.str()], T);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("emvex codegen: wrote {}", component.display()));
+    assert_eq!(fs::read_to_string(&component).unwrap(), committed);
+}
+
+#[test]
+fn a_new_component_function_changes_its_component_api() {
+    let app = temp_app("components");
+    let lib = app.path.join("convex/counter/leaf/lib.ts");
+    let source = fs::read_to_string(&lib).unwrap();
+    fs::write(
+        &lib,
+        source.replace(
+            "import { mutation, query }",
+            "import { v } from \"convex/values\";\nimport { mutation, query }",
+        ) + "\nexport const at = query({ args: { i: v.number() }, returns: v.union(v.number(), v.null()), handler: async () => null });\n",
+    )
+    .unwrap();
+    let component = component_generated(&app.path, "counter/leaf", "component.ts");
+    let out = run_cli(&["codegen", "--check", app.str()], T);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{} is out of date", component.display())), "stderr: {}", stderr(&out));
+
+    let out = run_cli(&["codegen", app.str()], T);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    let text = fs::read_to_string(&component).unwrap();
+    // 82 columns on one line: broken, one type argument a line, as prettier breaks it.
+    let expected = "      at: FunctionReference<\n        \"query\",\n        \"internal\",\n        { i: number },\n        number | null,\n        Name\n      >;\n";
+    assert!(text.contains(expected), "{text}");
+}
+
+#[test]
+fn stray_files_in_a_component_generated_dir_are_named_then_removed() {
+    let app = temp_app("components");
+    let stray = component_generated(&app.path, "counter/leaf", "server.js");
+    fs::write(&stray, "export {};\n").unwrap();
+    let out = run_cli(&["codegen", "--check", app.str()], T);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{} is not generated by codegen", stray.display())),
+        "stderr: {}",
+        stderr(&out)
+    );
+    assert!(stray.exists(), "--check must not remove");
+
+    let out = run_cli(&["codegen", app.str()], T);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("emvex codegen: removed {}", stray.display()));
+    assert!(!stray.exists());
+}
+
+#[test]
+fn missing_component_generated_dirs_are_named_then_written_whole() {
+    let app = temp_app("components");
+    let mut committed = Vec::new();
+    for dir in ["counter", "counter/leaf"] {
+        for file in COMPONENT_GENERATED {
+            committed.push((dir, file, fs::read_to_string(component_generated(&app.path, dir, file)).unwrap()));
+        }
+        fs::remove_dir_all(app.path.join("convex").join(dir).join("_generated")).unwrap();
+    }
+    let out = run_cli(&["codegen", "--check", app.str()], T);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let missing = component_generated(&app.path, "counter", "dataModel.ts");
+    assert!(stderr(&out).contains(&format!("{} is missing", missing.display())), "stderr: {}", stderr(&out));
+
+    // The app's modules import the component's `_generated/`: it is written before loading.
+    let out = run_cli(&["codegen", app.str()], T);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    for (dir, file, text) in committed {
+        assert_eq!(fs::read_to_string(component_generated(&app.path, dir, file)).unwrap(), text, "{dir}: {file}");
+    }
 }
 
 #[test]

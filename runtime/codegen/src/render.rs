@@ -13,15 +13,15 @@
 use crate::shape::{AppShape, EnvVar, MountedComponent};
 use crate::validator_type::validator_to_type;
 
-const API_HEADER: &str = include_str!("templates/api.header.d.ts.txt");
+pub(crate) const API_HEADER: &str = include_str!("templates/api.header.d.ts.txt");
 const API_SERVER_IMPORT: &str = include_str!("templates/api.imports.d.ts.txt");
 const API_REFERENCES: &str = include_str!("templates/api.refs.d.ts.txt");
 const API_JS: &str = include_str!("templates/api.js.txt");
 const SERVER_JS: &str = include_str!("templates/server.js.txt");
 const SERVER_DTS_HEAD: &str = include_str!("templates/server.head.d.ts.txt");
 const SERVER_DTS_TAIL: &str = include_str!("templates/server.tail.d.ts.txt");
-const DATA_MODEL_SCHEMA: &str = include_str!("templates/dataModel.schema.d.ts.txt");
-const DATA_MODEL_NO_SCHEMA: &str = include_str!("templates/dataModel.noSchema.d.ts.txt");
+pub(crate) const DATA_MODEL_SCHEMA: &str = include_str!("templates/dataModel.schema.d.ts.txt");
+pub(crate) const DATA_MODEL_NO_SCHEMA: &str = include_str!("templates/dataModel.noSchema.d.ts.txt");
 
 /// Variables every deployment has, typed before the app's own (`withPlatformEnvVars`).
 const PLATFORM_ENV_VARS: [&str; 2] = ["CONVEX_CLOUD_URL", "CONVEX_SITE_URL"];
@@ -56,7 +56,14 @@ pub fn render(shape: &AppShape) -> Vec<GeneratedFile> {
 
 fn server_dts(env_vars: &[EnvVar]) -> String {
     let mut out = String::from(SERVER_DTS_HEAD);
-    out.push_str(ENV_DOC);
+    out.push_str(&env_type(env_vars));
+    out.push_str(SERVER_DTS_TAIL);
+    out
+}
+
+/// The `Env` type of `server.d.ts`/`server.ts`: the platform variables, then `env_vars`.
+pub(crate) fn env_type(env_vars: &[EnvVar]) -> String {
+    let mut out = String::from(ENV_DOC);
     out.push_str("type Env = {\n");
     for name in PLATFORM_ENV_VARS {
         out.push_str(&format!("  readonly {name}: string;\n"));
@@ -72,12 +79,23 @@ fn server_dts(env_vars: &[EnvVar]) -> String {
         out.push_str(&format!("  readonly {}: {ty};\n", var.name));
     }
     out.push_str("};\n");
-    out.push_str(SERVER_DTS_TAIL);
     out
 }
 
 fn api_dts(modules: &[String], components: &[MountedComponent]) -> String {
     let mut out = String::from(API_HEADER);
+    out.push_str(&module_imports(modules));
+    out.push_str(API_SERVER_IMPORT);
+    out.push_str(&format!("declare const fullApi: ApiFromModules<{}>;\n", api_members(modules)));
+    out.push('\n');
+    out.push_str(API_REFERENCES);
+    out.push_str(&format!("export declare const components: {};\n", component_members(components)));
+    out
+}
+
+/// One `import type * as x from "../x.js";` line per module, then a blank line if any.
+pub(crate) fn module_imports(modules: &[String]) -> String {
+    let mut out = String::new();
     for module in modules {
         out.push_str(&format!(
             "import type * as {} from \"../{}.js\";\n",
@@ -88,32 +106,37 @@ fn api_dts(modules: &[String], components: &[MountedComponent]) -> String {
     if !modules.is_empty() {
         out.push('\n');
     }
-    out.push_str(API_SERVER_IMPORT);
+    out
+}
+
+/// The type argument of `ApiFromModules<…>`: `{}`, or one `key: typeof x;` line per module.
+pub(crate) fn api_members(modules: &[String]) -> String {
     if modules.is_empty() {
-        out.push_str("declare const fullApi: ApiFromModules<{}>;\n");
-    } else {
-        out.push_str("declare const fullApi: ApiFromModules<{\n");
-        for module in modules {
-            out.push_str(&format!("  {}: typeof {};\n", property_key(&import_path(module)), module_identifier(module)));
-        }
-        out.push_str("}>;\n");
+        return "{}".into();
     }
-    out.push('\n');
-    out.push_str(API_REFERENCES);
+    let mut out = String::from("{\n");
+    for module in modules {
+        out.push_str(&format!("  {}: typeof {};\n", property_key(&import_path(module)), module_identifier(module)));
+    }
+    out.push('}');
+    out
+}
+
+/// The type of `components`: `{}`, or one `name: import("…").ComponentApi<"name">;` line each.
+pub(crate) fn component_members(components: &[MountedComponent]) -> String {
     if components.is_empty() {
-        out.push_str("export declare const components: {};\n");
-    } else {
-        out.push_str("export declare const components: {\n");
-        for c in components {
-            out.push_str(&format!(
-                "  {}: import(\"{}/_generated/component.js\").ComponentApi<\"{}\">;\n",
-                property_key(&c.name),
-                c.api_module,
-                c.name
-            ));
-        }
-        out.push_str("};\n");
+        return "{}".into();
     }
+    let mut out = String::from("{\n");
+    for c in components {
+        out.push_str(&format!(
+            "  {}: import(\"{}/_generated/component.js\").ComponentApi<\"{}\">;\n",
+            property_key(&c.name),
+            c.api_module,
+            c.name
+        ));
+    }
+    out.push('}');
     out
 }
 
@@ -187,7 +210,7 @@ fn module_identifier(module: &str) -> String {
 /// A property key as prettier (`quoteProps: "as-needed"`) prints a quoted one in TypeScript:
 /// unquoted when it is an identifier name (reserved words included), quoted otherwise.
 /// Non-ASCII names stay quoted (prettier unquotes some of them; emvex does not attempt to).
-fn property_key(key: &str) -> String {
+pub(crate) fn property_key(key: &str) -> String {
     let mut chars = key.chars();
     let is_identifier = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');

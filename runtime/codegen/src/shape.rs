@@ -2,18 +2,21 @@
 //!
 //! Owns: [`AppShape`] — the app's module files (by the CLI's rules, see `entry_points`),
 //! whether it has a schema, the environment variables its `convex.config.ts` declares, and its
-//! mounted components with the module each one's `ComponentApi` type is imported from.
+//! mounted components with the module each one's `ComponentApi` type is imported from; and the
+//! same reading of any definition's config export (env vars, children), which `component`
+//! uses for a local component's own files.
 //!
-//! The components come from the definitions the engine evaluated ([`App::definitions`]): the
-//! app's `childComponents`, in `app.use(...)` order. As the CLI does, a child imported through
+//! The components come from the definitions the engine evaluated ([`App::definitions`]): a
+//! definition's `childComponents`, in `use(...)` order. As the CLI does, a child imported through
 //! a package specifier (`@convex-dev/workpool/convex.config`, `emvex/workpool/convex.config`)
 //! is typed from `<specifier without /convex.config…>/_generated/component.js`, and a child
 //! imported through a relative path (or not found in any config's imports) from
-//! `../<definition path>/_generated/component.js`.
+//! `../<its directory relative to the parent's>/_generated/component.js` (for the app:
+//! `../<definition path>`; see [`mounted_components`] for where this leaves convex 1.49).
 
 use std::path::Path;
 
-use emvex_engine::App;
+use emvex_engine::{App, DefinitionInfo};
 use serde_json::Value as Json;
 
 use crate::CodegenError;
@@ -56,34 +59,79 @@ impl AppShape {
     pub fn from_files(app_dir: &Path) -> Result<AppShape, CodegenError> {
         let convex_dir = app_dir.join("convex");
         let modules = entry_points(&convex_dir)?;
-        let has_schema = ["schema.ts", "schema.js"].iter().any(|f| convex_dir.join(f).exists());
+        let has_schema = has_schema(&convex_dir);
         Ok(AppShape { modules, has_schema, env_vars: Vec::new(), components: Vec::new() })
     }
 
     /// The shape of a loaded app.
     pub fn of(app: &App) -> Result<AppShape, CodegenError> {
         let AppShape { modules, has_schema, .. } = AppShape::from_files(app.app_dir())?;
-        let definitions = app.definitions();
-        let root_config: Json = match definitions.first().and_then(|d| d.config_json.as_deref()) {
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| CodegenError::new("InvalidDefinition", format!("the app's convex.config export: {e}")))?,
+        let root_config = match app.definitions().first() {
+            Some(root) => config_of(root)?,
             None => Json::Null,
         };
-        let env_vars = root_config.get("envVars").and_then(Json::as_array).into_iter().flatten().filter_map(env_var);
-        let mut components = Vec::new();
-        for child in root_config.get("childComponents").and_then(Json::as_array).into_iter().flatten() {
-            let name = child.get("name").and_then(Json::as_str).unwrap_or_default().to_string();
-            let path = child.get("path").and_then(Json::as_str).unwrap_or_default();
-            let dir = definitions.iter().find(|d| d.id.0 != 0 && d.path == path).map(|d| d.dir.as_path());
-            let specifier = dir.and_then(|dir| import_specifier(app, dir));
-            let api_module = match specifier {
-                Some(s) if !s.starts_with('.') && s != path => s,
-                _ => format!("../{path}"),
-            };
-            components.push(MountedComponent { name, api_module });
-        }
-        Ok(AppShape { modules, has_schema, env_vars: env_vars.collect(), components })
+        let env_vars = env_vars_of(&root_config);
+        let components = mounted_components(app, &root_config, "");
+        Ok(AppShape { modules, has_schema, env_vars, components })
     }
+}
+
+/// Whether the functions directory `dir` has a `schema.ts` or `schema.js` (as the CLI checks).
+pub(crate) fn has_schema(dir: &Path) -> bool {
+    ["schema.ts", "schema.js"].iter().any(|f| dir.join(f).exists())
+}
+
+/// The evaluated `convex.config` export of a definition (`null` for a root without one).
+pub(crate) fn config_of(definition: &DefinitionInfo) -> Result<Json, CodegenError> {
+    match definition.config_json.as_deref() {
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            CodegenError::new("InvalidDefinition", format!("the convex.config export of \"{}\": {e}", definition.path))
+        }),
+        None => Ok(Json::Null),
+    }
+}
+
+/// The env vars a definition's config export declares, in declaration order.
+pub(crate) fn env_vars_of(config: &Json) -> Vec<EnvVar> {
+    config.get("envVars").and_then(Json::as_array).into_iter().flatten().filter_map(env_var).collect()
+}
+
+/// The children a definition's config export mounts, for the `_generated/api` of the definition
+/// at `parent_path` (`""` for the app). A child imported through a relative path is typed from
+/// its directory relative to the parent's: `../<that path>/_generated/component.js` is read from
+/// the parent's `_generated/`.
+///
+/// For a component (not the app) this differs from convex 1.49, which writes
+/// `../<child's definition path>` there too: for `counter` mounting `counter/leaf` it imports
+/// `../counter/leaf/_generated/component.js` from `convex/counter/_generated/api.ts`, a path
+/// that does not exist (TypeScript then fails on it). emvex writes the path that resolves
+/// (`../leaf/…`); for the app both are the same.
+pub(crate) fn mounted_components(app: &App, config: &Json, parent_path: &str) -> Vec<MountedComponent> {
+    let definitions = app.definitions();
+    let mut components = Vec::new();
+    for child in config.get("childComponents").and_then(Json::as_array).into_iter().flatten() {
+        let name = child.get("name").and_then(Json::as_str).unwrap_or_default().to_string();
+        let path = child.get("path").and_then(Json::as_str).unwrap_or_default();
+        let dir = definitions.iter().find(|d| d.id.0 != 0 && d.path == path).map(|d| d.dir.as_path());
+        let specifier = dir.and_then(|dir| import_specifier(app, dir));
+        let api_module = match specifier {
+            Some(s) if !s.starts_with('.') && s != path => s,
+            _ => format!("../{}", relative_path(parent_path, path)),
+        };
+        components.push(MountedComponent { name, api_module });
+    }
+    components
+}
+
+/// POSIX path `to` relative to `from`, both relative to the same directory (`""` is that
+/// directory itself): `("counter", "counter/leaf")` → `leaf`, `("", "counter")` → `counter`.
+fn relative_path(from: &str, to: &str) -> String {
+    let from: Vec<&str> = from.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let to: Vec<&str> = to.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    parts.join("/")
 }
 
 /// `[name, {type: "value", value: "<validator JSON>", optional?}]` of an `envVars` export.
@@ -129,6 +177,14 @@ mod tests {
         assert_eq!(strip_config_suffix("emvex/workpool/convex.config"), "emvex/workpool");
         assert_eq!(strip_config_suffix("./counter/convex.config"), "./counter");
         assert_eq!(strip_config_suffix("pkg"), "pkg");
+    }
+
+    #[test]
+    fn child_paths_are_relative_to_the_parent() {
+        assert_eq!(relative_path("", "counter"), "counter");
+        assert_eq!(relative_path("counter", "counter/leaf"), "leaf");
+        assert_eq!(relative_path("a/b", "c"), "../../c");
+        assert_eq!(relative_path("", "../node_modules/pkg/dist/component"), "../node_modules/pkg/dist/component");
     }
 
     #[test]
