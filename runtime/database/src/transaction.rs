@@ -32,7 +32,8 @@ use crate::limits::TransactionMetrics;
 use crate::query::reads::Reads;
 use crate::query::stream::QueryState;
 use crate::storage;
-use crate::writes::WriteSet;
+use crate::writes::WriteTally;
+use crate::{ReadSet, WriteSet};
 
 /// The message of the (impossible) missing-connection panic.
 pub(crate) const CONNECTION: &str = "transaction connection is present until drop";
@@ -59,7 +60,8 @@ pub struct Transaction {
     pub(crate) write_gen: u64,
     pub(crate) metrics: TransactionMetrics,
     pub(crate) reads: Reads,
-    pub(crate) writes: WriteSet,
+    pub(crate) tally: WriteTally,
+    pub(crate) write_set: WriteSet,
     finished: bool,
 }
 
@@ -93,7 +95,8 @@ impl Transaction {
             write_gen: 0,
             metrics: TransactionMetrics::default(),
             reads: Reads::default(),
-            writes: WriteSet::default(),
+            tally: WriteTally::default(),
+            write_set: WriteSet::default(),
             finished: false,
         }
     }
@@ -135,6 +138,13 @@ impl Transaction {
         self.reads.tables_read()
     }
 
+    /// The read set so far (a normalized copy): every index interval, document, count and
+    /// table this transaction's results depend on. A commit whose [`WriteSet`] does not
+    /// [`overlap`](ReadSet::overlaps) it cannot change them.
+    pub fn read_set(&self) -> ReadSet {
+        self.reads.read_set()
+    }
+
     // ----- the catalog --------------------------------------------------------------------
 
     /// The number of `table` in `component`, if the table exists.
@@ -167,7 +177,9 @@ impl Transaction {
         Ok(())
     }
 
-    /// Undoes everything since the innermost open savepoint and closes it.
+    /// Undoes everything since the innermost open savepoint and closes it. The read and
+    /// write sets keep what was recorded under it (conservative: reads still influenced the
+    /// caller, and undone writes can only cause extra invalidations).
     pub fn rollback_to_savepoint(&mut self) -> Result<(), DbError> {
         if self.savepoints == 0 {
             return Err(DbError::new("NoSavepoint", "No open savepoint to roll back to"));
@@ -192,7 +204,9 @@ impl Transaction {
     }
 
     /// Commits. Returns the commit timestamp (ns), strictly greater than every earlier one;
-    /// for a query transaction, its snapshot timestamp.
+    /// for a query transaction, its snapshot timestamp. A mutation that wrote something is
+    /// appended with its [`WriteSet`] to the database's commit log and its listeners are
+    /// called (see `Database::on_commit`).
     pub fn commit(mut self) -> Result<u64, DbError> {
         let ts = match self.kind {
             TxKind::Query => {
@@ -213,6 +227,8 @@ impl Transaction {
                 self.inner.checkpointer.rewind_if_large(conn);
                 self.inner.set_writer_clock(clock);
                 self.catalog.committed();
+                // Still holding the writer: the log gets commits in commit order.
+                self.inner.commit_log.append(ts, std::mem::take(&mut self.write_set));
                 ts
             }
         };
