@@ -1,5 +1,5 @@
 //! Behaviour tests of reactivity through real transactions: what reads record, what commits
-//! write, the commit log and the subscription index.
+//! write, the commit log, pagination journals, and the "no missed update" property.
 
 use std::sync::{Arc, Mutex};
 
@@ -7,7 +7,12 @@ use emvex_value::{Object, Value};
 use serde_json::json;
 
 use crate::test_support::{index_query, obj, scan, schema, wire};
-use crate::{Database, Order, Query, RangeExpr, ReadSet, SubscriptionIndex, Transaction, WriteSet};
+use crate::{
+    Database, DbError, Order, PageRequest, PageResult, Query, RangeExpr, ReadSet, SubscriptionIndex, Transaction,
+    WriteSet,
+};
+
+
 
 fn db_with_index() -> Database {
     let db = Database::open_in_memory().unwrap();
@@ -187,4 +192,61 @@ fn commit_log_listeners_and_the_subscription_index_agree() {
     db.begin_query().unwrap().commit().unwrap();
     db.begin_mutation().unwrap().commit().unwrap();
     assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+fn page(tx: &mut Transaction, query: &Query, cursor: Option<String>, size: f64) -> Result<PageResult, DbError> {
+    tx.query_page("", &PageRequest::new(query.clone(), cursor, size))
+}
+
+#[test]
+fn journals_keep_a_page_range_fixed() {
+    let db = db_with_index();
+    commit_with(&db, |tx| (0..10).for_each(|n| insert_n(f64::from(n * 10))(tx)));
+    let q = Query::index_range("t", "by_n", vec![]);
+    let mut tx = db.begin_query().unwrap();
+    tx.set_journal(None);
+    let first = page(&mut tx, &q, None, 3.0).unwrap();
+    let journal = tx.journal().expect("a paginating execution has a journal");
+    assert_eq!(journal, first.continue_cursor);
+    let rs = tx.read_set();
+    drop(tx);
+    // An insert inside the page's range: the re-run with the journal grows, same end.
+    let w = commit_with(&db, insert_n(15.0));
+    assert!(rs.overlaps(&w));
+    // The first batch read 4 rows (up to 30): past that, no dependency.
+    let w = commit_with(&db, insert_n(35.0));
+    assert!(!rs.overlaps(&w), "past the rows read");
+    let mut tx = db.begin_query().unwrap();
+    tx.set_journal(Some(journal.clone()));
+    let again = page(&mut tx, &q, None, 3.0).unwrap();
+    assert_eq!(again.page.len(), 4);
+    assert_eq!(again.continue_cursor, first.continue_cursor);
+    assert_eq!(tx.journal(), Some(journal.clone()));
+    // Without the journal the page would have moved.
+    let mut tx = db.begin_query().unwrap();
+    assert_eq!(page(&mut tx, &q, None, 3.0).unwrap().page.len(), 3);
+    assert_eq!(tx.journal().map(|j| j != journal), Some(true));
+    // No pagination, no journal; bad or foreign journals are InvalidCursor.
+    let mut tx = db.begin_query().unwrap();
+    tx.set_journal(Some(journal.clone()));
+    tx.count("", "t").unwrap();
+    assert_eq!(tx.journal(), None);
+    for bad in ["not a journal".to_string(), journal.clone()] {
+        let mut tx = db.begin_query().unwrap();
+        tx.set_journal(Some(bad));
+        let other = Query::index_range("t", "by_n", vec![RangeExpr::gt("n", 0.0)]);
+        let e = page(&mut tx, &other, None, 3.0).unwrap_err();
+        assert_eq!(e, DbError::invalid_cursor());
+    }
+    // The last page's journal is "end": it grows as rows are appended.
+    let mut tx = db.begin_query().unwrap();
+    let all = page(&mut tx, &q, None, 100.0).unwrap();
+    assert!(all.is_done);
+    let end = tx.journal().unwrap();
+    commit_with(&db, insert_n(500.0));
+    let mut tx = db.begin_query().unwrap();
+    tx.set_journal(Some(end));
+    let grown = page(&mut tx, &q, None, 100.0).unwrap();
+    assert_eq!(grown.page.len(), all.page.len() + 1);
+    assert!(grown.is_done);
 }

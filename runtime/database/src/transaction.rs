@@ -62,6 +62,11 @@ pub struct Transaction {
     pub(crate) reads: Reads,
     pub(crate) tally: WriteTally,
     pub(crate) write_set: WriteSet,
+    /// The journal given to this execution (`set_journal`) and whether a page used it.
+    journal_in: Option<String>,
+    journal_used: bool,
+    /// The journal this execution produced (the continue cursor of its page).
+    journal_out: Option<String>,
     finished: bool,
 }
 
@@ -97,6 +102,9 @@ impl Transaction {
             reads: Reads::default(),
             tally: WriteTally::default(),
             write_set: WriteSet::default(),
+            journal_in: None,
+            journal_used: false,
+            journal_out: None,
             finished: false,
         }
     }
@@ -143,6 +151,43 @@ impl Transaction {
     /// [`overlap`](ReadSet::overlaps) it cannot change them.
     pub fn read_set(&self) -> ReadSet {
         self.reads.read_set()
+    }
+
+    // ----- pagination journals (sync-protocol.md §6.2–6.3) ---------------------------------
+
+    /// Gives this execution the journal of its previous run (`None`: a first run). The first
+    /// page read after this call (`query_page` without `endCursor`) ends at the journal's end
+    /// cursor, as if it had been passed as `endCursor`; a journal that cannot be decoded or
+    /// belongs to another query fails that page with `InvalidCursor`. Clears the output
+    /// journal.
+    pub fn set_journal(&mut self, journal: Option<String>) {
+        self.journal_in = journal;
+        self.journal_used = false;
+        self.journal_out = None;
+    }
+
+    /// The journal this execution produced: the continue cursor of its page, `None` if it
+    /// did not paginate. Pass it to `set_journal` when re-running the same query.
+    pub fn journal(&self) -> Option<String> {
+        self.journal_out.clone()
+    }
+
+    /// For the page being read: the end cursor the journal imposes, if any (taken once per
+    /// execution: the execution's single page).
+    pub(crate) fn take_journal_end(&mut self) -> Option<String> {
+        if self.journal_used {
+            return None;
+        }
+        self.journal_used = true;
+        self.journal_in.clone()
+    }
+
+    /// Records the journal of the execution's page (its continue cursor); the first page
+    /// wins.
+    pub(crate) fn set_journal_out(&mut self, continue_cursor: &str) {
+        if self.journal_out.is_none() {
+            self.journal_out = Some(continue_cursor.to_string());
+        }
     }
 
     // ----- the catalog --------------------------------------------------------------------
