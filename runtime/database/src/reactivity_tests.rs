@@ -12,7 +12,7 @@ use crate::{
     WriteSet,
 };
 
-
+mod no_missed_update;
 
 fn db_with_index() -> Database {
     let db = Database::open_in_memory().unwrap();
