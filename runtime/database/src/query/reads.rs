@@ -5,9 +5,16 @@
 //! read), `count`, the reads writes make of the document they change, and the full-table
 //! passes of schema application — is a method of [`Reads`], and nothing else in the crate
 //! runs SQL on those two tables except to write them. So this is where a transaction's read
-//! set is recorded: today the coarse set of tables read ([`Reads::note_table`]); every key
-//! interval scanned ([`Reads::index_rows`]) and every document id read
-//! ([`Reads::document`]) passes here too.
+//! set is recorded: the coarse set of tables read ([`Reads::note_table`], for
+//! `tables_read`) and the precise [`ReadSet`]: every method below records what its result
+//! depends on (index intervals, document points, counts, whole tables, missing tables).
+//!
+//! Index range reads record, per batch, the part of the requested interval the batch
+//! covered: up to and including its last key in scan order, or the whole rest of the
+//! interval when the batch ran out. A stream's next batch starts right after the last key of
+//! the previous one, so its recorded intervals are contiguous from the start of its range,
+//! over-recording at most the unconsumed rest of one batch. Recording costs one interval per
+//! batch, never an allocation per row.
 //!
 //! Reads see the transaction's own writes (they run on its connection).
 
