@@ -11,12 +11,26 @@ export const ADMIN_KEY = "node-test-admin-key";
 
 /**
  * Starts `emvex dev <app> --port 0 --in-memory` and resolves with its API URL and its
- * HTTP-actions (site) URL, as printed on its first two lines.
+ * HTTP-actions (site) URL, as printed on its first two lines. `options.port` and `options.data`
+ * pin the port and keep the data in a directory instead (to restart on the same ones);
+ * `options.extraArgs` are added to the command line.
  */
-export async function startServer(app) {
+export async function startServer(app, options = {}) {
+  const storage = options.data ? ["--data", options.data] : ["--in-memory"];
+  const port = options.port ?? 0;
   const child = spawn(
     bin,
-    ["dev", app, "--port", "0", "--in-memory", "--admin-key", ADMIN_KEY],
+    [
+      "dev",
+      app,
+      "--port",
+      `${port}`,
+      ...(port ? ["--site-port", `${port + 1}`] : []),
+      ...storage,
+      "--admin-key",
+      ADMIN_KEY,
+      ...(options.extraArgs ?? []),
+    ],
     { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -54,5 +68,25 @@ export async function stopServer(server) {
   if (server && server.child.exitCode === null) {
     server.child.kill("SIGKILL");
     await once(server.child, "exit");
+  }
+}
+
+/** A TCP port that was free a moment ago (and the one after it, for the site URL). */
+export async function freePort() {
+  const { createServer } = await import("node:net");
+  for (;;) {
+    const port = await new Promise((resolve) => {
+      const probe = createServer();
+      probe.listen(0, "127.0.0.1", () => {
+        const { port } = probe.address();
+        probe.close(() => resolve(port));
+      });
+    });
+    const next = await new Promise((resolve) => {
+      const probe = createServer();
+      probe.once("error", () => resolve(false));
+      probe.listen(port + 1, "127.0.0.1", () => probe.close(() => resolve(true)));
+    });
+    if (next) return port;
   }
 }

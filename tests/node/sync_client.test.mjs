@@ -183,6 +183,49 @@ describe("reactive queries through ConvexClient", () => {
     assert.equal((await seen)[0].author, "action");
   });
 
+  test("paginated pages keep their key ranges under inserts and deletes: gapless, no duplicates", async () => {
+    const [c, writer] = [client(), client()];
+    for (const rank of [10, 20, 30, 40, 50]) await writer.mutation(api.ranked.insert, { rank });
+    let latest = null;
+    const waiters = [];
+    const unsubscribe = c.onPaginatedUpdate_experimental(api.ranked.paged, {}, { initialNumItems: 2 }, (value) => {
+      latest = value;
+      for (const w of [...waiters]) w();
+    });
+    const ranks = () => latest.results.map((r) => r.rank);
+    async function until(expected, status) {
+      const deadline = Date.now() + 10_000;
+      while (!(latest && JSON.stringify(ranks()) === JSON.stringify(expected) && (!status || latest.status === status))) {
+        if (Date.now() > deadline) {
+          throw new Error(`expected ${JSON.stringify(expected)} ${status ?? ""}, have ${latest && JSON.stringify(ranks())} ${latest?.status}`);
+        }
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, 100);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    }
+    await until([10, 20], "CanLoadMore");
+    latest.loadMore(2);
+    await until([10, 20, 30, 40], "CanLoadMore");
+    await writer.mutation(api.ranked.insert, { rank: 15 });
+    await until([10, 15, 20, 30, 40]);
+    await writer.mutation(api.ranked.removeRank, { rank: 30 });
+    await until([10, 15, 20, 40]);
+    await writer.mutation(api.ranked.insert, { rank: 60 });
+    // Beyond the last loaded page's end: not shown until it is loaded.
+    await writer.mutation(api.other.touch, {});
+    await until([10, 15, 20, 40], "CanLoadMore");
+    latest.loadMore(2);
+    await until([10, 15, 20, 40, 50, 60]);
+    latest.loadMore(2);
+    await until([10, 15, 20, 40, 50, 60], "Exhausted");
+    unsubscribe();
+  });
+
   test("HTTP mutations reach WebSocket subscribers", async () => {
     const watcher = client();
     const http = new ConvexHttpClient(server.url);

@@ -6,7 +6,7 @@
 //!   of the writer connection, so they are in commit (= ts) order;
 //! - the log covers `(covered_after, latest_ts]`: every commit with a ts in that range that
 //!   wrote something has its entry here. Mutations that wrote nothing have no entry but
-//!   still move `latest_ts`. Entries beyond [`MAX_COMMITS`] or [`MAX_BYTES`] are dropped from
+//!   still move `latest_ts` and are told to the listeners (with an empty write set). Entries beyond [`MAX_COMMITS`] or [`MAX_BYTES`] are dropped from
 //!   the front, moving `covered_after` up;
 //! - a question about commits the log does not cover is answered `None`, never `false`.
 //!
@@ -109,7 +109,7 @@ impl CommitLog {
     }
 
     /// Registers a listener, called on the committing thread after every mutation commit
-    /// that wrote something, in commit order, while that commit still holds the single
+    /// (with an empty write set when it wrote nothing), in commit order, while that commit still holds the single
     /// writer. It must be cheap and must not block: typically it sends the ts on a channel
     /// or wakes a task. It must never begin a mutation (that would wait for itself).
     pub fn on_commit(&self, listener: CommitListener) {
@@ -122,19 +122,22 @@ impl CommitLog {
             let mut s = self.lock();
             s.latest_ts = s.latest_ts.max(ts);
             if writes.is_empty() {
-                return;
+                // Not stored (it can change no result), but listeners still learn the new ts:
+                // a query may already have read at it.
+                Arc::new(writes)
+            } else {
+                writes.finish();
+                let bytes = writes.heap_bytes() + std::mem::size_of::<WriteSet>();
+                let writes = Arc::new(writes);
+                s.entries.push_back((ts, writes.clone()));
+                s.bytes += bytes;
+                while s.entries.len() > MAX_COMMITS || (s.bytes > MAX_BYTES && s.entries.len() > 1) {
+                    let (old_ts, old) = s.entries.pop_front().expect("non-empty");
+                    s.bytes -= old.heap_bytes() + std::mem::size_of::<WriteSet>();
+                    s.covered_after = old_ts;
+                }
+                writes
             }
-            writes.finish();
-            let bytes = writes.heap_bytes() + std::mem::size_of::<WriteSet>();
-            let writes = Arc::new(writes);
-            s.entries.push_back((ts, writes.clone()));
-            s.bytes += bytes;
-            while s.entries.len() > MAX_COMMITS || (s.bytes > MAX_BYTES && s.entries.len() > 1) {
-                let (old_ts, old) = s.entries.pop_front().expect("non-empty");
-                s.bytes -= old.heap_bytes() + std::mem::size_of::<WriteSet>();
-                s.covered_after = old_ts;
-            }
-            writes
         };
         for listener in self.listeners.read().unwrap_or_else(|e| e.into_inner()).iter() {
             listener(ts, &entry);
@@ -169,7 +172,7 @@ mod tests {
         log.append(11, one_write(1));
         log.append(12, WriteSet::default());
         log.append(13, one_write(2));
-        assert_eq!(*seen.lock().unwrap(), vec![11, 13]);
+        assert_eq!(*seen.lock().unwrap(), vec![11, 12, 13], "an empty commit is told too");
         assert_eq!(log.latest_ts(), 13);
         assert_eq!(log.len(), 2);
         assert_eq!(log.overlaps_between(&reads_count(1), 10, 13), Some(true));

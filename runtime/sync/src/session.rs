@@ -96,6 +96,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Mutations a socket may have queued, and actions in flight, as on Convex.
 const MAX_QUEUED_MUTATIONS: usize = 1000;
 const MAX_ACTIONS_IN_FLIGHT: usize = 1000;
+/// How long a Transition waits for the commit listener to report a snapshot a query already
+/// read (normally microseconds; only another process's commits are never reported).
+const FOREIGN_COMMIT_PATIENCE: Duration = Duration::from_millis(100);
 /// Mutations answered in a row before a pending Transition goes out (coalescing, G6).
 const MUTATIONS_PER_TRANSITION: usize = 16;
 
@@ -466,7 +469,7 @@ impl Session {
                     Freshness::Valid(result) => {
                         results.insert(*query_id, result);
                     }
-                    Freshness::Ahead => ahead_of = Some(ts + 1),
+                    Freshness::Ahead(computed_at) => ahead_of = ahead_of.max(Some(computed_at)),
                     Freshness::Stale => stale.push(query.entry),
                 }
             }
@@ -479,8 +482,12 @@ impl Session {
                     return Err(internal_error());
                 }
             }
-            if let Some(at_least) = ahead_of {
-                subscriptions.wait_for_commit(at_least).await;
+            if let Some(at_least) = ahead_of
+                && !subscriptions.wait_for_commit(at_least, FOREIGN_COMMIT_PATIENCE).await
+            {
+                // Another process's commit: nothing here can check it against the other
+                // results, so label the Transition with it as the freshest snapshot there is.
+                ts = ts.max(at_least);
             }
             ts = subscriptions.notified_ts().max(ts);
         };

@@ -103,8 +103,8 @@ pub struct Subscriptions {
 pub enum Freshness {
     /// Correct at the ts asked about.
     Valid(Arc<QueryResult>),
-    /// Computed at a snapshot newer than the last commit the index has seen: wait for it.
-    Ahead,
+    /// Computed at this snapshot, newer than the last commit the index has seen: wait for it.
+    Ahead(u64),
     /// Missing or stale: compute it.
     Stale,
 }
@@ -165,15 +165,20 @@ impl Subscriptions {
     }
 
     /// Waits until the index has seen commit `ts` (a query ran at a snapshot the commit
-    /// listener has not reported yet: only for the instant between COMMIT and the listener).
-    pub async fn wait_for_commit(&self, ts: u64) {
-        loop {
-            let seen = self.commit_seen.notified();
-            if self.notified_ts() >= ts {
-                return;
+    /// listener has not reported yet: the instant between COMMIT and the listener). `false`
+    /// when it has not within `patience`: the commit was made by another process on the same
+    /// file (`emvex run` beside `emvex dev`), which no listener here ever reports.
+    pub async fn wait_for_commit(&self, ts: u64, patience: std::time::Duration) -> bool {
+        let wait = async {
+            loop {
+                let seen = self.commit_seen.notified();
+                if self.notified_ts() >= ts {
+                    return;
+                }
+                seen.await;
             }
-            seen.await;
-        }
+        };
+        tokio::time::timeout(patience, wait).await.is_ok()
     }
 
     /// Takes a hold on the entry for `key` (created without a result if new); `watcher` is
@@ -266,7 +271,7 @@ impl Subscriptions {
         let state = self.lock();
         let Some(entry) = state.entries.get(&id) else { return Freshness::Stale };
         match &entry.result {
-            Some(_) if entry.computed_at > ts => Freshness::Ahead,
+            Some(_) if entry.computed_at > ts => Freshness::Ahead(entry.computed_at),
             Some(result) if entry.invalidated_at.is_none_or(|at| at > ts) => Freshness::Valid(result.clone()),
             _ => Freshness::Stale,
         }
