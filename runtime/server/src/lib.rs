@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use emvex_executor::Executor;
 use emvex_sync::{AdminKeyCheck, SyncService};
 use tokio::net::TcpListener;
@@ -70,6 +71,10 @@ impl BoundServer {
 
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await
+        // Small frames (Transitions, responses) go out at once, not after a delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await
     }
 }

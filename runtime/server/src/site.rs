@@ -3,6 +3,7 @@
 //! `Response` comes back as is. A handler that throws answers 500 with the error text.
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -18,6 +19,9 @@ pub fn site_router(executor: Executor) -> Router {
 
 /// Serves HTTP actions on `listener` until the process ends.
 pub async fn serve_site(listener: tokio::net::TcpListener, executor: Executor) -> std::io::Result<()> {
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, site_router(executor)).await
 }
 
