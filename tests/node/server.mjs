@@ -11,14 +11,15 @@ export const ADMIN_KEY = "node-test-admin-key";
 
 /**
  * Starts `emvex dev <app> --port 0 --in-memory` and resolves with its API URL and its
- * HTTP-actions (site) URL, as printed on its first two lines.
+ * HTTP-actions (site) URL, as printed on its first two lines. `options.port` listens on that
+ * port (the site port is then picked free), `options.data` keeps the data in that directory.
  */
-export async function startServer(app) {
-  const child = spawn(
-    bin,
-    ["dev", app, "--port", "0", "--in-memory", "--admin-key", ADMIN_KEY],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
-  );
+export async function startServer(app, options = {}) {
+  const port = options.port ?? 0;
+  const args = ["dev", app, "--port", String(port), "--admin-key", ADMIN_KEY];
+  if (port !== 0) args.push("--site-port", "0");
+  args.push(...(options.data ? ["--data", options.data] : ["--in-memory"]));
+  const child = spawn(bin, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
