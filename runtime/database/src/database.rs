@@ -6,7 +6,8 @@
 //! snapshot, so a query never waits for a mutation. An "in-memory" database is a private
 //! temporary file (same code path and semantics, including snapshot reads while a mutation
 //! is open), deleted when the last handle is dropped. The cached schema of a component always
-//! equals the stored one.
+//! equals the stored one. Every mutation commit is appended to the [`CommitLog`] (in commit
+//! order, by the writer) before the writer is released.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use rusqlite::{Connection, params};
 use crate::DbError;
 use crate::catalog::TableInfo;
 use crate::checkpoint::Checkpointer;
+use crate::commit_log::{CommitListener, CommitLog};
 use crate::schema::SchemaDefinition;
 use crate::storage::{self, CommittedTimes};
 use crate::transaction::{Transaction, TxKind};
@@ -44,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     /// Table metadata shared across transactions, valid for one `schema_epoch`.
     table_cache: Mutex<TableCache>,
+    /// The write sets of recent commits and the commit listeners.
+    pub(crate) commit_log: CommitLog,
 }
 
 /// Committed table metadata of one schema epoch.
@@ -159,6 +163,7 @@ impl Database {
         crate::session_requests::forget_before(&conn, clock.now_ms() - crate::session_requests::RETENTION_MS)
             .map_err(cleanup)?;
         let schemas = load_schemas(&conn).map_err(cleanup)?;
+        let last_commit_ts = storage::read_clock(&conn).map_err(cleanup)?.last_commit_ts;
         let checkpointer = Checkpointer::start(&file).map_err(cleanup)?;
         Ok(Database {
             inner: Arc::new(Inner {
@@ -172,6 +177,7 @@ impl Database {
                 schemas: RwLock::new(schemas),
                 writer_clock: Mutex::new(None),
                 table_cache: Mutex::new(TableCache::default()),
+                commit_log: CommitLog::new(last_commit_ts),
             }),
         })
     }
@@ -216,6 +222,27 @@ impl Database {
             }
         };
         Database::from_connection(conn, file, Some(dir), clock)
+    }
+
+    /// The ts of the last mutation commit of this process (or, before any, the last one
+    /// stored): the same ts space as [`Transaction::snapshot_ts`] and
+    /// [`Transaction::commit`].
+    pub fn latest_commit_ts(&self) -> u64 {
+        self.inner.commit_log.latest_ts()
+    }
+
+    /// The write sets of recent commits: asks whether commits after a query's snapshot can
+    /// have changed its result ([`CommitLog::overlaps_between`]).
+    pub fn commit_log(&self) -> &CommitLog {
+        &self.inner.commit_log
+    }
+
+    /// Registers `listener`, called on the committing thread right after every mutation
+    /// commit that wrote something, with its ts and write set, in commit order. It runs while
+    /// the commit still holds the single writer: it must be cheap and non-blocking (send on a
+    /// channel, wake a task) and must never begin a mutation.
+    pub fn on_commit(&self, listener: CommitListener) {
+        self.inner.commit_log.on_commit(listener);
     }
 
     /// The database file (a temporary one for in-memory databases).

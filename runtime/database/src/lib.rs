@@ -13,7 +13,13 @@
 //! - `transaction` — one transaction: connection, snapshot, savepoints, commit;
 //! - `schema` — `definition` (parsing `schema.export()`) and `apply` (reconciling indexes,
 //!   backfill, validating existing documents, system indexes);
-//! - `writes` — insert / patch / replace / delete, index maintenance, write set;
+//! - `writes` — insert / patch / replace / delete, index maintenance, write limits; they
+//!   record each written document's old and new index keys in the transaction's
+//!   [`WriteSet`] (`write_set`);
+//! - reactivity — [`ReadSet`] (`read_set`: what a transaction read, recorded by
+//!   `query::reads`), [`WriteSet`], the [`CommitLog`] (`commit_log`: recent commits' write
+//!   sets in commit order, commit listeners) and the [`SubscriptionIndex`]
+//!   (`subscription_index`: which registered read sets a write set hits, by lookup);
 //! - `query` — the typed query (`definition`), the wire parser (`wire`), `filter`,
 //!   `index_range`, `stream` (compile, pull), `page` and `cursor`, `lookup` (`get`, `count`)
 //!   and `reads`, the one door through which every read of documents and index entries
@@ -30,21 +36,28 @@
 
 mod catalog;
 mod checkpoint;
+mod commit_log;
 mod database;
 mod document;
 mod error;
 mod limits;
 mod query;
+mod read_set;
 mod schema;
 mod session_requests;
 pub mod storage;
+mod subscription_index;
 mod transaction;
+mod write_set;
 mod writes;
 
+#[cfg(test)]
+mod reactivity_tests;
 #[cfg(test)]
 mod test_support;
 
 pub use catalog::{FIRST_SYSTEM_TABLE_NUMBER, FIRST_USER_TABLE_NUMBER};
+pub use commit_log::{CommitListener, CommitLog};
 pub use database::Database;
 pub use document::Document;
 pub use error::{DbError, ErrorClass};
@@ -53,6 +66,9 @@ pub use limits::{
     TransactionMetrics,
 };
 pub use query::{ArithOp, CmpOp, Expr, Operator, Order, PageRequest, PageResult, Query, RangeExpr, Source};
+pub use read_set::ReadSet;
 pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
 pub use session_requests::{CompletedRequest, SessionRequest};
+pub use subscription_index::SubscriptionIndex;
 pub use transaction::Transaction;
+pub use write_set::WriteSet;

@@ -33,7 +33,8 @@ use crate::query::reads::Reads;
 use crate::query::stream::QueryState;
 use crate::session_requests::PendingRecord;
 use crate::storage;
-use crate::writes::WriteSet;
+use crate::writes::WriteTally;
+use crate::{ReadSet, WriteSet};
 
 /// The message of the (impossible) missing-connection panic.
 pub(crate) const CONNECTION: &str = "transaction connection is present until drop";
@@ -60,7 +61,13 @@ pub struct Transaction {
     pub(crate) write_gen: u64,
     pub(crate) metrics: TransactionMetrics,
     pub(crate) reads: Reads,
-    pub(crate) writes: WriteSet,
+    pub(crate) tally: WriteTally,
+    pub(crate) write_set: WriteSet,
+    /// The journal given to this execution (`set_journal`) and whether a page used it.
+    journal_in: Option<String>,
+    journal_used: bool,
+    /// The journal this execution produced (the continue cursor of its page).
+    journal_out: Option<String>,
     /// The outcome of a client's mutation, written by `commit` (see `session_requests`).
     pub(crate) pending_request: Option<PendingRecord>,
     finished: bool,
@@ -96,7 +103,11 @@ impl Transaction {
             write_gen: 0,
             metrics: TransactionMetrics::default(),
             reads: Reads::default(),
-            writes: WriteSet::default(),
+            tally: WriteTally::default(),
+            write_set: WriteSet::default(),
+            journal_in: None,
+            journal_used: false,
+            journal_out: None,
             pending_request: None,
             finished: false,
         }
@@ -139,6 +150,50 @@ impl Transaction {
         self.reads.tables_read()
     }
 
+    /// The read set so far (a normalized copy): every index interval, document, count and
+    /// table this transaction's results depend on. A commit whose [`WriteSet`] does not
+    /// [`overlap`](ReadSet::overlaps) it cannot change them.
+    pub fn read_set(&self) -> ReadSet {
+        self.reads.read_set()
+    }
+
+    // ----- pagination journals (sync-protocol.md §6.2–6.3) ---------------------------------
+
+    /// Gives this execution the journal of its previous run (`None`: a first run). The first
+    /// page read after this call (`query_page` without `endCursor`) ends at the journal's end
+    /// cursor, as if it had been passed as `endCursor`; a journal that cannot be decoded or
+    /// belongs to another query fails that page with `InvalidCursor`. Clears the output
+    /// journal.
+    pub fn set_journal(&mut self, journal: Option<String>) {
+        self.journal_in = journal;
+        self.journal_used = false;
+        self.journal_out = None;
+    }
+
+    /// The journal this execution produced: the continue cursor of its page, `None` if it
+    /// did not paginate. Pass it to `set_journal` when re-running the same query.
+    pub fn journal(&self) -> Option<String> {
+        self.journal_out.clone()
+    }
+
+    /// For the page being read: the end cursor the journal imposes, if any (taken once per
+    /// execution: the execution's single page).
+    pub(crate) fn take_journal_end(&mut self) -> Option<String> {
+        if self.journal_used {
+            return None;
+        }
+        self.journal_used = true;
+        self.journal_in.clone()
+    }
+
+    /// Records the journal of the execution's page (its continue cursor); the first page
+    /// wins.
+    pub(crate) fn set_journal_out(&mut self, continue_cursor: &str) {
+        if self.journal_out.is_none() {
+            self.journal_out = Some(continue_cursor.to_string());
+        }
+    }
+
     // ----- the catalog --------------------------------------------------------------------
 
     /// The number of `table` in `component`, if the table exists.
@@ -171,7 +226,9 @@ impl Transaction {
         Ok(())
     }
 
-    /// Undoes everything since the innermost open savepoint and closes it.
+    /// Undoes everything since the innermost open savepoint and closes it. The read and
+    /// write sets keep what was recorded under it (conservative: reads still influenced the
+    /// caller, and undone writes can only cause extra invalidations).
     pub fn rollback_to_savepoint(&mut self) -> Result<(), DbError> {
         if self.savepoints == 0 {
             return Err(DbError::new("NoSavepoint", "No open savepoint to roll back to"));
@@ -196,7 +253,9 @@ impl Transaction {
     }
 
     /// Commits. Returns the commit timestamp (ns), strictly greater than every earlier one;
-    /// for a query transaction, its snapshot timestamp.
+    /// for a query transaction, its snapshot timestamp. A mutation that wrote something is
+    /// appended with its [`WriteSet`] to the database's commit log and its listeners are
+    /// called (see `Database::on_commit`).
     pub fn commit(mut self) -> Result<u64, DbError> {
         let ts = match self.kind {
             TxKind::Query => {
@@ -218,6 +277,8 @@ impl Transaction {
                 self.inner.checkpointer.rewind_if_large(conn);
                 self.inner.set_writer_clock(clock);
                 self.catalog.committed();
+                // Still holding the writer: the log gets commits in commit order.
+                self.inner.commit_log.append(ts, std::mem::take(&mut self.write_set));
                 ts
             }
         };

@@ -1,6 +1,8 @@
 //! Writes (§3.3): insert, patch, replace and delete of documents, keeping every index and
 //! the table's document count in step, validating documents against limits and the
-//! component's schema, and the transaction's write set.
+//! component's schema, what counts toward the write limits ([`WriteTally`]) and the
+//! transaction's [`crate::WriteSet`] (the old and new index keys of every written document,
+//! recorded by `record_write`).
 //!
 //! Invariants (at every statement boundary): every document is in every index of its table,
 //! keyed by `encode_tuple` of the index's full fields (missing field = undefined), and the
@@ -21,9 +23,9 @@ use crate::schema::SchemaDefinition;
 use crate::transaction::{CONNECTION, TxKind};
 use crate::{DbError, Document, Transaction};
 
-/// What a transaction has written.
+/// What a transaction has written, for the write limits and `tables_written`.
 #[derive(Default)]
-pub(crate) struct WriteSet {
+pub(crate) struct WriteTally {
     /// User documents written (by table id and internal id), for the write limits.
     documents: HashSet<(i64, [u8; 16])>,
     /// Tables `(component, table)` written, system tables included.
@@ -54,20 +56,33 @@ impl Transaction {
     /// The tables `(component, table)` this transaction has written (system tables
     /// included), sorted. Take it before `commit`.
     pub fn tables_written(&self) -> Vec<(String, String)> {
-        let mut v: Vec<_> = self.writes.tables.iter().cloned().collect();
+        let mut v: Vec<_> = self.tally.tables.iter().cloned().collect();
         v.sort();
         v
     }
 
-    fn record_write(&mut self, component: &str, table: &TableInfo, id: &DocumentId, bytes: u64) -> Result<(), DbError> {
+    /// Records a write of document `id`: its index keys before (`old_keys`, empty for an
+    /// insert) and after (`new_keys`, empty for a delete), for the write set; and its size,
+    /// for the write limits.
+    fn record_write(
+        &mut self,
+        component: &str,
+        table: &TableInfo,
+        id: &DocumentId,
+        old_keys: &[Vec<u8>],
+        new_keys: &[Vec<u8>],
+        bytes: u64,
+    ) -> Result<(), DbError> {
         self.write_gen += 1;
-        if !self.writes.tables.contains(&(component.to_string(), table.name.clone())) {
-            self.writes.tables.insert((component.to_string(), table.name.clone()));
+        let membership_changed = old_keys.is_empty() != new_keys.is_empty();
+        self.write_set.record_document(component, table, id.internal_id, old_keys, new_keys, membership_changed);
+        if !self.tally.tables.contains(&(component.to_string(), table.name.clone())) {
+            self.tally.tables.insert((component.to_string(), table.name.clone()));
         }
         if table.name.starts_with('_') {
             return Ok(());
         }
-        let first_write = self.writes.documents.insert((table.tid, id.internal_id));
+        let first_write = self.tally.documents.insert((table.tid, id.internal_id));
         self.metrics.count_write(first_write, bytes)
     }
 
@@ -165,7 +180,7 @@ impl Transaction {
         }
         drop(ins);
         add_count(conn, info.tid, 1)?;
-        self.record_write(component, &info, &id, size)?;
+        self.record_write(component, &info, &id, &[], &keys, size)?;
         Ok(id)
     }
 
@@ -267,7 +282,7 @@ impl Transaction {
                 .execute(params![ix.index_id, nk, &old.id.internal_id[..]])?;
             }
         }
-        self.record_write(component, table, &old.id, size)?;
+        self.record_write(component, table, &old.id, &old_keys, &new_keys, size)?;
         Ok(Document { id: old.id, table: old.table, creation_time: old.creation_time, body })
     }
 
@@ -285,7 +300,7 @@ impl Transaction {
                 .execute(params![ix.index_id, key])?;
         }
         add_count(conn, table.tid, -1)?;
-        self.record_write(component, &table, id, size)?;
+        self.record_write(component, &table, id, &keys, &[], size)?;
         Ok(old)
     }
 }

@@ -13,6 +13,7 @@ impl Transaction {
     pub fn get(&mut self, component: &str, id: &DocumentId) -> Result<Option<Document>, DbError> {
         self.metrics.count_query()?;
         let Some(table) = self.catalog.by_number(self.conn(), component, id.table_number)? else {
+            self.reads.note_missing_table_number(component, id.table_number);
             return Ok(None);
         };
         self.reads.note_table(component, &table.name);
@@ -30,6 +31,7 @@ impl Transaction {
         self.metrics.count_query()?;
         self.reads.note_table(component, table);
         let Some(info) = self.catalog.load(self.conn(), component, table)? else {
+            self.reads.note_missing_table(component, table);
             return Ok(0);
         };
         let (conn, reads) = self.reader();

@@ -5,6 +5,13 @@
 //! `SplitRequired` when its scan budget (`maximumRowsRead` / `maximumBytesRead`) is used up;
 //! rows come through the same stream pipeline as `queryStream` (so through
 //! [`super::reads::Reads`]).
+//!
+//! Journals (`sync-protocol.md` §6.2–6.3): the journal of an execution is the continue
+//! cursor of its page. Given one (`Transaction::set_journal`), the execution's page without
+//! `endCursor` uses the journal as its end cursor, so a re-run page keeps its range; a
+//! journal is validated exactly like a cursor (`InvalidCursor` when it cannot be decoded or
+//! belongs to another query). Only one page per execution: the executor rejects a second
+//! `paginate()` with Convex's error.
 
 use super::cursor::{self, Position};
 use super::definition::{Order, Query};
@@ -24,6 +31,13 @@ pub struct PageRequest {
     pub page_size: f64,
     pub maximum_rows_read: Option<f64>,
     pub maximum_bytes_read: Option<f64>,
+}
+
+impl PageRequest {
+    /// A request for `page_size` rows after `cursor`, with no end cursor and no read limits.
+    pub fn new(query: Query, cursor: Option<String>, page_size: f64) -> PageRequest {
+        PageRequest { query, cursor, end_cursor: None, page_size, maximum_rows_read: None, maximum_bytes_read: None }
+    }
 }
 
 /// Result of `1.0/queryPage` (§3.8).
@@ -66,16 +80,19 @@ impl Transaction {
             None => None,
             Some(c) => Some(cursor::decode_cursor(c, &fp)?),
         };
-        let end = match &request.end_cursor {
+        let journal_end = self.take_journal_end();
+        let end = match request.end_cursor.as_ref().or(journal_end.as_ref()) {
             None => None,
             Some(c) => Some(cursor::decode_cursor(c, &fp)?),
         };
         match start {
             Some(Position::End) => {
+                let continue_cursor = cursor::encode_cursor(&fp, &Position::End);
+                self.set_journal_out(&continue_cursor);
                 return Ok(PageResult {
                     page: Vec::new(),
                     is_done: true,
-                    continue_cursor: cursor::encode_cursor(&fp, &Position::End),
+                    continue_cursor,
                     split_cursor: None,
                     page_status: None,
                 });
@@ -134,13 +151,9 @@ impl Transaction {
         } else {
             None
         };
-        Ok(PageResult {
-            page,
-            is_done: continue_pos == Position::End,
-            continue_cursor: cursor::encode_cursor(&fp, &continue_pos),
-            split_cursor,
-            page_status,
-        })
+        let continue_cursor = cursor::encode_cursor(&fp, &continue_pos);
+        self.set_journal_out(&continue_cursor);
+        Ok(PageResult { page, is_done: continue_pos == Position::End, continue_cursor, split_cursor, page_status })
     }
 }
 

@@ -5,9 +5,16 @@
 //! read), `count`, the reads writes make of the document they change, and the full-table
 //! passes of schema application — is a method of [`Reads`], and nothing else in the crate
 //! runs SQL on those two tables except to write them. So this is where a transaction's read
-//! set is recorded: today the coarse set of tables read ([`Reads::note_table`]); every key
-//! interval scanned ([`Reads::index_rows`]) and every document id read
-//! ([`Reads::document`]) passes here too.
+//! set is recorded: the coarse set of tables read ([`Reads::note_table`], for
+//! `tables_read`) and the precise [`ReadSet`]: every method below records what its result
+//! depends on (index intervals, document points, counts, whole tables, missing tables).
+//!
+//! Index range reads record, per batch, the part of the requested interval the batch
+//! covered: up to and including its last key in scan order, or the whole rest of the
+//! interval when the batch ran out. A stream's next batch starts right after the last key of
+//! the previous one, so its recorded intervals are contiguous from the start of its range,
+//! over-recording at most the unconsumed rest of one batch. Recording costs one interval per
+//! batch, never an allocation per row.
 //!
 //! Reads see the transaction's own writes (they run on its connection).
 
@@ -22,6 +29,7 @@ use super::index_range::KeyInterval;
 use crate::DbError;
 use crate::catalog::TableInfo;
 use crate::document::{Document, internal_id_of, parse_body};
+use crate::read_set::ReadSet;
 
 /// The SQL of an index range read: entries of index `?1` with keys from `?2` up to the
 /// `upper` bound (`?3`), joined with their documents of table `?4`, in `order`.
@@ -57,6 +65,7 @@ pub(crate) struct IndexScan {
 #[derive(Default)]
 pub(crate) struct Reads {
     tables_read: HashSet<(String, String)>,
+    read_set: ReadSet,
 }
 
 impl Reads {
@@ -65,6 +74,24 @@ impl Reads {
         if !self.tables_read.contains(&(component.to_string(), table.to_string())) {
             self.tables_read.insert((component.to_string(), table.to_string()));
         }
+    }
+
+    /// Records that `table` of `component` was looked up but does not exist or has no such
+    /// index (so its creation, or a schema change, may change the result).
+    pub fn note_missing_table(&mut self, component: &str, table: &str) {
+        self.note_table(component, table);
+        self.read_set.record_table_name(component, table);
+    }
+
+    /// Records that an id of table number `number` of `component` was read while no table
+    /// had that number.
+    pub fn note_missing_table_number(&mut self, component: &str, number: u32) {
+        self.read_set.record_table_number(component, number);
+    }
+
+    /// The read set so far, normalized.
+    pub fn read_set(&self) -> ReadSet {
+        self.read_set.snapshot()
     }
 
     /// The tables `(component, table)` read so far, sorted.
@@ -97,9 +124,24 @@ impl Reads {
         let rows = stmt.query_map(params![scan.index_id, scan.interval.lo, scan.interval.hi, table.tid], |r| {
             Ok(IndexRow { key: r.get(0)?, internal_id: r.get(1)?, creation_time: r.get(2)?, body: r.get(3)? })
         })?;
+        let before = out.len();
         for row in rows.take(max_rows) {
             out.push_back(row?);
         }
+        let consumed = match out.back() {
+            Some(last) if out.len() - before >= max_rows => match scan.order {
+                Order::Asc => {
+                    let mut hi = Vec::with_capacity(last.key.len() + 1);
+                    hi.extend_from_slice(&last.key);
+                    hi.push(0);
+                    KeyInterval { lo: scan.interval.lo.clone(), hi: Some(hi) }
+                }
+                Order::Desc => KeyInterval { lo: last.key.clone(), hi: scan.interval.hi.clone() },
+            },
+            // The batch ran out: the whole rest of the interval was read.
+            _ => scan.interval.clone(),
+        };
+        self.read_set.record_range(scan.index_id, table.tid, consumed);
         Ok(())
     }
 
@@ -114,6 +156,7 @@ impl Reads {
             .prepare_cached("SELECT creation_time, body FROM emvex_documents WHERE tid = ?1 AND internal_id = ?2")?
             .query_row(params![table.tid, &id.internal_id[..]], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
+        self.read_set.record_document(table.tid, id.internal_id);
         match row {
             None => Ok(None),
             Some((creation_time, body)) => {
@@ -128,6 +171,7 @@ impl Reads {
             .prepare_cached("SELECT value FROM emvex_meta WHERE key = 'count:' || ?1")?
             .query_row(params![table.tid], |r| r.get(0))
             .optional()?;
+        self.read_set.record_count(table.tid);
         Ok(n.unwrap_or(0).max(0) as u64)
     }
 
@@ -138,6 +182,7 @@ impl Reads {
         table: &TableInfo,
         mut f: impl FnMut(DocumentId, f64, Object) -> Result<(), DbError>,
     ) -> Result<(), DbError> {
+        self.read_set.record_whole_table(table.tid);
         let mut stmt =
             conn.prepare_cached("SELECT internal_id, creation_time, body FROM emvex_documents WHERE tid = ?1")?;
         let mut rows = stmt.query(params![table.tid])?;

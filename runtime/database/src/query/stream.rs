@@ -68,20 +68,29 @@ impl Transaction {
         };
         self.reads.note_table(component, table_name);
         let table = self.catalog.load(self.conn(), component, table_name)?;
-        let (index_id, fields) = match &table {
-            Some(t) => match t.index(index_name) {
-                Some(ix) => (ix.index_id, ix.fields.clone()),
-                None => return Err(index_not_found(table_name, index_name)),
-            },
-            None => match builtin_fields(index_name) {
-                Some(f) => (-1, f),
-                None => return Err(index_not_found(table_name, index_name)),
-            },
-        };
-        let interval = match range {
-            Some(r) => compile_range(&format!("{table_name}.{index_name}"), &fields, r)?,
-            None => KeyInterval::all(),
-        };
+        let compiled = (|| {
+            let (index_id, fields) = match &table {
+                Some(t) => match t.index(index_name) {
+                    Some(ix) => (ix.index_id, ix.fields.clone()),
+                    None => return Err(index_not_found(table_name, index_name)),
+                },
+                None => match builtin_fields(index_name) {
+                    Some(f) => (-1, f),
+                    None => return Err(index_not_found(table_name, index_name)),
+                },
+            };
+            let interval = match range {
+                Some(r) => compile_range(&format!("{table_name}.{index_name}"), &fields, r)?,
+                None => KeyInterval::all(),
+            };
+            Ok((index_id, fields, interval))
+        })();
+        // A missing table, a missing index or a range the index's fields reject: the result
+        // changes when the table is created or its schema changes.
+        if table.is_none() || compiled.is_err() {
+            self.reads.note_missing_table(component, table_name);
+        }
+        let (index_id, fields, interval) = compiled?;
         self.metrics.count_query()?;
         Ok(QueryState {
             table,

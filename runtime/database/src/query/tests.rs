@@ -208,14 +208,7 @@ fn writes_during_iteration_are_seen_by_unscanned_keys() {
 }
 
 fn page_req(query: Json, cursor: Option<String>, size: f64) -> PageRequest {
-    PageRequest {
-        query: wire(&query),
-        cursor,
-        end_cursor: None,
-        page_size: size,
-        maximum_rows_read: None,
-        maximum_bytes_read: None,
-    }
+    PageRequest::new(wire(&query), cursor, size)
 }
 
 #[test]

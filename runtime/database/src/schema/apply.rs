@@ -5,7 +5,9 @@
 //!
 //! Invariants: runs inside a mutation transaction, so a schema that fails (e.g. an existing
 //! document does not match) changes nothing; user schemas never touch system tables or
-//! their indexes; a new index holds every existing document before the call returns.
+//! their indexes; a new index holds every existing document before the call returns; every
+//! table created or whose indexes change is marked changed as a whole in the write set
+//! (conservative: every read of it is invalidated).
 //! Documents are read through [`crate::query::reads::Reads`].
 
 use std::collections::HashMap;
@@ -57,6 +59,7 @@ impl Transaction {
             drop_index(self.conn(), existing.index_id)?;
         }
         self.add_index(&info, name, full)?;
+        self.write_set.record_table_changed(component, &info);
         self.catalog.mark_changed();
         self.write_gen += 1;
         Ok(())
@@ -70,7 +73,10 @@ impl Transaction {
             schema.map(|s| s.tables.iter().map(|t| (t.name.as_str(), t)).collect()).unwrap_or_default();
         // Tables declared by the schema exist (empty) even before their first insert.
         for name in declared.keys() {
-            self.catalog.load_or_create(self.conn.as_ref().expect(CONNECTION), component, name)?;
+            if self.catalog.load(self.conn(), component, name)?.is_none() {
+                let info = self.catalog.create(self.conn.as_ref().expect(CONNECTION), component, name)?;
+                self.write_set.record_table_changed(component, &info);
+            }
         }
         for name in self.list_tables(component)? {
             if name.starts_with('_') {
@@ -95,6 +101,8 @@ impl Transaction {
                 }
             }
             if changed {
+                // Every read of the table is invalidated (an index appeared, changed or went).
+                self.write_set.record_table_changed(component, &info);
                 self.catalog.invalidate();
             }
             if let Some(schema) = schema {
