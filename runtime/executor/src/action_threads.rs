@@ -1,7 +1,8 @@
 //! The executor's JS threads for actions and HTTP actions, and how work is spread over them.
 //!
-//! Thread 0 is the main worker (queries, mutations, scheduler, crons; see `worker.rs`), which
-//! also runs actions; threads 1..N run only actions. Each thread has a tokio current-thread
+//! Thread 0 is the main worker (mutations, scheduler, crons; see `worker.rs`), which also runs
+//! actions, and queries when it is the only thread; threads 1..N run actions and queries, each
+//! thread's queries in its own isolates against a WAL snapshot of their own. Each thread has a tokio current-thread
 //! runtime with a `LocalSet`, its own action isolates (one per instance, created on first use)
 //! and an [`ActionEnv`] that reaches the main worker through channels. An action waiting on I/O
 //! never blocks others on its thread; CPU-bound actions on different threads run in parallel.
@@ -24,7 +25,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use crate::actions::{self, ActionEnv, ActionRequest, Env, MainHandle};
 use crate::components::Components;
 use crate::runner::Failure;
-use crate::{HttpJob, StartError};
+use crate::{HttpJob, Job, StartError};
 
 /// What to do with an action's outcome, on the thread that ran it.
 pub(crate) type ActionReply = Box<dyn FnOnce(&ActionEnv, Result<Value, Failure>, Vec<String>) + Send>;
@@ -35,6 +36,8 @@ pub(crate) enum ActionTask {
     Run { request: ActionRequest, reply: ActionReply },
     /// Run the app's HTTP router on one request.
     Http(HttpJob),
+    /// Run a query call (on a thread other than the main worker, when there is one).
+    Query(Job),
 }
 
 /// One thread's queue and its number of tasks in flight.
@@ -68,10 +71,16 @@ impl Dispatcher {
         (Arc::new(Dispatcher { lanes }), receivers)
     }
 
-    /// Queues `task` on the least busy lane.
+    /// Whether queries have threads of their own besides the main worker.
+    pub(crate) fn has_query_lanes(&self) -> bool {
+        self.lanes.len() > 1
+    }
+
+    /// Queues `task` on the least busy lane; queries never go to the main worker's lane (it
+    /// has its own queue for them).
     pub(crate) fn dispatch(&self, task: ActionTask) {
-        let lane = self
-            .lanes
+        let candidates = if matches!(task, ActionTask::Query(_)) { &self.lanes[1..] } else { &self.lanes[..] };
+        let lane = candidates
             .iter()
             .rev()
             .min_by_key(|lane| lane.in_flight.load(Ordering::SeqCst))
@@ -81,11 +90,15 @@ impl Dispatcher {
             lane.in_flight.fetch_sub(1, Ordering::SeqCst);
             // The thread is gone: answer HTTP requests at once; an action's reply is dropped,
             // which its caller sees as a stopped worker.
-            if let ActionTask::Http(job) = e.0 {
-                let _ = job.reply.send(crate::HttpActionResponse {
-                    result: Err("the JS worker thread has stopped".into()),
-                    log_lines: Vec::new(),
-                });
+            match e.0 {
+                ActionTask::Http(job) => {
+                    let _ = job.reply.send(crate::HttpActionResponse {
+                        result: Err("the JS worker thread has stopped".into()),
+                        log_lines: Vec::new(),
+                    });
+                }
+                ActionTask::Query(job) => (job.reply)(crate::worker_gone(job.request)),
+                ActionTask::Run { .. } => {}
             }
         }
     }
@@ -110,6 +123,11 @@ pub(crate) async fn serve(env: Env, mut lane: LaneReceiver) {
                     let response = actions::run_http(&env, job.request).await;
                     in_flight.fetch_sub(1, Ordering::SeqCst);
                     let _ = job.reply.send(response);
+                }
+                ActionTask::Query(job) => {
+                    let response = env.run_query(job.request);
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    (job.reply)(response);
                 }
             }
         });

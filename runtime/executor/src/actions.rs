@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -29,11 +30,12 @@ use serde_json::{Value as Json, json};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
+use crate::call;
 use crate::components::{Components, Target};
 use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
-use crate::runner::{Failure, check_arguments, check_returns, js_failure, parse_result};
+use crate::runner::{Failure, FunctionRunner, check_arguments, check_returns, js_failure, parse_result};
 use crate::syscalls::{developer, function_address};
 use crate::{CallError, CallRequest, CallResponse, HttpActionResponse, Job};
 
@@ -63,6 +65,9 @@ pub(crate) struct ActionEnv {
     db: Database,
     main: MainHandle,
     isolates: RefCell<BTreeMap<String, Rc<Isolate>>>,
+    /// This thread's query runner, created on first use (queries run on every JS thread
+    /// against WAL snapshots; only mutations need the main worker).
+    queries: RefCell<Option<FunctionRunner>>,
     pub print_logs: bool,
 }
 
@@ -76,7 +81,15 @@ impl ActionEnv {
         main: MainHandle,
         print_logs: bool,
     ) -> Env {
-        Rc::new(ActionEnv { app, components, db, main, isolates: RefCell::default(), print_logs })
+        Rc::new(ActionEnv {
+            app,
+            components,
+            db,
+            main,
+            isolates: RefCell::default(),
+            queries: RefCell::default(),
+            print_logs,
+        })
     }
 
     /// The isolate whose runtimes run instance `component`'s actions on this thread.
@@ -94,6 +107,28 @@ impl ActionEnv {
         let isolate = Rc::new(isolate);
         self.isolates.borrow_mut().insert(component.to_string(), isolate.clone());
         Ok(isolate)
+    }
+
+    /// Runs a query call on this thread, in a read transaction of its own.
+    pub(crate) fn run_query(&self, request: CallRequest) -> CallResponse {
+        let mut slot = self.queries.borrow_mut();
+        let runner = slot
+            .get_or_insert_with(|| FunctionRunner::for_queries(&self.app, self.components.clone(), self.db.clone()));
+        let fallback = request.clone();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| call::execute(runner, request))) {
+            Ok(call::Outcome::Done(response, _)) => response,
+            // `execute` refuses a non-query before it would hand back an action.
+            Ok(call::Outcome::Action(_)) => CallResponse::new(
+                fallback,
+                Some(FunctionKind::Action),
+                Err(CallError::internal("an action reached the query runner".into())),
+            ),
+            Err(panic) => {
+                runner.reset_isolates();
+                let message = format!("internal error: {}", crate::worker::panic_text(&panic));
+                CallResponse::new(fallback, None, Err(CallError::internal(message)))
+            }
+        }
     }
 
     /// Runs a call on the main worker and waits for its response.
@@ -285,8 +320,8 @@ async fn dispatch(
         "1.0/actions/query" | "1.0/actions/mutation" => {
             let kind = if op.ends_with("query") { FunctionKind::Query } else { FunctionKind::Mutation };
             let target = resolve_callee(env, component, &args, kind)?;
-            // The target was resolved (and its visibility checked) here; the main worker runs
-            // it as an admin call in its instance.
+            // The target was resolved (and its visibility checked) here; it runs as an admin
+            // call in its instance: a query on this thread, a mutation on the main worker.
             let request = CallRequest {
                 request_id: "action".into(),
                 path: target.path.stripped(),
@@ -296,7 +331,8 @@ async fn dispatch(
                 component_path: Some(target.component),
                 ..CallRequest::default()
             };
-            let response = env.call_main(request).await;
+            let response =
+                if kind == FunctionKind::Query { env.run_query(request) } else { env.call_main(request).await };
             logs.borrow_mut().extend(response.log_lines);
             match response.outcome {
                 Ok(value) => Ok(value.to_convex_json().to_string()),

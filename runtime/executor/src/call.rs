@@ -5,6 +5,9 @@
 //! a thrown error leaves nothing behind; a query never commits; arguments are validated before
 //! any user code runs.
 
+use std::sync::Arc;
+
+use emvex_database::ReadSet;
 use emvex_value::Value;
 use emvex_value::function::{FunctionKind, Visibility};
 use emvex_value::validator::argument_validation_error;
@@ -40,6 +43,7 @@ pub(crate) fn execute(runner: &mut FunctionRunner, request: CallRequest) -> Outc
         log_lines: run.log_lines,
         ts: run.ts,
         journal: run.journal,
+        reads: run.reads,
         ..CallResponse::new(request, kind, outcome)
     };
     Outcome::Done(response, run.new_jobs)
@@ -57,6 +61,7 @@ struct TopLevelRun {
     new_jobs: Vec<NewJob>,
     ts: Option<u64>,
     journal: Option<String>,
+    reads: Option<Arc<ReadSet>>,
 }
 
 fn execute_inner(
@@ -122,11 +127,19 @@ fn run_transaction(
         return Ok(value);
     }
     let now = tx.clock().now_whole_ms();
+    if info.kind == FunctionKind::Query {
+        tx.set_journal(request.journal.clone());
+    }
     let execution = runner.run(&mut tx, component, info, args, now, 0);
     run.log_lines = execution.log_lines;
+    if info.kind != FunctionKind::Mutation {
+        // A failed query's outcome also holds until what it read changes.
+        run.ts = Some(tx.snapshot_ts());
+        run.journal = tx.journal();
+        run.reads = Some(Arc::new(tx.read_set()));
+    }
     let value = execution.result?;
     if info.kind != FunctionKind::Mutation {
-        run.ts = Some(tx.snapshot_ts());
         return Ok(value);
     }
     if let Some(session) = session {

@@ -43,7 +43,7 @@ use std::thread;
 pub use emvex_clock::Clock;
 pub use emvex_component::NativeDefinition;
 use emvex_database::Database;
-pub use emvex_database::SessionRequest;
+pub use emvex_database::{ReadSet, SessionRequest};
 use emvex_engine::{App, EngineOptions, OpaqueDefinition};
 pub use emvex_engine::{HttpRequest, HttpResponse, Limits};
 use emvex_value::Value;
@@ -155,6 +155,8 @@ pub struct CallResponse {
     pub ts: Option<u64>,
     /// A query's journal after it ran (`None` if it did not paginate).
     pub journal: Option<String>,
+    /// What a query read (also when it failed), for reactive subscriptions.
+    pub reads: Option<Arc<ReadSet>>,
 }
 
 impl CallResponse {
@@ -168,6 +170,7 @@ impl CallResponse {
             log_lines: Vec::new(),
             ts: None,
             journal: None,
+            reads: None,
         }
     }
 }
@@ -316,6 +319,11 @@ impl Executor {
     }
 
     fn submit(&self, request: CallRequest, reply: Reply) {
+        // Queries run off the writer's thread when there is another JS thread.
+        if request.kind == Some(FunctionKind::Query) && self.dispatcher.has_query_lanes() {
+            self.dispatcher.dispatch(action_threads::ActionTask::Query(Job { request, reply }));
+            return;
+        }
         if let Err(tokio::sync::mpsc::error::SendError(job)) = self.jobs.send(Job { request, reply }) {
             let response = worker_gone(job.request);
             (job.reply)(response);

@@ -3,6 +3,8 @@
 
 use emvex_value::function::FunctionKind;
 
+use crate::{CallError, CallResponse};
+
 /// One printable line for a function's log line.
 pub fn format_log_line(kind: Option<FunctionKind>, path: &str, line: &str) -> String {
     let letter = match kind {
@@ -12,6 +14,17 @@ pub fn format_log_line(kind: Option<FunctionKind>, path: &str, line: &str) -> St
         None => "?",
     };
     format!("[CONVEX {letter}({path})] {line}")
+}
+
+/// Prints a call's console lines, then its error if it failed after starting, as
+/// `npx convex dev` does.
+pub fn print_call_logs(response: &CallResponse) {
+    for line in &response.log_lines {
+        println!("{}", format_log_line(response.kind, &response.path, line));
+    }
+    if let (Some(kind), Err(CallError::Developer { message, .. })) = (response.kind, &response.outcome) {
+        println!("{}", format_log_line(Some(kind), &response.path, message));
+    }
 }
 
 /// An HTTP action's log line: `[CONVEX H(POST /echo)] [LOG] 'hi'`.

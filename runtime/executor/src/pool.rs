@@ -25,6 +25,11 @@ impl IsolatePool {
         IsolatePool { app, scope, idle: vec![first] }
     }
 
+    /// A pool whose first isolate is created on first use.
+    pub(crate) fn lazy(app: Arc<App>, scope: Scope) -> IsolatePool {
+        IsolatePool { app, scope, idle: Vec::new() }
+    }
+
     /// An idle isolate, or a new one when all are in use.
     pub(crate) fn take(&mut self) -> Result<Isolate, LoadError> {
         match self.idle.pop() {

@@ -109,6 +109,22 @@ impl Execution {
 }
 
 impl FunctionRunner {
+    /// A runner for queries on a JS thread other than the main worker: the same component tree
+    /// and database, with isolate pools created on first use.
+    pub(crate) fn for_queries(app: &Arc<emvex_engine::App>, components: Arc<Components>, db: Database) -> Self {
+        let pools = components
+            .instances()
+            .filter(|instance| {
+                matches!(components.definition_of(&instance.path).map(|d| &d.implementation), Some(Implementation::Js))
+            })
+            .map(|instance| {
+                let scope = emvex_engine::Scope { definition: instance.definition, env: instance.env.clone() };
+                (instance.path.clone(), IsolatePool::lazy(app.clone(), scope))
+            })
+            .collect();
+        FunctionRunner { pools, components, db, native_touched: Default::default() }
+    }
+
     /// Runs `info`, a function of instance `component`, with positional `args` on `tx`.
     /// `depth` is 0 for a top-level call and grows by one per nested call.
     pub(crate) fn run(

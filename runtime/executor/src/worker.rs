@@ -168,14 +168,15 @@ async fn run(
             _ = &mut shutdown => return,
             _ = sleep => {}
         }
-        run_due(&shared, &mut jobs, &mut syscalls);
+        run_due(&shared, &mut jobs, &mut syscalls).await;
         native_driver::drive_due(&shared);
     }
 }
 
 /// Runs due cron runs and scheduled jobs; calls and syscalls that arrive meanwhile go in
-/// between batches.
-fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>, syscalls: &mut UnboundedReceiver<SyscallJob>) {
+/// between batches, and the thread's other tasks (the actions of lane 0, timers) get a turn
+/// after each batch, so jobs that keep scheduling jobs cannot starve them.
+async fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>, syscalls: &mut UnboundedReceiver<SyscallJob>) {
     run_crons(shared);
     loop {
         let due = {
@@ -193,6 +194,7 @@ fn run_due(shared: &Shared, jobs: &mut UnboundedReceiver<Job>, syscalls: &mut Un
         while let Ok(job) = syscalls.try_recv() {
             handle_syscall(shared, job);
         }
+        tokio::task::yield_now().await;
     }
 }
 
@@ -340,7 +342,7 @@ fn run_crons(shared: &Shared) {
     }
 }
 
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<String>()
         .cloned()

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +22,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::auth::{Caller, caller};
-use emvex_executor::logs::format_log_line;
+use emvex_executor::logs::print_call_logs;
 
 /// Largest request body accepted: function arguments may be up to 16 MiB, plus the envelope.
 const MAX_REQUEST_BYTES: usize = 17 << 20;
@@ -39,6 +40,9 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/api/action", post(post_action))
         .route("/api/function", post(post_function))
         .route("/api/run/{*path}", post(post_run))
+        .route("/api/{version}/sync", get(sync_versioned))
+        .route("//api/{version}/sync", get(sync_versioned))
+        .route("/api/sync", get(sync_unversioned))
         .route("/instance_name", get(|| async { "emvex" }))
         .route("/instance_version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .route("/", get(|| async { "This Convex deployment is running. See https://docs.convex.dev/." }))
@@ -51,8 +55,20 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+async fn sync_versioned(
+    State(state): State<Arc<AppState>>,
+    Path(version): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    crate::sync_socket::upgrade(state.sync.clone(), &version, ws)
+}
+
+async fn sync_unversioned(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
+    crate::sync_socket::upgrade(state.sync.clone(), "", ws)
+}
+
 /// `{"code", "message"}` with an HTTP status: errors outside user code.
-fn http_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn http_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({ "code": code, "message": message }))).into_response()
 }
 
@@ -123,20 +139,9 @@ fn authenticate(state: &AppState, headers: &HeaderMap, query_key: Option<&str>) 
 async fn run_call(state: &AppState, request: CallRequest, format: Format) -> Response {
     let response = state.executor.call(request).await;
     if state.config.print_logs {
-        print_logs(&response);
+        print_call_logs(&response);
     }
     envelope(response, format)
-}
-
-/// Prints a call's console lines, then its error if it failed after starting, as
-/// `npx convex dev` does.
-fn print_logs(response: &CallResponse) {
-    for line in &response.log_lines {
-        println!("{}", format_log_line(response.kind, &response.path, line));
-    }
-    if let (Some(kind), Err(CallError::Developer { message, .. })) = (response.kind, &response.outcome) {
-        println!("{}", format_log_line(Some(kind), &response.path, message));
-    }
 }
 
 /// The §1.1 body for a function outcome, or an HTTP error for requests that never ran.

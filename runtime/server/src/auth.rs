@@ -25,12 +25,12 @@ pub fn caller(headers: &HeaderMap, query_admin_key: Option<&str>, admin_key: &st
         None => query_admin_key,
     };
     let Some(presented) = presented else { return Ok(Caller::Anonymous) };
-    if key_matches(presented, admin_key) { Ok(Caller::Admin) } else { Err(BadAdminKey) }
+    if is_admin_key(presented, admin_key) { Ok(Caller::Admin) } else { Err(BadAdminKey) }
 }
 
 /// Admin keys may carry a deployment-type prefix (`dev:`, `prod:`) and an impersonation suffix
 /// (`:<base64 identity>`); only the key itself is compared.
-fn key_matches(presented: &str, admin_key: &str) -> bool {
+pub fn is_admin_key(presented: &str, admin_key: &str) -> bool {
     if presented == admin_key {
         return true;
     }

@@ -1,7 +1,7 @@
 //! The HTTP server: Convex's function API (`spec/client-protocol.md` §1) over axum.
 //!
 //! Owns request parsing, admin authentication, response envelopes and CORS; every function call
-//! goes to the executor. Invariants: no input makes a handler panic; malformed requests get a
+//! goes to the executor. The WebSocket sync endpoint hands its frames to `emvex-sync`. Invariants: no input makes a handler panic; malformed requests get a
 //! 4xx `{code, message}` body; function outcomes are HTTP 200 with `{status: …}`; internal
 //! functions are only reachable with the admin key.
 
@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod site;
+mod sync_socket;
 
 pub use site::{serve_site, site_router};
 
@@ -18,6 +19,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use emvex_executor::Executor;
+use emvex_sync::{AdminKeyCheck, SyncService};
 use tokio::net::TcpListener;
 
 /// Server settings.
@@ -32,11 +34,16 @@ pub struct ServerConfig {
 pub(crate) struct AppState {
     pub executor: Executor,
     pub config: ServerConfig,
+    /// The WebSocket sync protocol's sessions and live queries.
+    pub sync: Arc<SyncService>,
 }
 
-/// Builds the router for a running executor.
+/// Builds the router for a running executor (from now on, its commits update live queries).
 pub fn router(executor: Executor, config: ServerConfig) -> Router {
-    api::routes(Arc::new(AppState { executor, config }))
+    let admin_key = config.admin_key.clone();
+    let check_admin_key: AdminKeyCheck = Arc::new(move |presented| auth::is_admin_key(presented, &admin_key));
+    let sync = SyncService::start(executor.clone(), check_admin_key, config.print_logs);
+    api::routes(Arc::new(AppState { executor, config, sync }))
 }
 
 /// A bound listener, ready to serve.

@@ -1,0 +1,530 @@
+//! One WebSocket's side of the sync protocol (`spec/sync-protocol.md` §3): its query set and
+//! versions, identity, mutation queue, actions, Transitions and heartbeats, in one task.
+//!
+//! Owns: everything per socket. Sending MutationResponses and computing Transitions in the same
+//! task is what orders them (M4): a Transition is only computed while none of the socket's
+//! mutations is running, so no Transition can reach a mutation's ts before its response.
+//!
+//! Invariants:
+//! - every Transition starts at the previous one's end (V1) and its versions never decrease
+//!   (V2); its results were all correct at its `ts` (V5, G2);
+//! - each Mutation gets exactly one MutationResponse, in arrival order, each followed by a
+//!   Transition at or after its ts (M1, M2, M5); actions run concurrently;
+//! - only malformed messages and a wrong `baseVersion` end in `FatalError`; other protocol
+//!   violations close with 1011 `InternalServerError`, so the client reconnects; function
+//!   errors are never socket errors;
+//! - the socket's holds on shared query entries are released when it ends, however it ends.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use emvex_executor::logs::print_call_logs;
+use emvex_executor::{CallError, CallRequest, CallResponse, FunctionKind, SessionRequest};
+use serde_json::Value as Json;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use crate::SyncService;
+use crate::protocol::{
+    AuthToken, ClientMessage, QuerySetModification, RequestOutcome, ServerMessage, StateModification, StateVersion,
+};
+use crate::subscriptions::{EntryId, Freshness, QueryKey, QueryResult};
+
+/// A frame from the client, as the server hands it over.
+#[derive(Debug)]
+pub enum Incoming {
+    Text(String),
+    Binary,
+}
+
+/// What the socket writer must do.
+#[derive(Debug, PartialEq)]
+pub enum Outgoing {
+    Text(String),
+    /// Close the socket: with a code and reason, or without (the client sees 1005).
+    Close(Option<(u16, String)>),
+}
+
+/// Where a session's frames go: a channel to the socket writer, bounded by the bytes it holds.
+#[derive(Clone)]
+pub struct Outbox {
+    sender: mpsc::UnboundedSender<Outgoing>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+/// The receiving side of an [`Outbox`], for the socket writer.
+pub struct OutboxReceiver {
+    receiver: mpsc::UnboundedReceiver<Outgoing>,
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    pub fn new() -> (Outbox, OutboxReceiver) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let queued_bytes = Arc::new(AtomicUsize::new(0));
+        (Outbox { sender, queued_bytes: queued_bytes.clone() }, OutboxReceiver { receiver, queued_bytes })
+    }
+
+    fn send(&self, frame: Outgoing) -> Result<(), SessionEnd> {
+        if let Outgoing::Text(text) = &frame {
+            let queued = self.queued_bytes.fetch_add(text.len(), Ordering::SeqCst) + text.len();
+            if queued > MAX_QUEUED_BYTES {
+                return Err(SessionEnd::Close(Some((1013, "ClientNotReading".into()))));
+            }
+        }
+        self.sender.send(frame).map_err(|_| SessionEnd::Gone)
+    }
+}
+
+impl OutboxReceiver {
+    /// The next frame to write.
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        let frame = self.receiver.recv().await?;
+        if let Outgoing::Text(text) = &frame {
+            self.queued_bytes.fetch_sub(text.len(), Ordering::SeqCst);
+        }
+        Some(frame)
+    }
+}
+
+/// Bytes of messages a client may leave unread before its socket is closed.
+pub const MAX_QUEUED_BYTES: usize = 128 << 20;
+/// A JSON `Ping` goes out after this long without any message (the client gives up at 60 s).
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Mutations a socket may have queued, and actions in flight, as on Convex.
+const MAX_QUEUED_MUTATIONS: usize = 1000;
+const MAX_ACTIONS_IN_FLIGHT: usize = 1000;
+/// Mutations answered in a row before a pending Transition goes out (coalescing, G6).
+const MUTATIONS_PER_TRANSITION: usize = 16;
+
+/// How a session ended.
+#[derive(Debug)]
+enum SessionEnd {
+    /// The client went away.
+    Gone,
+    /// Send this and close.
+    Fatal(String),
+    Close(Option<(u16, String)>),
+}
+
+fn internal_error() -> SessionEnd {
+    SessionEnd::Close(Some((1011, "InternalServerError".into())))
+}
+
+/// One subscribed query of this socket.
+struct SocketQuery {
+    udf_path: String,
+    args: String,
+    component: String,
+    journal: Option<String>,
+    entry: EntryId,
+    /// What the client holds for it (`None`: nothing yet).
+    sent: Option<[u8; 32]>,
+}
+
+/// A finished mutation or action, back on the session task.
+struct Finished {
+    request_id: u32,
+    kind: FunctionKind,
+    response: CallResponse,
+}
+
+struct Session {
+    service: Arc<SyncService>,
+    socket: u64,
+    outbox: Outbox,
+    /// Woken when one of this socket's entries goes stale.
+    stale: Arc<Notify>,
+    session_id: Option<String>,
+    client_clock_skew: Option<f64>,
+    received_query_set: u32,
+    received_identity: u32,
+    admin: bool,
+    current: StateVersion,
+    queries: BTreeMap<u32, SocketQuery>,
+    removed: Vec<u32>,
+    dirty: bool,
+    mutations: VecDeque<(u32, CallRequest)>,
+    mutation_running: bool,
+    mutations_since_transition: usize,
+    actions_in_flight: usize,
+    finished_tx: mpsc::UnboundedSender<Finished>,
+    last_sent: Instant,
+}
+
+/// Serves one socket until the client leaves or the session ends it.
+pub async fn run_session(service: Arc<SyncService>, mut incoming: mpsc::Receiver<Incoming>, outbox: Outbox) {
+    let (finished_tx, mut finished_rx) = mpsc::unbounded_channel();
+    let mut session = Session {
+        socket: service.next_socket(),
+        service,
+        outbox,
+        stale: Arc::new(Notify::new()),
+        session_id: None,
+        client_clock_skew: None,
+        received_query_set: 0,
+        received_identity: 0,
+        admin: false,
+        current: StateVersion::default(),
+        queries: BTreeMap::new(),
+        removed: Vec::new(),
+        dirty: false,
+        mutations: VecDeque::new(),
+        mutation_running: false,
+        mutations_since_transition: 0,
+        actions_in_flight: 0,
+        finished_tx,
+        last_sent: Instant::now(),
+    };
+    let end = session.serve(&mut incoming, &mut finished_rx).await;
+    session.release_all();
+    match end {
+        SessionEnd::Gone => {}
+        SessionEnd::Fatal(error) => {
+            let _ = session.outbox.send(Outgoing::Text(ServerMessage::FatalError { error }.to_text()));
+            let _ = session.outbox.send(Outgoing::Close(None));
+        }
+        SessionEnd::Close(frame) => {
+            let _ = session.outbox.send(Outgoing::Close(frame));
+        }
+    }
+}
+
+impl Session {
+    async fn serve(
+        &mut self,
+        incoming: &mut mpsc::Receiver<Incoming>,
+        finished: &mut mpsc::UnboundedReceiver<Finished>,
+    ) -> SessionEnd {
+        loop {
+            if let Err(end) = self.step().await {
+                return end;
+            }
+            let heartbeat = tokio::time::sleep_until(self.last_sent + HEARTBEAT);
+            tokio::select! {
+                frame = incoming.recv() => {
+                    let Some(frame) = frame else { return SessionEnd::Gone };
+                    if let Err(end) = self.handle_frame(frame) {
+                        return end;
+                    }
+                }
+                Some(done) = finished.recv() => {
+                    if let Err(end) = self.handle_finished(done) {
+                        return end;
+                    }
+                }
+                _ = self.stale.notified() => self.dirty = true,
+                _ = heartbeat => {
+                    if let Err(end) = self.send(ServerMessage::Ping) {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the next mutation, or sends the pending Transition, when their turn has come.
+    async fn step(&mut self) -> Result<(), SessionEnd> {
+        let transition_due = self.dirty
+            && !self.mutation_running
+            && (self.mutations.is_empty() || self.mutations_since_transition >= MUTATIONS_PER_TRANSITION);
+        if transition_due {
+            self.send_transition().await?;
+        }
+        if !self.mutation_running
+            && let Some((request_id, request)) = self.mutations.pop_front()
+        {
+            self.mutation_running = true;
+            self.spawn_call(request_id, FunctionKind::Mutation, request);
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, message: ServerMessage) -> Result<(), SessionEnd> {
+        self.last_sent = Instant::now();
+        self.outbox.send(Outgoing::Text(message.to_text()))
+    }
+
+    fn handle_frame(&mut self, frame: Incoming) -> Result<(), SessionEnd> {
+        let text = match frame {
+            Incoming::Text(text) => text,
+            Incoming::Binary => return Err(internal_error()),
+        };
+        let message = ClientMessage::parse(&text).map_err(|e| SessionEnd::Fatal(e.message))?;
+        match message {
+            ClientMessage::Connect { session_id, max_observed_timestamp, client_ts, .. } => {
+                self.session_id = Some(session_id);
+                let now_ms = self.service.clock.now_ms();
+                self.client_clock_skew = client_ts.map(|c| c - now_ms);
+                // Commit timestamps are wall-clock nanoseconds, so a client's timestamps from a
+                // wiped data directory are soon passed; emvex does not refuse it (§3.7).
+                let _ = max_observed_timestamp;
+            }
+            ClientMessage::ModifyQuerySet { base_version, new_version, modifications } => {
+                if base_version != self.received_query_set {
+                    return Err(SessionEnd::Fatal(format!(
+                        "BaseVersionMismatch: the query set's base version {base_version} is not the current \
+                         version {}",
+                        self.received_query_set
+                    )));
+                }
+                if new_version <= base_version {
+                    return Err(internal_error());
+                }
+                for modification in modifications {
+                    self.modify(modification)?;
+                }
+                self.received_query_set = new_version;
+                self.dirty = true;
+            }
+            ClientMessage::Mutation { request_id, udf_path, args, component_path } => {
+                if self.mutations.len() >= MAX_QUEUED_MUTATIONS {
+                    return Err(SessionEnd::Close(Some((1013, "TooManyConcurrentMutations".into()))));
+                }
+                let mut request = self.request(udf_path, args, component_path, FunctionKind::Mutation)?;
+                request.session = self.session_id.clone().map(|session_id| SessionRequest { session_id, request_id });
+                self.mutations.push_back((request_id, request));
+            }
+            ClientMessage::Action { request_id, udf_path, args, component_path } => {
+                if self.actions_in_flight >= MAX_ACTIONS_IN_FLIGHT {
+                    return Err(SessionEnd::Close(Some((1013, "TooManyInflightActionsForSingleClient".into()))));
+                }
+                let request = self.request(udf_path, args, component_path, FunctionKind::Action)?;
+                self.actions_in_flight += 1;
+                self.spawn_call(request_id, FunctionKind::Action, request);
+            }
+            ClientMessage::Authenticate { base_version, token } => {
+                if base_version != self.received_identity {
+                    return Err(internal_error());
+                }
+                let admin = match token {
+                    AuthToken::None | AuthToken::User { .. } => false,
+                    AuthToken::Admin { key, .. } => {
+                        if !(self.service.check_admin_key)(&key) {
+                            self.send(ServerMessage::AuthError {
+                                error: "The provided admin key was invalid for this instance".into(),
+                                base_version: Some(self.current.identity),
+                                auth_update_attempted: true,
+                            })?;
+                            return Err(SessionEnd::Close(None));
+                        }
+                        true
+                    }
+                };
+                self.received_identity += 1;
+                if admin != self.admin {
+                    self.admin = admin;
+                    self.rekey_all();
+                }
+                self.dirty = true;
+            }
+            ClientMessage::Event => {}
+        }
+        Ok(())
+    }
+
+    /// A call for this socket's identity; `componentPath` is for admins only.
+    fn request(
+        &self,
+        udf_path: String,
+        args: Json,
+        component_path: Option<String>,
+        kind: FunctionKind,
+    ) -> Result<CallRequest, SessionEnd> {
+        let component_path = component_path.filter(|c| !c.is_empty());
+        if component_path.is_some() && !self.admin {
+            return Err(internal_error());
+        }
+        Ok(CallRequest {
+            request_id: crate::request_id(),
+            path: udf_path,
+            args,
+            kind: Some(kind),
+            admin: self.admin,
+            component_path,
+            session: None,
+            journal: None,
+        })
+    }
+
+    fn modify(&mut self, modification: QuerySetModification) -> Result<(), SessionEnd> {
+        match modification {
+            QuerySetModification::Add { query_id, udf_path, args, journal, component_path } => {
+                if self.queries.contains_key(&query_id) {
+                    return Err(internal_error());
+                }
+                let component = component_path.unwrap_or_default();
+                if !component.is_empty() && !self.admin {
+                    return Err(internal_error());
+                }
+                let journal = journal.flatten();
+                let key = QueryKey {
+                    component: component.clone(),
+                    udf_path: udf_path.clone(),
+                    args: args.to_string(),
+                    admin: self.admin,
+                    journal: journal.clone(),
+                };
+                let entry = self.service.subscriptions.acquire(key, self.socket, self.stale.clone());
+                self.queries.insert(
+                    query_id,
+                    SocketQuery { udf_path, args: args.to_string(), component, journal, entry, sent: None },
+                );
+                self.removed.retain(|id| *id != query_id);
+            }
+            QuerySetModification::Remove { query_id } => {
+                let Some(query) = self.queries.remove(&query_id) else { return Err(internal_error()) };
+                self.service.subscriptions.release(query.entry, self.socket);
+                self.removed.push(query_id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves every query to the entries of the current identity.
+    fn rekey_all(&mut self) {
+        for query in self.queries.values_mut() {
+            let key = QueryKey {
+                component: query.component.clone(),
+                udf_path: query.udf_path.clone(),
+                args: query.args.clone(),
+                admin: self.admin,
+                journal: query.journal.clone(),
+            };
+            let entry = self.service.subscriptions.acquire(key, self.socket, self.stale.clone());
+            self.service.subscriptions.release(query.entry, self.socket);
+            query.entry = entry;
+        }
+    }
+
+    fn release_all(&mut self) {
+        for query in std::mem::take(&mut self.queries).into_values() {
+            self.service.subscriptions.release(query.entry, self.socket);
+        }
+    }
+
+    /// Runs a mutation or an action on the executor; its outcome comes back as [`Finished`].
+    fn spawn_call(&self, request_id: u32, kind: FunctionKind, request: CallRequest) {
+        let executor = self.service.executor.clone();
+        let done = self.finished_tx.clone();
+        let print_logs = self.service.print_logs;
+        tokio::spawn(async move {
+            let response = executor.call(request).await;
+            if print_logs {
+                print_call_logs(&response);
+            }
+            let _ = done.send(Finished { request_id, kind, response });
+        });
+    }
+
+    fn handle_finished(&mut self, done: Finished) -> Result<(), SessionEnd> {
+        let Finished { request_id, kind, response } = done;
+        let log_lines = response.log_lines;
+        let outcome = match response.outcome {
+            Ok(value) => RequestOutcome::Success(value.to_convex_json()),
+            Err(CallError::Developer { message, data }) => RequestOutcome::Failure {
+                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
+                error_data: data.map(|d| d.to_convex_json()),
+            },
+            Err(CallError::BadRequest { message, .. } | CallError::Internal { message }) => RequestOutcome::Failure {
+                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
+                error_data: None,
+            },
+        };
+        if kind == FunctionKind::Mutation {
+            self.mutation_running = false;
+            self.mutations_since_transition += 1;
+            let ts = match (&outcome, response.ts) {
+                (RequestOutcome::Success(_), Some(ts)) => Some(ts),
+                // Answered without reaching the database: any ts the client has seen covers it.
+                (RequestOutcome::Success(_), None) => Some(self.current.ts),
+                _ => None,
+            };
+            self.send(ServerMessage::MutationResponse { request_id, outcome, ts, log_lines })?;
+        } else {
+            self.actions_in_flight -= 1;
+            self.send(ServerMessage::ActionResponse { request_id, outcome, log_lines })?;
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Brings every query up to date at one ts and sends what changed (G2, G5).
+    async fn send_transition(&mut self) -> Result<(), SessionEnd> {
+        self.dirty = false;
+        self.mutations_since_transition = 0;
+        let subscriptions = self.service.subscriptions.clone();
+        let mut ts = subscriptions.notified_ts().max(self.current.ts);
+        let results: BTreeMap<u32, Arc<QueryResult>> = loop {
+            let mut results = BTreeMap::new();
+            let mut ahead_of = None;
+            let mut stale = Vec::new();
+            for (query_id, query) in &self.queries {
+                match subscriptions.freshness(query.entry, ts) {
+                    Freshness::Valid(result) => {
+                        results.insert(*query_id, result);
+                    }
+                    Freshness::Ahead => ahead_of = Some(ts + 1),
+                    Freshness::Stale => stale.push(query.entry),
+                }
+            }
+            if stale.is_empty() && ahead_of.is_none() {
+                break results;
+            }
+            for entry in stale {
+                if !subscriptions.refresh(entry).await {
+                    // The executor has stopped: nothing can be computed any more.
+                    return Err(internal_error());
+                }
+            }
+            if let Some(at_least) = ahead_of {
+                subscriptions.wait_for_commit(at_least).await;
+            }
+            ts = subscriptions.notified_ts().max(ts);
+        };
+        let mut modifications: Vec<StateModification> =
+            self.removed.drain(..).map(|query_id| StateModification::Removed { query_id }).collect();
+        let mut rekeys = Vec::new();
+        for (query_id, result) in results {
+            let query = self.queries.get_mut(&query_id).expect("a query of this socket");
+            if query.sent != Some(result.fingerprint) {
+                query.sent = Some(result.fingerprint);
+                modifications.push(match &result.outcome {
+                    Ok(value) => StateModification::Updated {
+                        query_id,
+                        value: value.clone(),
+                        log_lines: result.log_lines.clone(),
+                        journal: result.journal.clone(),
+                    },
+                    Err(error) => StateModification::Failed {
+                        query_id,
+                        error_message: error.message.clone(),
+                        log_lines: result.log_lines.clone(),
+                        journal: result.journal.clone(),
+                        error_data: error.data.clone(),
+                    },
+                });
+            }
+            if result.journal.is_some() && result.journal != query.journal {
+                rekeys.push((query_id, result.journal.clone()));
+            }
+        }
+        for (query_id, journal) in rekeys {
+            let query = self.queries.get_mut(&query_id).expect("a query of this socket");
+            query.entry = subscriptions.rekey(query.entry, journal.clone(), self.socket, self.stale.clone());
+            query.journal = journal;
+        }
+        let end = StateVersion { query_set: self.received_query_set, identity: self.received_identity, ts };
+        let start = std::mem::replace(&mut self.current, end);
+        let server_ts = self.service.clock.now_ns();
+        self.send(ServerMessage::Transition {
+            start,
+            end,
+            modifications,
+            client_clock_skew: self.client_clock_skew,
+            server_ts: Some(server_ts),
+        })
+    }
+}

@@ -1,0 +1,450 @@
+//! The deployment's live queries: one shared entry per distinct `(instance, function, args,
+//! admin, journal)`, its latest result, the read set it was computed with, and when a commit
+//! made it stale (`spec/sync-protocol.md` §5).
+//!
+//! Owns: computing an entry once however many sockets subscribe to it, the invalidation index
+//! over the read sets of all current results, and waking the sockets that hold an entry when
+//! a commit overlaps it.
+//!
+//! Invariants:
+//! - `notified_ts` is the ts of the last commit the index has seen; commits are seen in ts
+//!   order (the database calls [`Subscriptions::on_commit`] on the single writer, after COMMIT).
+//! - An entry's result, computed at snapshot `computed_at`, is correct at every ts in
+//!   `[computed_at, invalidated_at)`: each commit after `computed_at` is checked against its read
+//!   set, either by the index (commits seen after the entry was registered) or by the
+//!   database's commit log (commits between its snapshot and its registration). If the log no
+//!   longer covers that span, the entry counts as stale: conservative, never missed (G1, G4).
+//! - An entry lives while a socket holds it; the last release removes it and its index
+//!   entries.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use emvex_database::{Database, ReadSet, SubscriptionIndex, WriteSet};
+use emvex_executor::{CallError, CallRequest, Executor, FunctionKind};
+use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+/// What makes two subscriptions the same computation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueryKey {
+    /// The instance path (`""` for the app).
+    pub component: String,
+    pub udf_path: String,
+    /// The arguments' JSON text (`[argsObject]`), as sent.
+    pub args: String,
+    pub admin: bool,
+    pub journal: Option<String>,
+}
+
+/// A query's outcome as a Transition carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub outcome: Result<Json, QueryError>,
+    pub log_lines: Vec<String>,
+    /// The journal the query left (its single `paginate()`'s end cursor), for the client.
+    pub journal: Option<String>,
+    /// Identifies the result's content (value or error text without request id, log lines):
+    /// a socket sends a result only when this changed (G5).
+    pub fingerprint: [u8; 32],
+}
+
+/// A failed query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryError {
+    /// `[Request ID: …] Server Error\n<message>`.
+    pub message: String,
+    /// A `ConvexError`'s data (Convex JSON).
+    pub data: Option<Json>,
+}
+
+/// Identifies an entry.
+pub type EntryId = u64;
+
+struct Entry {
+    key: QueryKey,
+    result: Option<Arc<QueryResult>>,
+    /// The snapshot ts of `result`.
+    computed_at: u64,
+    /// The first commit after `computed_at` that may have changed the result.
+    invalidated_at: Option<u64>,
+    /// What `result` read.
+    reads: Arc<ReadSet>,
+    /// Holds on the entry by socket (a socket may hold it for two of its queries).
+    holders: HashMap<u64, usize>,
+    /// A computation is running; others wait on `computed` instead of starting their own.
+    computing: bool,
+    computed: Arc<Notify>,
+    /// The sockets to wake when the entry goes stale.
+    watchers: HashMap<u64, Arc<Notify>>,
+}
+
+struct State {
+    entries: HashMap<EntryId, Entry>,
+    by_key: HashMap<QueryKey, EntryId>,
+    index: SubscriptionIndex<EntryId>,
+    next_id: EntryId,
+    notified_ts: u64,
+}
+
+/// The shared live queries of one deployment.
+pub struct Subscriptions {
+    state: Mutex<State>,
+    executor: Executor,
+    db: Database,
+    /// Woken after every commit the index has seen (sockets waiting for `notified_ts` to reach a
+    /// snapshot).
+    commit_seen: Notify,
+}
+
+/// Whether an entry's current result may be used at a Transition's ts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Freshness {
+    /// Correct at the ts asked about.
+    Valid(Arc<QueryResult>),
+    /// Computed at a snapshot newer than the last commit the index has seen: wait for it.
+    Ahead,
+    /// Missing or stale: compute it.
+    Stale,
+}
+
+impl Subscriptions {
+    /// Live queries over `executor`'s database, hooked to its commits.
+    pub fn start(executor: Executor) -> Arc<Subscriptions> {
+        let db = executor.database().clone();
+        let subscriptions = Arc::new(Subscriptions {
+            state: Mutex::new(State {
+                entries: HashMap::new(),
+                by_key: HashMap::new(),
+                index: SubscriptionIndex::default(),
+                next_id: 1,
+                notified_ts: db.latest_commit_ts(),
+            }),
+            executor,
+            db: db.clone(),
+            commit_seen: Notify::new(),
+        });
+        let weak = Arc::downgrade(&subscriptions);
+        db.on_commit(Box::new(move |ts, writes| {
+            if let Some(subscriptions) = weak.upgrade() {
+                subscriptions.on_commit(ts, writes);
+            }
+        }));
+        subscriptions
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The ts of the last commit the index has seen: the label of the next Transition.
+    pub fn notified_ts(&self) -> u64 {
+        self.lock().notified_ts
+    }
+
+    /// Marks the entries `writes` may change as stale at `ts` and wakes their sockets.
+    fn on_commit(&self, ts: u64, writes: &Arc<WriteSet>) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        for id in state.index.affected(writes) {
+            // A result computed at or after this commit already reflects it.
+            if let Some(entry) = state.entries.get_mut(&id)
+                && entry.invalidated_at.is_none()
+                && ts > entry.computed_at
+            {
+                state.index.remove(id);
+                entry.invalidated_at = Some(ts);
+                for watcher in entry.watchers.values() {
+                    watcher.notify_one();
+                }
+            }
+        }
+        state.notified_ts = state.notified_ts.max(ts);
+        self.commit_seen.notify_waiters();
+    }
+
+    /// Waits until the index has seen commit `ts` (a query ran at a snapshot the commit
+    /// listener has not reported yet: only for the instant between COMMIT and the listener).
+    pub async fn wait_for_commit(&self, ts: u64) {
+        loop {
+            let seen = self.commit_seen.notified();
+            if self.notified_ts() >= ts {
+                return;
+            }
+            seen.await;
+        }
+    }
+
+    /// Takes a hold on the entry for `key` (created without a result if new); `watcher` is
+    /// woken when it goes stale.
+    pub fn acquire(&self, key: QueryKey, socket: u64, watcher: Arc<Notify>) -> EntryId {
+        let mut state = self.lock();
+        let id = match state.by_key.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id = state.next_id;
+                state.next_id += 1;
+                state.by_key.insert(key.clone(), id);
+                state.entries.insert(
+                    id,
+                    Entry {
+                        key,
+                        result: None,
+                        computed_at: 0,
+                        invalidated_at: None,
+                        reads: Arc::new(ReadSet::default()),
+                        holders: HashMap::new(),
+                        computing: false,
+                        computed: Arc::new(Notify::new()),
+                        watchers: HashMap::new(),
+                    },
+                );
+                id
+            }
+        };
+        let entry = state.entries.get_mut(&id).expect("entry exists");
+        *entry.holders.entry(socket).or_default() += 1;
+        entry.watchers.insert(socket, watcher);
+        id
+    }
+
+    /// Releases one hold of `socket`; the last hold removes the entry.
+    pub fn release(&self, id: EntryId, socket: u64) {
+        let mut state = self.lock();
+        let Some(entry) = state.entries.get_mut(&id) else { return };
+        if let Some(count) = entry.holders.get_mut(&socket) {
+            *count -= 1;
+            if *count == 0 {
+                entry.holders.remove(&socket);
+                entry.watchers.remove(&socket);
+            }
+        }
+        if !entry.holders.is_empty() {
+            return;
+        }
+        let key = entry.key.clone();
+        state.entries.remove(&id);
+        state.by_key.remove(&key);
+        state.index.remove(id);
+    }
+
+    /// Moves a hold from `id` to the entry of the same query with journal `journal` (a page
+    /// whose end is now fixed), carrying the result over when that entry has none: running the
+    /// query with the journal it just produced gives the same result.
+    pub fn rekey(&self, id: EntryId, journal: Option<String>, socket: u64, watcher: Arc<Notify>) -> EntryId {
+        let (key, carried) = {
+            let state = self.lock();
+            let Some(entry) = state.entries.get(&id) else { return id };
+            if entry.key.journal == journal {
+                return id;
+            }
+            let key = QueryKey { journal, ..entry.key.clone() };
+            (key, (entry.result.clone(), entry.computed_at, entry.invalidated_at, entry.reads.clone()))
+        };
+        let new_id = self.acquire(key, socket, watcher);
+        {
+            let mut state = self.lock();
+            let new_entry = state.entries.get_mut(&new_id).expect("just acquired");
+            if new_entry.result.is_none() && !new_entry.computing {
+                let (result, computed_at, invalidated_at, reads) = carried;
+                new_entry.result = result;
+                new_entry.computed_at = computed_at;
+                new_entry.invalidated_at = invalidated_at;
+                new_entry.reads = reads.clone();
+                if invalidated_at.is_none() {
+                    state.index.insert(new_id, &reads);
+                }
+            }
+        }
+        self.release(id, socket);
+        new_id
+    }
+
+    /// Whether entry `id` may be used at `ts`.
+    pub fn freshness(&self, id: EntryId, ts: u64) -> Freshness {
+        let state = self.lock();
+        let Some(entry) = state.entries.get(&id) else { return Freshness::Stale };
+        match &entry.result {
+            Some(_) if entry.computed_at > ts => Freshness::Ahead,
+            Some(result) if entry.invalidated_at.is_none_or(|at| at > ts) => Freshness::Valid(result.clone()),
+            _ => Freshness::Stale,
+        }
+    }
+
+    /// Brings entry `id` up to date: runs its query unless another socket already is (then
+    /// waits for that run), or it became fresh meanwhile. `false` when the executor has stopped.
+    pub async fn refresh(&self, id: EntryId) -> bool {
+        enum Next {
+            Done,
+            Wait(Arc<Notify>),
+            Run(QueryKey, Arc<Notify>),
+        }
+        let next = {
+            let mut state = self.lock();
+            let notified_ts = state.notified_ts;
+            match state.entries.get_mut(&id) {
+                None => Next::Done,
+                Some(entry) if entry.result.is_some() && entry.invalidated_at.is_none_or(|at| at > notified_ts) => {
+                    Next::Done
+                }
+                Some(entry) if entry.computing => Next::Wait(entry.computed.clone()),
+                Some(entry) => {
+                    entry.computing = true;
+                    Next::Run(entry.key.clone(), entry.computed.clone())
+                }
+            }
+        };
+        let (key, computed) = match next {
+            Next::Done => return true,
+            Next::Wait(computed) => {
+                let wait = computed.notified();
+                // The computation may have ended between the check and `notified()`.
+                let still_computing = self.lock().entries.get(&id).is_some_and(|e| e.computing);
+                if still_computing {
+                    wait.await;
+                }
+                return true;
+            }
+            Next::Run(key, computed) => (key, computed),
+        };
+        let run = self.run(&key).await;
+        let ran = run.is_some();
+        if let Some((result, ts, reads)) = run {
+            self.store(id, result, ts, reads);
+        }
+        let mut state = self.lock();
+        if let Some(entry) = state.entries.get_mut(&id) {
+            entry.computing = false;
+        }
+        drop(state);
+        computed.notify_waiters();
+        ran
+    }
+
+    /// Stores a result computed at snapshot `ts` and registers its read set. Commits between the
+    /// snapshot and the registration were not seen by the index: they are checked in the
+    /// database's commit log (outside this lock: the commit listener takes it while the log is
+    /// being appended to), until no commit slipped in meanwhile.
+    fn store(&self, id: EntryId, result: QueryResult, ts: u64, reads: ReadSet) {
+        let reads = Arc::new(reads);
+        let result = Arc::new(result);
+        let mut checked_up_to = ts;
+        let mut missed = false;
+        loop {
+            let notified_ts = self.notified_ts();
+            if !missed && notified_ts > checked_up_to {
+                missed = self.db.commit_log().overlaps_between(&reads, checked_up_to, notified_ts).unwrap_or(true);
+                checked_up_to = notified_ts;
+            }
+            let mut state = self.lock();
+            if state.notified_ts != checked_up_to && !missed && state.notified_ts > checked_up_to {
+                continue;
+            }
+            let notified_ts = state.notified_ts;
+            let Some(entry) = state.entries.get_mut(&id) else { return };
+            entry.result = Some(result);
+            entry.computed_at = ts;
+            entry.invalidated_at = missed.then_some(notified_ts.max(ts));
+            entry.reads = reads.clone();
+            state.index.remove(id);
+            if !missed {
+                state.index.insert(id, &reads);
+            }
+            return;
+        }
+    }
+
+    /// Runs the query of `key` once: its result, snapshot ts and read set.
+    async fn run(&self, key: &QueryKey) -> Option<(QueryResult, u64, ReadSet)> {
+        let args: Json = serde_json::from_str(&key.args).unwrap_or(Json::Null);
+        let request = CallRequest {
+            request_id: crate::request_id(),
+            path: key.udf_path.clone(),
+            args,
+            kind: Some(FunctionKind::Query),
+            admin: key.admin,
+            component_path: Some(key.component.clone()).filter(|c| !c.is_empty()),
+            session: None,
+            journal: key.journal.clone(),
+        };
+        let response = self.executor.call(request).await;
+        let ts = match response.ts {
+            Some(ts) => ts,
+            // The query never reached the database (unknown function, bad arguments, …): its
+            // outcome holds until the code changes, at the latest commit seen.
+            None => self.notified_ts(),
+        };
+        let reads = response.reads.map(|r| (*r).clone()).unwrap_or_default();
+        let outcome = match response.outcome {
+            Ok(value) => Ok(value.to_convex_json()),
+            Err(CallError::Developer { message, data }) => Err(QueryError {
+                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
+                data: data.map(|d| d.to_convex_json()),
+            }),
+            Err(CallError::BadRequest { message, .. }) => Err(QueryError {
+                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
+                data: None,
+            }),
+            Err(CallError::Internal { .. }) if response.ts.is_none() && response.log_lines.is_empty() => {
+                return None;
+            }
+            Err(CallError::Internal { message }) => Err(QueryError {
+                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
+                data: None,
+            }),
+        };
+        let fingerprint = fingerprint(&outcome, &response.log_lines);
+        Some((
+            QueryResult { outcome, log_lines: response.log_lines, journal: response.journal, fingerprint },
+            ts,
+            reads,
+        ))
+    }
+
+    /// The number of live entries (for tests and the benchmark).
+    pub fn entry_count(&self) -> usize {
+        self.lock().entries.len()
+    }
+}
+
+/// The content of an outcome: value or error text (without its `[Request ID: …]` line), error
+/// data and log lines.
+fn fingerprint(outcome: &Result<Json, QueryError>, log_lines: &[String]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    match outcome {
+        Ok(value) => {
+            hash.update(b"ok\0");
+            hash.update(value.to_string().as_bytes());
+        }
+        Err(error) => {
+            hash.update(b"err\0");
+            let text = error.message.split_once('\n').map_or(error.message.as_str(), |(_, rest)| rest);
+            hash.update(text.as_bytes());
+            hash.update(b"\0");
+            hash.update(error.data.as_ref().map(Json::to_string).unwrap_or_default().as_bytes());
+        }
+    }
+    for line in log_lines {
+        hash.update(b"\0");
+        hash.update(line.as_bytes());
+    }
+    hash.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fingerprints_ignore_the_request_id_but_not_the_content() {
+        let err = |id: &str, text: &str| {
+            Err(QueryError { message: format!("[Request ID: {id}] Server Error\n{text}"), data: None })
+        };
+        assert_eq!(fingerprint(&err("a", "boom"), &[]), fingerprint(&err("b", "boom"), &[]));
+        assert_ne!(fingerprint(&err("a", "boom"), &[]), fingerprint(&err("a", "bang"), &[]));
+        assert_ne!(fingerprint(&Ok(json!(1)), &[]), fingerprint(&Ok(json!(2)), &[]));
+        assert_ne!(fingerprint(&Ok(json!(1)), &[]), fingerprint(&Ok(json!(1)), &["[LOG] 'x'".into()]));
+    }
+}

@@ -1,0 +1,291 @@
+// The WebSocket sync protocol on the wire (spec/sync-protocol.md), driven with the raw `ws`
+// client against `emvex dev` on fixtures/chat-web: exact message shapes, the version chain,
+// the order of MutationResponse and Transition, FatalError on malformed input.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+
+import { ADMIN_KEY, startServer, stopServer } from "./server.mjs";
+
+const ZERO_TS = "AAAAAAAAAAA=";
+
+/** A raw socket that records every server message and can wait for one. */
+class RawSocket {
+  constructor(url) {
+    this.messages = [];
+    this.waiters = [];
+    this.ws = new WebSocket(url);
+    this.closed = new Promise((resolve) => this.ws.on("close", (code, reason) => resolve({ code, reason: `${reason}` })));
+    this.ws.on("message", (data, isBinary) => {
+      assert.equal(isBinary, false, "the server sends text frames only");
+      const message = JSON.parse(`${data}`);
+      this.messages.push(message);
+      for (const waiter of [...this.waiters]) waiter();
+    });
+  }
+  open() {
+    return new Promise((resolve, reject) => {
+      this.ws.once("open", resolve);
+      this.ws.once("error", reject);
+    });
+  }
+  send(message) {
+    this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
+  }
+  /** Waits for the first message (from index `from`) that matches `predicate`. */
+  async next(predicate, from = 0, timeoutMs = 10_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.messages.slice(from).find(predicate);
+      if (found) return found;
+      if (Date.now() > deadline) {
+        throw new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(this.messages)}`);
+      }
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.waiters = [];
+    }
+  }
+  transitions() {
+    return this.messages.filter((m) => m.type === "Transition");
+  }
+  close() {
+    this.ws.close();
+  }
+}
+
+function connect(sessionId = "raw-session") {
+  return { type: "Connect", sessionId, connectionCount: 0, lastCloseReason: "InitialConnect", clientTs: Date.now() };
+}
+
+/** A first `ModifyQuerySet` (0 → 1) adding `queries` ([udfPath, args] pairs) as ids 0, 1, … */
+function addQueries(...queries) {
+  return {
+    type: "ModifyQuerySet",
+    baseVersion: 0,
+    newVersion: 1,
+    modifications: queries.map(([udfPath, args], queryId) => ({ type: "Add", queryId, udfPath, args: [args] })),
+  };
+}
+
+function decodeTs(text) {
+  assert.match(text, /^[A-Za-z0-9+/]{11}=$/, `an EncodedTs: ${text}`);
+  return Buffer.from(text, "base64").readBigUInt64LE();
+}
+
+function assertChain(transitions) {
+  let previous = { querySet: 0, identity: 0, ts: ZERO_TS };
+  for (const t of transitions) {
+    assert.deepEqual(t.startVersion, previous, "each Transition starts where the last one ended");
+    assert.ok(t.endVersion.querySet >= t.startVersion.querySet);
+    assert.ok(t.endVersion.identity >= t.startVersion.identity);
+    assert.ok(decodeTs(t.endVersion.ts) >= decodeTs(t.startVersion.ts));
+    assert.ok(Array.isArray(t.modifications));
+    previous = t.endVersion;
+  }
+}
+
+describe("sync protocol over a raw WebSocket", () => {
+  let server;
+  let wsUrl;
+  const sockets = [];
+
+  before(async () => {
+    server = await startServer("fixtures/chat-web");
+    wsUrl = server.url.replace("http", "ws");
+  });
+
+  after(async () => {
+    for (const s of sockets) s.close();
+    await stopServer(server);
+  });
+
+  async function open(path = "/api/1.49.0/sync") {
+    const socket = new RawSocket(`${wsUrl}${path}`);
+    sockets.push(socket);
+    await socket.open();
+    return socket;
+  }
+
+  test("the endpoint upgrades on every URL form the client may use, without a subprotocol", async () => {
+    for (const path of ["/api/1.49.0/sync", "/api/sync", "/api/9.9.9/sync", "//api/1.49.0/sync"]) {
+      const socket = await open(path);
+      assert.equal(socket.ws.protocol, "", `${path}: no subprotocol`);
+      socket.send(connect());
+      socket.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+      const t = await socket.next((m) => m.type === "Transition");
+      assert.deepEqual(t.startVersion, { querySet: 0, identity: 0, ts: ZERO_TS });
+      assert.equal(t.endVersion.querySet, 1);
+      assert.deepEqual(t.modifications, []);
+      decodeTs(t.endVersion.ts);
+      socket.close();
+    }
+    const status = await new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${wsUrl}/api/latest/sync`);
+      ws.on("unexpected-response", (_req, res) => resolve(res.statusCode));
+      ws.on("open", () => reject(new Error("a non-semver client version was accepted")));
+      ws.on("error", () => {});
+    });
+    assert.equal(status, 400);
+  });
+
+  test("a subscription gets its result, a mutation's response comes before the Transition that covers it", async () => {
+    const socket = await open();
+    socket.send(connect("chain"));
+    socket.send(addQueries(["messages:list", { channel: "raw-chain" }]));
+    const first = await socket.next((m) => m.type === "Transition" && m.modifications.length > 0);
+    assert.deepEqual(first.modifications, [
+      { type: "QueryUpdated", queryId: 0, value: [], logLines: [], journal: null },
+    ]);
+    socket.send({
+      type: "Mutation",
+      requestId: 0,
+      udfPath: "messages:send",
+      args: [{ channel: "raw-chain", author: "raw", body: "hello" }],
+    });
+    const response = await socket.next((m) => m.type === "MutationResponse");
+    assert.equal(response.success, true);
+    assert.deepEqual(response.logLines, []);
+    const mutationTs = decodeTs(response.ts);
+    const responseIndex = socket.messages.indexOf(response);
+    for (const t of socket.messages.slice(0, responseIndex).filter((m) => m.type === "Transition")) {
+      assert.ok(decodeTs(t.endVersion.ts) < mutationTs, "no Transition reaches the mutation's ts before its response");
+    }
+    const covering = await socket.next(
+      (m) => m.type === "Transition" && decodeTs(m.endVersion.ts) >= mutationTs,
+      responseIndex,
+    );
+    const update = covering.modifications.find((m) => m.queryId === 0);
+    assert.equal(update.type, "QueryUpdated");
+    assert.deepEqual(update.value.map((m) => m.body), ["hello"]);
+
+    socket.send({ type: "ModifyQuerySet", baseVersion: 1, newVersion: 2, modifications: [{ type: "Remove", queryId: 0 }] });
+    const removed = await socket.next((m) => m.type === "Transition" && m.endVersion.querySet === 2);
+    assert.deepEqual(removed.modifications, [{ type: "QueryRemoved", queryId: 0 }]);
+    const before = socket.messages.length;
+    socket.send({
+      type: "Mutation",
+      requestId: 1,
+      udfPath: "messages:send",
+      args: [{ channel: "raw-chain", author: "raw", body: "again" }],
+    });
+    const second = await socket.next((m) => m.type === "MutationResponse" && m.requestId === 1, before);
+    await socket.next((m) => m.type === "Transition" && decodeTs(m.endVersion.ts) >= decodeTs(second.ts), before);
+    for (const t of socket.transitions().slice(-1)) assert.deepEqual(t.modifications, []);
+    assertChain(socket.transitions());
+  });
+
+  test("a mutation on a socket without subscriptions is still followed by a covering Transition", async () => {
+    const socket = await open();
+    socket.send(connect("no-subs"));
+    socket.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+    socket.send({ type: "Mutation", requestId: 0, udfPath: "other:touch", args: [{}] });
+    const response = await socket.next((m) => m.type === "MutationResponse");
+    await socket.next((m) => m.type === "Transition" && decodeTs(m.endVersion.ts) >= decodeTs(response.ts));
+    assertChain(socket.transitions());
+  });
+
+  test("function errors travel as results, never as socket errors", async () => {
+    const socket = await open();
+    socket.send(connect("errors"));
+    socket.send(
+      addQueries(
+        ["errors:boom", {}],
+        ["errors:data", {}],
+        ["nope:missing", {}],
+        ["errors:internalOnly", {}],
+        ["messages:list", { channel: 7 }],
+      ),
+    );
+    const t = await socket.next((m) => m.type === "Transition" && m.modifications.length === 5);
+    const byId = Object.fromEntries(t.modifications.map((m) => [m.queryId, m]));
+    for (const m of t.modifications) assert.equal(m.type, "QueryFailed", JSON.stringify(m));
+    assert.match(byId[0].errorMessage, /^\[Request ID: [0-9a-f]+\] Server Error\nUncaught Error: boom/);
+    assert.equal("errorData" in byId[0], false, "a plain error has no errorData");
+    assert.deepEqual(byId[1].errorData, { code: "NOPE" });
+    assert.match(byId[2].errorMessage, /Could not find public function for 'nope:missing'/);
+    assert.match(byId[3].errorMessage, /Could not find public function for 'errors:internalOnly'/);
+    assert.match(byId[4].errorMessage, /ArgumentValidationError/);
+    socket.send({ type: "Mutation", requestId: 0, udfPath: "errors:mutBoom", args: [{}] });
+    const failed = await socket.next((m) => m.type === "MutationResponse");
+    assert.equal(failed.success, false);
+    assert.equal(failed.ts, null);
+    assert.match(failed.result, /Uncaught Error: mutation boom/);
+    socket.send({ type: "Action", requestId: 1, udfPath: "slow:act", args: [{ ms: 1 }] });
+    const action = await socket.next((m) => m.type === "ActionResponse");
+    assert.equal(action.success, true);
+    assert.equal(typeof action.result, "number");
+    assert.equal("ts" in action, false, "ActionResponse carries no ts");
+  });
+
+  test("an admin socket may subscribe to internal functions; a bad admin key gets AuthError and a close", async () => {
+    const admin = await open();
+    admin.send(connect("admin"));
+    admin.send({ type: "Authenticate", baseVersion: 0, tokenType: "Admin", value: ADMIN_KEY });
+    admin.send(addQueries(["errors:internalOnly", {}]));
+    const t = await admin.next((m) => m.type === "Transition" && m.modifications.length === 1);
+    assert.equal(t.endVersion.identity, 1);
+    assert.deepEqual(t.modifications[0].value, "secret");
+
+    const bad = await open();
+    bad.send(connect("bad-admin"));
+    bad.send({ type: "Authenticate", baseVersion: 0, tokenType: "Admin", value: "wrong" });
+    const error = await bad.next((m) => m.type === "AuthError");
+    assert.equal(error.authUpdateAttempted, true);
+    assert.equal(error.baseVersion, 0);
+    await bad.closed;
+
+    const user = await open();
+    user.send(connect("user"));
+    user.send({ type: "Authenticate", baseVersion: 0, tokenType: "User", value: "header.payload.signature" });
+    user.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+    const confirmed = await user.next((m) => m.type === "Transition");
+    assert.equal(confirmed.endVersion.identity, 1, "the Transition confirms the new identity");
+  });
+
+  test("malformed messages and a wrong baseVersion end in FatalError; the server keeps serving", async () => {
+    for (const message of ["{not json", JSON.stringify({ type: "Nope" }), JSON.stringify({ type: "ModifyQuerySet", baseVersion: 5, newVersion: 6, modifications: [] })]) {
+      const socket = await open();
+      socket.send(connect("fatal"));
+      socket.send(message);
+      const fatal = await socket.next((m) => m.type === "FatalError");
+      assert.equal(typeof fatal.error, "string");
+      await socket.closed;
+    }
+    const duplicate = await open();
+    duplicate.send(connect("dup"));
+    const add = { type: "Add", queryId: 0, udfPath: "messages:list", args: [{ channel: "x" }] };
+    duplicate.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [add, add] });
+    const closed = await duplicate.closed;
+    assert.equal(closed.code, 1011);
+    assert.equal(closed.reason, "InternalServerError");
+
+    const healthy = await open();
+    healthy.send(connect("after"));
+    healthy.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [add] });
+    await healthy.next((m) => m.type === "Transition" && m.modifications.length === 1);
+  });
+
+  test("a re-sent mutation with the same session and request id runs once and keeps its first result", async () => {
+    const name = `resend-${Date.now()}`;
+    const first = await open();
+    first.send(connect("resend-session"));
+    first.send({ type: "Mutation", requestId: 5, udfPath: "counter:increment", args: [{ name }] });
+    const r1 = await first.next((m) => m.type === "MutationResponse");
+    first.close();
+    const second = await open();
+    second.send({ ...connect("resend-session"), connectionCount: 1 });
+    second.send({ type: "Mutation", requestId: 5, udfPath: "counter:increment", args: [{ name }] });
+    const r2 = await second.next((m) => m.type === "MutationResponse");
+    assert.equal(r2.result, r1.result);
+    assert.equal(r2.ts, r1.ts, "the original commit ts");
+    second.send(addQueries(["counter:get", { name }]));
+    const t = await second.next((m) => m.type === "Transition" && m.modifications.length === 1);
+    assert.equal(t.modifications[0].value, 1, "the counter was incremented exactly once");
+  });
+});
