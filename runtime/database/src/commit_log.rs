@@ -6,7 +6,7 @@
 //!   of the writer connection, so they are in commit (= ts) order;
 //! - the log covers `(covered_after, latest_ts]`: every commit with a ts in that range that
 //!   wrote something has its entry here. Mutations that wrote nothing have no entry but
-//!   still move `latest_ts`. Entries beyond [`MAX_COMMITS`] or [`MAX_BYTES`] are dropped from
+//!   still move `latest_ts` (and are told to the listeners). Entries beyond [`MAX_COMMITS`] or [`MAX_BYTES`] are dropped from
 //!   the front, moving `covered_after` up;
 //! - a question about commits the log does not cover is answered `None`, never `false`.
 //!
@@ -109,30 +109,32 @@ impl CommitLog {
     }
 
     /// Registers a listener, called on the committing thread after every mutation commit
-    /// that wrote something, in commit order, while that commit still holds the single
+    /// (with an empty write set for one that wrote nothing), in commit order, while that commit still holds the single
     /// writer. It must be cheap and must not block: typically it sends the ts on a channel
     /// or wakes a task. It must never begin a mutation (that would wait for itself).
     pub fn on_commit(&self, listener: CommitListener) {
         self.listeners.write().unwrap_or_else(|e| e.into_inner()).push(listener);
     }
 
-    /// Appends a commit (writer only, right after `COMMIT`) and tells the listeners.
+    /// Appends a commit (writer only, right after `COMMIT`) and tells the listeners, also of
+    /// a commit that wrote nothing (it holds no entry): a query may read at its ts, and a
+    /// listener waiting to have seen that ts must not wait for the next commit that writes.
     pub(crate) fn append(&self, ts: u64, mut writes: WriteSet) {
         let entry = {
             let mut s = self.lock();
             s.latest_ts = s.latest_ts.max(ts);
-            if writes.is_empty() {
-                return;
+            if !writes.is_empty() {
+                writes.finish();
             }
-            writes.finish();
-            let bytes = writes.heap_bytes() + std::mem::size_of::<WriteSet>();
             let writes = Arc::new(writes);
-            s.entries.push_back((ts, writes.clone()));
-            s.bytes += bytes;
-            while s.entries.len() > MAX_COMMITS || (s.bytes > MAX_BYTES && s.entries.len() > 1) {
-                let (old_ts, old) = s.entries.pop_front().expect("non-empty");
-                s.bytes -= old.heap_bytes() + std::mem::size_of::<WriteSet>();
-                s.covered_after = old_ts;
+            if !writes.is_empty() {
+                s.bytes += writes.heap_bytes() + std::mem::size_of::<WriteSet>();
+                s.entries.push_back((ts, writes.clone()));
+                while s.entries.len() > MAX_COMMITS || (s.bytes > MAX_BYTES && s.entries.len() > 1) {
+                    let (old_ts, old) = s.entries.pop_front().expect("non-empty");
+                    s.bytes -= old.heap_bytes() + std::mem::size_of::<WriteSet>();
+                    s.covered_after = old_ts;
+                }
             }
             writes
         };
@@ -169,7 +171,7 @@ mod tests {
         log.append(11, one_write(1));
         log.append(12, WriteSet::default());
         log.append(13, one_write(2));
-        assert_eq!(*seen.lock().unwrap(), vec![11, 13]);
+        assert_eq!(*seen.lock().unwrap(), vec![11, 12, 13]);
         assert_eq!(log.latest_ts(), 13);
         assert_eq!(log.len(), 2);
         assert_eq!(log.overlaps_between(&reads_count(1), 10, 13), Some(true));

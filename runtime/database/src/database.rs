@@ -238,7 +238,7 @@ impl Database {
     }
 
     /// Registers `listener`, called on the committing thread right after every mutation
-    /// commit that wrote something, with its ts and write set, in commit order. It runs while
+    /// commit, with its ts and write set (empty for one that wrote nothing), in commit order. It runs while
     /// the commit still holds the single writer: it must be cheap and non-blocking (send on a
     /// channel, wake a task) and must never begin a mutation.
     pub fn on_commit(&self, listener: CommitListener) {

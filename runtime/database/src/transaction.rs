@@ -253,9 +253,9 @@ impl Transaction {
     }
 
     /// Commits. Returns the commit timestamp (ns), strictly greater than every earlier one;
-    /// for a query transaction, its snapshot timestamp. A mutation that wrote something is
-    /// appended with its [`WriteSet`] to the database's commit log and its listeners are
-    /// called (see `Database::on_commit`).
+    /// for a query transaction, its snapshot timestamp. A mutation's commit is told to the
+    /// database's commit log with its [`WriteSet`] (kept there when it wrote something) and
+    /// its listeners are called (see `Database::on_commit`).
     pub fn commit(mut self) -> Result<u64, DbError> {
         let ts = match self.kind {
             TxKind::Query => {
