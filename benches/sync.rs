@@ -160,7 +160,9 @@ async fn main() {
     let http = reqwest::Client::new();
 
     println!("## (a) one mutation → its result on every subscribed socket\n");
-    println!("| subscribers | delivery p50 | delivery p99 | HTTP mutation round trip p50 (baseline) | p50 / baseline |");
+    println!(
+        "| subscribers | delivery p50 | delivery p99 | HTTP mutation round trip p50 (baseline) | p50 / baseline |"
+    );
     println!("|---|---|---|---|---|");
     for subscribers in [1, 100, 1000] {
         let (p50, p99, baseline) = delivery(&url, &http, subscribers).await;

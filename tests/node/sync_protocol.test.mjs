@@ -271,6 +271,30 @@ describe("sync protocol over a raw WebSocket", () => {
     await healthy.next((m) => m.type === "Transition" && m.modifications.length === 1);
   });
 
+  test("an oversized message closes only its own socket (1009); other sockets keep working", async () => {
+    const healthy = await open();
+    healthy.send(connect("healthy"));
+    healthy.send(addQueries(["counter:get", { name: "oversized" }]));
+    await healthy.next((m) => m.type === "Transition" && m.modifications.length === 1);
+    const big = await open();
+    big.send(connect("big"));
+    big.send(JSON.stringify({ type: "Event", eventType: "x", event: "x".repeat(65 << 20) }));
+    assert.equal((await big.closed).code, 1009);
+    const before = healthy.messages.length;
+    healthy.send({ type: "Mutation", requestId: 0, udfPath: "counter:increment", args: [{ name: "oversized" }] });
+    await healthy.next((m) => m.type === "Transition" && m.modifications.some((x) => x.value === 1), before);
+  });
+
+  test("an idle socket gets a JSON Ping within 20 s", { timeout: 30_000 }, async () => {
+    const socket = await open();
+    socket.send(connect("idle"));
+    socket.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+    await socket.next((m) => m.type === "Transition");
+    const ping = await socket.next((m) => m.type === "Ping", 1, 20_000);
+    assert.deepEqual(ping, { type: "Ping" });
+    for (const m of socket.messages) assert.ok(["Transition", "Ping"].includes(m.type), JSON.stringify(m));
+  });
+
   test("a re-sent mutation with the same session and request id runs once and keeps its first result", async () => {
     const name = `resend-${Date.now()}`;
     const first = await open();

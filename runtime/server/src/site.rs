@@ -3,11 +3,11 @@
 //! `Response` comes back as is. A handler that throws answers 500 with the error text.
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use emvex_executor::{Executor, HttpRequest};
 
 /// Largest request body an HTTP action accepts.

@@ -4,8 +4,9 @@
 //!
 //! Owns: the upgrade (no subprotocol, any `Origin`, frame and message size limits) and pumping
 //! frames between the socket and the session. Invariants: the server only ever writes text
-//! frames; when the session ends, the socket is closed with the session's close frame; when
-//! the client goes, the session's input ends and it releases its subscriptions.
+//! frames; when the session ends, the socket is closed with the session's close frame; a
+//! message over the size limits closes the socket with 1009; when the client goes, the
+//! session's input ends and it releases its subscriptions.
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ use tokio::sync::mpsc;
 /// Largest message a client may send (Convex accepts 64 MiB) and largest frame (16 MiB).
 const MAX_MESSAGE_BYTES: usize = 64 << 20;
 const MAX_FRAME_BYTES: usize = 16 << 20;
+/// How long a socket closed for an oversized message stays open for the client to read why.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 /// Client frames buffered ahead of the session.
 const INCOMING_FRAMES: usize = 256;
 
@@ -54,7 +57,17 @@ async fn serve(service: Arc<SyncService>, mut socket: WebSocket) {
                     Some(Ok(Message::Text(text))) => Incoming::Text(text.to_string()),
                     Some(Ok(Message::Binary(_))) => Incoming::Binary,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                    Some(Err(e)) => {
+                        if is_too_big(e) {
+                            let reason = "MessageTooBig: messages are limited to 64 MiB";
+                            let _ = socket.send(Message::Close(Some(CloseFrame { code: 1009, reason: reason.into() }))).await;
+                            // The client may still be sending the rest of its message: closing the
+                            // connection now would reset it before it reads the close frame.
+                            tokio::time::sleep(CLOSE_GRACE).await;
+                        }
+                        break;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
                 };
                 if incoming_tx.send(frame).await.is_err() {
                     break;
@@ -77,6 +90,11 @@ async fn serve(service: Arc<SyncService>, mut socket: WebSocket) {
     }
     drop(incoming_tx);
     let _ = session.await;
+}
+
+/// Whether a read failed because the client's message or frame was over the limits.
+fn is_too_big(error: axum::Error) -> bool {
+    matches!(error.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }
 
 /// Close reasons are at most 123 bytes.
