@@ -18,6 +18,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -39,7 +40,10 @@ fn ms(d: Duration) -> f64 {
 /// results.
 async fn subscribe(url: &str, queries: &[(String, Value)]) -> Socket {
     let ws_url = format!("{}/api/1.49.0/sync", url.replacen("http", "ws", 1));
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url).await.expect("connect");
+    // A small read buffer: tungstenite zero-fills all of it (128 KiB by default) for reads.
+    let config = WebSocketConfig::default().read_buffer_size(8 << 10);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true).await.expect("connect");
     let connect = json!({"type": "Connect", "sessionId": format!("bench-{}", rand_id()), "connectionCount": 0,
         "lastCloseReason": "InitialConnect", "clientTs": 0});
     let modifications: Vec<Value> = queries

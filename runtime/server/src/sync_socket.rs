@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 /// Largest message a client may send (Convex accepts 64 MiB) and largest frame (16 MiB).
 const MAX_MESSAGE_BYTES: usize = 64 << 20;
 const MAX_FRAME_BYTES: usize = 16 << 20;
+/// Each socket's read buffer: clients send small messages, and tungstenite zero-fills the whole
+/// buffer (128 KiB by default) for reads.
+const READ_BUFFER_BYTES: usize = 8 << 10;
 /// How long a socket closed for an oversized message stays open for the client to read why.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 /// Client frames buffered ahead of the session.
@@ -42,6 +45,7 @@ pub(crate) fn upgrade(service: Arc<SyncService>, version: &str, ws: WebSocketUpg
     }
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| serve(service, socket))
         .into_response()
 }

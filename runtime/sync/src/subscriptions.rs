@@ -96,6 +96,48 @@ pub struct Subscriptions {
     /// Woken after every commit the index has seen (sockets waiting for `notified_ts` to reach a
     /// snapshot).
     commit_seen: Notify,
+    wake: Waker,
+}
+
+/// Up to this many sockets are woken by the commit listener itself.
+const DIRECT_WAKES: usize = 8;
+
+/// Wakes the sockets of stale entries. The commit listener runs on the writer's thread,
+/// outside the async runtime, where every wake-up of a task costs a cross-thread unpark; so it
+/// hands a long list to one task of the runtime, which wakes them from inside (one unpark per
+/// commit instead of one per socket).
+struct Waker {
+    sender: Option<tokio::sync::mpsc::UnboundedSender<Vec<Arc<Notify>>>>,
+}
+
+impl Waker {
+    /// A waker whose task runs on the current runtime (without one, it wakes directly).
+    fn start() -> Waker {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Waker { sender: None } };
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Vec<Arc<Notify>>>();
+        runtime.spawn(async move {
+            while let Some(batch) = receiver.recv().await {
+                for notify in batch {
+                    notify.notify_one();
+                }
+            }
+        });
+        Waker { sender: Some(sender) }
+    }
+
+    fn wake(&self, batch: Vec<Arc<Notify>>) {
+        let batch = match &self.sender {
+            // A few wake-ups cost less than the hop to the task.
+            Some(sender) if batch.len() > DIRECT_WAKES => match sender.send(batch) {
+                Ok(()) => return,
+                Err(unsent) => unsent.0,
+            },
+            _ => batch,
+        };
+        for notify in batch {
+            notify.notify_one();
+        }
+    }
 }
 
 /// Whether an entry's current result may be used at a Transition's ts.
@@ -124,6 +166,7 @@ impl Subscriptions {
             executor,
             db: db.clone(),
             commit_seen: Notify::new(),
+            wake: Waker::start(),
         });
         let weak = Arc::downgrade(&subscriptions);
         db.on_commit(Box::new(move |ts, writes| {
@@ -145,23 +188,27 @@ impl Subscriptions {
 
     /// Marks the entries `writes` may change as stale at `ts` and wakes their sockets.
     fn on_commit(&self, ts: u64, writes: &Arc<WriteSet>) {
-        let mut state = self.lock();
-        let state = &mut *state;
-        for id in state.index.affected(writes) {
-            // A result computed at or after this commit already reflects it.
-            if let Some(entry) = state.entries.get_mut(&id)
-                && entry.invalidated_at.is_none()
-                && ts > entry.computed_at
-            {
-                state.index.remove(id);
-                entry.invalidated_at = Some(ts);
-                for watcher in entry.watchers.values() {
-                    watcher.notify_one();
+        let mut woken = Vec::new();
+        {
+            let mut state = self.lock();
+            let state = &mut *state;
+            for id in state.index.affected(writes) {
+                // A result computed at or after this commit already reflects it.
+                if let Some(entry) = state.entries.get_mut(&id)
+                    && entry.invalidated_at.is_none()
+                    && ts > entry.computed_at
+                {
+                    state.index.remove(id);
+                    entry.invalidated_at = Some(ts);
+                    woken.extend(entry.watchers.values().cloned());
                 }
             }
+            state.notified_ts = state.notified_ts.max(ts);
         }
-        state.notified_ts = state.notified_ts.max(ts);
         self.commit_seen.notify_waiters();
+        if !woken.is_empty() {
+            self.wake.wake(woken);
+        }
     }
 
     /// Waits until the index has seen commit `ts` (a query ran at a snapshot the commit
