@@ -6,6 +6,8 @@
 //!     HTTP mutation round trip measured in the same run (the baseline).
 //! (b) 10,000 distinct idle subscriptions: the server's RSS per subscription, and the rate of
 //!     HTTP mutations that touch none of them against the same server before they existed.
+//! (c) W1 of the workpool benchmark watched by one socket subscribed to `statusBatch` of all
+//!     1,000 items, against the same watcher polling over HTTP every 10 ms.
 //!
 //! The clients speak the raw protocol (`Connect`, `ModifyQuerySet`) with tokio-tungstenite.
 
@@ -39,6 +41,11 @@ fn ms(d: Duration) -> f64 {
 /// Opens a socket and subscribes it to `queries` (`[udfPath, args]`), waiting for their first
 /// results.
 async fn subscribe(url: &str, queries: &[(String, Value)]) -> Socket {
+    subscribe_with_results(url, queries).await.0
+}
+
+/// [`subscribe`], also returning the first results (their values).
+async fn subscribe_with_results(url: &str, queries: &[(String, Value)]) -> (Socket, Vec<Value>) {
     let ws_url = format!("{}/api/1.49.0/sync", url.replacen("http", "ws", 1));
     // A small read buffer: tungstenite zero-fills all of it (128 KiB by default) for reads.
     let config = WebSocketConfig::default().read_buffer_size(8 << 10);
@@ -54,14 +61,14 @@ async fn subscribe(url: &str, queries: &[(String, Value)]) -> Socket {
     let add = json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": modifications});
     socket.send(Message::text(connect.to_string())).await.expect("send");
     socket.send(Message::text(add.to_string())).await.expect("send");
-    let mut seen = 0;
-    while seen < queries.len() {
+    let mut results = Vec::new();
+    while results.len() < queries.len() {
         let message = next_json(&mut socket).await;
         if message["type"] == "Transition" {
-            seen += message["modifications"].as_array().map_or(0, Vec::len);
+            results.extend(message["modifications"].as_array().into_iter().flatten().map(|m| m["value"].clone()));
         }
     }
-    socket
+    (socket, results)
 }
 
 /// A session id per socket.
@@ -157,6 +164,58 @@ async fn touch_rate(url: &str, http: &reqwest::Client) -> f64 {
     TOUCHES as f64 / started.elapsed().as_secs_f64()
 }
 
+#[derive(Clone, Copy)]
+enum Watch {
+    Polling,
+    Subscription,
+}
+
+fn all_finished(statuses: &Value) -> bool {
+    statuses.as_array().is_some_and(|all| all.iter().all(|s| s["state"] == "finished"))
+}
+
+/// W1 on `fixtures/workpool-ts` (native workpool), watched until every item is `finished`.
+async fn watched_w1(http: &reqwest::Client, watch: Watch) -> Duration {
+    let (mut server, _) = DevServer::start("workpool-ts", &["--in-memory"]);
+    let url = server.url.clone();
+    let query = |ids: &Value| {
+        http.post(format!("{url}/api/query")).json(&json!({"path": "bench:statusBatch", "args": [{"ids": ids}]}))
+    };
+    let poll_until_finished = |ids: Value| async move {
+        loop {
+            let body: Value = query(&ids).send().await.expect("query").json().await.expect("json");
+            if all_finished(&body["value"]) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    // Warm-up: load every realm and the pool's first rows.
+    poll_until_finished(
+        post_mutation(http, &url, "bench:enqueueTrivialBatchIds", json!({"run": "warm", "n": 1.0})).await,
+    )
+    .await;
+    let started = Instant::now();
+    let ids = post_mutation(http, &url, "bench:enqueueTrivialBatchIds", json!({"run": "w1", "n": 1000.0})).await;
+    match watch {
+        Watch::Polling => poll_until_finished(ids).await,
+        Watch::Subscription => {
+            let (mut socket, first) =
+                subscribe_with_results(&url, &[("bench:statusBatch".to_string(), json!({"ids": ids}))]).await;
+            let mut done = all_finished(&first[0]);
+            while !done {
+                let message = next_json(&mut socket).await;
+                done = message["type"] == "Transition"
+                    && message["modifications"].as_array().is_some_and(|m| m.iter().any(|m| all_finished(&m["value"])));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    elapsed
+}
+
 #[tokio::main]
 async fn main() {
     let (server, _) = DevServer::start("chat-web", &["--in-memory"]);
@@ -207,6 +266,18 @@ async fn main() {
         (rss_after.saturating_sub(rss_before)) as f64 / IDLE_SUBSCRIPTIONS as f64
     );
     drop(idle);
+
+    println!("\n## (c) W1 (1,000 trivial actions, one batch, maxParallelism 10) watched\n");
+    println!("| watcher | W1 until the watcher saw all 1,000 finished | ratio to polling |");
+    println!("|---|---|---|");
+    let polled = watched_w1(&http, Watch::Polling).await;
+    let subscribed = watched_w1(&http, Watch::Subscription).await;
+    println!("| HTTP `statusBatch` every 10 ms (baseline) | {:.3} s | 1.00 |", polled.as_secs_f64());
+    println!(
+        "| one subscription to `statusBatch` of all 1,000 | {:.3} s | {:.2} |",
+        subscribed.as_secs_f64(),
+        subscribed.as_secs_f64() / polled.as_secs_f64()
+    );
     for mut s in [server, server_b] {
         let _ = s.child.kill();
         let _ = s.child.wait();
