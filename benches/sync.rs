@@ -15,7 +15,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::DevServer;
+use common::{DevServer, rss_kib};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -144,16 +144,6 @@ async fn delivery(url: &str, http: &reqwest::Client, subscribers: usize) -> (Dur
     deliveries.sort();
     round_trips.sort();
     (percentile(&deliveries, 0.5), percentile(&deliveries, 0.99), percentile(&round_trips, 0.5))
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS")
 }
 
 async fn touch_rate(url: &str, http: &reqwest::Client) -> f64 {

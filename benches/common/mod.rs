@@ -94,3 +94,14 @@ pub fn call(client: &reqwest::blocking::Client, url: &str, kind: &str, path: &st
     assert_eq!(response["status"], "success", "{path} failed: {response}");
     response["value"].clone()
 }
+
+/// Resident memory of process `pid`, in KiB (0 when it cannot be read).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}

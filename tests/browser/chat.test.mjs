@@ -108,6 +108,12 @@ describe("chat-web in Chromium against emvex dev", () => {
     await writer;
 
     await waitForState(page, "chat", (s) => s.messages.some((m) => m.body === "opt-7" && !m.id.startsWith("optimistic")) && !s.messages.some((m) => m.id.startsWith("optimistic")));
+    // The writer's last rows may reach the page in a later update than opt-7's: wait for the
+    // page to show everything the server has.
+    const serverIds = (await http.query(api.messages.list, { channel })).map((m) => m._id);
+    // (The predicate runs in the page, so the ids go into its source.)
+    const expected = JSON.stringify(JSON.stringify(serverIds));
+    await waitForState(page, "chat", new Function("s", `return JSON.stringify(s.messages.map((m) => m.id)) === ${expected};`));
     const states = (await statesOf(page, "chat", from)).filter((s) => s.messages);
     bodies.forEach((body, i) => {
       const first = states.findIndex((s) => s.messages.some((m) => m.body === body));

@@ -271,6 +271,20 @@ describe("sync protocol over a raw WebSocket", () => {
     await healthy.next((m) => m.type === "Transition" && m.modifications.length === 1);
   });
 
+  test("a subscribed runaway query fails with its time limit; the socket keeps serving", async () => {
+    const socket = await open();
+    socket.send(connect("runaway"));
+    socket.send(addQueries(["errors:runaway", {}], ["counter:get", { name: "after-runaway" }]));
+    const t = await socket.next((m) => m.type === "Transition" && m.modifications.length === 2);
+    const runaway = t.modifications.find((m) => m.queryId === 0);
+    assert.equal(runaway.type, "QueryFailed");
+    assert.match(runaway.errorMessage, /Function execution timed out/);
+    assert.equal(t.modifications.find((m) => m.queryId === 1).value, 0);
+    const before = socket.messages.length;
+    socket.send({ type: "Mutation", requestId: 0, udfPath: "counter:increment", args: [{ name: "after-runaway" }] });
+    await socket.next((m) => m.type === "Transition" && m.modifications.some((x) => x.value === 1), before);
+  });
+
   test("an oversized message closes only its own socket (1009); other sockets keep working", async () => {
     const healthy = await open();
     healthy.send(connect("healthy"));

@@ -136,7 +136,9 @@ fn run_transaction(
         // A failed query's outcome also holds until what it read changes.
         run.ts = Some(tx.snapshot_ts());
         run.journal = tx.journal();
-        run.reads = Some(Arc::new(tx.read_set()));
+        if request.track_reads {
+            run.reads = Some(Arc::new(tx.read_set()));
+        }
     }
     let value = execution.result?;
     if info.kind != FunctionKind::Mutation {

@@ -138,6 +138,9 @@ pub struct CallRequest {
     /// A query's journal (`spec/sync-protocol.md` §6): the end cursor its single `paginate()`
     /// keeps, so a re-run page covers the same key range.
     pub journal: Option<String>,
+    /// Return a query's read set in [`CallResponse::reads`] (live subscriptions need it; a
+    /// one-off call does not pay for copying it).
+    pub track_reads: bool,
 }
 
 /// The outcome of a call, with the console lines it printed.
@@ -155,7 +158,7 @@ pub struct CallResponse {
     pub ts: Option<u64>,
     /// A query's journal after it ran (`None` if it did not paginate).
     pub journal: Option<String>,
-    /// What a query read (also when it failed), for reactive subscriptions.
+    /// What a query read (also when it failed), when the request asked (`track_reads`).
     pub reads: Option<Arc<ReadSet>>,
 }
 
@@ -196,6 +199,28 @@ impl CallError {
     pub(crate) fn internal(message: String) -> CallError {
         CallError::Internal { message }
     }
+
+    /// The text a client gets for a failed function, as Convex words it:
+    /// `[Request ID: <id>] Server Error\n<message>`.
+    pub fn client_message(&self, request_id: &str) -> String {
+        let (CallError::BadRequest { message, .. }
+        | CallError::Developer { message, .. }
+        | CallError::Internal { message }) = self;
+        format!("[Request ID: {request_id}] Server Error\n{message}")
+    }
+
+    /// A `ConvexError`'s data, in Convex JSON.
+    pub fn data_json(&self) -> Option<serde_json::Value> {
+        match self {
+            CallError::Developer { data: Some(data), .. } => Some(data.to_convex_json()),
+            _ => None,
+        }
+    }
+}
+
+/// A fresh id for a call, shown in `[Request ID: …]`.
+pub fn new_request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Native stack of a JS thread: QuickJS's stack limit plus ample headroom.

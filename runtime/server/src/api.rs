@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use emvex_executor::{CallError, CallRequest, CallResponse, FunctionKind};
+use emvex_executor::{CallError, CallRequest, CallResponse, FunctionKind, new_request_id};
 use emvex_value::Value;
 use serde_json::{Value as Json, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -126,10 +126,6 @@ fn path_field(body: &serde_json::Map<String, Json>) -> Result<String, Response> 
     }
 }
 
-fn request_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
-
 fn authenticate(state: &AppState, headers: &HeaderMap, query_key: Option<&str>) -> Result<Caller, Response> {
     caller(headers, query_key, &state.config.admin_key).map_err(|_| {
         http_error(StatusCode::FORBIDDEN, "BadAdminKey", "The provided admin key was invalid for this instance")
@@ -152,13 +148,10 @@ fn envelope(response: CallResponse, format: Format) -> Response {
             body.insert("status".into(), json!("success"));
             body.insert("value".into(), encode(&value, format));
         }
-        Err(CallError::Developer { message, data }) => {
+        Err(error @ CallError::Developer { .. }) => {
             body.insert("status".into(), json!("error"));
-            body.insert(
-                "errorMessage".into(),
-                json!(format!("[Request ID: {}] Server Error\n{}", response.request_id, message)),
-            );
-            if let Some(data) = data {
+            body.insert("errorMessage".into(), json!(error.client_message(&response.request_id)));
+            if let CallError::Developer { data: Some(data), .. } = error {
                 body.insert("errorData".into(), encode(&data, format));
             }
         }
@@ -186,7 +179,7 @@ async fn typed_post(state: Arc<AppState>, headers: HeaderMap, body: Bytes, kind:
         Err(r) => return r,
     };
     let request = CallRequest {
-        request_id: request_id(),
+        request_id: new_request_id(),
         path,
         args: body.get("args").cloned().unwrap_or(Json::Null),
         kind: Some(kind),
@@ -249,7 +242,7 @@ async fn get_query(
         Err(r) => return r,
     };
     let request = CallRequest {
-        request_id: request_id(),
+        request_id: new_request_id(),
         path,
         args,
         kind: Some(FunctionKind::Query),
@@ -283,7 +276,7 @@ async fn post_function(State(state): State<Arc<AppState>>, headers: HeaderMap, b
         Some(_) => return http_error(StatusCode::BAD_REQUEST, "BadJsonBody", "`componentPath` must be a string."),
     };
     let request = CallRequest {
-        request_id: request_id(),
+        request_id: new_request_id(),
         path,
         args: body.get("args").cloned().unwrap_or(Json::Null),
         kind: None,
@@ -326,7 +319,7 @@ async fn post_run(
         Err(r) => return r,
     };
     let request = CallRequest {
-        request_id: request_id(),
+        request_id: new_request_id(),
         path: format!("{}:{}", module.join("/"), name),
         args: body.get("args").cloned().unwrap_or(Json::Null),
         kind: None,

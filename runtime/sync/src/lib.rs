@@ -61,8 +61,3 @@ impl SyncService {
         self.next_socket.fetch_add(1, Ordering::Relaxed)
     }
 }
-
-/// A random id for `[Request ID: …]` in error messages.
-pub(crate) fn request_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}

@@ -456,7 +456,15 @@ mod tests {
 
     #[test]
     fn malformed_and_unknown_messages_are_protocol_errors() {
-        for text in ["{", "[]", r#"{"type":"Nope"}"#, r#"{"type":"Mutation","udfPath":"a:b"}"#] {
+        for text in [
+            "{",
+            "[]",
+            r#"{"type":"Nope"}"#,
+            r#"{"type":"Mutation","udfPath":"a:b"}"#,
+            r#"{"type":"Mutation","requestId":"one","udfPath":"a:b","args":[{}]}"#,
+            r#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":-1,"udfPath":"a:b"}]}"#,
+            r#"{"type":"Connect","sessionId":"s","maxObservedTimestamp":"AAAA"}"#,
+        ] {
             let e = ClientMessage::parse(text).unwrap_err();
             assert!(e.message.starts_with("Received Invalid JSON on websocket: "), "{text}: {}", e.message);
         }

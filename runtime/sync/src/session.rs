@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use emvex_executor::logs::print_call_logs;
-use emvex_executor::{CallError, CallRequest, CallResponse, FunctionKind, SessionRequest};
+use emvex_executor::{CallRequest, CallResponse, FunctionKind, SessionRequest, new_request_id};
 use serde_json::Value as Json;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -125,6 +125,19 @@ struct SocketQuery {
     entry: EntryId,
     /// What the client holds for it (`None`: nothing yet).
     sent: Option<[u8; 32]>,
+}
+
+impl SocketQuery {
+    /// The shared entry this query reads from, for a socket with admin rights or not.
+    fn key(&self, admin: bool) -> QueryKey {
+        QueryKey {
+            component: self.component.clone(),
+            udf_path: self.udf_path.clone(),
+            args: self.args.clone(),
+            admin,
+            journal: self.journal.clone(),
+        }
+    }
 }
 
 /// A finished mutation or action, back on the session task.
@@ -341,14 +354,13 @@ impl Session {
             return Err(internal_error());
         }
         Ok(CallRequest {
-            request_id: crate::request_id(),
+            request_id: new_request_id(),
             path: udf_path,
             args,
             kind: Some(kind),
             admin: self.admin,
             component_path,
-            session: None,
-            journal: None,
+            ..CallRequest::default()
         })
     }
 
@@ -362,19 +374,17 @@ impl Session {
                 if !component.is_empty() && !self.admin {
                     return Err(internal_error());
                 }
-                let journal = journal.flatten();
-                let key = QueryKey {
-                    component: component.clone(),
-                    udf_path: udf_path.clone(),
+                let mut query = SocketQuery {
+                    udf_path,
                     args: args.to_string(),
-                    admin: self.admin,
-                    journal: journal.clone(),
+                    component,
+                    journal: journal.flatten(),
+                    entry: 0,
+                    sent: None,
                 };
-                let entry = self.service.subscriptions.acquire(key, self.socket, self.stale.clone());
-                self.queries.insert(
-                    query_id,
-                    SocketQuery { udf_path, args: args.to_string(), component, journal, entry, sent: None },
-                );
+                query.entry =
+                    self.service.subscriptions.acquire(query.key(self.admin), self.socket, self.stale.clone());
+                self.queries.insert(query_id, query);
                 self.removed.retain(|id| *id != query_id);
             }
             QuerySetModification::Remove { query_id } => {
@@ -389,14 +399,7 @@ impl Session {
     /// Moves every query to the entries of the current identity.
     fn rekey_all(&mut self) {
         for query in self.queries.values_mut() {
-            let key = QueryKey {
-                component: query.component.clone(),
-                udf_path: query.udf_path.clone(),
-                args: query.args.clone(),
-                admin: self.admin,
-                journal: query.journal.clone(),
-            };
-            let entry = self.service.subscriptions.acquire(key, self.socket, self.stale.clone());
+            let entry = self.service.subscriptions.acquire(query.key(self.admin), self.socket, self.stale.clone());
             self.service.subscriptions.release(query.entry, self.socket);
             query.entry = entry;
         }
@@ -427,13 +430,9 @@ impl Session {
         let log_lines = response.log_lines;
         let outcome = match response.outcome {
             Ok(value) => RequestOutcome::Success(value.to_convex_json()),
-            Err(CallError::Developer { message, data }) => RequestOutcome::Failure {
-                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
-                error_data: data.map(|d| d.to_convex_json()),
-            },
-            Err(CallError::BadRequest { message, .. } | CallError::Internal { message }) => RequestOutcome::Failure {
-                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
-                error_data: None,
+            Err(error) => RequestOutcome::Failure {
+                message: error.client_message(&response.request_id),
+                error_data: error.data_json(),
             },
         };
         if kind == FunctionKind::Mutation {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use emvex_database::{Database, ReadSet, SubscriptionIndex, WriteSet};
-use emvex_executor::{CallError, CallRequest, Executor, FunctionKind};
+use emvex_executor::{CallError, CallRequest, Executor, FunctionKind, new_request_id};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -411,7 +411,7 @@ impl Subscriptions {
     async fn run(&self, key: &QueryKey) -> Option<(QueryResult, u64, ReadSet)> {
         let args: Json = serde_json::from_str(&key.args).unwrap_or(Json::Null);
         let request = CallRequest {
-            request_id: crate::request_id(),
+            request_id: new_request_id(),
             path: key.udf_path.clone(),
             args,
             kind: Some(FunctionKind::Query),
@@ -419,6 +419,7 @@ impl Subscriptions {
             component_path: Some(key.component.clone()).filter(|c| !c.is_empty()),
             session: None,
             journal: key.journal.clone(),
+            track_reads: true,
         };
         let response = self.executor.call(request).await;
         let ts = match response.ts {
@@ -430,21 +431,13 @@ impl Subscriptions {
         let reads = response.reads.map(|r| (*r).clone()).unwrap_or_default();
         let outcome = match response.outcome {
             Ok(value) => Ok(value.to_convex_json()),
-            Err(CallError::Developer { message, data }) => Err(QueryError {
-                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
-                data: data.map(|d| d.to_convex_json()),
-            }),
-            Err(CallError::BadRequest { message, .. }) => Err(QueryError {
-                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
-                data: None,
-            }),
+            // The executor has stopped (`worker_gone`): there is no outcome to keep.
             Err(CallError::Internal { .. }) if response.ts.is_none() && response.log_lines.is_empty() => {
                 return None;
             }
-            Err(CallError::Internal { message }) => Err(QueryError {
-                message: format!("[Request ID: {}] Server Error\n{message}", response.request_id),
-                data: None,
-            }),
+            Err(error) => {
+                Err(QueryError { message: error.client_message(&response.request_id), data: error.data_json() })
+            }
         };
         let fingerprint = fingerprint(&outcome, &response.log_lines);
         Some((
