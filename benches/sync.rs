@@ -9,13 +9,16 @@
 //! (c) W1 of the workpool benchmark watched by one socket subscribed to `statusBatch` of all
 //!     1,000 items, against the same watcher polling over HTTP every 10 ms.
 //!
+//! `cargo bench --bench sync -- a c` runs only the named parts.
+//!
 //! The clients speak the raw protocol (`Connect`, `ModifyQuerySet`) with tokio-tungstenite.
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{DevServer, rss_kib};
+use common::{DevServer, cpu_time, rss_kib};
+use emvex_sync::decode_ts;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -25,7 +28,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-const ROUNDS: usize = 40;
+const ROUNDS: usize = 100;
 const IDLE_SUBSCRIPTIONS: usize = 10_000;
 const IDLE_SOCKETS: usize = 10;
 const TOUCHES: usize = 300;
@@ -86,14 +89,44 @@ async fn next_json(socket: &mut Socket) -> Value {
     }
 }
 
-/// Waits until `socket` receives a Transition whose first modification has value `value`.
-async fn wait_value(socket: &mut Socket, value: &Value) {
-    loop {
-        let message = next_json(socket).await;
-        if message["type"] == "Transition"
-            && message["modifications"].as_array().is_some_and(|m| m.iter().any(|m| &m["value"] == value))
-        {
-            return;
+/// A number a Transition carried to one socket.
+struct Received {
+    value: f64,
+    at: Instant,
+    /// From the commit to the receipt: the Transition's end ts is the commit's, nanoseconds of
+    /// wall time taken on this same machine.
+    since_commit: Duration,
+}
+
+/// Reports every number a Transition on `socket` carries. Only the fields it needs are parsed:
+/// the clients share this machine's two cores with the server.
+async fn report_values(mut socket: Socket, to: tokio::sync::mpsc::UnboundedSender<Received>) {
+    #[derive(serde::Deserialize)]
+    struct Transition {
+        #[serde(rename = "endVersion")]
+        end_version: Version,
+        modifications: Vec<Modification>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Version {
+        ts: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Modification {
+        value: Option<f64>,
+    }
+    while let Some(Ok(message)) = socket.next().await {
+        let Message::Text(text) = message else { continue };
+        let at = Instant::now();
+        let wall_ns = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos() as u64;
+        if !text.starts_with(r#"{"type":"Transition""#) {
+            continue;
+        }
+        let transition: Transition = serde_json::from_str(&text).expect("a Transition");
+        let commit_ns = decode_ts(&transition.end_version.ts).expect("an EncodedTs");
+        let since_commit = Duration::from_nanos(wall_ns.saturating_sub(commit_ns));
+        for value in transition.modifications.into_iter().filter_map(|m| m.value) {
+            let _ = to.send(Received { value, at, since_commit });
         }
     }
 }
@@ -107,43 +140,72 @@ fn post_mutation(http: &reqwest::Client, url: &str, path: &str, args: Value) -> 
     }
 }
 
-/// (a): delivery to `subscribers` sockets; returns (delivery p50, p99, HTTP round trip p50).
-async fn delivery(url: &str, http: &reqwest::Client, subscribers: usize) -> (Duration, Duration, Duration) {
+/// What (a) measured for one number of subscribers.
+struct Delivery {
+    /// From the commit to the last socket's receipt.
+    p50: Duration,
+    p99: Duration,
+    /// From sending the HTTP mutation to the last socket's receipt.
+    sent_p50: Duration,
+    /// The HTTP mutation round trip, p50.
+    baseline: Duration,
+    /// CPU time per round of the server and of the clients (this process).
+    server_cpu: Duration,
+    client_cpu: Duration,
+}
+
+/// (a): delivery to `subscribers` sockets of the server `server_pid`.
+async fn delivery(url: &str, http: &reqwest::Client, server_pid: u32, subscribers: usize) -> Delivery {
     let name = format!("fanout-{subscribers}");
     let query = vec![("counter:get".to_string(), json!({"name": name}))];
     let mut sockets = Vec::new();
     for _ in 0..subscribers {
         sockets.push(subscribe(url, &query).await);
     }
+    // One reader per socket for the whole run, reporting each counter value it receives.
+    let (received_tx, mut received) = tokio::sync::mpsc::unbounded_channel::<Received>();
+    let readers: Vec<_> =
+        sockets.into_iter().map(|socket| tokio::spawn(report_values(socket, received_tx.clone()))).collect();
     let mut deliveries = Vec::new();
+    let mut from_commits = Vec::new();
     let mut round_trips = Vec::new();
+    let (server_before, client_before) = (cpu_time(server_pid), cpu_time(std::process::id()));
     for round in 1..=ROUNDS {
-        let expected = json!(round as f64);
+        let expected = round as f64;
         let started = Instant::now();
-        let waits: Vec<_> = sockets
-            .drain(..)
-            .map(|mut socket| {
-                let expected = expected.clone();
-                tokio::spawn(async move {
-                    wait_value(&mut socket, &expected).await;
-                    (socket, Instant::now())
-                })
-            })
-            .collect();
         let value = post_mutation(http, url, "counter:increment", json!({"name": name})).await;
         round_trips.push(started.elapsed());
-        assert_eq!(value, expected);
+        assert_eq!(value, json!(expected));
         let mut last = started;
-        for wait in waits {
-            let (socket, at) = wait.await.expect("socket task");
-            last = last.max(at);
-            sockets.push(socket);
+        let mut from_commit = Duration::ZERO;
+        let mut delivered = 0;
+        while delivered < subscribers {
+            let r = received.recv().await.expect("a reader");
+            if r.value == expected {
+                delivered += 1;
+                last = last.max(r.at);
+                from_commit = from_commit.max(r.since_commit);
+            }
         }
         deliveries.push(last - started);
+        from_commits.push(from_commit);
+    }
+    let server_cpu = (cpu_time(server_pid) - server_before) / ROUNDS as u32;
+    let client_cpu = (cpu_time(std::process::id()) - client_before) / ROUNDS as u32;
+    for reader in readers {
+        reader.abort();
     }
     deliveries.sort();
+    from_commits.sort();
     round_trips.sort();
-    (percentile(&deliveries, 0.5), percentile(&deliveries, 0.99), percentile(&round_trips, 0.5))
+    Delivery {
+        p50: percentile(&from_commits, 0.5),
+        p99: percentile(&from_commits, 0.99),
+        sent_p50: percentile(&deliveries, 0.5),
+        baseline: percentile(&round_trips, 0.5),
+        server_cpu,
+        client_cpu,
+    }
 }
 
 async fn touch_rate(url: &str, http: &reqwest::Client) -> f64 {
@@ -166,7 +228,7 @@ fn all_finished(statuses: &Value) -> bool {
 
 /// W1 on `fixtures/workpool-ts` (native workpool), watched until every item is `finished`.
 async fn watched_w1(http: &reqwest::Client, watch: Watch) -> Duration {
-    let (mut server, _) = DevServer::start("workpool-ts", &["--in-memory"]);
+    let (server, _) = DevServer::start("workpool-ts", &["--in-memory"]);
     let url = server.url.clone();
     let query = |ids: &Value| {
         http.post(format!("{url}/api/query")).json(&json!({"path": "bench:statusBatch", "args": [{"ids": ids}]}))
@@ -200,39 +262,64 @@ async fn watched_w1(http: &reqwest::Client, watch: Watch) -> Duration {
             }
         }
     }
-    let elapsed = started.elapsed();
-    let _ = server.child.kill();
-    let _ = server.child.wait();
-    elapsed
+    started.elapsed()
+}
+
+/// Whether part `name` runs: all do unless some are named on the command line.
+fn wanted(name: &str) -> bool {
+    let named: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    named.is_empty() || named.iter().any(|n| n == name)
 }
 
 #[tokio::main]
 async fn main() {
+    let http = reqwest::Client::new();
+    if wanted("a") {
+        fan_out(&http).await;
+    }
+    if wanted("b") {
+        idle_subscriptions(&http).await;
+    }
+    if wanted("c") {
+        watched_workload(&http).await;
+    }
+}
+
+async fn fan_out(http: &reqwest::Client) {
     let (server, _) = DevServer::start("chat-web", &["--in-memory"]);
     let url = server.url.clone();
-    let http = reqwest::Client::new();
-
+    if let Ok(wait) = std::env::var("EMVEX_BENCH_PAUSE") {
+        // For profiling: time to attach `perf record -p <pid>` to the server.
+        println!("server pid {}", server.child.id());
+        std::thread::sleep(Duration::from_secs(wait.parse().unwrap_or(10)));
+    }
     println!("## (a) one mutation → its result on every subscribed socket\n");
     println!(
-        "| subscribers | delivery p50 | delivery p99 | HTTP mutation round trip p50 (baseline) | p50 / baseline |"
+        "| subscribers | commit → last receipt p50 | p99 | mutation sent → last receipt p50 \
+         | HTTP mutation round trip p50 (baseline) | p50 / baseline | server CPU per round | clients' CPU per round |"
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for subscribers in [1, 100, 1000] {
-        let (p50, p99, baseline) = delivery(&url, &http, subscribers).await;
+        let d = delivery(&url, http, server.child.id(), subscribers).await;
         println!(
-            "| {subscribers} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} |",
-            ms(p50),
-            ms(p99),
-            ms(baseline),
-            ms(p50) / ms(baseline)
+            "| {subscribers} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} | {:.1} ms | {:.1} ms |",
+            ms(d.p50),
+            ms(d.p99),
+            ms(d.sent_p50),
+            ms(d.baseline),
+            ms(d.p50) / ms(d.baseline),
+            ms(d.server_cpu),
+            ms(d.client_cpu),
         );
     }
+}
 
+async fn idle_subscriptions(http: &reqwest::Client) {
     println!("\n## (b) {IDLE_SUBSCRIPTIONS} distinct idle subscriptions\n");
     let (server_b, _) = DevServer::start("chat-web", &["--in-memory"]);
     let url_b = server_b.url.clone();
-    touch_rate(&url_b, &http).await;
-    let before_rate = touch_rate(&url_b, &http).await;
+    touch_rate(&url_b, http).await;
+    let before_rate = touch_rate(&url_b, http).await;
     let rss_before = rss_kib(server_b.child.id());
     let mut idle = Vec::new();
     for socket in 0..IDLE_SOCKETS {
@@ -242,7 +329,7 @@ async fn main() {
         idle.push(subscribe(&url_b, &queries).await);
     }
     let rss_after = rss_kib(server_b.child.id());
-    let after_rate = touch_rate(&url_b, &http).await;
+    let after_rate = touch_rate(&url_b, http).await;
     println!("| measure | without subscriptions | with {IDLE_SUBSCRIPTIONS} | ratio |");
     println!("|---|---|---|---|");
     println!(
@@ -256,20 +343,18 @@ async fn main() {
         (rss_after.saturating_sub(rss_before)) as f64 / IDLE_SUBSCRIPTIONS as f64
     );
     drop(idle);
+}
 
+async fn watched_workload(http: &reqwest::Client) {
     println!("\n## (c) W1 (1,000 trivial actions, one batch, maxParallelism 10) watched\n");
     println!("| watcher | W1 until the watcher saw all 1,000 finished | ratio to polling |");
     println!("|---|---|---|");
-    let polled = watched_w1(&http, Watch::Polling).await;
-    let subscribed = watched_w1(&http, Watch::Subscription).await;
+    let polled = watched_w1(http, Watch::Polling).await;
+    let subscribed = watched_w1(http, Watch::Subscription).await;
     println!("| HTTP `statusBatch` every 10 ms (baseline) | {:.3} s | 1.00 |", polled.as_secs_f64());
     println!(
         "| one subscription to `statusBatch` of all 1,000 | {:.3} s | {:.2} |",
         subscribed.as_secs_f64(),
         subscribed.as_secs_f64() / polled.as_secs_f64()
     );
-    for mut s in [server, server_b] {
-        let _ = s.child.kill();
-        let _ = s.child.wait();
-    }
 }

@@ -96,6 +96,16 @@ pub fn call(client: &reqwest::blocking::Client, url: &str, kind: &str, path: &st
 }
 
 /// Resident memory of process `pid`, in KiB (0 when it cannot be read).
+/// CPU time (user + system) process `pid` has used so far, in clock ticks' precision.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at the state, field 3.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after_name.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
+    // Linux reports them in USER_HZ, 100 per second on every platform it runs on.
+    Duration::from_millis(fields.iter().sum::<u64>() * 10)
+}
+
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status

@@ -190,6 +190,33 @@ describe("sync protocol over a raw WebSocket", () => {
     assertChain(socket.transitions());
   });
 
+  test("a commit that leaves a subscribed result as it was sends nothing; one that changes it does", async () => {
+    const mutate = async (args) => {
+      const response = await fetch(`${server.url}/api/mutation`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ path: "errors:setFlag", args: [args] }),
+      });
+      assert.equal((await response.json()).status, "success");
+    };
+    const socket = await open();
+    socket.send(connect("unchanged"));
+    socket.send(addQueries(["errors:flaky", {}]));
+    const first = await socket.next((m) => m.type === "Transition" && m.modifications.length > 0);
+    assert.equal(first.modifications[0].value, "fine");
+    // Both writes land in the query's read set (the `flaky` flag's index key); neither changes
+    // what it returns.
+    await mutate({ name: "flaky", on: false });
+    await mutate({ name: "flaky", on: false });
+    await mutate({ name: "flaky", on: true });
+    const failed = await socket.next((m) => m.type === "Transition" && m.modifications[0]?.type === "QueryFailed");
+    assert.match(failed.modifications[0].errorMessage, /the flaky flag is on/);
+    assert.deepEqual(socket.transitions(), [first, failed], "no Transition for the unchanged result");
+    await mutate({ name: "flaky", on: false });
+    await socket.next((m) => m.type === "Transition" && m.modifications[0]?.value === "fine");
+    assertChain(socket.transitions());
+  });
+
   test("function errors travel as results, never as socket errors", async () => {
     const socket = await open();
     socket.send(connect("errors"));

@@ -3,7 +3,7 @@
 //! (`spec/sync-protocol.md` §1).
 //!
 //! Owns: the upgrade (no subprotocol, any `Origin`, frame and message size limits) and pumping
-//! frames between the socket and the session. Invariants: the server only ever writes text
+//! frames between the socket and the session (a reader task and a writer). Invariants: the server only ever writes text
 //! frames; when the session ends, the socket is closed with the session's close frame; a
 //! message over the size limits closes the socket with 1009; when the client goes, the
 //! session's input ends and it releases its subscriptions.
@@ -13,7 +13,9 @@ use std::sync::Arc;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use emvex_sync::{Incoming, Outbox, Outgoing, SyncService, run_session};
+use emvex_sync::{Incoming, Outbox, OutboxReceiver, Outgoing, SyncService, run_session};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 /// Largest message a client may send (Convex accepts 64 MiB) and largest frame (16 MiB).
@@ -50,50 +52,75 @@ pub(crate) fn upgrade(service: Arc<SyncService>, version: &str, ws: WebSocketUpg
         .into_response()
 }
 
-async fn serve(service: Arc<SyncService>, mut socket: WebSocket) {
+/// Serves one socket with three tasks: its session, a reader handing frames to the session,
+/// and a writer (this one) sending what the session queued. Reading and writing apart means a
+/// write never polls the socket for input, and frames queued together go out in one flush.
+async fn serve(service: Arc<SyncService>, socket: WebSocket) {
     let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_FRAMES);
-    let (outbox, mut outgoing) = Outbox::new();
-    let session = tokio::spawn(run_session(service, incoming_rx, outbox));
-    loop {
-        tokio::select! {
-            message = socket.recv() => {
-                let frame = match message {
-                    Some(Ok(Message::Text(text))) => Incoming::Text(text.to_string()),
-                    Some(Ok(Message::Binary(_))) => Incoming::Binary,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Err(e)) => {
-                        if is_too_big(e) {
-                            let reason = "MessageTooBig: messages are limited to 64 MiB";
-                            let _ = socket.send(Message::Close(Some(CloseFrame { code: 1009, reason: reason.into() }))).await;
-                            // The client may still be sending the rest of its message: closing the
-                            // connection now would reset it before it reads the close frame.
-                            tokio::time::sleep(CLOSE_GRACE).await;
-                        }
-                        break;
-                    }
-                    Some(Ok(Message::Close(_))) | None => break,
-                };
-                if incoming_tx.send(frame).await.is_err() {
-                    break;
+    let (outbox, outgoing) = Outbox::new();
+    let (sink, stream) = socket.split();
+    let session = tokio::spawn(run_session(service, incoming_rx, outbox.clone()));
+    let mut reader = tokio::spawn(read_frames(stream, incoming_tx, outbox));
+    write_frames(sink, outgoing).await;
+    // The client answers a close frame with its own, and one that sent too much may still be
+    // sending: the connection stays open until the reader sees the end, for a while at most.
+    if tokio::time::timeout(CLOSE_GRACE, &mut reader).await.is_err() {
+        reader.abort();
+    }
+    let _ = session.await;
+}
+
+/// Hands the client's frames to the session until the client leaves, the session stops
+/// listening, or a message is over the limits (then the writer is told to close with 1009, and
+/// the client gets a while to read why before the connection goes).
+async fn read_frames(mut stream: SplitStream<WebSocket>, incoming: mpsc::Sender<Incoming>, outbox: Outbox) {
+    while let Some(message) = stream.next().await {
+        let frame = match message {
+            Ok(Message::Text(text)) => Incoming::Text(text.to_string()),
+            Ok(Message::Binary(_)) => Incoming::Binary,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Close(_)) => return,
+            Err(e) => {
+                if is_too_big(e) {
+                    outbox.close(1009, "MessageTooBig: messages are limited to 64 MiB");
+                    drop(incoming);
+                    tokio::time::sleep(CLOSE_GRACE).await;
                 }
+                return;
             }
-            frame = outgoing.recv() => match frame {
-                Some(Outgoing::Text(text)) => {
-                    if socket.send(Message::Text(text.into())).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Outgoing::Close(frame)) => {
-                    let frame = frame.map(|(code, reason)| CloseFrame { code, reason: truncate(reason).into() });
-                    let _ = socket.send(Message::Close(frame)).await;
-                    break;
-                }
-                None => break,
-            },
+        };
+        if incoming.send(frame).await.is_err() {
+            return;
         }
     }
-    drop(incoming_tx);
-    let _ = session.await;
+}
+
+/// Sends the session's frames, each batch of queued ones with one flush, until a close frame,
+/// a failed write, or the end of the session and the reader.
+async fn write_frames(mut sink: SplitSink<WebSocket, Message>, mut outgoing: OutboxReceiver) {
+    while let Some(mut frame) = outgoing.recv().await {
+        loop {
+            match frame {
+                Outgoing::Text(text) => {
+                    if sink.feed(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Outgoing::Close(close) => {
+                    let close = close.map(|(code, reason)| CloseFrame { code, reason: truncate(reason).into() });
+                    let _ = sink.send(Message::Close(close)).await;
+                    return;
+                }
+            }
+            match outgoing.try_recv() {
+                Some(next) => frame = next,
+                None => break,
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Whether a read failed because the client's message or frame was over the limits.

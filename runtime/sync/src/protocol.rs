@@ -10,6 +10,9 @@
 //! message that does not parse is a [`ProtocolError`] whose text starts like Convex's
 //! (`Received Invalid JSON on websocket: …`).
 
+use std::fmt::Write as _;
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -50,8 +53,15 @@ pub struct StateVersion {
 }
 
 impl StateVersion {
-    fn to_json(self) -> Json {
-        json!({ "querySet": self.query_set, "identity": self.identity, "ts": encode_ts(self.ts) })
+    /// `{"querySet":…,"identity":…,"ts":"<EncodedTs>"}`, written into a Transition's text.
+    fn write(self, text: &mut String) {
+        let _ = write!(
+            text,
+            r#"{{"querySet":{},"identity":{},"ts":"{}"}}"#,
+            self.query_set,
+            self.identity,
+            encode_ts(self.ts)
+        );
     }
 }
 
@@ -242,44 +252,70 @@ impl ClientMessage {
     }
 }
 
-/// A query's new state in a Transition (`QueryUpdated`, `QueryFailed`, `QueryRemoved`).
+/// A query's result as Transitions carry it, printed once however many sockets receive it:
+/// the fields of its `QueryUpdated` or `QueryFailed` after `queryId`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryState {
+    failed: bool,
+    /// `"value":…,"logLines":[…],"journal":…` (or `"errorMessage":…` and the rest), without
+    /// braces.
+    fields: String,
+}
+
+impl QueryState {
+    /// A `QueryUpdated`'s state.
+    pub fn updated(value: &Json, log_lines: &[String], journal: Option<&str>) -> QueryState {
+        let fields = json!({ "value": value, "logLines": log_lines, "journal": journal });
+        QueryState { failed: false, fields: object_fields(&fields) }
+    }
+
+    /// A `QueryFailed`'s state; `errorData` only when the error carries data.
+    pub fn failed(
+        error_message: &str,
+        log_lines: &[String],
+        journal: Option<&str>,
+        error_data: Option<&Json>,
+    ) -> QueryState {
+        let mut fields = json!({ "errorMessage": error_message, "logLines": log_lines, "journal": journal });
+        if let Some(data) = error_data {
+            fields["errorData"] = data.clone();
+        }
+        QueryState { failed: true, fields: object_fields(&fields) }
+    }
+
+    /// The printed fields (what identifies the result's content for a socket).
+    pub fn fields(&self) -> &str {
+        &self.fields
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.failed
+    }
+}
+
+/// A JSON object's text without its braces.
+fn object_fields(object: &Json) -> String {
+    let text = object.to_string();
+    text[1..text.len() - 1].to_string()
+}
+
+/// A query's new state in a Transition (`QueryUpdated`/`QueryFailed`, `QueryRemoved`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateModification {
-    Updated {
-        query_id: u32,
-        value: Json,
-        log_lines: Vec<String>,
-        journal: Option<String>,
-    },
-    Failed {
-        query_id: u32,
-        error_message: String,
-        log_lines: Vec<String>,
-        journal: Option<String>,
-        error_data: Option<Json>,
-    },
-    Removed {
-        query_id: u32,
-    },
+    Changed { query_id: u32, state: Arc<QueryState> },
+    Removed { query_id: u32 },
 }
 
 impl StateModification {
-    fn to_json(&self) -> Json {
+    fn write(&self, text: &mut String) {
         match self {
-            StateModification::Updated { query_id, value, log_lines, journal } => json!({
-                "type": "QueryUpdated", "queryId": query_id, "value": value, "logLines": log_lines, "journal": journal,
-            }),
-            StateModification::Failed { query_id, error_message, log_lines, journal, error_data } => {
-                let mut m = json!({
-                    "type": "QueryFailed", "queryId": query_id, "errorMessage": error_message,
-                    "logLines": log_lines, "journal": journal,
-                });
-                if let Some(data) = error_data {
-                    m["errorData"] = data.clone();
-                }
-                m
+            StateModification::Changed { query_id, state } => {
+                let kind = if state.failed { "QueryFailed" } else { "QueryUpdated" };
+                let _ = write!(text, r#"{{"type":"{kind}","queryId":{query_id},{}}}"#, state.fields);
             }
-            StateModification::Removed { query_id } => json!({ "type": "QueryRemoved", "queryId": query_id }),
+            StateModification::Removed { query_id } => {
+                let _ = write!(text, r#"{{"type":"QueryRemoved","queryId":{query_id}}}"#);
+            }
         }
     }
 }
@@ -324,21 +360,49 @@ pub enum ServerMessage {
 }
 
 impl ServerMessage {
-    /// The message as one JSON text frame.
+    /// The message as one JSON text frame. A Transition is printed around its results' shared
+    /// text (what every socket subscribed to a query receives is printed once).
     pub fn to_text(&self) -> String {
-        self.to_json().to_string()
+        let ServerMessage::Transition { start, end, modifications, client_clock_skew, server_ts } = self else {
+            return self.to_json().to_string();
+        };
+        let shared: usize = modifications
+            .iter()
+            .map(|m| match m {
+                StateModification::Changed { state, .. } => state.fields.len() + 48,
+                StateModification::Removed { .. } => 40,
+            })
+            .sum();
+        let mut text = String::with_capacity(shared + 200);
+        text.push_str(r#"{"type":"Transition","startVersion":"#);
+        start.write(&mut text);
+        text.push_str(r#","endVersion":"#);
+        end.write(&mut text);
+        text.push_str(r#","modifications":["#);
+        for (i, modification) in modifications.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            modification.write(&mut text);
+        }
+        text.push_str(r#"],"clientClockSkew":"#);
+        match client_clock_skew {
+            // A finite number prints as JSON does; anything else is `null`, as serde_json prints it.
+            Some(skew) if skew.is_finite() => text.push_str(&Json::from(*skew).to_string()),
+            _ => text.push_str("null"),
+        }
+        match server_ts {
+            Some(ts) => {
+                let _ = write!(text, r#","serverTs":{ts}}}"#);
+            }
+            None => text.push_str(r#","serverTs":null}"#),
+        }
+        text
     }
 
     pub fn to_json(&self) -> Json {
         match self {
-            ServerMessage::Transition { start, end, modifications, client_clock_skew, server_ts } => json!({
-                "type": "Transition",
-                "startVersion": start.to_json(),
-                "endVersion": end.to_json(),
-                "modifications": modifications.iter().map(StateModification::to_json).collect::<Vec<_>>(),
-                "clientClockSkew": client_clock_skew,
-                "serverTs": server_ts,
-            }),
+            ServerMessage::Transition { .. } => serde_json::from_str(&self.to_text()).expect("a printed Transition"),
             ServerMessage::MutationResponse { request_id, outcome, ts, log_lines } => {
                 let mut m = response("MutationResponse", *request_id, outcome, log_lines);
                 // `ts` is required on success (the commit ts) and null on failure.
@@ -480,13 +544,17 @@ mod tests {
             start: StateVersion::default(),
             end: StateVersion { query_set: 1, identity: 0, ts: 100 },
             modifications: vec![
-                StateModification::Updated { query_id: 0, value: json!([1]), log_lines: vec![], journal: None },
-                StateModification::Failed {
+                StateModification::Changed {
+                    query_id: 0,
+                    state: Arc::new(QueryState::updated(&json!([1]), &[], None)),
+                },
+                StateModification::Changed {
                     query_id: 1,
-                    error_message: "boom".into(),
-                    log_lines: vec!["[LOG] 'x'".into()],
-                    journal: None,
-                    error_data: None,
+                    state: Arc::new(QueryState::failed("boom", &["[LOG] 'x'".into()], None, None)),
+                },
+                StateModification::Changed {
+                    query_id: 3,
+                    state: Arc::new(QueryState::failed("no", &[], Some("j"), Some(&json!({"code": "X"})))),
                 },
                 StateModification::Removed { query_id: 2 },
             ],
@@ -501,6 +569,7 @@ mod tests {
                 "modifications":[
                     {"type":"QueryUpdated","queryId":0,"value":[1],"logLines":[],"journal":null},
                     {"type":"QueryFailed","queryId":1,"errorMessage":"boom","logLines":["[LOG] 'x'"],"journal":null},
+                    {"type":"QueryFailed","queryId":3,"errorMessage":"no","logLines":[],"journal":"j","errorData":{"code":"X"}},
                     {"type":"QueryRemoved","queryId":2}],
                 "clientClockSkew":-12.0,"serverTs":5})
         );

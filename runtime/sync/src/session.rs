@@ -67,6 +67,12 @@ impl Outbox {
         (Outbox { sender, queued_bytes: queued_bytes.clone() }, OutboxReceiver { receiver, queued_bytes })
     }
 
+    /// Queues a close frame after what is already queued (the socket's reader uses it for a
+    /// message over the size limits).
+    pub fn close(&self, code: u16, reason: &str) {
+        let _ = self.sender.send(Outgoing::Close(Some((code, reason.to_string()))));
+    }
+
     fn send(&self, frame: Outgoing) -> Result<(), SessionEnd> {
         if let Outgoing::Text(text) = &frame {
             let queued = self.queued_bytes.fetch_add(text.len(), Ordering::SeqCst) + text.len();
@@ -82,10 +88,20 @@ impl OutboxReceiver {
     /// The next frame to write.
     pub async fn recv(&mut self) -> Option<Outgoing> {
         let frame = self.receiver.recv().await?;
+        Some(self.taken(frame))
+    }
+
+    /// The next frame if one is queued already (the writer sends a batch with one flush).
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        let frame = self.receiver.try_recv().ok()?;
+        Some(self.taken(frame))
+    }
+
+    fn taken(&self, frame: Outgoing) -> Outgoing {
         if let Outgoing::Text(text) = &frame {
             self.queued_bytes.fetch_sub(text.len(), Ordering::SeqCst);
         }
-        Some(frame)
+        frame
     }
 }
 
@@ -497,21 +513,7 @@ impl Session {
             let query = self.queries.get_mut(&query_id).expect("a query of this socket");
             if query.sent != Some(result.fingerprint) {
                 query.sent = Some(result.fingerprint);
-                modifications.push(match &result.outcome {
-                    Ok(value) => StateModification::Updated {
-                        query_id,
-                        value: value.clone(),
-                        log_lines: result.log_lines.clone(),
-                        journal: result.journal.clone(),
-                    },
-                    Err(error) => StateModification::Failed {
-                        query_id,
-                        error_message: error.message.clone(),
-                        log_lines: result.log_lines.clone(),
-                        journal: result.journal.clone(),
-                        error_data: error.data.clone(),
-                    },
-                });
+                modifications.push(StateModification::Changed { query_id, state: result.state.clone() });
             }
             if result.journal.is_some() && result.journal != query.journal {
                 rekeys.push((query_id, result.journal.clone()));

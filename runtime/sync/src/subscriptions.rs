@@ -3,8 +3,8 @@
 //! made it stale (`spec/sync-protocol.md` §5).
 //!
 //! Owns: computing an entry once however many sockets subscribe to it, the invalidation index
-//! over the read sets of all current results, and waking the sockets that hold an entry when
-//! a commit overlaps it.
+//! over the read sets of all current results, and recomputing an entry when a commit overlaps
+//! its read set, then waking the sockets that hold it if its result changed.
 //!
 //! Invariants:
 //! - `notified_ts` is the ts of the last commit the index has seen; commits are seen in ts
@@ -26,6 +26,8 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 
+use crate::protocol::QueryState;
+
 /// What makes two subscriptions the same computation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QueryKey {
@@ -38,25 +40,16 @@ pub struct QueryKey {
     pub journal: Option<String>,
 }
 
-/// A query's outcome as a Transition carries it.
+/// A query's outcome as Transitions carry it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
-    pub outcome: Result<Json, QueryError>,
-    pub log_lines: Vec<String>,
+    /// Printed once for every socket that receives it.
+    pub state: Arc<QueryState>,
     /// The journal the query left (its single `paginate()`'s end cursor), for the client.
     pub journal: Option<String>,
-    /// Identifies the result's content (value or error text without request id, log lines):
-    /// a socket sends a result only when this changed (G5).
+    /// Identifies the result's content (value or error text without request id, log lines,
+    /// journal): a socket sends a result only when this changed (G5).
     pub fingerprint: [u8; 32],
-}
-
-/// A failed query.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueryError {
-    /// `[Request ID: …] Server Error\n<message>`.
-    pub message: String,
-    /// A `ConvexError`'s data (Convex JSON).
-    pub data: Option<Json>,
 }
 
 /// Identifies an entry.
@@ -96,47 +89,36 @@ pub struct Subscriptions {
     /// Woken after every commit the index has seen (sockets waiting for `notified_ts` to reach a
     /// snapshot).
     commit_seen: Notify,
-    wake: Waker,
+    refresher: Refresher,
 }
 
-/// Up to this many sockets are woken by the commit listener itself.
-const DIRECT_WAKES: usize = 8;
+/// An entry a commit made stale, with the fingerprint of the result it had.
+type StaleEntry = (EntryId, [u8; 32]);
 
-/// Wakes the sockets of stale entries. The commit listener runs on the writer's thread,
-/// outside the async runtime, where every wake-up of a task costs a cross-thread unpark; so it
-/// hands a long list to one task of the runtime, which wakes them from inside (one unpark per
-/// commit instead of one per socket).
-struct Waker {
-    sender: Option<tokio::sync::mpsc::UnboundedSender<Vec<Arc<Notify>>>>,
+/// Recomputes the entries commits made stale, then wakes the sockets whose result changed: a
+/// socket is woken once, when there is something new to send (not once to learn of the commit
+/// and again when a shared result is ready). The commit listener runs on the writer's thread,
+/// outside the async runtime, so it only hands each commit's stale entries to this task (one
+/// cross-thread wake-up per commit, not one per socket).
+struct Refresher {
+    sender: Option<tokio::sync::mpsc::UnboundedSender<Vec<StaleEntry>>>,
 }
 
-impl Waker {
-    /// A waker whose task runs on the current runtime (without one, it wakes directly).
-    fn start() -> Waker {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Waker { sender: None } };
-        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Vec<Arc<Notify>>>();
+impl Refresher {
+    /// A refresher on the current runtime; without one, the listener wakes the sockets itself
+    /// and each computes what it needs.
+    fn start(subscriptions: std::sync::Weak<Subscriptions>) -> Refresher {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Refresher { sender: None } };
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Vec<StaleEntry>>();
         runtime.spawn(async move {
             while let Some(batch) = receiver.recv().await {
-                for notify in batch {
-                    notify.notify_one();
+                let Some(subscriptions) = subscriptions.upgrade() else { return };
+                for (id, before) in batch {
+                    tokio::spawn(subscriptions.clone().refresh_and_wake(id, before));
                 }
             }
         });
-        Waker { sender: Some(sender) }
-    }
-
-    fn wake(&self, batch: Vec<Arc<Notify>>) {
-        let batch = match &self.sender {
-            // A few wake-ups cost less than the hop to the task.
-            Some(sender) if batch.len() > DIRECT_WAKES => match sender.send(batch) {
-                Ok(()) => return,
-                Err(unsent) => unsent.0,
-            },
-            _ => batch,
-        };
-        for notify in batch {
-            notify.notify_one();
-        }
+        Refresher { sender: Some(sender) }
     }
 }
 
@@ -155,7 +137,7 @@ impl Subscriptions {
     /// Live queries over `executor`'s database, hooked to its commits.
     pub fn start(executor: Executor) -> Arc<Subscriptions> {
         let db = executor.database().clone();
-        let subscriptions = Arc::new(Subscriptions {
+        let subscriptions = Arc::new_cyclic(|weak| Subscriptions {
             state: Mutex::new(State {
                 entries: HashMap::new(),
                 by_key: HashMap::new(),
@@ -166,7 +148,7 @@ impl Subscriptions {
             executor,
             db: db.clone(),
             commit_seen: Notify::new(),
-            wake: Waker::start(),
+            refresher: Refresher::start(weak.clone()),
         });
         let weak = Arc::downgrade(&subscriptions);
         db.on_commit(Box::new(move |ts, writes| {
@@ -186,8 +168,9 @@ impl Subscriptions {
         self.lock().notified_ts
     }
 
-    /// Marks the entries `writes` may change as stale at `ts` and wakes their sockets.
+    /// Marks the entries `writes` may change as stale at `ts` and has them recomputed.
     fn on_commit(&self, ts: u64, writes: &Arc<WriteSet>) {
+        let mut stale = Vec::new();
         let mut woken = Vec::new();
         {
             let mut state = self.lock();
@@ -200,14 +183,59 @@ impl Subscriptions {
                 {
                     state.index.remove(id);
                     entry.invalidated_at = Some(ts);
-                    woken.extend(entry.watchers.values().cloned());
+                    match (&self.refresher.sender, &entry.result) {
+                        (Some(_), Some(result)) => stale.push((id, result.fingerprint)),
+                        _ => woken.extend(entry.watchers.values().cloned()),
+                    }
                 }
             }
             state.notified_ts = state.notified_ts.max(ts);
         }
         self.commit_seen.notify_waiters();
-        if !woken.is_empty() {
-            self.wake.wake(woken);
+        if let Some(sender) = &self.refresher.sender
+            && !stale.is_empty()
+            && let Err(unsent) = sender.send(stale)
+        {
+            // The runtime is shutting down: let the sockets find out for themselves.
+            woken.extend(unsent.0.into_iter().flat_map(|(id, _)| self.watchers(id)));
+        }
+        for notify in woken {
+            notify.notify_one();
+        }
+    }
+
+    fn watchers(&self, id: EntryId) -> Vec<Arc<Notify>> {
+        self.lock().entries.get(&id).map(|e| e.watchers.values().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Recomputes a stale entry until it is current, then wakes its sockets if its result
+    /// differs from `before` (or could not be computed: they find out why).
+    async fn refresh_and_wake(self: Arc<Self>, id: EntryId, before: [u8; 32]) {
+        loop {
+            if !self.refresh(id).await {
+                break;
+            }
+            let state = self.lock();
+            let notified_ts = state.notified_ts;
+            let current = state
+                .entries
+                .get(&id)
+                .is_none_or(|entry| entry.result.is_some() && entry.invalidated_at.is_none_or(|at| at > notified_ts));
+            if current {
+                break;
+            }
+        }
+        let woken: Vec<Arc<Notify>> = {
+            let state = self.lock();
+            match state.entries.get(&id) {
+                Some(entry) if entry.result.as_ref().is_none_or(|r| r.fingerprint != before) => {
+                    entry.watchers.values().cloned().collect()
+                }
+                _ => Vec::new(),
+            }
+        };
+        for notify in woken {
+            notify.notify_one();
         }
     }
 
@@ -429,22 +457,25 @@ impl Subscriptions {
             None => self.notified_ts(),
         };
         let reads = response.reads.map(|r| (*r).clone()).unwrap_or_default();
-        let outcome = match response.outcome {
-            Ok(value) => Ok(value.to_convex_json()),
+        let journal = response.journal.as_deref();
+        let (state, fingerprint) = match response.outcome {
+            Ok(value) => {
+                let state = QueryState::updated(&value.to_convex_json(), &response.log_lines, journal);
+                let fingerprint = Sha256::digest(state.fields().as_bytes()).into();
+                (state, fingerprint)
+            }
             // The executor has stopped (`worker_gone`): there is no outcome to keep.
             Err(CallError::Internal { .. }) if response.ts.is_none() && response.log_lines.is_empty() => {
                 return None;
             }
             Err(error) => {
-                Err(QueryError { message: error.client_message(&response.request_id), data: error.data_json() })
+                let data = error.data_json();
+                let message = error.client_message(&response.request_id);
+                let fingerprint = error_fingerprint(&message, data.as_ref(), &response.log_lines, journal);
+                (QueryState::failed(&message, &response.log_lines, journal, data.as_ref()), fingerprint)
             }
         };
-        let fingerprint = fingerprint(&outcome, &response.log_lines);
-        Some((
-            QueryResult { outcome, log_lines: response.log_lines, journal: response.journal, fingerprint },
-            ts,
-            reads,
-        ))
+        Some((QueryResult { state: Arc::new(state), journal: response.journal, fingerprint }, ts, reads))
     }
 
     /// The number of live entries (for tests and the benchmark).
@@ -453,27 +484,14 @@ impl Subscriptions {
     }
 }
 
-/// The content of an outcome: value or error text (without its `[Request ID: …]` line), error
-/// data and log lines.
-fn fingerprint(outcome: &Result<Json, QueryError>, log_lines: &[String]) -> [u8; 32] {
+/// The content of a failed query's result: its error text without the `[Request ID: …]` line
+/// (which differs on every run), error data, log lines and journal.
+fn error_fingerprint(message: &str, data: Option<&Json>, log_lines: &[String], journal: Option<&str>) -> [u8; 32] {
+    let text = message.split_once('\n').map_or(message, |(_, rest)| rest);
+    let without_request_id = QueryState::failed(text, log_lines, journal, data);
     let mut hash = Sha256::new();
-    match outcome {
-        Ok(value) => {
-            hash.update(b"ok\0");
-            hash.update(value.to_string().as_bytes());
-        }
-        Err(error) => {
-            hash.update(b"err\0");
-            let text = error.message.split_once('\n').map_or(error.message.as_str(), |(_, rest)| rest);
-            hash.update(text.as_bytes());
-            hash.update(b"\0");
-            hash.update(error.data.as_ref().map(Json::to_string).unwrap_or_default().as_bytes());
-        }
-    }
-    for line in log_lines {
-        hash.update(b"\0");
-        hash.update(line.as_bytes());
-    }
+    hash.update(b"err\0");
+    hash.update(without_request_id.fields().as_bytes());
     hash.finalize().into()
 }
 
@@ -483,13 +501,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn fingerprints_ignore_the_request_id_but_not_the_content() {
-        let err = |id: &str, text: &str| {
-            Err(QueryError { message: format!("[Request ID: {id}] Server Error\n{text}"), data: None })
+    fn error_fingerprints_ignore_the_request_id_but_not_the_content() {
+        let err = |id: &str, text: &str, logs: &[String]| {
+            error_fingerprint(&format!("[Request ID: {id}] Server Error\n{text}"), None, logs, None)
         };
-        assert_eq!(fingerprint(&err("a", "boom"), &[]), fingerprint(&err("b", "boom"), &[]));
-        assert_ne!(fingerprint(&err("a", "boom"), &[]), fingerprint(&err("a", "bang"), &[]));
-        assert_ne!(fingerprint(&Ok(json!(1)), &[]), fingerprint(&Ok(json!(2)), &[]));
-        assert_ne!(fingerprint(&Ok(json!(1)), &[]), fingerprint(&Ok(json!(1)), &["[LOG] 'x'".into()]));
+        assert_eq!(err("a", "boom", &[]), err("b", "boom", &[]));
+        assert_ne!(err("a", "boom", &[]), err("a", "bang", &[]));
+        assert_ne!(err("a", "boom", &[]), err("a", "boom", &["[LOG] 'x'".into()]));
+        let with_data = error_fingerprint("[Request ID: a] Server Error\nboom", Some(&json!({"c": 1})), &[], None);
+        assert_ne!(err("a", "boom", &[]), with_data);
     }
 }
