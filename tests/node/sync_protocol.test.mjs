@@ -3,6 +3,7 @@
 // the order of MutationResponse and Transition, FatalError on malformed input.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 
 import { ADMIN_KEY, startServer, stopServer } from "./server.mjs";
@@ -90,6 +91,12 @@ function assertChain(transitions) {
   }
 }
 
+/** The resident memory of process `pid`, in MiB. */
+function rssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(status.match(/VmRSS:\s+(\d+)/)[1]) / 1024;
+}
+
 describe("sync protocol over a raw WebSocket", () => {
   let server;
   let wsUrl;
@@ -104,6 +111,17 @@ describe("sync protocol over a raw WebSocket", () => {
     for (const s of sockets) s.close();
     await stopServer(server);
   });
+
+  async function httpMutation(path, args) {
+    const response = await fetch(`${server.url}/api/mutation`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ path, args: [args] }),
+    });
+    const body = await response.json();
+    assert.equal(body.status, "success", JSON.stringify(body));
+    return body.value;
+  }
 
   async function open(path = "/api/1.49.0/sync") {
     const socket = new RawSocket(`${wsUrl}${path}`);
@@ -191,14 +209,7 @@ describe("sync protocol over a raw WebSocket", () => {
   });
 
   test("a commit that leaves a subscribed result as it was sends nothing; one that changes it does", async () => {
-    const mutate = async (args) => {
-      const response = await fetch(`${server.url}/api/mutation`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ path: "errors:setFlag", args: [args] }),
-      });
-      assert.equal((await response.json()).status, "success");
-    };
+    const mutate = (args) => httpMutation("errors:setFlag", args);
     const socket = await open();
     socket.send(connect("unchanged"));
     socket.send(addQueries(["errors:flaky", {}]));
@@ -323,6 +334,112 @@ describe("sync protocol over a raw WebSocket", () => {
     assert.equal((await big.closed).code, 1009);
     const before = healthy.messages.length;
     healthy.send({ type: "Mutation", requestId: 0, udfPath: "counter:increment", args: [{ name: "oversized" }] });
+    await healthy.next((m) => m.type === "Transition" && m.modifications.some((x) => x.value === 1), before);
+  });
+
+  test("under commits faster than the query, subscribers keep moving and end at the last value", { timeout: 120_000 }, async () => {
+    const channel = `churn-${Date.now()}`;
+    const body = "z".repeat(2 << 10);
+    for (let i = 0; i < 300; i++) await httpMutation("messages:send", { channel, author: "seed", body });
+    const writers = 4;
+    const each = 60;
+    let written = 0;
+    const writing = Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < each; i++) {
+          await httpMutation("messages:send", { channel, author: `w${w}`, body: `${i}` });
+          written++;
+        }
+      }),
+    );
+    // Subscribed before and while the writes go on: a first result computed under commits.
+    const subscribers = [];
+    for (let i = 0; i < 4; i++) {
+      while (written < i * 20) await new Promise((resolve) => setTimeout(resolve, 5));
+      const socket = await open();
+      socket.send(connect(`churn-${i}`));
+      socket.send(addQueries(["messages:count", { channel }], ["messages:list", { channel }]));
+      subscribers.push(socket);
+    }
+    await writing;
+    const total = 300 + writers * each;
+    for (const socket of subscribers) {
+      await socket.next((m) => m.type === "Transition" && m.modifications.some((x) => x.queryId === 0 && x.value === total));
+      await socket.next((m) => m.type === "Transition" && m.modifications.some((x) => x.queryId === 1 && x.value.length === total));
+      assertChain(socket.transitions());
+    }
+  });
+
+  test("a client that does not read gets coalesced Transitions, not a backlog", { timeout: 120_000 }, async () => {
+    const channel = `slow-${Date.now()}`;
+    const body = "y".repeat(400 << 10);
+    await httpMutation("messages:send", { channel, author: "big", body });
+    await httpMutation("messages:send", { channel, author: "big", body });
+    const slow = await open();
+    slow.send(connect("slow-reader"));
+    slow.send(addQueries(["messages:list", { channel }]));
+    await slow.next((m) => m.type === "Transition" && m.modifications.length === 1);
+    // A client that reads, subscribed to the same query: once it has a change, every socket's
+    // session has been offered it.
+    const reader = await open();
+    reader.send(connect("fast-reader"));
+    reader.send(addQueries(["messages:list", { channel }]));
+    await reader.next((m) => m.type === "Transition" && m.modifications.length === 1);
+    slow.ws.pause();
+    const rssBefore = rssMiB(server.child.pid);
+    // Each change makes an 800 KiB result: 150 of them would be 120 MiB queued for the socket.
+    const changes = 150;
+    for (let i = 0; i < changes; i++) {
+      await httpMutation("messages:send", { channel, author: "small", body: `${i}` });
+      await reader.next((m) => m.type === "Transition" && m.modifications[0]?.value?.length === i + 3);
+      reader.messages.length = 0;
+    }
+    const grown = rssMiB(server.child.pid) - rssBefore;
+    assert.ok(grown < 48, `the server grew by ${grown} MiB for a client that does not read`);
+    slow.ws.resume();
+    await slow.next(
+      (m) => m.type === "Transition" && m.modifications[0]?.value?.length === changes + 2,
+      0,
+      30_000,
+    );
+    const received = slow.transitions().length - 1;
+    assert.ok(received < changes / 2, `${received} Transitions for ${changes} changes: not coalesced`);
+    assertChain(slow.transitions());
+  });
+
+  test("a client that leaves 128 MiB unread loses its connection; the server goes on", { timeout: 120_000 }, async () => {
+    const healthy = await open();
+    healthy.send(connect("healthy-beside-never-reads"));
+    healthy.send(addQueries(["counter:get", { name: "never-reads" }]));
+    await healthy.next((m) => m.type === "Transition" && m.modifications.length === 1);
+    const slow = await open();
+    slow.send(connect("never-reads"));
+    slow.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
+    await slow.next((m) => m.type === "Transition");
+    slow.ws.pause();
+    const rssBefore = rssMiB(server.child.pid);
+    // 160 responses of 1 MiB each: past the 128 MiB a client may leave unread.
+    const actions = 160;
+    for (let requestId = 0; requestId < actions; requestId++) {
+      slow.send({ type: "Action", requestId, udfPath: "slow:blob", args: [{ kib: 1024 }] });
+    }
+    const deadline = Date.now() + 60_000;
+    while (rssMiB(server.child.pid) - rssBefore < 100) {
+      assert.ok(Date.now() < deadline, "the responses were never queued");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // The last actions finish while the queue is dropped.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    slow.ws.resume();
+    const closed = await Promise.race([
+      slow.closed,
+      new Promise((resolve) => setTimeout(() => resolve("still open"), 20_000)),
+    ]);
+    assert.equal(closed.code, 1006, "the connection is dropped without a close frame");
+    const responses = slow.messages.filter((m) => m.type === "ActionResponse").length;
+    assert.ok(responses < actions, `${responses} of ${actions} responses arrived`);
+    const before = healthy.messages.length;
+    healthy.send({ type: "Mutation", requestId: 0, udfPath: "counter:increment", args: [{ name: "never-reads" }] });
     await healthy.next((m) => m.type === "Transition" && m.modifications.some((x) => x.value === 1), before);
   });
 

@@ -8,6 +8,7 @@ import WebSocket from "ws";
 
 import { ConvexClient } from "convex/browser";
 import { api } from "../../fixtures/workpool/convex/_generated/api.js";
+import { api as benchApi } from "../../fixtures/workpool-ts/convex/_generated/api.js";
 import { startServer, stopServer } from "./server.mjs";
 
 for (const implementation of ["native", "ts"]) {
@@ -55,5 +56,50 @@ for (const implementation of ["native", "ts"]) {
         assert.deepEqual(states, ["pending", "running", "finished"]);
       });
     }
+  });
+}
+
+// A batch watched through one subscription that starts while the batch runs: its first result
+// is computed under a stream of commits (each finished job is one), which must not leave the
+// subscription behind once the commits stop.
+for (const implementation of ["native", "ts"]) {
+  describe(`a running batch watched by one statusBatch subscription (--workpool-impl ${implementation})`, () => {
+    let server;
+    let client;
+
+    before(async () => {
+      server = await startServer("fixtures/workpool-ts", { extraArgs: ["--workpool-impl", implementation] });
+      client = new ConvexClient(server.url, { webSocketConstructor: WebSocket, logger: false });
+    });
+
+    after(async () => {
+      await client.close();
+      await stopServer(server);
+    });
+
+    test("the subscriber sees every job finished", { timeout: 60_000 }, async () => {
+      const ids = await client.mutation(benchApi.bench.enqueueTrivialBatchIds, { run: "watched", n: 500 });
+      let last = [];
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const states = last.map((s) => s.state);
+          const finished = states.filter((s) => s === "finished").length;
+          reject(new Error(`after 30 s the subscriber saw ${finished} of ${ids.length} finished`));
+        }, 30_000);
+        const unsubscribe = client.onUpdate(
+          benchApi.bench.statusBatch,
+          { ids },
+          (statuses) => {
+            last = statuses;
+            if (statuses.every((s) => s.state === "finished")) {
+              clearTimeout(timer);
+              unsubscribe();
+              resolve();
+            }
+          },
+          (e) => reject(e),
+        );
+      });
+    });
   });
 }

@@ -89,12 +89,21 @@ impl CommitLog {
     /// depends on. `None` when the log does not cover that whole range (older entries were
     /// dropped, or `up_to_ts` is past the last commit appended): the caller must re-run.
     pub fn overlaps_between(&self, read_set: &ReadSet, after_ts: u64, up_to_ts: u64) -> Option<bool> {
+        self.first_overlap_between(read_set, after_ts, up_to_ts).map(|first| first.is_some())
+    }
+
+    /// The first commit with `after_ts < ts <= up_to_ts` that wrote something `read_set`
+    /// depends on (a result read at `after_ts` holds until just before it); `Some(None)` when
+    /// there is none, `None` when the log does not cover the range (as for
+    /// [`CommitLog::overlaps_between`]).
+    pub fn first_overlap_between(&self, read_set: &ReadSet, after_ts: u64, up_to_ts: u64) -> Option<Option<u64>> {
         let s = self.lock();
         if after_ts < s.covered_after || up_to_ts > s.latest_ts {
             return None;
         }
         let start = s.entries.partition_point(|(ts, _)| *ts <= after_ts);
-        Some(s.entries.range(start..).take_while(|(ts, _)| *ts <= up_to_ts).any(|(_, w)| read_set.overlaps(w)))
+        let mut within = s.entries.range(start..).take_while(|(ts, _)| *ts <= up_to_ts);
+        Some(within.find(|(_, w)| read_set.overlaps(w)).map(|(ts, _)| *ts))
     }
 
     /// The commits with `after_ts < ts <= up_to_ts`, in order; `None` when the log does not
@@ -181,6 +190,9 @@ mod tests {
         assert_eq!(log.overlaps_between(&reads_count(2), 12, 13), Some(true));
         assert_eq!(log.overlaps_between(&reads_count(2), 9, 13), None);
         assert_eq!(log.overlaps_between(&reads_count(2), 12, 14), None);
+        assert_eq!(log.first_overlap_between(&reads_count(1), 10, 13), Some(Some(11)));
+        assert_eq!(log.first_overlap_between(&reads_count(2), 10, 13), Some(Some(13)));
+        assert_eq!(log.first_overlap_between(&reads_count(2), 10, 12), Some(None));
         assert_eq!(log.commits_between(10, 13).unwrap().len(), 2);
     }
 

@@ -61,7 +61,13 @@ async fn serve(service: Arc<SyncService>, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let session = tokio::spawn(run_session(service, incoming_rx, outbox.clone()));
     let mut reader = tokio::spawn(read_frames(stream, incoming_tx, outbox));
-    write_frames(sink, outgoing).await;
+    let abandoned = outgoing.abandoned();
+    tokio::select! {
+        _ = write_frames(sink, outgoing) => {}
+        // The client has left too much unread: what is queued is dropped, and so is the
+        // connection.
+        _ = abandoned => {}
+    }
     // The client answers a close frame with its own, and one that sent too much may still be
     // sending: the connection stays open until the reader sees the end, for a while at most.
     if tokio::time::timeout(CLOSE_GRACE, &mut reader).await.is_err() {

@@ -30,7 +30,7 @@ use crate::SyncService;
 use crate::protocol::{
     AuthToken, ClientMessage, QuerySetModification, RequestOutcome, ServerMessage, StateModification, StateVersion,
 };
-use crate::subscriptions::{EntryId, Freshness, QueryKey, QueryResult};
+use crate::subscriptions::{EntryId, QueryKey};
 
 /// A frame from the client, as the server hands it over.
 #[derive(Debug)]
@@ -47,66 +47,115 @@ pub enum Outgoing {
     Close(Option<(u16, String)>),
 }
 
-/// Where a session's frames go: a channel to the socket writer, bounded by the bytes it holds.
+/// Where a session's frames go: a channel to the socket writer, with what it holds counted.
+/// Transitions wait while [`MAX_UNSENT_TRANSITIONS`] are queued (a slow client gets coalesced
+/// updates, not a backlog); past [`MAX_QUEUED_BYTES`] of anything the client is not reading,
+/// and the connection is abandoned (nothing queued can reach it, not even a close frame).
 #[derive(Clone)]
 pub struct Outbox {
-    sender: mpsc::UnboundedSender<Outgoing>,
-    queued_bytes: Arc<AtomicUsize>,
+    sender: mpsc::UnboundedSender<Queued>,
+    counts: Arc<QueueCounts>,
 }
 
 /// The receiving side of an [`Outbox`], for the socket writer.
 pub struct OutboxReceiver {
-    receiver: mpsc::UnboundedReceiver<Outgoing>,
-    queued_bytes: Arc<AtomicUsize>,
+    receiver: mpsc::UnboundedReceiver<Queued>,
+    counts: Arc<QueueCounts>,
+}
+
+/// A frame in the outbox.
+struct Queued {
+    frame: Outgoing,
+    transition: bool,
+}
+
+/// What an outbox holds, shared by both ends.
+#[derive(Default)]
+struct QueueCounts {
+    bytes: AtomicUsize,
+    transitions: AtomicUsize,
+    /// Woken when the writer takes a Transition.
+    transition_taken: Notify,
+    /// Woken (once, and remembered) when the connection is abandoned.
+    abandoned: Notify,
 }
 
 impl Outbox {
     pub fn new() -> (Outbox, OutboxReceiver) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let queued_bytes = Arc::new(AtomicUsize::new(0));
-        (Outbox { sender, queued_bytes: queued_bytes.clone() }, OutboxReceiver { receiver, queued_bytes })
+        let counts = Arc::new(QueueCounts::default());
+        (Outbox { sender, counts: counts.clone() }, OutboxReceiver { receiver, counts })
     }
 
     /// Queues a close frame after what is already queued (the socket's reader uses it for a
     /// message over the size limits).
     pub fn close(&self, code: u16, reason: &str) {
-        let _ = self.sender.send(Outgoing::Close(Some((code, reason.to_string()))));
+        let close = Outgoing::Close(Some((code, reason.to_string())));
+        let _ = self.sender.send(Queued { frame: close, transition: false });
     }
 
-    fn send(&self, frame: Outgoing) -> Result<(), SessionEnd> {
+    fn send(&self, frame: Outgoing, transition: bool) -> Result<(), SessionEnd> {
         if let Outgoing::Text(text) = &frame {
-            let queued = self.queued_bytes.fetch_add(text.len(), Ordering::SeqCst) + text.len();
+            let queued = self.counts.bytes.fetch_add(text.len(), Ordering::SeqCst) + text.len();
             if queued > MAX_QUEUED_BYTES {
-                return Err(SessionEnd::Close(Some((1013, "ClientNotReading".into()))));
+                self.counts.abandoned.notify_one();
+                return Err(SessionEnd::Abandoned);
             }
         }
-        self.sender.send(frame).map_err(|_| SessionEnd::Gone)
+        if transition {
+            self.counts.transitions.fetch_add(1, Ordering::SeqCst);
+        }
+        self.sender.send(Queued { frame, transition }).map_err(|_| SessionEnd::Gone)
+    }
+
+    /// Whether another Transition may be queued now.
+    fn transition_room(&self) -> bool {
+        self.counts.transitions.load(Ordering::SeqCst) < MAX_UNSENT_TRANSITIONS
+    }
+
+    /// Resolves when the writer has taken a Transition (there may be room again).
+    fn transition_taken(&self) -> tokio::sync::futures::Notified<'_> {
+        self.counts.transition_taken.notified()
     }
 }
 
 impl OutboxReceiver {
     /// The next frame to write.
     pub async fn recv(&mut self) -> Option<Outgoing> {
-        let frame = self.receiver.recv().await?;
-        Some(self.taken(frame))
+        let queued = self.receiver.recv().await?;
+        Some(self.taken(queued))
     }
 
     /// The next frame if one is queued already (the writer sends a batch with one flush).
     pub fn try_recv(&mut self) -> Option<Outgoing> {
-        let frame = self.receiver.try_recv().ok()?;
-        Some(self.taken(frame))
+        let queued = self.receiver.try_recv().ok()?;
+        Some(self.taken(queued))
     }
 
-    fn taken(&self, frame: Outgoing) -> Outgoing {
+    /// Notified (once, and remembered) when the client has left more than
+    /// [`MAX_QUEUED_BYTES`] unread: the writer then drops the connection and what is queued.
+    pub fn abandoned(&self) -> impl Future<Output = ()> + Send + 'static {
+        let counts = self.counts.clone();
+        async move { counts.abandoned.notified().await }
+    }
+
+    fn taken(&self, Queued { frame, transition }: Queued) -> Outgoing {
         if let Outgoing::Text(text) = &frame {
-            self.queued_bytes.fetch_sub(text.len(), Ordering::SeqCst);
+            self.counts.bytes.fetch_sub(text.len(), Ordering::SeqCst);
+        }
+        if transition {
+            self.counts.transitions.fetch_sub(1, Ordering::SeqCst);
+            self.counts.transition_taken.notify_one();
         }
         frame
     }
 }
 
-/// Bytes of messages a client may leave unread before its socket is closed.
+/// Bytes of messages a client may leave unread before its connection is dropped.
 pub const MAX_QUEUED_BYTES: usize = 128 << 20;
+/// Transitions queued for the writer before the next one waits (and takes in every change
+/// made meanwhile), as Convex's `SYNC_MAX_SEND_TRANSITION_COUNT`.
+const MAX_UNSENT_TRANSITIONS: usize = 2;
 /// A JSON `Ping` goes out after this long without any message (the client gives up at 60 s).
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Mutations a socket may have queued, and actions in flight, as on Convex.
@@ -123,6 +172,8 @@ const MUTATIONS_PER_TRANSITION: usize = 16;
 enum SessionEnd {
     /// The client went away.
     Gone,
+    /// The client stopped reading: its connection is dropped without a word.
+    Abandoned,
     /// Send this and close.
     Fatal(String),
     Close(Option<(u16, String)>),
@@ -181,6 +232,8 @@ struct Session {
     mutations: VecDeque<(u32, CallRequest)>,
     mutation_running: bool,
     mutations_since_transition: usize,
+    /// The ts of the latest mutation answered: the next Transition must reach it.
+    answered_ts: u64,
     actions_in_flight: usize,
     finished_tx: mpsc::UnboundedSender<Finished>,
     last_sent: Instant,
@@ -206,6 +259,7 @@ pub async fn run_session(service: Arc<SyncService>, mut incoming: mpsc::Receiver
         mutations: VecDeque::new(),
         mutation_running: false,
         mutations_since_transition: 0,
+        answered_ts: 0,
         actions_in_flight: 0,
         finished_tx,
         last_sent: Instant::now(),
@@ -213,13 +267,13 @@ pub async fn run_session(service: Arc<SyncService>, mut incoming: mpsc::Receiver
     let end = session.serve(&mut incoming, &mut finished_rx).await;
     session.release_all();
     match end {
-        SessionEnd::Gone => {}
+        SessionEnd::Gone | SessionEnd::Abandoned => {}
         SessionEnd::Fatal(error) => {
-            let _ = session.outbox.send(Outgoing::Text(ServerMessage::FatalError { error }.to_text()));
-            let _ = session.outbox.send(Outgoing::Close(None));
+            let _ = session.outbox.send(Outgoing::Text(ServerMessage::FatalError { error }.to_text()), false);
+            let _ = session.outbox.send(Outgoing::Close(None), false);
         }
         SessionEnd::Close(frame) => {
-            let _ = session.outbox.send(Outgoing::Close(frame));
+            let _ = session.outbox.send(Outgoing::Close(frame), false);
         }
     }
 }
@@ -248,6 +302,7 @@ impl Session {
                     }
                 }
                 _ = self.stale.notified() => self.dirty = true,
+                _ = self.outbox.transition_taken(), if self.dirty => {}
                 _ = heartbeat => {
                     if let Err(end) = self.send(ServerMessage::Ping) {
                         return end;
@@ -261,6 +316,7 @@ impl Session {
     async fn step(&mut self) -> Result<(), SessionEnd> {
         let transition_due = self.dirty
             && !self.mutation_running
+            && self.outbox.transition_room()
             && (self.mutations.is_empty() || self.mutations_since_transition >= MUTATIONS_PER_TRANSITION);
         if transition_due {
             self.send_transition().await?;
@@ -276,7 +332,8 @@ impl Session {
 
     fn send(&mut self, message: ServerMessage) -> Result<(), SessionEnd> {
         self.last_sent = Instant::now();
-        self.outbox.send(Outgoing::Text(message.to_text()))
+        let transition = matches!(message, ServerMessage::Transition { .. });
+        self.outbox.send(Outgoing::Text(message.to_text()), transition)
     }
 
     fn handle_frame(&mut self, frame: Incoming) -> Result<(), SessionEnd> {
@@ -460,6 +517,7 @@ impl Session {
                 (RequestOutcome::Success(_), None) => Some(self.current.ts),
                 _ => None,
             };
+            self.answered_ts = self.answered_ts.max(ts.unwrap_or(0));
             self.send(ServerMessage::MutationResponse { request_id, outcome, ts, log_lines })?;
         } else {
             self.actions_in_flight -= 1;
@@ -474,38 +532,50 @@ impl Session {
         self.dirty = false;
         self.mutations_since_transition = 0;
         let subscriptions = self.service.subscriptions.clone();
-        let mut ts = subscriptions.notified_ts().max(self.current.ts);
-        let results: BTreeMap<u32, Arc<QueryResult>> = loop {
+        // The Transition's ts: not before the last one's nor any answered mutation's (M5), one
+        // at which every result is correct (each is from its snapshot until just before the
+        // first commit that may have changed it), and the latest such.
+        let floor = self.current.ts.max(self.answered_ts);
+        // Raised when a commit was waited for in vain: another process's, which no listener
+        // here reports; the Transition is then labelled with it as the freshest snapshot there is.
+        let mut assumed_seen = 0;
+        let (ts, results) = loop {
+            let seen = subscriptions.notified_ts().max(assumed_seen);
             let mut results = BTreeMap::new();
-            let mut ahead_of = None;
             let mut stale = Vec::new();
+            let mut lower = floor;
+            let mut upper = seen + 1;
             for (query_id, query) in &self.queries {
-                match subscriptions.freshness(query.entry, ts) {
-                    Freshness::Valid(result) => {
-                        results.insert(*query_id, result);
+                match subscriptions.validity(query.entry) {
+                    Some(validity) => {
+                        lower = lower.max(validity.from);
+                        upper = validity.until.map_or(upper, |until| upper.min(until));
+                        results.insert(*query_id, (query.entry, validity));
                     }
-                    Freshness::Ahead(computed_at) => ahead_of = ahead_of.max(Some(computed_at)),
-                    Freshness::Stale => stale.push(query.entry),
+                    None => stale.push(query.entry),
                 }
             }
-            if stale.is_empty() && ahead_of.is_none() {
-                break results;
+            if stale.is_empty() && lower > seen {
+                // A result or mutation newer than the last commit the index has seen: wait for
+                // the listener to report it (normally microseconds).
+                if !subscriptions.wait_for_commit(lower, FOREIGN_COMMIT_PATIENCE).await {
+                    assumed_seen = lower;
+                }
+                continue;
             }
+            if stale.is_empty() && lower < upper {
+                break (upper - 1, results);
+            }
+            stale
+                .extend(results.values().filter(|(_, v)| v.until.is_some_and(|until| until <= lower)).map(|(e, _)| *e));
             for entry in stale {
                 if !subscriptions.refresh(entry).await {
                     // The executor has stopped: nothing can be computed any more.
                     return Err(internal_error());
                 }
             }
-            if let Some(at_least) = ahead_of
-                && !subscriptions.wait_for_commit(at_least, FOREIGN_COMMIT_PATIENCE).await
-            {
-                // Another process's commit: nothing here can check it against the other
-                // results, so label the Transition with it as the freshest snapshot there is.
-                ts = ts.max(at_least);
-            }
-            ts = subscriptions.notified_ts().max(ts);
         };
+        let results = results.into_iter().map(|(query_id, (_, validity))| (query_id, validity.result));
         let mut modifications: Vec<StateModification> =
             self.removed.drain(..).map(|query_id| StateModification::Removed { query_id }).collect();
         let mut rekeys = Vec::new();

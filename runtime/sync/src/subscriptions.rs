@@ -10,10 +10,15 @@
 //! - `notified_ts` is the ts of the last commit the index has seen; commits are seen in ts
 //!   order (the database calls [`Subscriptions::on_commit`] on the single writer, after COMMIT).
 //! - An entry's result, computed at snapshot `computed_at`, is correct at every ts in
-//!   `[computed_at, invalidated_at)`: each commit after `computed_at` is checked against its read
-//!   set, either by the index (commits seen after the entry was registered) or by the
-//!   database's commit log (commits between its snapshot and its registration). If the log no
-//!   longer covers that span, the entry counts as stale: conservative, never missed (G1, G4).
+//!   `[computed_at, invalidated_at)`, `invalidated_at` being the first later commit that may
+//!   have changed it: each commit after `computed_at` is checked against its read set, either by
+//!   the index (commits seen after the entry was registered) or by the database's commit log
+//!   (commits between its snapshot and its registration). If the log no longer covers that
+//!   span, the result counts as correct at its snapshot only: conservative, never missed (G1,
+//!   G4).
+//! - A stale entry is recomputed by the refresher until it is current, and each new result is
+//!   offered to its sockets (even one already stale again: it was correct at its snapshot), so
+//!   a stream of commits faster than the query still moves its subscribers forward.
 //! - An entry lives while a socket holds it; the last release removes it and its index
 //!   entries.
 
@@ -69,8 +74,21 @@ struct Entry {
     /// A computation is running; others wait on `computed` instead of starting their own.
     computing: bool,
     computed: Arc<Notify>,
-    /// The sockets to wake when the entry goes stale.
+    /// The sockets to wake when the entry has a new result.
     watchers: HashMap<u64, Arc<Notify>>,
+    /// A recompute loop of the refresher owns the entry (it is stale, or about to be checked).
+    refreshing: bool,
+}
+
+impl Entry {
+    /// Hands a stale entry to the refresher unless a loop there already owns it.
+    fn claim_refresh(&mut self, id: EntryId) -> Option<StaleEntry> {
+        if self.refreshing {
+            return None;
+        }
+        self.refreshing = true;
+        Some((id, self.result.as_ref().map_or([0; 32], |r| r.fingerprint)))
+    }
 }
 
 struct State {
@@ -92,25 +110,27 @@ pub struct Subscriptions {
     refresher: Refresher,
 }
 
-/// An entry a commit made stale, with the fingerprint of the result it had.
+/// An entry a commit made stale, with the fingerprint of the result its sockets were offered.
 type StaleEntry = (EntryId, [u8; 32]);
 
-/// Recomputes the entries commits made stale, then wakes the sockets whose result changed: a
-/// socket is woken once, when there is something new to send (not once to learn of the commit
-/// and again when a shared result is ready). The commit listener runs on the writer's thread,
-/// outside the async runtime, so it only hands each commit's stale entries to this task (one
-/// cross-thread wake-up per commit, not one per socket).
+/// Recomputes stale entries, then wakes the sockets whose result changed: a socket is woken
+/// once, when there is something new to send (not once to learn of the commit and again when a
+/// shared result is ready). The commit listener runs on the writer's thread, outside the async
+/// runtime, so it only hands each commit's stale entries to this task (one cross-thread
+/// wake-up per commit, not one per socket). At most one recompute loop runs per entry
+/// (`Entry::refreshing`).
 struct Refresher {
-    sender: Option<tokio::sync::mpsc::UnboundedSender<Vec<StaleEntry>>>,
+    sender: tokio::sync::mpsc::UnboundedSender<Vec<StaleEntry>>,
 }
 
 impl Refresher {
-    /// A refresher on the current runtime; without one, the listener wakes the sockets itself
-    /// and each computes what it needs.
+    /// A refresher on the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
     fn start(subscriptions: std::sync::Weak<Subscriptions>) -> Refresher {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return Refresher { sender: None } };
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Vec<StaleEntry>>();
-        runtime.spawn(async move {
+        tokio::runtime::Handle::current().spawn(async move {
             while let Some(batch) = receiver.recv().await {
                 let Some(subscriptions) = subscriptions.upgrade() else { return };
                 for (id, before) in batch {
@@ -118,23 +138,31 @@ impl Refresher {
                 }
             }
         });
-        Refresher { sender: Some(sender) }
+        Refresher { sender }
+    }
+
+    fn send(&self, stale: Vec<StaleEntry>) {
+        if !stale.is_empty() {
+            // Fails only while the runtime shuts down, when nothing is served any more.
+            let _ = self.sender.send(stale);
+        }
     }
 }
 
-/// Whether an entry's current result may be used at a Transition's ts.
+/// An entry's current result and the span of timestamps it is correct at.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Freshness {
-    /// Correct at the ts asked about.
-    Valid(Arc<QueryResult>),
-    /// Computed at this snapshot, newer than the last commit the index has seen: wait for it.
-    Ahead(u64),
-    /// Missing or stale: compute it.
-    Stale,
+pub struct Validity {
+    pub result: Arc<QueryResult>,
+    /// The snapshot it was computed at: correct from here…
+    pub from: u64,
+    /// …until just before this commit (the first one that may have changed it); `None`: no
+    /// such commit up to the last one the index has seen.
+    pub until: Option<u64>,
 }
 
 impl Subscriptions {
-    /// Live queries over `executor`'s database, hooked to its commits.
+    /// Live queries over `executor`'s database, hooked to its commits; their recomputing runs
+    /// on the current tokio runtime (this panics outside one).
     pub fn start(executor: Executor) -> Arc<Subscriptions> {
         let db = executor.database().clone();
         let subscriptions = Arc::new_cyclic(|weak| Subscriptions {
@@ -171,7 +199,6 @@ impl Subscriptions {
     /// Marks the entries `writes` may change as stale at `ts` and has them recomputed.
     fn on_commit(&self, ts: u64, writes: &Arc<WriteSet>) {
         let mut stale = Vec::new();
-        let mut woken = Vec::new();
         {
             let mut state = self.lock();
             let state = &mut *state;
@@ -183,59 +210,49 @@ impl Subscriptions {
                 {
                     state.index.remove(id);
                     entry.invalidated_at = Some(ts);
-                    match (&self.refresher.sender, &entry.result) {
-                        (Some(_), Some(result)) => stale.push((id, result.fingerprint)),
-                        _ => woken.extend(entry.watchers.values().cloned()),
-                    }
+                    stale.extend(entry.claim_refresh(id));
                 }
             }
             state.notified_ts = state.notified_ts.max(ts);
         }
         self.commit_seen.notify_waiters();
-        if let Some(sender) = &self.refresher.sender
-            && !stale.is_empty()
-            && let Err(unsent) = sender.send(stale)
-        {
-            // The runtime is shutting down: let the sockets find out for themselves.
-            woken.extend(unsent.0.into_iter().flat_map(|(id, _)| self.watchers(id)));
-        }
-        for notify in woken {
-            notify.notify_one();
-        }
+        self.refresher.send(stale);
     }
 
-    fn watchers(&self, id: EntryId) -> Vec<Arc<Notify>> {
-        self.lock().entries.get(&id).map(|e| e.watchers.values().cloned().collect()).unwrap_or_default()
-    }
-
-    /// Recomputes a stale entry until it is current, then wakes its sockets if its result
-    /// differs from `before` (or could not be computed: they find out why).
-    async fn refresh_and_wake(self: Arc<Self>, id: EntryId, before: [u8; 32]) {
+    /// Recomputes a stale entry until it is current, waking its sockets each time its result
+    /// differs from the one they were last offered (`before`), or could not be computed (they
+    /// find out why). A result that commits made stale while it was computed is still offered:
+    /// it is correct at its snapshot.
+    async fn refresh_and_wake(self: Arc<Self>, id: EntryId, mut before: [u8; 32]) {
         loop {
-            if !self.refresh(id).await {
-                break;
-            }
-            let state = self.lock();
-            let notified_ts = state.notified_ts;
-            let current = state
-                .entries
-                .get(&id)
-                .is_none_or(|entry| entry.result.is_some() && entry.invalidated_at.is_none_or(|at| at > notified_ts));
-            if current {
-                break;
-            }
-        }
-        let woken: Vec<Arc<Notify>> = {
-            let state = self.lock();
-            match state.entries.get(&id) {
-                Some(entry) if entry.result.as_ref().is_none_or(|r| r.fingerprint != before) => {
+            let computed = self.refresh(id).await;
+            let (woken, again) = {
+                let mut state = self.lock();
+                let notified_ts = state.notified_ts;
+                let Some(entry) = state.entries.get_mut(&id) else { return };
+                let after = entry.result.as_ref().map(|r| r.fingerprint);
+                let woken: Vec<Arc<Notify>> = if !computed || after != Some(before) {
                     entry.watchers.values().cloned().collect()
+                } else {
+                    Vec::new()
+                };
+                let current = entry.invalidated_at.is_none_or(|at| at > notified_ts);
+                let again = match after {
+                    Some(after) if computed && !current => Some(after),
+                    _ => None,
+                };
+                if again.is_none() {
+                    entry.refreshing = false;
                 }
-                _ => Vec::new(),
+                (woken, again)
+            };
+            for notify in woken {
+                notify.notify_one();
             }
-        };
-        for notify in woken {
-            notify.notify_one();
+            match again {
+                Some(after) => before = after,
+                None => return,
+            }
         }
     }
 
@@ -278,6 +295,7 @@ impl Subscriptions {
                         computing: false,
                         computed: Arc::new(Notify::new()),
                         watchers: HashMap::new(),
+                        refreshing: false,
                     },
                 );
                 id
@@ -334,6 +352,9 @@ impl Subscriptions {
                 new_entry.reads = reads.clone();
                 if invalidated_at.is_none() {
                     state.index.insert(new_id, &reads);
+                } else if let Some(stale) = new_entry.claim_refresh(new_id) {
+                    drop(state);
+                    self.refresher.send(vec![stale]);
                 }
             }
         }
@@ -341,19 +362,17 @@ impl Subscriptions {
         new_id
     }
 
-    /// Whether entry `id` may be used at `ts`.
-    pub fn freshness(&self, id: EntryId, ts: u64) -> Freshness {
+    /// Entry `id`'s result and when it is correct; `None` while it has none.
+    pub fn validity(&self, id: EntryId) -> Option<Validity> {
         let state = self.lock();
-        let Some(entry) = state.entries.get(&id) else { return Freshness::Stale };
-        match &entry.result {
-            Some(_) if entry.computed_at > ts => Freshness::Ahead(entry.computed_at),
-            Some(result) if entry.invalidated_at.is_none_or(|at| at > ts) => Freshness::Valid(result.clone()),
-            _ => Freshness::Stale,
-        }
+        let entry = state.entries.get(&id)?;
+        let result = entry.result.clone()?;
+        Some(Validity { result, from: entry.computed_at, until: entry.invalidated_at })
     }
 
     /// Brings entry `id` up to date: runs its query unless another socket already is (then
-    /// waits for that run), or it became fresh meanwhile. `false` when the executor has stopped.
+    /// waits for that run), or its result is correct at the last commit seen. `false` when the
+    /// executor has stopped.
     pub async fn refresh(&self, id: EntryId) -> bool {
         enum Next {
             Done,
@@ -405,32 +424,40 @@ impl Subscriptions {
     /// Stores a result computed at snapshot `ts` and registers its read set. Commits between the
     /// snapshot and the registration were not seen by the index: they are checked in the
     /// database's commit log (outside this lock: the commit listener takes it while the log is
-    /// being appended to), until no commit slipped in meanwhile.
+    /// being appended to), until no commit slipped in meanwhile. The first of them that may
+    /// have changed the result ends its validity; when the log no longer covers the span, the
+    /// result counts as correct at its snapshot only.
     fn store(&self, id: EntryId, result: QueryResult, ts: u64, reads: ReadSet) {
         let reads = Arc::new(reads);
         let result = Arc::new(result);
         let mut checked_up_to = ts;
-        let mut missed = false;
+        let mut invalidated_at = None;
         loop {
             let notified_ts = self.notified_ts();
-            if !missed && notified_ts > checked_up_to {
-                missed = self.db.commit_log().overlaps_between(&reads, checked_up_to, notified_ts).unwrap_or(true);
+            if invalidated_at.is_none() && notified_ts > checked_up_to {
+                invalidated_at = match self.db.commit_log().first_overlap_between(&reads, checked_up_to, notified_ts) {
+                    Some(first) => first,
+                    None => Some(ts + 1),
+                };
                 checked_up_to = notified_ts;
             }
             let mut state = self.lock();
-            if state.notified_ts != checked_up_to && !missed && state.notified_ts > checked_up_to {
+            if invalidated_at.is_none() && state.notified_ts > checked_up_to {
                 continue;
             }
-            let notified_ts = state.notified_ts;
             let Some(entry) = state.entries.get_mut(&id) else { return };
             entry.result = Some(result);
             entry.computed_at = ts;
-            entry.invalidated_at = missed.then_some(notified_ts.max(ts));
+            entry.invalidated_at = invalidated_at;
             entry.reads = reads.clone();
+            // Stale already: no commit will report it again, so the refresher takes it on.
+            let stale = if invalidated_at.is_some() { entry.claim_refresh(id) } else { None };
             state.index.remove(id);
-            if !missed {
+            if invalidated_at.is_none() {
                 state.index.insert(id, &reads);
             }
+            drop(state);
+            self.refresher.send(stale.into_iter().collect());
             return;
         }
     }
