@@ -453,6 +453,27 @@ describe("sync protocol over a raw WebSocket", () => {
     for (const m of socket.messages) assert.ok(["Transition", "Ping"].includes(m.type), JSON.stringify(m));
   });
 
+  test("a mutation whose connection drops before its response commits once; its re-send gets that result", async () => {
+    const name = `dropped-${Date.now()}`;
+    const args = [{ name, spin: 4_000_000 }];
+    const first = await open();
+    first.send(connect("dropped-session"));
+    first.send({ type: "Mutation", requestId: 3, udfPath: "counter:incrementSlowly", args });
+    // The mutation is running (it spins for a few hundred ms) when the connection goes, without
+    // a close handshake: it commits, and its response has nowhere to go.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.ws.terminate();
+    const second = await open();
+    second.send({ ...connect("dropped-session"), connectionCount: 1, lastCloseReason: "closed with code 1006" });
+    second.send({ type: "Mutation", requestId: 3, udfPath: "counter:incrementSlowly", args });
+    const resent = await second.next((m) => m.type === "MutationResponse" && m.requestId === 3);
+    assert.equal(resent.success, true);
+    assert.equal(resent.result, 1, "the first run's result");
+    second.send({ type: "Mutation", requestId: 4, udfPath: "counter:increment", args: [{ name }] });
+    const next = await second.next((m) => m.type === "MutationResponse" && m.requestId === 4);
+    assert.equal(next.result, 2, "the counter was incremented once before");
+  });
+
   test("a re-sent mutation with the same session and request id runs once and keeps its first result", async () => {
     const name = `resend-${Date.now()}`;
     const first = await open();
