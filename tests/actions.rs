@@ -5,7 +5,8 @@
 //! `_scheduled_functions`), function handles, errors (plain and `ConvexError`), console
 //! lines, web APIs, concurrency of actions (with each other and with queries and mutations),
 //! the action time limit (also for a scheduled action), a scheduled action interrupted by
-//! `kill -9` (ends `failed`, never re-run), and `emvex run`.
+//! `kill -9` (ends `failed`, never re-run), `emvex run`, `ctx.meta` in actions, and file storage
+//! refused with an error that names it.
 
 mod common;
 
@@ -560,4 +561,19 @@ fn emvex_run_runs_an_action() {
     // The rows written by `emvex run` are there for `emvex dev`.
     let (s, _) = start_actions(&["--data", dir.str()]);
     assert_json_eq(&rows(&s, "cli"), &json!([7, 8]));
+}
+
+#[test]
+fn ctx_meta_answers_in_actions() {
+    let s = start();
+    let meta = action_ok(&s, "actions:meta", json!({}));
+    assert_eq!(meta, json!({ "ip": null, "userAgent": null, "deployment": "emvex-local" }));
+}
+
+#[test]
+fn file_storage_is_refused_with_an_error_naming_it() {
+    let s = start();
+    let e = action_err(&s, "actions:storeBlob", json!({}));
+    e.assert_contains("File storage (`ctx.storage`) is not supported by emvex yet");
+    assert!(!e.message.contains("Unknown"), "{}", e.message);
 }

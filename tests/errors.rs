@@ -161,3 +161,12 @@ fn wrong_function_kind() {
         .assert_contains("Trying to execute messages.js:send as Query, but it is defined as Mutation.");
     assert_eq!(s.query_ok("messages:count", json!({})).as_f64(), Some(0.0));
 }
+
+#[test]
+fn an_operation_emvex_does_not_serve_names_the_feature() {
+    let s = Server::start();
+    let e = s.mutation_err("system:uploadUrl", json!({}));
+    e.assert_contains("File storage (`ctx.storage`) is not supported by emvex yet");
+    assert!(!e.message.contains("Unknown async operation"), "{}", e.message);
+    assert_no_internals(&e.message);
+}

@@ -36,7 +36,8 @@ use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
 use crate::runner::{Failure, FunctionRunner, check_arguments, check_returns, js_failure, parse_result};
-use crate::syscalls::{developer, function_address};
+use crate::syscalls::{deployment_metadata, developer, function_address, request_metadata};
+use crate::unsupported::unsupported_in_action;
 use crate::{CallError, CallRequest, CallResponse, HttpActionResponse, Job};
 
 /// A syscall of an action that must run on the main worker (it writes through the single
@@ -290,7 +291,7 @@ struct Host {
 
 impl ActionHost for Host {
     fn syscall(&self, op: &str, _args_json: &str) -> Result<String, HostError> {
-        Err(developer(format!("Unknown operation {op}")))
+        Err(unsupported_in_action(op))
     }
 
     fn async_syscall(&self, op: String, args_json: String) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
@@ -357,7 +358,9 @@ async fn dispatch(
         "1.0/getFunctionMetadata" => {
             Ok(json!({ "name": action_path.stripped(), "componentPath": component }).to_string())
         }
-        _ => Err(developer(format!("Unknown async operation {op}"))),
+        "1.0/getDeploymentMetadata" => Ok(deployment_metadata().to_string()),
+        "1.0/getRequestMetadata" => Ok(request_metadata().to_string()),
+        _ => Err(unsupported_in_action(op)),
     }
 }
 

@@ -32,6 +32,7 @@ mod registry;
 mod runner;
 mod scheduler;
 mod syscalls;
+mod unsupported;
 mod worker;
 
 use std::collections::BTreeMap;

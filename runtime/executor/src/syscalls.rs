@@ -20,6 +20,7 @@ use crate::path::{FunctionAddress, PathError, UdfPath, encode_handle};
 use crate::registry::FunctionInfo;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{SCHEDULED_FUNCTIONS, TARGET_FIELD, state};
+use crate::unsupported::unsupported;
 
 /// At most this many functions may be scheduled by one mutation (spec §3.9).
 const MAX_SCHEDULED_PER_TRANSACTION: usize = 1000;
@@ -93,7 +94,7 @@ impl<'a> TransactionHost<'a> {
                 let ts = self.tx.snapshot_ts().min(i64::MAX as u64) as i64;
                 Ok(Value::Int64(ts).to_convex_json())
             }
-            _ => Err(developer(format!("Unknown operation {op}"))),
+            _ => Err(unsupported(op)),
         }
     }
 
@@ -152,21 +153,14 @@ impl<'a> TransactionHost<'a> {
                 "name": self.path.stripped(),
                 "componentPath": self.component,
             })),
-            "1.0/getDeploymentMetadata" => Ok(json!({
-                "name": "emvex-local",
-                "region": null,
-                "class": "s16",
-            })),
+            "1.0/getDeploymentMetadata" => Ok(deployment_metadata()),
             "1.0/getRequestMetadata" => {
                 if self.kind == FunctionKind::Query {
                     return Err(developer("Cannot get request metadata in a query".into()));
                 }
-                Ok(json!({
-                    "ip": null, "userAgent": null, "requestId": "",
-                    "scheduledFunctionId": null, "authToken": null,
-                }))
+                Ok(request_metadata())
             }
-            _ => Err(developer(format!("Unknown async operation {op}"))),
+            _ => Err(unsupported(op)),
         }
     }
 
@@ -616,6 +610,17 @@ fn patch_arg(json: &Json) -> Result<BTreeMap<String, Option<Value>>, HostError> 
 }
 
 /// A catchable developer error.
+/// What `ctx.meta.getDeploymentMetadata()` answers: a local deployment.
+pub(crate) fn deployment_metadata() -> Json {
+    json!({ "name": "emvex-local", "region": null, "class": "s16" })
+}
+
+/// What `ctx.meta.getRequestMetadata()` answers. emvex does not carry the caller's request id,
+/// address and user agent into functions yet: they are empty.
+pub(crate) fn request_metadata() -> Json {
+    json!({ "ip": null, "userAgent": null, "requestId": "", "scheduledFunctionId": null, "authToken": null })
+}
+
 pub(crate) fn developer(message: String) -> HostError {
     HostError::developer(message)
 }
