@@ -1,5 +1,6 @@
 //! The command line: `emvex run` prints Convex JSON or fails with exit code 1; bad usage,
-//! unknown flags and missing/broken apps exit with code 2; `emvex dev` prints its URL.
+//! unknown flags, missing/broken apps and unset or invalid variables the app declares in
+//! `defineApp({ env })` exit with code 2; `emvex dev` prints its URL.
 
 mod common;
 
@@ -175,4 +176,45 @@ fn two_servers_on_port_0_get_different_ports() {
     send_message(&a, "a", "only in a", "c", 0.0);
     assert_eq!(a.query_ok("messages:count", json!({})).as_f64(), Some(1.0));
     assert_eq!(b.query_ok("messages:count", json!({})).as_f64(), Some(0.0), "--in-memory servers share nothing");
+}
+
+/// An app whose `convex.config.ts` declares `env` in `defineApp`, with one query reading it.
+fn app_declaring_env() -> TempDir {
+    let app = TempDir::new("cli-app-env");
+    std::fs::create_dir_all(app.path.join("convex")).unwrap();
+    std::os::unix::fs::symlink(repo_root().join("node_modules"), app.path.join("node_modules")).unwrap();
+    std::fs::write(
+        app.path.join("convex/convex.config.ts"),
+        "import { defineApp } from \"convex/server\";\nimport { v } from \"convex/values\";\n\
+         export default defineApp({\n  env: { API_KEY: v.string(), MODE: v.union(v.literal(\"fast\"), v.literal(\"safe\")), \
+         NOTE: v.optional(v.string()) },\n});\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.path.join("convex/settings.ts"),
+        "import { queryGeneric as query } from \"convex/server\";\n\
+         export const mode = query({ args: {}, handler: async () => process.env.MODE ?? null });\n",
+    )
+    .unwrap();
+    app
+}
+
+#[test]
+fn variables_the_app_declares_are_required_and_checked_at_start() {
+    let app = app_declaring_env();
+    let out = run_cli(&["run", app.str(), "settings:mode", "--in-memory"], T);
+    assert_eq!(out.status.code(), Some(2), "stderr {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Required environment variables are not set: API_KEY, MODE."),
+        "stderr {}",
+        stderr(&out)
+    );
+    let out =
+        run_cli(&["run", app.str(), "settings:mode", "--in-memory", "--env", "API_KEY=k", "--env", "MODE=slow"], T);
+    assert_eq!(out.status.code(), Some(2), "stderr {}", stderr(&out));
+    assert!(stderr(&out).contains("Environment variable \"MODE\" is invalid"), "stderr {}", stderr(&out));
+    let out =
+        run_cli(&["run", app.str(), "settings:mode", "--in-memory", "--env", "API_KEY=k", "--env", "MODE=safe"], T);
+    assert_eq!(out.status.code(), Some(0), "stderr {}", stderr(&out));
+    assert_eq!(stdout_json(&out), json!("safe"));
 }

@@ -188,6 +188,7 @@ pub(crate) fn build_tree(
 ) -> Result<Vec<Instance>, StartError> {
     let root_def =
         definitions.first().ok_or_else(|| tree_error("InvalidComponentTree", "the app has no definition".into()))?;
+    check_app_env(root_def, root_env)?;
     let mut instances = Vec::new();
     let root = Instance {
         path: String::new(),
@@ -288,44 +289,87 @@ fn child_env(
             env.insert(key.to_string(), value);
         }
     }
-    let config: Json =
-        child_def.config_json.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Json::Null);
     let child_path = if parent.path.is_empty() { name.to_string() } else { format!("{}/{name}", parent.path) };
+    let declared = check_declared_env(child_def, &env);
+    if let Some(var) = declared.missing.first() {
+        return Err(tree_error(
+            "InvalidComponentEnv",
+            format!("Component \"{child_path}\" requires environment variable \"{var}\", but it was not provided"),
+        ));
+    }
+    if let Some((var, problem)) = declared.invalid.first() {
+        return Err(tree_error(
+            "InvalidComponentEnv",
+            format!("Environment variable \"{var}\" of component \"{child_path}\" is invalid: {problem}"),
+        ));
+    }
+    Ok(env)
+}
+
+/// What is wrong with the values a definition gets for the variables it declares.
+#[derive(Debug, Default)]
+struct DeclaredEnv {
+    /// Required and absent, in declaration order.
+    missing: Vec<String>,
+    /// Present but refused by the declared validator: (variable, why).
+    invalid: Vec<(String, String)>,
+}
+
+/// Checks `env` against the `envVars` a definition's analysis declares (`defineApp({env})`,
+/// `defineComponent(name, {env})`): each is a string checked by its validator, optional ones
+/// may be absent.
+fn check_declared_env(definition: &DefinitionInfo, env: &BTreeMap<String, String>) -> DeclaredEnv {
+    let config: Json =
+        definition.config_json.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Json::Null);
+    let mut found = DeclaredEnv::default();
     for declared in config.get("envVars").and_then(Json::as_array).into_iter().flatten() {
         let Some(var) = declared.get(0).and_then(Json::as_str) else { continue };
         let spec = declared.get(1).cloned().unwrap_or(Json::Null);
         let optional = spec.get("optional").and_then(Json::as_bool).unwrap_or(false);
+        // A value is a string: it is checked against string validators (`v.string()`, string
+        // literals and unions of them); what other validators would make of it is not known
+        // here, so it is not refused.
         let validator = spec
             .get("value")
             .and_then(Json::as_str)
             .and_then(|t| serde_json::from_str::<Json>(t).ok())
+            .filter(|j| matches!(j.get("type").and_then(Json::as_str), Some("string" | "literal" | "union")))
             .and_then(|j| Validator::from_json(&j).ok());
         match (env.get(var), validator) {
             (None, _) if optional => {}
-            (None, _) => {
-                return Err(tree_error(
-                    "InvalidComponentEnv",
-                    format!(
-                        "Component \"{child_path}\" requires environment variable \"{var}\", but it was not provided"
-                    ),
-                ));
-            }
+            (None, _) => found.missing.push(var.to_string()),
             (Some(value), Some(validator)) => {
                 let no_tables = |_: u32| None::<String>;
                 if let Err(e) = validator.check(&Value::String(value.clone()), &no_tables) {
-                    return Err(tree_error(
-                        "InvalidComponentEnv",
-                        format!(
-                            "Environment variable \"{var}\" of component \"{child_path}\" is invalid: {}",
-                            e.message
-                        ),
-                    ));
+                    found.invalid.push((var.to_string(), e.message));
                 }
             }
             (Some(_), None) => {}
         }
     }
-    Ok(env)
+    found
+}
+
+/// Checks the deployment's variables against what the app declares in `defineApp({env})`.
+fn check_app_env(app: &DefinitionInfo, env: &BTreeMap<String, String>) -> Result<(), StartError> {
+    let declared = check_declared_env(app, env);
+    if !declared.missing.is_empty() {
+        return Err(tree_error(
+            "MissingEnvironmentVariables",
+            format!(
+                "Required environment variables are not set: {}. Set them with `--env NAME=value`, or declare \
+                 them `v.optional(...)` in `defineApp({{ env }})`.",
+                declared.missing.join(", ")
+            ),
+        ));
+    }
+    if let Some((var, problem)) = declared.invalid.first() {
+        return Err(tree_error(
+            "InvalidEnvironmentVariable",
+            format!("Environment variable \"{var}\" is invalid: {problem}"),
+        ));
+    }
+    Ok(())
 }
 
 fn describe(instance: &Instance) -> String {
@@ -448,6 +492,29 @@ mod tests {
             }),
         );
         assert!(build_tree(&[right, strict], &BTreeMap::new()).is_ok());
+
+        let app =
+            |vars: Json| def(0, "", serde_json::json!({"childComponents": [], "httpMounts": {}, "envVars": vars}));
+        let level = serde_json::json!({
+            "type": "value",
+            "value": "{\"type\":\"union\",\"value\":[{\"type\":\"literal\",\"value\":\"low\"},{\"type\":\"literal\",\"value\":\"high\"}]}",
+        });
+        let string = serde_json::json!({"type": "value", "value": "{\"type\":\"string\"}"});
+        let number = serde_json::json!({"type": "value", "value": "{\"type\":\"number\"}"});
+        let optional = serde_json::json!({"type": "value", "value": "{\"type\":\"string\"}", "optional": true});
+        let vars = serde_json::json!([["MODE", string], ["LEVEL", level], ["RETRIES", number], ["EXTRA", optional]]);
+        let err = build_tree(&[app(vars.clone())], &env(&[("LEVEL", "low")])).unwrap_err();
+        assert_eq!(err.code, "MissingEnvironmentVariables");
+        assert!(
+            err.message.starts_with("Required environment variables are not set: MODE, RETRIES."),
+            "{}",
+            err.message
+        );
+        let err =
+            build_tree(&[app(vars.clone())], &env(&[("MODE", "m"), ("LEVEL", "mid"), ("RETRIES", "3")])).unwrap_err();
+        assert_eq!(err.code, "InvalidEnvironmentVariable");
+        assert!(err.message.contains("\"LEVEL\""), "{}", err.message);
+        assert!(build_tree(&[app(vars)], &env(&[("MODE", "m"), ("LEVEL", "high"), ("RETRIES", "x")])).is_ok());
 
         let mounted = def(
             0,
