@@ -567,7 +567,10 @@ fn emvex_run_runs_an_action() {
 fn ctx_meta_answers_in_actions() {
     let s = start();
     let meta = action_ok(&s, "actions:meta", json!({}));
-    assert_eq!(meta, json!({ "ip": null, "userAgent": null, "deployment": "emvex-local" }));
+    assert_eq!(
+        meta,
+        json!({ "ip": "127.0.0.1", "userAgent": null, "deployment": "emvex-local", "sameRequestNested": true })
+    );
 }
 
 #[test]

@@ -324,3 +324,38 @@ fn fetch_and_set_timeout_are_refused() {
     // The server keeps working.
     assert_eq!(s.query_ok("logs:silent", json!({})), json!("quiet"));
 }
+
+#[test]
+fn request_metadata_names_the_caller_the_request_and_the_scheduled_job() {
+    let s = Server::start();
+    let body = json!({ "path": "system:requestMetadata", "args": [{}] });
+    let response: Value = s
+        .client()
+        .post(format!("{}/api/mutation", s.url))
+        .header("User-Agent", "emvex-test/1")
+        .json(&body)
+        .send()
+        .expect("mutation")
+        .json()
+        .expect("json");
+    let meta = &response["value"];
+    assert_eq!(meta["ip"], json!("127.0.0.1"), "{response}");
+    assert_eq!(meta["userAgent"], json!("emvex-test/1"));
+    assert_eq!(meta["scheduledFunctionId"], json!(null));
+    assert!(meta["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{response}");
+
+    // The id a function sees is the one its client is told in an error.
+    let e = s.mutation_err("system:failWithRequestId", json!({}));
+    let told = e.message.strip_prefix("[Request ID: ").and_then(|rest| rest.split_once(']')).map(|(id, _)| id);
+    let told = told.unwrap_or_else(|| panic!("no request id in {:?}", e.message));
+    e.assert_contains(&format!("seen {told}"));
+
+    let job = s.mutation_ok("system:scheduleNote", json!({}));
+    let job = job.as_str().expect("a job id").to_string();
+    poll("the scheduled run", std::time::Duration::from_secs(10), || {
+        match s.query_ok("counters:get", json!({ "name": format!("seen:{job}") })) {
+            Value::Null => Err("not yet".into()),
+            found => Ok(found),
+        }
+    });
+}

@@ -12,10 +12,10 @@ const ZERO_TS = "AAAAAAAAAAA=";
 
 /** A raw socket that records every server message and can wait for one. */
 class RawSocket {
-  constructor(url) {
+  constructor(url, options) {
     this.messages = [];
     this.waiters = [];
-    this.ws = new WebSocket(url);
+    this.ws = new WebSocket(url, options);
     this.closed = new Promise((resolve) => this.ws.on("close", (code, reason) => resolve({ code, reason: `${reason}` })));
     this.ws.on("message", (data, isBinary) => {
       assert.equal(isBinary, false, "the server sends text frames only");
@@ -123,8 +123,8 @@ describe("sync protocol over a raw WebSocket", () => {
     return body.value;
   }
 
-  async function open(path = "/api/1.49.0/sync") {
-    const socket = new RawSocket(`${wsUrl}${path}`);
+  async function open(path = "/api/1.49.0/sync", options = undefined) {
+    const socket = new RawSocket(`${wsUrl}${path}`, options);
     sockets.push(socket);
     await socket.open();
     return socket;
@@ -472,6 +472,18 @@ describe("sync protocol over a raw WebSocket", () => {
     second.send({ type: "Mutation", requestId: 4, udfPath: "counter:increment", args: [{ name }] });
     const next = await second.next((m) => m.type === "MutationResponse" && m.requestId === 4);
     assert.equal(next.result, 2, "the counter was incremented once before");
+  });
+
+  test("a mutation over the socket learns who connected (address, user agent) and its request id", async () => {
+    const socket = await open(undefined, { headers: { "User-Agent": "raw-socket/1" } });
+    socket.send(connect("metadata"));
+    socket.send({ type: "Mutation", requestId: 0, udfPath: "other:requestMetadata", args: [{}] });
+    const response = await socket.next((m) => m.type === "MutationResponse");
+    assert.equal(response.success, true);
+    assert.equal(response.result.ip, "127.0.0.1");
+    assert.equal(response.result.userAgent, "raw-socket/1");
+    assert.ok(response.result.requestId.length > 0);
+    assert.equal(response.result.scheduledFunctionId, null);
   });
 
   test("a re-sent mutation with the same session and request id runs once and keeps its first result", async () => {

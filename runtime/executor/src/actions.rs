@@ -35,10 +35,11 @@ use crate::components::{Components, Target};
 use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
+use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, check_arguments, check_returns, js_failure, parse_result};
-use crate::syscalls::{deployment_metadata, developer, function_address, request_metadata};
+use crate::syscalls::{deployment_metadata, developer, function_address};
 use crate::unsupported::unsupported_in_action;
-use crate::{CallError, CallRequest, CallResponse, HttpActionResponse, Job};
+use crate::{CallError, CallRequest, CallResponse, ClientInfo, HttpActionResponse, Job};
 
 /// A syscall of an action that must run on the main worker (it writes through the single
 /// writer): `op` answered as a mutation of `component` named `path` would answer it.
@@ -185,6 +186,8 @@ pub(crate) struct ActionRequest {
     pub component: String,
     pub path: UdfPath,
     pub args: Vec<Value>,
+    /// The request it serves (shared with what it calls).
+    pub meta: RequestMetadata,
 }
 
 /// Runs an action to completion. Returns its value or failure, and its console lines
@@ -209,6 +212,7 @@ pub(crate) async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Fa
         component: request.component.clone(),
         path: request.path.clone(),
         logs: Rc::default(),
+        meta: request.meta.clone(),
     });
     let invocation = Invocation {
         kind: FunctionKind::Action,
@@ -239,7 +243,11 @@ pub(crate) async fn run_http(env: &Env, request: HttpRequest) -> HttpActionRespo
         Err(failure) => return HttpActionResponse { result: Err(failure.full_message()), log_lines: Vec::new() },
     };
     let path = UdfPath { module: "http".into(), name: "default".into() };
-    let host = Rc::new(Host { env: env.clone(), component: String::new(), path, logs: Rc::default() });
+    let user_agent =
+        request.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.clone());
+    let client = ClientInfo { ip: None, user_agent };
+    let meta = RequestMetadata { client, ..RequestMetadata::internal() };
+    let host = Rc::new(Host { env: env.clone(), component: String::new(), path, logs: Rc::default(), meta });
     let outcome = isolate.invoke_http_action(request, None, host.clone()).await;
     let mut log_lines = outcome.log_lines;
     log_lines.extend(host.logs.take());
@@ -287,6 +295,8 @@ struct Host {
     path: UdfPath,
     /// Console lines of the queries, mutations and actions this action called.
     logs: Rc<RefCell<Vec<String>>>,
+    /// The request the action serves, passed on to what it calls.
+    meta: RequestMetadata,
 }
 
 impl ActionHost for Host {
@@ -299,7 +309,8 @@ impl ActionHost for Host {
         let component = self.component.clone();
         let path = self.path.clone();
         let logs = self.logs.clone();
-        Box::pin(async move { dispatch(&env, &component, &path, &op, &args_json, &logs).await })
+        let meta = self.meta.clone();
+        Box::pin(async move { dispatch(&env, &component, &path, &op, &args_json, &logs, &meta).await })
     }
 }
 
@@ -310,6 +321,7 @@ async fn dispatch(
     op: &str,
     args_json: &str,
     logs: &Rc<RefCell<Vec<String>>>,
+    meta: &RequestMetadata,
 ) -> Result<String, HostError> {
     let args: Json =
         serde_json::from_str(args_json).map_err(|e| developer(format!("Invalid arguments for `{op}`: {e}")))?;
@@ -324,7 +336,8 @@ async fn dispatch(
             // The target was resolved (and its visibility checked) here; it runs as an admin
             // call in its instance: a query on this thread, a mutation on the main worker.
             let request = CallRequest {
-                request_id: "action".into(),
+                request_id: meta.request_id.clone(),
+                client: meta.client.clone(),
                 path: target.path.stripped(),
                 args: json!([call_args()?.to_convex_json()]),
                 kind: Some(kind),
@@ -346,7 +359,12 @@ async fn dispatch(
         }
         "1.0/actions/action" => {
             let target = resolve_callee(env, component, &args, FunctionKind::Action)?;
-            let request = ActionRequest { component: target.component, path: target.path, args: vec![call_args()?] };
+            let request = ActionRequest {
+                component: target.component,
+                path: target.path,
+                args: vec![call_args()?],
+                meta: meta.clone(),
+            };
             let (result, lines) = Box::pin(run(env, &request)).await;
             logs.borrow_mut().extend(lines);
             result.map(|v| v.to_convex_json().to_string()).map_err(HostError::from)
@@ -359,7 +377,7 @@ async fn dispatch(
             Ok(json!({ "name": action_path.stripped(), "componentPath": component }).to_string())
         }
         "1.0/getDeploymentMetadata" => Ok(deployment_metadata().to_string()),
-        "1.0/getRequestMetadata" => Ok(request_metadata().to_string()),
+        "1.0/getRequestMetadata" => Ok(meta.to_json().to_string()),
         _ => Err(unsupported_in_action(op)),
     }
 }

@@ -17,6 +17,7 @@ use crate::actions::ActionRequest;
 use crate::components::Components;
 use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
+use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, NewJob};
 use crate::{CallError, CallRequest, CallResponse};
 
@@ -99,7 +100,8 @@ fn execute_inner(
     }
     let args = decode_args(&request.args)?;
     if info.kind == FunctionKind::Action {
-        return Ok(Ran::Action(ActionRequest { component, path, args }));
+        let meta = RequestMetadata::of_call(&request.request_id, &request.client);
+        return Ok(Ran::Action(ActionRequest { component, path, args, meta }));
     }
     let execution = run_transaction(runner, &component, info, &args, request, run);
     Ok(Ran::Value(execution.map_err(call_error)?))
@@ -130,6 +132,7 @@ fn run_transaction(
     if info.kind == FunctionKind::Query {
         tx.set_journal(request.journal.clone());
     }
+    runner.request = RequestMetadata::of_call(&request.request_id, &request.client);
     let execution = runner.run(&mut tx, component, info, args, now, 0);
     run.log_lines = execution.log_lines;
     if info.kind != FunctionKind::Mutation {

@@ -31,6 +31,7 @@ use serde_json::json;
 
 use crate::actions::ActionRequest;
 use crate::path::UdfPath;
+use crate::request_metadata::RequestMetadata;
 use crate::runner::{FunctionRunner, NewJob};
 
 /// The system table of registered cron jobs.
@@ -237,8 +238,12 @@ fn run_one(
     match info.kind {
         FunctionKind::Mutation => {}
         FunctionKind::Action => {
-            run.action =
-                Some(ActionRequest { component: component.to_string(), path: reg.udf_path.clone(), args: vec![args] });
+            run.action = Some(ActionRequest {
+                component: component.to_string(),
+                path: reg.udf_path.clone(),
+                args: vec![args],
+                meta: RequestMetadata::internal(),
+            });
             return Ok(run);
         }
         other => {
@@ -253,6 +258,7 @@ fn run_one(
     }
     tx.savepoint()?;
     let now = tx.clock().now_whole_ms();
+    runner.request = RequestMetadata::internal();
     let execution = runner.run(tx, component, info, &[args], now, 0);
     run.log_lines = execution.log_lines;
     match execution.result {

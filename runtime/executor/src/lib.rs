@@ -29,6 +29,7 @@ mod native_driver;
 mod path;
 mod pool;
 mod registry;
+mod request_metadata;
 mod runner;
 mod scheduler;
 mod syscalls;
@@ -142,6 +143,17 @@ pub struct CallRequest {
     /// Return a query's read set in [`CallResponse::reads`] (live subscriptions need it; a
     /// one-off call does not pay for copying it).
     pub track_reads: bool,
+    /// Who called, for `ctx.meta.getRequestMetadata()`.
+    pub client: ClientInfo,
+}
+
+/// What a server knows of the client behind a call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientInfo {
+    /// The peer's address.
+    pub ip: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
 }
 
 /// The outcome of a call, with the console lines it printed.

@@ -26,6 +26,7 @@ use crate::actions::ActionRequest;
 use crate::components::Implementation;
 use crate::native::Bridge;
 use crate::path::{FunctionAddress, UdfPath};
+use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, NewJob};
 use crate::syscalls::TransactionHost;
 use crate::worker::Shared;
@@ -210,9 +211,12 @@ fn start_action(shared: &Shared, instance: &str, start: emvex_component::ActionS
         let request = match target {
             Err(e) => Err(e.message),
             Ok(target) => match components.function(&target.component, &target.path).map(|f| f.kind) {
-                Some(FunctionKind::Action) => {
-                    Ok(ActionRequest { component: target.component, path: target.path, args: vec![start.args.clone()] })
-                }
+                Some(FunctionKind::Action) => Ok(ActionRequest {
+                    component: target.component,
+                    path: target.path,
+                    args: vec![start.args.clone()],
+                    meta: RequestMetadata::internal(),
+                }),
                 Some(other) => Err(format!(
                     "Trying to execute {} as Action, but it is defined as {}.",
                     target.path.canonical(),

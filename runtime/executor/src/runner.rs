@@ -24,6 +24,7 @@ use crate::components::{Components, Implementation};
 use crate::native::Bridge;
 use crate::pool::IsolatePool;
 use crate::registry::FunctionInfo;
+use crate::request_metadata::RequestMetadata;
 use crate::syscalls::TransactionHost;
 
 /// What the worker thread needs to run functions: isolates per instance, the component tree
@@ -36,6 +37,8 @@ pub(crate) struct FunctionRunner {
     /// Native instances a mutation ran in since the main worker last looked: they get a drive
     /// (`native_driver.rs`).
     pub native_touched: std::collections::BTreeSet<String>,
+    /// The request the top-level function running now serves (its nested calls serve it too).
+    pub request: RequestMetadata,
 }
 
 /// A job an execution scheduled, handed to the scheduler once the transaction commits.
@@ -122,7 +125,7 @@ impl FunctionRunner {
                 (instance.path.clone(), IsolatePool::lazy(app.clone(), scope))
             })
             .collect();
-        FunctionRunner { pools, components, db, native_touched: Default::default() }
+        FunctionRunner { pools, components, db, native_touched: Default::default(), request: Default::default() }
     }
 
     /// Runs `info`, a function of instance `component`, with positional `args` on `tx`.

@@ -26,6 +26,7 @@ use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 
 use crate::path::UdfPath;
+use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, NewJob};
 
 /// The system table holding scheduled jobs.
@@ -229,6 +230,7 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, key: &JobKey) -> R
     tx.savepoint()?;
     set_state(tx, key, state("inProgress"), None)?;
     let now = tx.clock().now_whole_ms();
+    runner.request = RequestMetadata::scheduled(key.id.encode());
     let execution = runner.run(tx, &component, info, &args, now, 0);
     run.log_lines = execution.log_lines;
     match execution.result {

@@ -158,7 +158,7 @@ impl<'a> TransactionHost<'a> {
                 if self.kind == FunctionKind::Query {
                     return Err(developer("Cannot get request metadata in a query".into()));
                 }
-                Ok(request_metadata())
+                Ok(self.runner.request.to_json())
             }
             _ => Err(unsupported(op)),
         }
@@ -613,12 +613,6 @@ fn patch_arg(json: &Json) -> Result<BTreeMap<String, Option<Value>>, HostError> 
 /// What `ctx.meta.getDeploymentMetadata()` answers: a local deployment.
 pub(crate) fn deployment_metadata() -> Json {
     json!({ "name": "emvex-local", "region": null, "class": "s16" })
-}
-
-/// What `ctx.meta.getRequestMetadata()` answers. emvex does not carry the caller's request id,
-/// address and user agent into functions yet: they are empty.
-pub(crate) fn request_metadata() -> Json {
-    json!({ "ip": null, "userAgent": null, "requestId": "", "scheduledFunctionId": null, "authToken": null })
 }
 
 pub(crate) fn developer(message: String) -> HostError {

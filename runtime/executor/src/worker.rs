@@ -34,6 +34,7 @@ use crate::native::native_definition;
 use crate::native_driver::{self, NativeDone, NativeDriver};
 use crate::pool::IsolatePool;
 use crate::registry::Registry;
+use crate::request_metadata::RequestMetadata;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{self, JobKey, Scheduler};
 use crate::syscalls::{TransactionHost, db_error};
@@ -301,7 +302,8 @@ fn spawn_scheduled_action(shared: &Shared, action: scheduler::ScheduledAction) {
     let db = worker.runner.db.clone();
     let job = action.job;
     let path = action.path.clone();
-    let request = ActionRequest { component: action.component, path: action.path, args: action.args };
+    let meta = RequestMetadata::scheduled(job.id.encode());
+    let request = ActionRequest { component: action.component, path: action.path, args: action.args, meta };
     let reply: action_threads::ActionReply = Box::new(move |env, outcome, log_lines| {
         env.print(&path, &log_lines, outcome.as_ref().err());
         if let Err(e) = scheduler::finish_action(&db, &job, outcome.err()) {
@@ -390,7 +392,8 @@ fn load(
         })?;
     }
     let components = Arc::new(Components::new(instances, definitions.into_values().collect()));
-    let runner = FunctionRunner { pools, components, db, native_touched: Default::default() };
+    let runner =
+        FunctionRunner { pools, components, db, native_touched: Default::default(), request: Default::default() };
     let scheduler =
         Scheduler::load(&runner).map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
     let crons = Crons::sync(&runner).map_err(|message| StartError { code: "InvalidCrons", message })?;

@@ -22,6 +22,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::AppState;
 use crate::auth::{Caller, caller};
+use crate::client::Client;
 use emvex_executor::logs::print_call_logs;
 
 /// Largest request body accepted: function arguments may be up to 16 MiB, plus the envelope.
@@ -58,13 +59,18 @@ pub fn routes(state: Arc<AppState>) -> Router {
 async fn sync_versioned(
     State(state): State<Arc<AppState>>,
     Path(version): Path<String>,
+    Client(client): Client,
     ws: WebSocketUpgrade,
 ) -> Response {
-    crate::sync_socket::upgrade(state.sync.clone(), &version, ws)
+    crate::sync_socket::upgrade(state.sync.clone(), &version, client, ws)
 }
 
-async fn sync_unversioned(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Response {
-    crate::sync_socket::upgrade(state.sync.clone(), "", ws)
+async fn sync_unversioned(
+    State(state): State<Arc<AppState>>,
+    Client(client): Client,
+    ws: WebSocketUpgrade,
+) -> Response {
+    crate::sync_socket::upgrade(state.sync.clone(), "", client, ws)
 }
 
 /// `{"code", "message"}` with an HTTP status: errors outside user code.
@@ -169,7 +175,13 @@ fn envelope(response: CallResponse, format: Format) -> Response {
 }
 
 /// `POST /api/query|mutation|action` with `{path, args, format}`.
-async fn typed_post(state: Arc<AppState>, headers: HeaderMap, body: Bytes, kind: FunctionKind) -> Response {
+async fn typed_post(
+    state: Arc<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Bytes,
+    kind: FunctionKind,
+) -> Response {
     let caller = match authenticate(&state, &headers, None) {
         Ok(c) => c,
         Err(r) => return r,
@@ -185,21 +197,27 @@ async fn typed_post(state: Arc<AppState>, headers: HeaderMap, body: Bytes, kind:
         kind: Some(kind),
         admin: caller == Caller::Admin,
         component_path: None,
+        client,
         ..CallRequest::default()
     };
     run_call(&state, request, format).await
 }
 
-async fn post_query(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    typed_post(state, headers, body, FunctionKind::Query).await
+async fn post_query(State(state): State<Arc<AppState>>, client: Client, headers: HeaderMap, body: Bytes) -> Response {
+    typed_post(state, client, headers, body, FunctionKind::Query).await
 }
 
-async fn post_mutation(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    typed_post(state, headers, body, FunctionKind::Mutation).await
+async fn post_mutation(
+    State(state): State<Arc<AppState>>,
+    client: Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    typed_post(state, client, headers, body, FunctionKind::Mutation).await
 }
 
-async fn post_action(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
-    typed_post(state, headers, body, FunctionKind::Action).await
+async fn post_action(State(state): State<Arc<AppState>>, client: Client, headers: HeaderMap, body: Bytes) -> Response {
+    typed_post(state, client, headers, body, FunctionKind::Action).await
 }
 
 #[derive(serde::Deserialize)]
@@ -214,6 +232,7 @@ struct GetQueryParams {
 /// `GET /api/query?path=…&args=<json>&format=…`.
 async fn get_query(
     State(state): State<Arc<AppState>>,
+    Client(client): Client,
     headers: HeaderMap,
     params: Result<Query<GetQueryParams>, QueryRejection>,
 ) -> Response {
@@ -248,13 +267,19 @@ async fn get_query(
         kind: Some(FunctionKind::Query),
         admin: caller == Caller::Admin,
         component_path: None,
+        client,
         ..CallRequest::default()
     };
     run_call(&state, request, format).await
 }
 
 /// `POST /api/function` (admin only): `{componentPath?, path, format, args}`; any kind.
-async fn post_function(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_function(
+    State(state): State<Arc<AppState>>,
+    Client(client): Client,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match authenticate(&state, &headers, None) {
         Ok(Caller::Admin) => {}
         Ok(Caller::Anonymous) => {
@@ -282,6 +307,7 @@ async fn post_function(State(state): State<Arc<AppState>>, headers: HeaderMap, b
         kind: None,
         admin: true,
         component_path,
+        client,
         ..CallRequest::default()
     };
     run_call(&state, request, format).await
@@ -291,6 +317,7 @@ async fn post_function(State(state): State<Arc<AppState>>, headers: HeaderMap, b
 async fn post_run(
     State(state): State<Arc<AppState>>,
     Path(path): Path<String>,
+    Client(client): Client,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -325,6 +352,7 @@ async fn post_run(
         kind: None,
         admin: caller == Caller::Admin,
         component_path: None,
+        client,
         ..CallRequest::default()
     };
     run_call(&state, request, format).await

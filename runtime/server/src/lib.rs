@@ -9,6 +9,7 @@
 
 mod api;
 mod auth;
+mod client;
 mod site;
 mod sync_socket;
 
@@ -75,6 +76,8 @@ impl BoundServer {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await
+        // With connection info: functions learn the caller's address (`getRequestMetadata`).
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use emvex_executor::ClientInfo;
 use emvex_sync::{Incoming, Outbox, OutboxReceiver, Outgoing, SyncService, run_session};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -37,7 +38,7 @@ fn is_semver(version: &str) -> bool {
 }
 
 /// Upgrades a request for the sync endpoint.
-pub(crate) fn upgrade(service: Arc<SyncService>, version: &str, ws: WebSocketUpgrade) -> Response {
+pub(crate) fn upgrade(service: Arc<SyncService>, version: &str, client: ClientInfo, ws: WebSocketUpgrade) -> Response {
     if !version.is_empty() && !is_semver(version) {
         return crate::api::http_error(
             StatusCode::BAD_REQUEST,
@@ -48,18 +49,18 @@ pub(crate) fn upgrade(service: Arc<SyncService>, version: &str, ws: WebSocketUpg
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| serve(service, socket))
+        .on_upgrade(move |socket| serve(service, socket, client))
         .into_response()
 }
 
 /// Serves one socket with three tasks: its session, a reader handing frames to the session,
 /// and a writer (this one) sending what the session queued. Reading and writing apart means a
 /// write never polls the socket for input, and frames queued together go out in one flush.
-async fn serve(service: Arc<SyncService>, socket: WebSocket) {
+async fn serve(service: Arc<SyncService>, socket: WebSocket, client: ClientInfo) {
     let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_FRAMES);
     let (outbox, outgoing) = Outbox::new();
     let (sink, stream) = socket.split();
-    let session = tokio::spawn(run_session(service, incoming_rx, outbox.clone()));
+    let session = tokio::spawn(run_session(service, incoming_rx, outbox.clone(), client));
     let mut reader = tokio::spawn(read_frames(stream, incoming_tx, outbox));
     let abandoned = outgoing.abandoned();
     tokio::select! {

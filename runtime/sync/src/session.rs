@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use emvex_executor::logs::print_call_logs;
-use emvex_executor::{CallRequest, CallResponse, FunctionKind, SessionRequest, new_request_id};
+use emvex_executor::{CallRequest, CallResponse, ClientInfo, FunctionKind, SessionRequest, new_request_id};
 use serde_json::Value as Json;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -237,10 +237,17 @@ struct Session {
     actions_in_flight: usize,
     finished_tx: mpsc::UnboundedSender<Finished>,
     last_sent: Instant,
+    client: ClientInfo,
 }
 
-/// Serves one socket until the client leaves or the session ends it.
-pub async fn run_session(service: Arc<SyncService>, mut incoming: mpsc::Receiver<Incoming>, outbox: Outbox) {
+/// Serves one socket until the client leaves or the session ends it; `client` is who connected
+/// (for the functions' request metadata).
+pub async fn run_session(
+    service: Arc<SyncService>,
+    mut incoming: mpsc::Receiver<Incoming>,
+    outbox: Outbox,
+    client: ClientInfo,
+) {
     let (finished_tx, mut finished_rx) = mpsc::unbounded_channel();
     let mut session = Session {
         socket: service.next_socket(),
@@ -263,6 +270,7 @@ pub async fn run_session(service: Arc<SyncService>, mut incoming: mpsc::Receiver
         actions_in_flight: 0,
         finished_tx,
         last_sent: Instant::now(),
+        client,
     };
     let end = session.serve(&mut incoming, &mut finished_rx).await;
     session.release_all();
@@ -433,6 +441,7 @@ impl Session {
             kind: Some(kind),
             admin: self.admin,
             component_path,
+            client: self.client.clone(),
             ..CallRequest::default()
         })
     }

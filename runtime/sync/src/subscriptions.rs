@@ -475,6 +475,7 @@ impl Subscriptions {
             session: None,
             journal: key.journal.clone(),
             track_reads: true,
+            ..CallRequest::default()
         };
         let response = self.executor.call(request).await;
         let ts = match response.ts {

@@ -1,0 +1,66 @@
+//! What `ctx.meta.getRequestMetadata()` tells a function about the request it runs for.
+//!
+//! Owns: [`RequestMetadata`], carried from the client's call (HTTP or WebSocket), a scheduled
+//! job or a cron to the top-level function, and from there unchanged to every function it
+//! calls (nested `runQuery`/`runMutation`, an action's calls): one request, one id.
+
+use serde_json::{Value as Json, json};
+
+use crate::{ClientInfo, new_request_id};
+
+/// The request a function runs for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct RequestMetadata {
+    pub request_id: String,
+    pub client: ClientInfo,
+    /// The `_scheduled_functions` id of the job being run (its encoded id), if it is one.
+    pub scheduled_function_id: Option<String>,
+}
+
+impl RequestMetadata {
+    /// A client's call; a request without an id gets a fresh one.
+    pub(crate) fn of_call(request_id: &str, client: &ClientInfo) -> RequestMetadata {
+        let request_id = if request_id.is_empty() { new_request_id() } else { request_id.to_string() };
+        RequestMetadata { request_id, client: client.clone(), scheduled_function_id: None }
+    }
+
+    /// A run the deployment starts itself: a cron, a workpool job.
+    pub(crate) fn internal() -> RequestMetadata {
+        RequestMetadata { request_id: new_request_id(), ..RequestMetadata::default() }
+    }
+
+    /// The run of scheduled job `job_id`.
+    pub(crate) fn scheduled(job_id: String) -> RequestMetadata {
+        RequestMetadata { scheduled_function_id: Some(job_id), ..RequestMetadata::internal() }
+    }
+
+    /// The syscall's answer (`authToken` stays null until auth exists).
+    pub(crate) fn to_json(&self) -> Json {
+        json!({
+            "ip": self.client.ip,
+            "userAgent": self.client.user_agent,
+            "requestId": self.request_id,
+            "scheduledFunctionId": self.scheduled_function_id,
+            "authToken": null,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_keeps_its_id_and_client_and_a_missing_id_is_made() {
+        let client = ClientInfo { ip: Some("127.0.0.1".into()), user_agent: Some("curl/8".into()) };
+        let meta = RequestMetadata::of_call("abc", &client);
+        assert_eq!(
+            meta.to_json(),
+            json!({"ip": "127.0.0.1", "userAgent": "curl/8", "requestId": "abc", "scheduledFunctionId": null, "authToken": null})
+        );
+        assert!(!RequestMetadata::of_call("", &client).request_id.is_empty());
+        let job = RequestMetadata::scheduled("j1".into());
+        assert_eq!(job.to_json()["scheduledFunctionId"], "j1");
+        assert_eq!(job.to_json()["ip"], Json::Null);
+    }
+}
