@@ -27,14 +27,17 @@ use emvex_clock::Clock;
 use oxc_resolver::{ResolveOptions, Resolver};
 use sha2::{Digest, Sha256};
 
+use crate::commonjs::{
+    self, EAGER_NAME, EAGER_SOURCE, Format, MODE_SPECIFIER, PackageTypes, RUNTIME_NAME, RUNTIME_SOURCE,
+};
 use crate::definitions::{
     DefinitionId, DefinitionInfo, OpaqueDefinition, config_file, has_use_node_directive, is_opaque_config,
 };
 use crate::quickjs_ffi::quickjs_version;
-use crate::transpile::{self, ImportRef, LineMap};
+use crate::transpile::{self, ImportKind, ImportRef, LineMap};
 use crate::{EngineOptions, Limits, LoadError};
 
-const CACHE_FORMAT: &str = "emvex-bytecode-v2";
+const CACHE_FORMAT: &str = "emvex-bytecode-v3";
 
 /// What an entry module is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -160,8 +163,17 @@ impl App {
                 tsconfig: Some(oxc_resolver::TsconfigDiscovery::Auto),
                 ..resolve_options.clone()
             }),
-            Resolver::new(resolve_options),
+            Resolver::new(resolve_options.clone()),
         ];
+        // `require("…")` in CommonJS modules resolves as esbuild does for Convex: the `require`
+        // conditions, `main`, and Node's extensions.
+        let require_resolver = Resolver::new(ResolveOptions {
+            extensions: [".js", ".json", ".cjs"].map(String::from).to_vec(),
+            extension_alias: Vec::new(),
+            condition_names: ["convex", "require", "browser", "default"].map(String::from).to_vec(),
+            main_fields: vec!["main".into()],
+            ..resolve_options
+        });
 
         let mut modules: Vec<ModuleRecord> = Vec::new();
         let mut by_name: HashMap<String, usize> = HashMap::new();
@@ -181,6 +193,8 @@ impl App {
         let mut graph = GraphBuilder {
             app_dir: app_dir.clone(),
             resolvers,
+            require_resolver,
+            package_types: PackageTypes::default(),
             opaque: opaque.to_vec(),
             cache_dir: options.cache_dir.clone(),
             queued: queue.iter().cloned().collect(),
@@ -329,6 +343,9 @@ impl App {
 pub(crate) struct GraphBuilder {
     app_dir: PathBuf,
     resolvers: [Resolver; 2],
+    /// Resolves `require` of CommonJS modules.
+    require_resolver: Resolver,
+    package_types: PackageTypes,
     opaque: Vec<OpaqueDefinition>,
     cache_dir: Option<PathBuf>,
     queued: HashSet<PathBuf>,
@@ -349,11 +366,37 @@ impl GraphBuilder {
         self.queued.extend(queue.iter().cloned());
         while let Some(path) = queue.pop_front() {
             let name = canonical_name(app_dir, &path);
-            let record = prepare_module(&path, &name, self.cache_dir.as_deref(), stats)?;
+            let package_is_module = self.package_types.is_module(&path);
+            let record = prepare_module(&path, &name, package_is_module, self.cache_dir.as_deref(), stats)?;
             let dir = path.parent().unwrap_or(app_dir).to_path_buf();
             let mut imports = Vec::new();
             for imp in &record.import_refs {
-                let target = resolve_import(&self.resolvers, &path, &dir, &name, imp)?;
+                let target = match imp.kind {
+                    ImportKind::Import => resolve_import(&self.resolvers, &path, &dir, &name, imp)?,
+                    ImportKind::Runtime => {
+                        for (runtime_name, source) in [(RUNTIME_NAME, RUNTIME_SOURCE), (EAGER_NAME, EAGER_SOURCE)] {
+                            if !by_name.contains_key(runtime_name) {
+                                let runtime = prepare_runtime(runtime_name, source, self.cache_dir.as_deref(), stats)?;
+                                by_name.insert(runtime_name.to_string(), modules.len());
+                                modules.push(runtime);
+                            }
+                        }
+                        // The mode is settled once the whole graph is known (`settle_commonjs_modes`).
+                        imports.push((imp.specifier.clone(), RUNTIME_NAME.to_string()));
+                        continue;
+                    }
+                    ImportKind::Require { optional } => match resolve_require(&self.require_resolver, &dir, &name, imp)
+                    {
+                        Ok(target) => target,
+                        // Like esbuild, an unresolvable `require` inside `try` is not an error until
+                        // it runs: the runtime module stands in for it and throws when required.
+                        Err(_) if optional => {
+                            imports.push((imp.specifier.clone(), RUNTIME_NAME.to_string()));
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    },
+                };
                 let target_name = canonical_name(app_dir, &target);
                 imports.push((imp.specifier.clone(), target_name));
                 if !is_opaque_config(&target, &self.opaque) && self.queued.insert(target.clone()) {
@@ -364,7 +407,33 @@ impl GraphBuilder {
             by_name.insert(name.clone(), idx);
             modules.push(ModuleRecord { imports, ..record });
         }
+        settle_commonjs_modes(modules);
         Ok(())
+    }
+}
+
+/// Points each CommonJS wrapper's mode import (`commonjs::MODE_SPECIFIER`) at the eager
+/// module unless the module is required by some CommonJS module and imported by no ES module:
+/// then its body runs only when first required, as in Node.
+fn settle_commonjs_modes(modules: &mut [ModuleRecord]) {
+    let mut required = HashSet::new();
+    let mut imported = HashSet::new();
+    for m in modules.iter() {
+        for (r, (_, target)) in m.import_refs.iter().zip(&m.imports) {
+            match r.kind {
+                ImportKind::Require { .. } => required.insert(target.clone()),
+                ImportKind::Import => imported.insert(target.clone()),
+                ImportKind::Runtime => false,
+            };
+        }
+    }
+    for m in modules.iter_mut() {
+        let lazy = required.contains(&m.name) && !imported.contains(&m.name);
+        for (r, (spec, target)) in m.import_refs.iter().zip(m.imports.iter_mut()) {
+            if r.kind == ImportKind::Runtime && spec == MODE_SPECIFIER {
+                *target = if lazy { RUNTIME_NAME } else { EAGER_NAME }.to_string();
+            }
+        }
     }
 }
 
@@ -473,7 +542,7 @@ fn resolve_import(
             let path = res.full_path();
             let path = fs::canonicalize(&path).unwrap_or(path);
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            if !matches!(ext, "ts" | "tsx" | "js" | "jsx" | "mjs" | "mts" | "json") {
+            if !matches!(ext, "ts" | "tsx" | "js" | "jsx" | "mjs" | "mts" | "cjs" | "json") {
                 return Err(LoadError::new(
                     "UnresolvedImport",
                     format!(
@@ -506,7 +575,80 @@ fn resolve_import(
     }
 }
 
-fn cache_key(name: &str, content: &[u8]) -> String {
+/// Resolves `require(imp.specifier)` of CommonJS module `importer` in `dir`.
+fn resolve_require(resolver: &Resolver, dir: &Path, importer: &str, imp: &ImportRef) -> Result<PathBuf, LoadError> {
+    let shown = display_name(importer);
+    let spec = imp.specifier.as_str();
+    let path = match resolver.resolve(dir, spec) {
+        Ok(res) => res.full_path(),
+        Err(e) => {
+            return Err(LoadError::new(
+                "UnresolvedImport",
+                format!("{shown}:{}:{}: could not resolve require(\"{spec}\"): {e}", imp.line, imp.col),
+            ));
+        }
+    };
+    let path = fs::canonicalize(&path).unwrap_or(path);
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let problem = match ext {
+        "js" | "cjs" | "mjs" | "jsx" | "ts" | "tsx" | "mts" => None,
+        // The wrapper tells a JSON module by its specifier (it gets the value, not a namespace).
+        "json" if spec.ends_with(".json") => None,
+        "json" => Some("write the .json extension to require a JSON file"),
+        _ => Some("it is not a JavaScript or JSON module"),
+    };
+    match problem {
+        None => Ok(path),
+        Some(why) => Err(LoadError::new(
+            "UnresolvedImport",
+            format!("{shown}:{}:{}: cannot require(\"{spec}\") ({}): {why}", imp.line, imp.col, path.display()),
+        )),
+    }
+}
+
+/// The record of one of the engine's CommonJS modules (see `commonjs.rs`), from the cache if there.
+fn prepare_runtime(
+    name: &str,
+    source: &str,
+    cache_dir: Option<&Path>,
+    stats: &mut LoadStats,
+) -> Result<ModuleRecord, LoadError> {
+    let key = cache_key(name, source.as_bytes(), false);
+    if let Some(dir) = cache_dir
+        && let Some(cached) = read_cache(dir, &key)
+    {
+        *stats.cache_hits.get_mut() += 1;
+        return Ok(cached_record(name, key, cached));
+    }
+    Ok(ModuleRecord {
+        name: name.to_string(),
+        source: source.to_string(),
+        imports: Vec::new(),
+        import_refs: Vec::new(),
+        export_lines: HashMap::new(),
+        map: None,
+        bytecode: OnceLock::new(),
+        cache_key: key,
+    })
+}
+
+fn cached_record(name: &str, key: String, cached: CachedModule) -> ModuleRecord {
+    ModuleRecord {
+        name: name.to_string(),
+        source: String::new(),
+        imports: Vec::new(),
+        import_refs: cached.imports,
+        export_lines: cached.export_lines,
+        map: cached.map,
+        bytecode: OnceLock::from(cached.bytecode),
+        cache_key: key,
+    }
+}
+
+/// The cache key of module `name` with `content`: it covers everything the compiled output
+/// depends on (engine, QuickJS, the format of the cache, and whether the nearest
+/// `package.json` says `"type": "module"`, which decides if a `.js` file is CommonJS).
+fn cache_key(name: &str, content: &[u8], package_is_module: bool) -> String {
     let mut h = Sha256::new();
     h.update(CACHE_FORMAT.as_bytes());
     h.update([0]);
@@ -515,7 +657,7 @@ fn cache_key(name: &str, content: &[u8]) -> String {
     h.update(quickjs_version().as_bytes());
     h.update([0]);
     h.update(name.as_bytes());
-    h.update([0]);
+    h.update([0, u8::from(package_is_module), 0]);
     h.update(content);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -524,34 +666,27 @@ fn cache_key(name: &str, content: &[u8]) -> String {
 fn prepare_module(
     path: &Path,
     name: &str,
+    package_is_module: bool,
     cache_dir: Option<&Path>,
     stats: &mut LoadStats,
 ) -> Result<ModuleRecord, LoadError> {
     let content = fs::read(path).map_err(|e| LoadError::new("Io", format!("cannot read {}: {e}", path.display())))?;
-    let key = cache_key(name, &content);
+    let key = cache_key(name, &content, package_is_module);
     if let Some(dir) = cache_dir
         && let Some(cached) = read_cache(dir, &key)
     {
         *stats.cache_hits.get_mut() += 1;
-        let record = ModuleRecord {
-            name: name.to_string(),
-            source: String::new(),
-            imports: Vec::new(),
-            import_refs: cached.imports,
-            export_lines: cached.export_lines,
-            map: cached.map,
-            bytecode: OnceLock::from(cached.bytecode),
-            cache_key: key,
-        };
-        return Ok(record);
+        return Ok(cached_record(name, key, cached));
     }
     let text = String::from_utf8(content).map_err(|_| LoadError::new("Io", format!("{name} is not valid UTF-8")))?;
+    // App code (inside the app dir, outside node_modules) gets its catch clauses
+    // instrumented so engine-fatal errors cannot be swallowed.
+    let instrument = !name.starts_with('/') && !name.contains("node_modules/");
     let out = if path.extension().and_then(|e| e.to_str()) == Some("json") {
         transpile::json_module(name, &text)?
+    } else if commonjs::format_of(path, &text, package_is_module) == Format::CommonJs {
+        commonjs::wrap(name, display_name(name), &text, instrument)?
     } else {
-        // App code (inside the app dir, outside node_modules) gets its catch clauses
-        // instrumented so engine-fatal errors cannot be swallowed.
-        let instrument = !name.starts_with('/') && !name.contains("node_modules/");
         transpile::transpile(path, name, &text, instrument)?
     };
     let record = ModuleRecord {
@@ -574,7 +709,7 @@ struct CachedModule {
     bytecode: Vec<u8>,
 }
 
-const MAGIC: &[u8] = b"EMVXMOD1";
+const MAGIC: &[u8] = b"EMVXMOD2";
 
 fn write_cache(dir: &Path, key: &str, rec: &ModuleRecord, bytecode: &[u8]) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
@@ -592,6 +727,15 @@ fn write_cache(dir: &Path, key: &str, rec: &ModuleRecord, bytecode: &[u8]) -> st
         put_str(&mut buf, &imp.specifier);
         put_u32(&mut buf, imp.line);
         put_u32(&mut buf, imp.col);
+        put_u32(
+            &mut buf,
+            match imp.kind {
+                ImportKind::Import => 0,
+                ImportKind::Require { optional: false } => 1,
+                ImportKind::Require { optional: true } => 2,
+                ImportKind::Runtime => 3,
+            },
+        );
     }
     put_u32(&mut buf, rec.export_lines.len() as u32);
     for (name, line) in &rec.export_lines {
@@ -630,7 +774,14 @@ fn read_cache(dir: &Path, key: &str) -> Option<CachedModule> {
         let specifier = r.string()?;
         let line = r.u32()?;
         let col = r.u32()?;
-        imports.push(ImportRef { specifier, line, col });
+        let kind = match r.u32()? {
+            0 => ImportKind::Import,
+            1 => ImportKind::Require { optional: false },
+            2 => ImportKind::Require { optional: true },
+            3 => ImportKind::Runtime,
+            _ => return None,
+        };
+        imports.push(ImportRef { specifier, line, col, kind });
     }
     let n = r.u32()?;
     let mut export_lines = HashMap::new();
@@ -703,7 +854,11 @@ mod tests {
             name: "convex/a.ts".into(),
             source: String::new(),
             imports: Vec::new(),
-            import_refs: vec![ImportRef { specifier: "./b".into(), line: 2, col: 3 }],
+            import_refs: vec![
+                ImportRef { specifier: "./b".into(), line: 2, col: 3, kind: ImportKind::Import },
+                ImportRef { specifier: "x".into(), line: 4, col: 5, kind: ImportKind::Require { optional: true } },
+                ImportRef { specifier: RUNTIME_NAME.into(), line: 1, col: 1, kind: ImportKind::Runtime },
+            ],
             export_lines: HashMap::from([("q".to_string(), 4)]),
             map: Some(LineMap { tokens: vec![[0, 0, 1, 2]] }),
             bytecode: OnceLock::new(),
@@ -715,7 +870,7 @@ mod tests {
         assert_eq!(back.export_lines, rec.export_lines);
         assert_eq!(back.map, rec.map);
         assert_eq!(back.bytecode, b"bytes");
-        fs::write(dir.join("bad.qbc"), b"EMVXMOD1\xff\xff").unwrap();
+        fs::write(dir.join("bad.qbc"), b"EMVXMOD2\xff\xff").unwrap();
         assert!(read_cache(&dir, "bad").is_none());
         assert!(read_cache(&dir, "missing").is_none());
         let _ = fs::remove_dir_all(&dir);

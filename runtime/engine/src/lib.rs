@@ -40,6 +40,7 @@ mod alloc;
 mod app;
 mod bindings;
 mod calls;
+mod commonjs;
 mod definition_realm;
 mod definitions;
 mod fetch;

@@ -15,7 +15,11 @@ pub(crate) fn map_stack(app: &App, stack: &str) -> String {
     let mut out = Vec::new();
     for line in stack.lines() {
         let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.ends_with("(native)") || trimmed.contains(concat!("(", "emvex:prelude", ":")) {
+        if trimmed.is_empty()
+            || trimmed.ends_with("(native)")
+            || trimmed.contains(concat!("(", "emvex:prelude", ":"))
+            || trimmed.contains(concat!("(", "emvex:commonjs", ":"))
+        {
             continue;
         }
         out.push(map_frame(app, line));

@@ -19,12 +19,25 @@ use oxc::transformer::{TransformOptions, Transformer};
 
 use crate::LoadError;
 
-/// One static `import`/`export ... from` specifier of a module.
+/// How a module refers to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ImportKind {
+    /// A static `import`/`export ... from` of an ES module (ESM resolution conditions).
+    Import,
+    /// A `require("literal")` of a CommonJS module (CommonJS resolution conditions);
+    /// `optional` when inside a `try` block: failing to resolve it is then not a load error.
+    Require { optional: bool },
+    /// The engine's CommonJS runtime module (`commonjs::RUNTIME_NAME`), not a file.
+    Runtime,
+}
+
+/// One static `import`/`export ... from` specifier (or `require`) of a module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ImportRef {
     pub specifier: String,
     pub line: u32,
     pub col: u32,
+    pub kind: ImportKind,
 }
 
 /// Generated-to-original position map: tokens `(gen_line, gen_col, src_line, src_col)`, 0-based,
@@ -104,7 +117,7 @@ pub(crate) const CATCH_HOOK: &str = "__emvexCatch";
 /// Finds catch clauses and returns the source rewritten so that each catch body starts with
 /// `__emvexCatch(<caught value>);` (the prelude rethrows engine-fatal errors, such as a stack
 /// overflow, as uncatchable). Lines are preserved: text is only inserted within lines.
-fn instrument_catches(source: &str, program: &oxc::ast::ast::Program<'_>) -> Option<String> {
+pub(crate) fn instrument_catches(source: &str, program: &oxc::ast::ast::Program<'_>) -> Option<String> {
     use oxc::ast::ast::CatchClause;
     use oxc::ast_visit::{Visit, walk};
     use oxc::span::GetSpan;
@@ -202,7 +215,7 @@ fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpile
         };
         if let Some(lit) = lit {
             let (line, col) = line_col(source, lit.span.start as usize);
-            imports.push(ImportRef { specifier: lit.value.to_string(), line, col });
+            imports.push(ImportRef { specifier: lit.value.to_string(), line, col, kind: ImportKind::Import });
         }
     }
     if !typescript {
