@@ -1,6 +1,7 @@
 //! The command line: `emvex run` prints Convex JSON or fails with exit code 1; bad usage,
 //! unknown flags, missing/broken apps and unset or invalid variables the app declares in
-//! `defineApp({ env })` exit with code 2; `emvex dev` prints its URL.
+//! `defineApp({ env })` exit with code 2; `emvex dev` prints its URL; a `"use node"` module is
+//! named when its functions are called, and a cron pointing at one does not stop the app.
 
 mod common;
 
@@ -217,4 +218,43 @@ fn variables_the_app_declares_are_required_and_checked_at_start() {
         run_cli(&["run", app.str(), "settings:mode", "--in-memory", "--env", "API_KEY=k", "--env", "MODE=safe"], T);
     assert_eq!(out.status.code(), Some(0), "stderr {}", stderr(&out));
     assert_eq!(stdout_json(&out), json!("safe"));
+}
+
+#[test]
+fn a_use_node_module_is_named_when_its_functions_are_called_and_does_not_stop_the_app() {
+    let app = TempDir::new("cli-use-node");
+    std::fs::create_dir_all(app.path.join("convex")).unwrap();
+    std::os::unix::fs::symlink(repo_root().join("node_modules"), app.path.join("node_modules")).unwrap();
+    std::fs::write(
+        app.path.join("convex/node.ts"),
+        "\"use node\";\nimport { actionGeneric } from \"convex/server\";\n\
+         export const hello = actionGeneric({ args: {}, handler: async () => \"from node\" });\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.path.join("convex/crons.ts"),
+        "import { anyApi, cronJobs } from \"convex/server\";\nconst crons = cronJobs();\n\
+         crons.interval(\"ping\", { minutes: 1 }, anyApi.node.hello);\nexport default crons;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.path.join("convex/plain.ts"),
+        "import { queryGeneric } from \"convex/server\";\n\
+         export const ok = queryGeneric({ args: {}, handler: async () => \"ok\" });\n",
+    )
+    .unwrap();
+    let out = run_cli(&["run", app.str(), "plain:ok", "--in-memory"], T);
+    assert_eq!(out.status.code(), Some(0), "stderr {}", stderr(&out));
+    assert_eq!(stdout_json(&out), json!("ok"));
+    assert!(stderr(&out).contains("cron job \"ping\" will not run"), "stderr {}", stderr(&out));
+    let out = run_cli(&["run", app.str(), "node:hello", "--in-memory"], T);
+    assert_eq!(out.status.code(), Some(1), "stderr {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "node:hello is in a \"use node\" module (convex/node), which runs in Node.js on Convex: emvex does \
+             not run \"use node\" actions yet."
+        ),
+        "stderr {}",
+        stderr(&out)
+    );
 }

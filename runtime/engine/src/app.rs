@@ -104,6 +104,8 @@ pub struct App {
     pub(crate) prelude_bytecode: OnceLock<Vec<u8>>,
     /// The app's and its components' definitions, set by `load` (see `definition_realm.rs`).
     definitions: OnceLock<Vec<DefinitionInfo>>,
+    /// Modules under `convex/` marked `"use node"`, not loaded (`dir/file`, sorted).
+    use_node_modules: Vec<String>,
     stats: LoadStats,
 }
 
@@ -134,7 +136,9 @@ impl App {
             return Err(LoadError::new("NoConvexDir", format!("{} has no convex/ directory", app_dir.display())));
         }
         let mut entry_files = Vec::new();
-        discover(&convex_dir, &convex_dir, &mut entry_files)?;
+        let mut use_node_modules = Vec::new();
+        discover(&convex_dir, &convex_dir, &mut entry_files, &mut use_node_modules)?;
+        use_node_modules.sort();
         entry_files.sort();
         let mut seen_modules: HashMap<String, PathBuf> = HashMap::new();
         for (module, path, _) in &entry_files {
@@ -223,6 +227,7 @@ impl App {
             clock: options.clock,
             prelude_bytecode: OnceLock::new(),
             definitions: OnceLock::new(),
+            use_node_modules,
             stats,
         });
         Ok((app, root_config_name, graph))
@@ -290,6 +295,12 @@ impl App {
             return Some(target.clone());
         }
         self.by_name.contains_key(name).then(|| name.to_string())
+    }
+
+    /// The app's modules marked `"use node"` (`"dir/file"`, sorted): they run in Node.js on
+    /// Convex, and emvex does not load them.
+    pub fn use_node_modules(&self) -> &[String] {
+        &self.use_node_modules
     }
 
     /// The app's function module paths (`"messages"`, `"dir/file"`), sorted.
@@ -448,7 +459,12 @@ fn module_file(dir: &Path, module: &str) -> Result<PathBuf, LoadError> {
 }
 
 /// Collects `(module path, file, kind)` for every entry point under `convex/`.
-fn discover(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, EntryKind)>) -> Result<(), LoadError> {
+fn discover(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, PathBuf, EntryKind)>,
+    use_node: &mut Vec<String>,
+) -> Result<(), LoadError> {
     let read = fs::read_dir(dir).map_err(|e| LoadError::new("Io", format!("cannot read {}: {e}", dir.display())))?;
     for item in read {
         let item = item.map_err(|e| LoadError::new("Io", format!("{}: {e}", dir.display())))?;
@@ -466,7 +482,7 @@ fn discover(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, EntryKind)>
             if file_name == "node_modules" || config_file(&path).is_some() {
                 continue;
             }
-            discover(root, &path, out)?;
+            discover(root, &path, out, use_node)?;
             continue;
         }
         if file_name.ends_with(".d.ts")
@@ -490,6 +506,7 @@ fn discover(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf, EntryKind)>
         if has_use_node_directive(&path) {
             // "use node" modules run in Node.js on Convex (actions only); they are not loaded
             // into QuickJS (they typically import Node built-ins).
+            use_node.push(module);
             continue;
         }
         let kind = match module.as_str() {

@@ -72,6 +72,8 @@ pub(crate) struct Definition {
 pub(crate) struct Components {
     instances: BTreeMap<String, Instance>,
     definitions: BTreeMap<DefinitionId, Definition>,
+    /// The app's `"use node"` modules, which emvex does not load (`dir/file`).
+    use_node_modules: std::collections::BTreeSet<String>,
 }
 
 /// Where a function address leads.
@@ -88,7 +90,27 @@ impl Components {
         Components {
             instances: instances.into_iter().map(|i| (i.path.clone(), i)).collect(),
             definitions: definitions.into_iter().map(|d| (d.id, d)).collect(),
+            use_node_modules: Default::default(),
         }
+    }
+
+    /// The same, knowing which of the app's modules are `"use node"` ones.
+    pub(crate) fn with_use_node_modules(mut self, modules: &[String]) -> Components {
+        self.use_node_modules = modules.iter().cloned().collect();
+        self
+    }
+
+    /// Why `path` of instance `component` is not there, when it is because its module is a
+    /// `"use node"` one: the sentence to add to "not found".
+    pub(crate) fn use_node_reason(&self, component: &str, path: &UdfPath) -> Option<String> {
+        (component.is_empty() && self.use_node_modules.contains(&path.module)).then(|| {
+            format!(
+                "{} is in a \"use node\" module (convex/{}), which runs in Node.js on Convex: emvex does not run \
+                 \"use node\" actions yet.",
+                path.stripped(),
+                path.module
+            )
+        })
     }
 
     /// Every instance, the app first, parents before children.

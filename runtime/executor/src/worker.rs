@@ -391,7 +391,9 @@ fn load(
             message: format!("{}: {}", schema_file(instance), e.message),
         })?;
     }
-    let components = Arc::new(Components::new(instances, definitions.into_values().collect()));
+    let components = Arc::new(
+        Components::new(instances, definitions.into_values().collect()).with_use_node_modules(app.use_node_modules()),
+    );
     let runner =
         FunctionRunner { pools, components, db, native_touched: Default::default(), request: Default::default() };
     let scheduler =
