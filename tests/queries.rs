@@ -359,3 +359,22 @@ fn request_metadata_names_the_caller_the_request_and_the_scheduled_job() {
         }
     });
 }
+
+#[test]
+fn transaction_metrics_count_what_the_mutation_did() {
+    let s = Server::start();
+    s.mutation_ok("counters:set", json!({ "name": "m1", "value": 1 }));
+    s.mutation_ok("counters:set", json!({ "name": "m2", "value": 2 }));
+    let m = s.mutation_ok("system:metrics", json!({ "name": "m3" }));
+    let used = |key: &str| m[key]["used"].as_f64().unwrap_or_else(|| panic!("{key} in {m}"));
+    let remaining = |key: &str| m[key]["remaining"].as_f64().unwrap_or_else(|| panic!("{key} in {m}"));
+    assert_eq!(used("documentsRead"), 2.0, "{m}");
+    assert!(used("bytesRead") > 0.0, "{m}");
+    assert_eq!(used("databaseQueries"), 1.0, "{m}");
+    assert_eq!(used("documentsWritten"), 1.0, "the job in _scheduled_functions is not counted: {m}");
+    assert!(used("bytesWritten") > 0.0, "{m}");
+    assert_eq!(used("functionsScheduled"), 1.0, "{m}");
+    assert_eq!(remaining("functionsScheduled"), 999.0, "{m}");
+    assert!(used("scheduledFunctionArgsBytes") > 0.0, "{m}");
+    assert_eq!(remaining("documentsRead"), 32_000.0 - 2.0, "{m}");
+}

@@ -8,7 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use emvex_database::{DbError, Document, PageRequest, Query, Transaction};
+use emvex_database::{
+    DbError, Document, MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ,
+    MAX_DOCUMENTS_WRITTEN, PageRequest, Query, Transaction,
+};
 use emvex_engine::{Host, HostError};
 use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
@@ -24,6 +27,8 @@ use crate::unsupported::unsupported;
 
 /// At most this many functions may be scheduled by one mutation (spec §3.9).
 const MAX_SCHEDULED_PER_TRANSACTION: usize = 1000;
+/// The limit `getTransactionMetrics` reports for the arguments of scheduled functions (§6.5).
+const MAX_SCHEDULED_ARGS_BYTES: u64 = 16 << 20;
 /// Scheduled times may be at most five years away (spec §3.9).
 const MAX_SCHEDULE_DISTANCE_MS: f64 = 5.0 * 365.0 * 24.0 * 3600.0 * 1000.0;
 
@@ -43,6 +48,8 @@ pub(crate) struct TransactionHost<'a> {
     depth: usize,
     paginated: bool,
     scheduled: usize,
+    /// Bytes of the arguments of the functions `scheduled` (their Convex JSON).
+    scheduled_args_bytes: usize,
     /// Jobs scheduled by this execution and its committed nested mutations.
     pub new_jobs: Vec<NewJob>,
     /// Console lines of nested calls, in the order they ran.
@@ -69,6 +76,7 @@ impl<'a> TransactionHost<'a> {
             depth,
             paginated: false,
             scheduled: 0,
+            scheduled_args_bytes: 0,
             new_jobs: Vec::new(),
             nested_logs: Vec::new(),
         }
@@ -154,6 +162,7 @@ impl<'a> TransactionHost<'a> {
                 "componentPath": self.component,
             })),
             "1.0/getDeploymentMetadata" => Ok(deployment_metadata()),
+            "1.0/getTransactionMetrics" => Ok(self.transaction_metrics()),
             "1.0/getRequestMetadata" => {
                 if self.kind == FunctionKind::Query {
                     return Err(developer("Cannot get request metadata in a query".into()));
@@ -162,6 +171,22 @@ impl<'a> TransactionHost<'a> {
             }
             _ => Err(unsupported(op)),
         }
+    }
+
+    /// `ctx.meta.getTransactionMetrics()`: what this transaction used of each limit (§6.5);
+    /// `remaining` may be negative.
+    fn transaction_metrics(&self) -> Json {
+        let m = self.tx.metrics();
+        let metric = |used: u64, max: u64| json!({ "used": used as f64, "remaining": max as f64 - used as f64 });
+        json!({
+            "bytesRead": metric(m.bytes_read, MAX_BYTES_READ),
+            "bytesWritten": metric(m.bytes_written, MAX_BYTES_WRITTEN),
+            "databaseQueries": metric(m.database_queries, MAX_DATABASE_QUERIES),
+            "documentsRead": metric(m.documents_read, MAX_DOCUMENTS_READ),
+            "documentsWritten": metric(m.documents_written, MAX_DOCUMENTS_WRITTEN),
+            "functionsScheduled": metric(self.scheduled as u64, MAX_SCHEDULED_PER_TRANSACTION as u64),
+            "scheduledFunctionArgsBytes": metric(self.scheduled_args_bytes as u64, MAX_SCHEDULED_ARGS_BYTES),
+        })
     }
 
     fn require_mutation(&self, what: &str) -> Result<(), HostError> {
@@ -284,8 +309,10 @@ impl<'a> TransactionHost<'a> {
         if target.component != self.component {
             job.insert(TARGET_FIELD.into(), Value::String(target.component));
         }
+        let args_bytes = job.get("args").map_or(0, |a| a.to_convex_json().to_string().len());
         let id = self.tx.insert_system(&self.component, SCHEDULED_FUNCTIONS, job).map_err(db_error)?;
         self.scheduled += 1;
+        self.scheduled_args_bytes += args_bytes;
         self.new_jobs.push(NewJob { component: self.component.clone(), id, scheduled_ms: at_ms });
         Ok(id)
     }

@@ -17,7 +17,6 @@ fn feature(op: &str) -> Option<&'static str> {
         "1.0/signJwt" => "Signing JWTs (`ctx.auth.signJwt`)",
         "1.0/createServiceToken" | "1.0/getServiceUrl" => "Convex services (`getServiceToken`, `getServiceUrl`)",
         "1.0/auditLog" => "Audit logging",
-        "1.0/getTransactionMetrics" => "`ctx.meta.getTransactionMetrics()`",
         _ => return None,
     })
 }
@@ -33,8 +32,8 @@ pub(crate) fn unsupported(op: &str) -> HostError {
     }
 }
 
-/// The same for an action: `getTransactionMetrics()` in an action is the package's own mistake
-/// to report, and it recognises it by Convex's wording.
+/// The same for an action: `getTransactionMetrics()` (queries and mutations only) in an action
+/// is the package's own mistake to report, and it recognises it by Convex's wording.
 pub(crate) fn unsupported_in_action(op: &str) -> HostError {
     if op == "1.0/getTransactionMetrics" {
         return developer(format!("Unknown async operation {op}"));
