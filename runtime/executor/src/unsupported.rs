@@ -7,8 +7,6 @@
 
 use emvex_engine::HostError;
 
-use crate::syscalls::developer;
-
 /// The feature a syscall of the `convex` package belongs to, as a developer knows it.
 fn feature(op: &str) -> Option<&'static str> {
     Some(match op {
@@ -24,8 +22,8 @@ fn feature(op: &str) -> Option<&'static str> {
 /// The error for an operation nobody here serves.
 pub(crate) fn unsupported(op: &str) -> HostError {
     match feature(op) {
-        Some(feature) => developer(format!("{feature} is not supported by emvex yet (operation `{op}`)")),
-        None => developer(format!(
+        Some(feature) => HostError::developer(format!("{feature} is not supported by emvex yet (operation `{op}`)")),
+        None => HostError::developer(format!(
             "The operation `{op}` is not supported by emvex yet (the `convex` package asked for something \
              emvex does not know; is it newer than the version emvex is tested with?)"
         )),
@@ -36,7 +34,7 @@ pub(crate) fn unsupported(op: &str) -> HostError {
 /// is the package's own mistake to report, and it recognises it by Convex's wording.
 pub(crate) fn unsupported_in_action(op: &str) -> HostError {
     if op == "1.0/getTransactionMetrics" {
-        return developer(format!("Unknown async operation {op}"));
+        return HostError::developer(format!("Unknown async operation {op}"));
     }
     unsupported(op)
 }
