@@ -23,6 +23,7 @@ use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use crate::AppState;
 use crate::auth::{Caller, caller};
 use crate::client::Client;
+use crate::http_error::http_error;
 use emvex_executor::logs::print_call_logs;
 
 /// Largest request body accepted: function arguments may be up to 16 MiB, plus the envelope.
@@ -71,11 +72,6 @@ async fn sync_unversioned(
     ws: WebSocketUpgrade,
 ) -> Response {
     crate::sync_socket::upgrade(state.sync.clone(), "", client, ws)
-}
-
-/// `{"code", "message"}` with an HTTP status: errors outside user code.
-pub(crate) fn http_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({ "code": code, "message": message }))).into_response()
 }
 
 /// How values are written in the response (`format` field).

@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod client;
+mod http_error;
 mod site;
 mod sync_socket;
 

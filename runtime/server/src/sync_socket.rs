@@ -19,6 +19,8 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
+use crate::http_error::http_error;
+
 /// Largest message a client may send (Convex accepts 64 MiB) and largest frame (16 MiB).
 const MAX_MESSAGE_BYTES: usize = 64 << 20;
 const MAX_FRAME_BYTES: usize = 16 << 20;
@@ -40,7 +42,7 @@ fn is_semver(version: &str) -> bool {
 /// Upgrades a request for the sync endpoint.
 pub(crate) fn upgrade(service: Arc<SyncService>, version: &str, client: ClientInfo, ws: WebSocketUpgrade) -> Response {
     if !version.is_empty() && !is_semver(version) {
-        return crate::api::http_error(
+        return http_error(
             StatusCode::BAD_REQUEST,
             "InvalidClientVersion",
             &format!("Invalid client version in the URL: {version}"),
