@@ -22,7 +22,8 @@ use emvex_engine::App;
 use emvex_value::Value;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
-use crate::actions::{self, ActionEnv, ActionRequest, Env, MainHandle};
+use crate::actions::{self, ActionEnv, Env, MainHandle};
+use crate::call::ActionRequest;
 use crate::components::Components;
 use crate::runner::Failure;
 use crate::{HttpJob, Job, StartError};

@@ -30,7 +30,7 @@ use serde_json::{Value as Json, json};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
-use crate::call;
+use crate::call::{self, ActionRequest};
 use crate::components::{Components, Target};
 use crate::logs::{format_http_log_line, format_log_line};
 use crate::path::UdfPath;
@@ -127,7 +127,7 @@ impl ActionEnv {
             ),
             Err(panic) => {
                 runner.reset_isolates();
-                let message = format!("internal error: {}", crate::worker::panic_text(&panic));
+                let message = format!("internal error: {}", crate::panics::panic_text(&panic));
                 CallResponse::new(fallback, None, Err(CallError::internal(message)))
             }
         }
@@ -177,17 +177,6 @@ impl ActionEnv {
             }
         }
     }
-}
-
-/// An action to run: a function of an instance and its positional arguments.
-#[derive(Clone, Debug)]
-pub(crate) struct ActionRequest {
-    /// Instance path (`""` for the app).
-    pub component: String,
-    pub path: UdfPath,
-    pub args: Vec<Value>,
-    /// The request it serves (shared with what it calls).
-    pub meta: RequestMetadata,
 }
 
 /// Runs an action to completion. Returns its value or failure, and its console lines

@@ -1,5 +1,6 @@
 //! Running one top-level call: resolve the function, check visibility and kind, validate the
-//! arguments, run it in a transaction, validate the result, commit or roll back.
+//! arguments, run it in a transaction, validate the result, commit or roll back. An action is
+//! not run here: the call resolves to an [`ActionRequest`] the action threads run.
 //!
 //! Invariants: a mutation commits only when the function and its return validation succeed, so
 //! a thrown error leaves nothing behind; a query never commits; arguments are validated before
@@ -13,13 +14,23 @@ use emvex_value::function::{FunctionKind, Visibility};
 use emvex_value::validator::argument_validation_error;
 use serde_json::{Value as Json, json};
 
-use crate::actions::ActionRequest;
 use crate::components::Components;
 use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
 use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, NewJob};
 use crate::{CallError, CallRequest, CallResponse};
+
+/// An action to run: a function of an instance, its positional arguments, and the request it
+/// serves (shared with what it calls).
+#[derive(Clone, Debug)]
+pub(crate) struct ActionRequest {
+    /// Instance path (`""` for the app).
+    pub component: String,
+    pub path: UdfPath,
+    pub args: Vec<Value>,
+    pub meta: RequestMetadata,
+}
 
 /// What handling a call on the worker thread produced.
 pub(crate) enum Outcome {

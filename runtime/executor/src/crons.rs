@@ -29,7 +29,7 @@ use emvex_value::id::DocumentId;
 use emvex_value::{Object, Value};
 use serde_json::json;
 
-use crate::actions::ActionRequest;
+use crate::call::ActionRequest;
 use crate::path::UdfPath;
 use crate::request_metadata::RequestMetadata;
 use crate::runner::{FunctionRunner, NewJob};

@@ -26,6 +26,7 @@ mod crons;
 pub mod logs;
 mod native;
 mod native_driver;
+mod panics;
 mod path;
 mod pool;
 mod registry;

@@ -22,7 +22,7 @@ use emvex_value::function::FunctionKind;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::action_threads::{ActionReply, ActionTask};
-use crate::actions::ActionRequest;
+use crate::call::ActionRequest;
 use crate::components::Implementation;
 use crate::native::Bridge;
 use crate::path::{FunctionAddress, UdfPath};

@@ -25,13 +25,15 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::NativeDefinition;
 use crate::action_threads::{self, ActionTask, Dispatcher, LaneReceiver};
-use crate::actions::{ActionEnv, ActionRequest, MainHandle, SyscallJob};
+use crate::actions::{ActionEnv, MainHandle, SyscallJob};
 use crate::call;
+use crate::call::ActionRequest;
 use crate::components::{self, Components, Definition, Implementation, Instance};
 use crate::crons::Crons;
 use crate::logs::format_log_line;
 use crate::native::native_definition;
 use crate::native_driver::{self, NativeDone, NativeDriver};
+use crate::panics::panic_text;
 use crate::pool::IsolatePool;
 use crate::registry::Registry;
 use crate::request_metadata::RequestMetadata;
@@ -342,14 +344,6 @@ fn run_crons(shared: &Shared) {
             eprintln!("emvex: cron jobs failed internally: {}", panic_text(&panic));
         }
     }
-}
-
-pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Loads the app on this thread: the component tree, one isolate per instance (every module
