@@ -37,7 +37,9 @@ use crate::quickjs_ffi::quickjs_version;
 use crate::transpile::{self, ImportKind, ImportRef, LineMap};
 use crate::{EngineOptions, Limits, LoadError};
 
-const CACHE_FORMAT: &str = "emvex-bytecode-v3";
+/// Part of every cache key: bumped whenever what is compiled from the same file changes (v4:
+/// CommonJS wrappers also re-export Babel's `Object.keys(_x).forEach` loops).
+const CACHE_FORMAT: &str = "emvex-bytecode-v4";
 
 /// What an entry module is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 
 use oxc::allocator::Allocator;
 use oxc::ast::ast::{
-    Argument, AssignmentExpression, AssignmentTarget, CallExpression, Expression, ObjectPropertyKind, Program,
-    TryStatement,
+    Argument, AssignmentExpression, AssignmentTarget, BindingPattern, CallExpression, Expression, ObjectPropertyKind,
+    Program, TryStatement, VariableDeclarator,
 };
 use oxc::ast_visit::{Visit, walk};
 use oxc::parser::Parser;
@@ -198,7 +198,7 @@ pub(crate) fn analyze(display: &str, source: &str) -> Result<Analysis, LoadError
 }
 
 fn analyze_program(source: &str, program: &Program<'_>) -> Analysis {
-    let mut finder = Finder { source, try_depth: 0, out: Analysis::default() };
+    let mut finder = Finder { source, try_depth: 0, required_as: HashMap::new(), out: Analysis::default() };
     finder.visit_program(program);
     let mut out = finder.out;
     out.exports.remove("default");
@@ -212,7 +212,34 @@ fn analyze_program(source: &str, program: &Program<'_>) -> Analysis {
 struct Finder<'s> {
     source: &'s str,
     try_depth: u32,
+    /// Variables holding a required module (`var _x = require("x")`, also through an interop
+    /// helper: `_interopRequireWildcard(require("x"))`), by name.
+    required_as: HashMap<String, String>,
     out: Analysis,
+}
+
+/// The specifier a variable's initializer requires: `require("x")` or `helper(require("x"))`.
+fn required_through_helper<'a>(init: &Expression<'a>) -> Option<&'a str> {
+    required(init).or_else(|| match init.without_parentheses() {
+        Expression::CallExpression(call) => call.arguments.first()?.as_expression().and_then(required),
+        _ => None,
+    })
+}
+
+/// `X` in Babel's re-export loop `Object.keys(X).forEach(…)`.
+fn object_keys_for_each<'a>(call: &CallExpression<'a>) -> Option<&'a str> {
+    let member = call.callee.without_parentheses().as_member_expression()?;
+    if member.static_property_name() != Some("forEach") {
+        return None;
+    }
+    let Expression::CallExpression(keys) = member.object().without_parentheses() else { return None };
+    if !keys.callee.is_specific_member_access("Object", "keys") || keys.arguments.len() != 1 {
+        return None;
+    }
+    match keys.arguments[0].as_expression()?.without_parentheses() {
+        Expression::Identifier(id) => Some(id.name.as_str()),
+        _ => None,
+    }
 }
 
 /// `exports` or `module.exports`.
@@ -254,6 +281,15 @@ fn callee_name<'a>(callee: &Expression<'a>) -> Option<&'a str> {
 }
 
 impl<'a> Visit<'a> for Finder<'_> {
+    fn visit_variable_declarator(&mut self, it: &VariableDeclarator<'a>) {
+        if let (BindingPattern::BindingIdentifier(id), Some(init)) = (&it.id, &it.init)
+            && let Some(spec) = required_through_helper(init)
+        {
+            self.required_as.insert(id.name.to_string(), spec.to_string());
+        }
+        walk::walk_variable_declarator(self, it);
+    }
+
     fn visit_try_statement(&mut self, it: &TryStatement<'a>) {
         self.try_depth += 1;
         self.visit_block_statement(&it.block);
@@ -294,6 +330,11 @@ impl<'a> Visit<'a> for Finder<'_> {
                 }
             }
             _ => {}
+        }
+        // Babel's `Object.keys(_x).forEach(function (key) { … exports[key] = _x[key] … })`
+        // where `var _x = require("x")`: a re-export of "x".
+        if let Some(spec) = object_keys_for_each(call).and_then(|name| self.required_as.get(name)) {
+            self.out.reexports.push(spec.clone());
         }
         walk::walk_call_expression(self, call);
     }
@@ -457,6 +498,26 @@ __reExport(src_exports, require("./esb"), module.exports);
         let specs: Vec<_> = a.requires.iter().map(|r| (r.specifier.as_str(), r.line)).collect();
         assert_eq!(specs[0], ("./x", 1));
         assert_eq!(specs.len(), 8);
+    }
+
+    #[test]
+    fn babels_object_keys_loop_is_a_reexport() {
+        let a = analyze(
+            "m.js",
+            r#""use strict";
+var _util = require("./util");
+var _types = _interopRequireWildcard(require("./types"));
+var _other = require("./other");
+Object.keys(_util).forEach(function (key) {
+  if (key === "default" || key === "__esModule") return;
+  Object.defineProperty(exports, key, { enumerable: true, get: function () { return _util[key]; } });
+});
+Object.keys(_types).forEach(function (key) { exports[key] = _types[key]; });
+Object.keys(someObject).forEach(function () {});
+"#,
+        )
+        .unwrap();
+        assert_eq!(a.reexports, vec!["./util", "./types"], "_other is required but not re-exported");
     }
 
     #[test]
