@@ -2,8 +2,8 @@
 //!
 //! Thread 0 is the main worker (mutations, scheduler, crons; see `worker.rs`), which also runs
 //! actions, and queries when it is the only thread; threads 1..N run actions and queries, each
-//! thread's queries in its own isolates against a WAL snapshot of their own. Each thread has a tokio current-thread
-//! runtime with a `LocalSet`, its own action isolates (one per instance, created on first use)
+//! thread's queries in its own isolates against a WAL snapshot of their own. Each thread has a
+//! tokio current-thread runtime with a `LocalSet`, its own action isolates (one per instance, created on first use)
 //! and an [`ActionEnv`] that reaches the main worker through channels. An action waiting on I/O
 //! never blocks others on its thread; CPU-bound actions on different threads run in parallel.
 //!

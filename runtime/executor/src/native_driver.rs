@@ -102,6 +102,9 @@ fn in_transaction<T>(
     let mut tx = runner.db.begin_mutation().map_err(|e| e.message)?;
     let now = tx.clock().now_whole_ms();
     let path = UdfPath { module: "emvex".into(), name: what.into() };
+    // A drive is a request of its own: the functions it runs (`onComplete` handlers) must not
+    // see the request that ran before it on this thread.
+    runner.request = RequestMetadata::internal();
     let (result, new_jobs, logs) = {
         let mut host =
             TransactionHost::new(&mut tx, runner, instance.to_string(), FunctionKind::Mutation, path, now, 0);

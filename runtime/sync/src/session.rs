@@ -218,8 +218,8 @@ struct Session {
     service: Arc<SyncService>,
     socket: u64,
     outbox: Outbox,
-    /// Woken when one of this socket's entries goes stale.
-    stale: Arc<Notify>,
+    /// Woken when one of this socket's entries has a new result.
+    results_changed: Arc<Notify>,
     session_id: Option<String>,
     client_clock_skew: Option<f64>,
     received_query_set: u32,
@@ -253,7 +253,7 @@ pub async fn run_session(
         socket: service.next_socket(),
         service,
         outbox,
-        stale: Arc::new(Notify::new()),
+        results_changed: Arc::new(Notify::new()),
         session_id: None,
         client_clock_skew: None,
         received_query_set: 0,
@@ -309,7 +309,7 @@ impl Session {
                         return end;
                     }
                 }
-                _ = self.stale.notified() => self.dirty = true,
+                _ = self.results_changed.notified() => self.dirty = true,
                 _ = self.outbox.transition_taken(), if self.dirty => {}
                 _ = heartbeat => {
                     if let Err(end) = self.send(ServerMessage::Ping) {
@@ -464,8 +464,11 @@ impl Session {
                     entry: 0,
                     sent: None,
                 };
-                query.entry =
-                    self.service.subscriptions.acquire(query.key(self.admin), self.socket, self.stale.clone());
+                query.entry = self.service.subscriptions.acquire(
+                    query.key(self.admin),
+                    self.socket,
+                    self.results_changed.clone(),
+                );
                 self.queries.insert(query_id, query);
                 self.removed.retain(|id| *id != query_id);
             }
@@ -481,7 +484,8 @@ impl Session {
     /// Moves every query to the entries of the current identity.
     fn rekey_all(&mut self) {
         for query in self.queries.values_mut() {
-            let entry = self.service.subscriptions.acquire(query.key(self.admin), self.socket, self.stale.clone());
+            let entry =
+                self.service.subscriptions.acquire(query.key(self.admin), self.socket, self.results_changed.clone());
             self.service.subscriptions.release(query.entry, self.socket);
             query.entry = entry;
         }
@@ -600,7 +604,7 @@ impl Session {
         }
         for (query_id, journal) in rekeys {
             let query = self.queries.get_mut(&query_id).expect("a query of this socket");
-            query.entry = subscriptions.rekey(query.entry, journal.clone(), self.socket, self.stale.clone());
+            query.entry = subscriptions.rekey(query.entry, journal.clone(), self.socket, self.results_changed.clone());
             query.journal = journal;
         }
         let end = StateVersion { query_set: self.received_query_set, identity: self.received_identity, ts };

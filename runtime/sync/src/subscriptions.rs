@@ -69,13 +69,12 @@ struct Entry {
     invalidated_at: Option<u64>,
     /// What `result` read.
     reads: Arc<ReadSet>,
-    /// Holds on the entry by socket (a socket may hold it for two of its queries).
-    holders: HashMap<u64, usize>,
+    /// Holds on the entry by socket: how many of its queries use it (a socket may hold it for
+    /// two), and what wakes the socket when the entry has a new result.
+    holders: HashMap<u64, (usize, Arc<Notify>)>,
     /// A computation is running; others wait on `computed` instead of starting their own.
     computing: bool,
     computed: Arc<Notify>,
-    /// The sockets to wake when the entry has a new result.
-    watchers: HashMap<u64, Arc<Notify>>,
     /// A recompute loop of the refresher owns the entry (it is stale, or about to be checked).
     refreshing: bool,
 }
@@ -97,6 +96,32 @@ struct State {
     index: SubscriptionIndex<EntryId>,
     next_id: EntryId,
     notified_ts: u64,
+}
+
+impl State {
+    /// Gives entry `id` a result correct from `computed_at` until `invalidated_at`. A current
+    /// one is registered in the index; a stale one is claimed for the refresher (no commit will
+    /// report it again), and returned to be sent there.
+    fn set_result(
+        &mut self,
+        id: EntryId,
+        result: Option<Arc<QueryResult>>,
+        computed_at: u64,
+        invalidated_at: Option<u64>,
+        reads: Arc<ReadSet>,
+    ) -> Option<StaleEntry> {
+        let entry = self.entries.get_mut(&id)?;
+        entry.result = result;
+        entry.computed_at = computed_at;
+        entry.invalidated_at = invalidated_at;
+        entry.reads = reads.clone();
+        let stale = if invalidated_at.is_some() { entry.claim_refresh(id) } else { None };
+        self.index.remove(id);
+        if invalidated_at.is_none() {
+            self.index.insert(id, &reads);
+        }
+        stale
+    }
 }
 
 /// The shared live queries of one deployment.
@@ -232,7 +257,7 @@ impl Subscriptions {
                 let Some(entry) = state.entries.get_mut(&id) else { return };
                 let after = entry.result.as_ref().map(|r| r.fingerprint);
                 let woken: Vec<Arc<Notify>> = if !computed || after != Some(before) {
-                    entry.watchers.values().cloned().collect()
+                    entry.holders.values().map(|(_, wake)| wake.clone()).collect()
                 } else {
                     Vec::new()
                 };
@@ -274,7 +299,7 @@ impl Subscriptions {
     }
 
     /// Takes a hold on the entry for `key` (created without a result if new); `watcher` is
-    /// woken when it goes stale.
+    /// woken when the entry has a new result.
     pub fn acquire(&self, key: QueryKey, socket: u64, watcher: Arc<Notify>) -> EntryId {
         let mut state = self.lock();
         let id = match state.by_key.get(&key) {
@@ -294,7 +319,6 @@ impl Subscriptions {
                         holders: HashMap::new(),
                         computing: false,
                         computed: Arc::new(Notify::new()),
-                        watchers: HashMap::new(),
                         refreshing: false,
                     },
                 );
@@ -302,8 +326,7 @@ impl Subscriptions {
             }
         };
         let entry = state.entries.get_mut(&id).expect("entry exists");
-        *entry.holders.entry(socket).or_default() += 1;
-        entry.watchers.insert(socket, watcher);
+        entry.holders.entry(socket).or_insert_with(|| (0, watcher)).0 += 1;
         id
     }
 
@@ -311,11 +334,10 @@ impl Subscriptions {
     pub fn release(&self, id: EntryId, socket: u64) {
         let mut state = self.lock();
         let Some(entry) = state.entries.get_mut(&id) else { return };
-        if let Some(count) = entry.holders.get_mut(&socket) {
+        if let Some((count, _)) = entry.holders.get_mut(&socket) {
             *count -= 1;
             if *count == 0 {
                 entry.holders.remove(&socket);
-                entry.watchers.remove(&socket);
             }
         }
         if !entry.holders.is_empty() {
@@ -343,19 +365,12 @@ impl Subscriptions {
         let new_id = self.acquire(key, socket, watcher);
         {
             let mut state = self.lock();
-            let new_entry = state.entries.get_mut(&new_id).expect("just acquired");
+            let new_entry = state.entries.get(&new_id).expect("just acquired");
             if new_entry.result.is_none() && !new_entry.computing {
                 let (result, computed_at, invalidated_at, reads) = carried;
-                new_entry.result = result;
-                new_entry.computed_at = computed_at;
-                new_entry.invalidated_at = invalidated_at;
-                new_entry.reads = reads.clone();
-                if invalidated_at.is_none() {
-                    state.index.insert(new_id, &reads);
-                } else if let Some(stale) = new_entry.claim_refresh(new_id) {
-                    drop(state);
-                    self.refresher.send(vec![stale]);
-                }
+                let stale = state.set_result(new_id, result, computed_at, invalidated_at, reads);
+                drop(state);
+                self.refresher.send(stale.into_iter().collect());
             }
         }
         self.release(id, socket);
@@ -445,17 +460,7 @@ impl Subscriptions {
             if invalidated_at.is_none() && state.notified_ts > checked_up_to {
                 continue;
             }
-            let Some(entry) = state.entries.get_mut(&id) else { return };
-            entry.result = Some(result);
-            entry.computed_at = ts;
-            entry.invalidated_at = invalidated_at;
-            entry.reads = reads.clone();
-            // Stale already: no commit will report it again, so the refresher takes it on.
-            let stale = if invalidated_at.is_some() { entry.claim_refresh(id) } else { None };
-            state.index.remove(id);
-            if invalidated_at.is_none() {
-                state.index.insert(id, &reads);
-            }
+            let stale = state.set_result(id, Some(result), ts, invalidated_at, reads);
             drop(state);
             self.refresher.send(stale.into_iter().collect());
             return;
