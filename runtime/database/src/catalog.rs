@@ -1,7 +1,7 @@
 //! The table catalog: which tables and indexes each component namespace has, their table
 //! numbers, and creating tables (user tables on first insert, system tables for the runtime).
 //!
-//! Reads only catalog rows (`emvex_tables`, `emvex_indexes`), never documents or index
+//! Reads only catalog rows (`emvex_tables`, `emvex_indexes`, `emvex_search_indexes`), never documents or index
 //! entries (those go through [`crate::query::reads`]).
 //!
 //! Invariants: every component path (`""` = the root app) has its own namespace; user tables
@@ -23,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::DbError;
 use crate::database::Inner;
 use crate::document::{DocEnv, SYSTEM_FIELD_CREATION_TIME, SYSTEM_FIELD_ID, split_path};
+use crate::search::SearchIndexInfo;
 
 /// First table number of user tables in every component namespace (§4.5).
 pub const FIRST_USER_TABLE_NUMBER: u32 = 10001;
@@ -59,11 +60,17 @@ pub(crate) struct TableInfo {
     pub name: String,
     pub number: u32,
     pub indexes: Vec<IndexInfo>,
+    /// Text search indexes (`searchIndex` in `schema.ts`).
+    pub search_indexes: Vec<SearchIndexInfo>,
 }
 
 impl TableInfo {
     pub fn index(&self, name: &str) -> Option<&IndexInfo> {
         self.indexes.iter().find(|i| i.name == name)
+    }
+
+    pub fn search_index(&self, name: &str) -> Option<&SearchIndexInfo> {
+        self.search_indexes.iter().find(|i| i.name == name)
     }
 
     /// All index keys of a document, one per index (same order as `indexes`).
@@ -171,7 +178,8 @@ impl TableCatalog {
                 .map_err(|e| DbError::storage(format!("corrupt index fields in storage: {e}")))?;
             indexes.push(IndexInfo::new(index_id, name, fields));
         }
-        let info = Arc::new(TableInfo { tid, name: table.to_string(), number, indexes });
+        let search_indexes = crate::search::load_indexes(conn, tid)?;
+        let info = Arc::new(TableInfo { tid, name: table.to_string(), number, indexes, search_indexes });
         self.tables.borrow_mut().insert(key, info.clone());
         Ok(Some(info))
     }

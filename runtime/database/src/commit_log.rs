@@ -160,7 +160,7 @@ mod tests {
     use crate::catalog::TableInfo;
 
     fn one_write(tid: i64) -> WriteSet {
-        let t = TableInfo { tid, name: format!("t{tid}"), number: 10001, indexes: vec![] };
+        let t = TableInfo { tid, name: format!("t{tid}"), number: 10001, indexes: vec![], search_indexes: vec![] };
         let mut w = WriteSet::default();
         w.record_document("", &t, [1; 16], &[], &[], true);
         w

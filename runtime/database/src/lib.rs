@@ -24,6 +24,7 @@
 //!   `index_range`, `stream` (compile, pull), `page` and `cursor`, `lookup` (`get`, `count`)
 //!   and `reads`, the one door through which every read of documents and index entries
 //!   passes (where read sets are recorded);
+//! - `search` — text search indexes over FTS5 (tokenizer, index upkeep, match expressions);
 //! - `catalog` — tables, table numbers and indexes of each component namespace;
 //! - `limits` — transaction limits and metrics; `document` — stored documents;
 //!   `error` — [`DbError`]; `storage` / `checkpoint` — SQLite layout, pragmas, clock rows,
@@ -44,6 +45,7 @@ mod limits;
 mod query;
 mod read_set;
 mod schema;
+mod search;
 mod session_requests;
 pub mod storage;
 mod subscription_index;
@@ -67,7 +69,8 @@ pub use limits::{
 };
 pub use query::{ArithOp, CmpOp, Expr, Operator, Order, PageRequest, PageResult, Query, RangeExpr, Source};
 pub use read_set::ReadSet;
-pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
+pub use schema::{IndexDefinition, SchemaDefinition, SearchIndexDefinition, TableDefinition};
+pub use search::SearchFilter;
 pub use session_requests::{CompletedRequest, SessionRequest};
 pub use subscription_index::SubscriptionIndex;
 pub use transaction::Transaction;

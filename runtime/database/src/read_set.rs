@@ -202,6 +202,7 @@ mod tests {
             name: name.into(),
             number: 10000 + tid as u32,
             indexes: vec![IndexInfo::new(tid * 10, "by_x".into(), vec!["x".into()])],
+            search_indexes: vec![],
         }
     }
 

@@ -21,6 +21,8 @@
 //! - `emvex_index_entries(index_id, key, internal_id)`: key = `sort_key::encode_tuple` of the
 //!   indexed values; unique because every key ends with `_id`.
 //! - `emvex_schemas(component, json)`: the active `schema.export()` text of each component.
+//! - `emvex_search_indexes`, `emvex_search_rows` and one FTS5 table per text search index:
+//!   see [`crate::search`].
 //! - `emvex_session_requests(session_id, request_id, outcome, commit_ts, created_ms)`: the
 //!   outcome of each WebSocket mutation that committed, written in the mutation's own
 //!   transaction, so a re-sent mutation is answered instead of run twice (`session_requests`).
@@ -66,6 +68,20 @@ CREATE TABLE IF NOT EXISTS emvex_index_entries (
     PRIMARY KEY (index_id, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS emvex_schemas (component TEXT PRIMARY KEY, json TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS emvex_search_indexes (
+    index_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tid INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    search_field TEXT NOT NULL,
+    filter_fields TEXT NOT NULL,
+    UNIQUE (tid, name)
+);
+CREATE TABLE IF NOT EXISTS emvex_search_rows (
+    index_id INTEGER NOT NULL,
+    internal_id BLOB NOT NULL,
+    row INTEGER NOT NULL,
+    PRIMARY KEY (index_id, internal_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS emvex_session_requests (
     session_id TEXT NOT NULL,
     request_id INTEGER NOT NULL,

@@ -184,7 +184,13 @@ mod tests {
     use crate::query::index_range::KeyInterval;
 
     fn table() -> TableInfo {
-        TableInfo { tid: 1, name: "t".into(), number: 10001, indexes: vec![IndexInfo::new(5, "by_x".into(), vec![])] }
+        TableInfo {
+            tid: 1,
+            name: "t".into(),
+            number: 10001,
+            indexes: vec![IndexInfo::new(5, "by_x".into(), vec![])],
+            search_indexes: vec![],
+        }
     }
 
     fn key(n: u32) -> Vec<u8> {

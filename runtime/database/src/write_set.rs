@@ -161,6 +161,7 @@ mod tests {
                 IndexInfo::new(7, "by_id".into(), vec!["_id".into()]),
                 IndexInfo::new(8, "by_creation_time".into(), vec!["_creationTime".into(), "_id".into()]),
             ],
+            search_indexes: vec![],
         }
     }
 

@@ -5,7 +5,8 @@
 //! recorded by `record_write`).
 //!
 //! Invariants (at every statement boundary): every document is in every index of its table,
-//! keyed by `encode_tuple` of the index's full fields (missing field = undefined), and the
+//! keyed by `encode_tuple` of the index's full fields (missing field = undefined), and in
+//! every text search index of its table that its search field has terms for, and the
 //! `count:<tid>` row of `emvex_meta` equals the table's number of documents. `_creationTime`s
 //! assigned by a transaction strictly increase. System fields are never written by callers.
 //! Only mutation transactions write.
@@ -20,6 +21,7 @@ use rusqlite::{Connection, params};
 use crate::catalog::TableInfo;
 use crate::document::{SYSTEM_FIELD_CREATION_TIME, SYSTEM_FIELD_ID, body_text, document_size};
 use crate::schema::SchemaDefinition;
+use crate::search;
 use crate::transaction::{CONNECTION, TxKind};
 use crate::{DbError, Document, Transaction};
 
@@ -166,6 +168,7 @@ impl Transaction {
         self.next_creation_time = creation_time.next_up();
         self.assigned_creation_time = Some(creation_time);
         let keys = info.document_keys(&id, creation_time, &body);
+        let search = search::document_entries(&info.search_indexes, &id, creation_time, &body);
         let size = document_size(&body, id.encode().len());
         let (text, _body) = body_text(body);
         let conn = self.conn();
@@ -179,6 +182,7 @@ impl Transaction {
             ins.execute(params![ix.index_id, key, &id.internal_id[..]])?;
         }
         drop(ins);
+        search::update_all(conn, &info.search_indexes, &id, &[], &search)?;
         add_count(conn, info.tid, 1)?;
         self.record_write(component, &info, &id, &[], &keys, size)?;
         Ok(id)
@@ -267,6 +271,8 @@ impl Transaction {
         let body = self.validate_document(component, table, body)?;
         let old_keys = table.document_keys(&old.id, old.creation_time, &old.body);
         let new_keys = table.document_keys(&old.id, old.creation_time, &body);
+        let old_search = search::document_entries(&table.search_indexes, &old.id, old.creation_time, &old.body);
+        let new_search = search::document_entries(&table.search_indexes, &old.id, old.creation_time, &body);
         let size = document_size(&body, old.id.encode().len());
         let (text, body) = body_text(body);
         let conn = self.conn();
@@ -282,6 +288,7 @@ impl Transaction {
                 .execute(params![ix.index_id, nk, &old.id.internal_id[..]])?;
             }
         }
+        search::update_all(conn, &table.search_indexes, &old.id, &old_search, &new_search)?;
         self.record_write(component, table, &old.id, &old_keys, &new_keys, size)?;
         Ok(Document { id: old.id, table: old.table, creation_time: old.creation_time, body })
     }
@@ -291,6 +298,7 @@ impl Transaction {
         self.check_writable()?;
         let (table, old) = self.existing(component, id, "Delete")?;
         let keys = table.document_keys(&old.id, old.creation_time, &old.body);
+        let old_search = search::document_entries(&table.search_indexes, &old.id, old.creation_time, &old.body);
         let size = document_size(&old.body, id.encode().len());
         let conn = self.conn();
         conn.prepare_cached("DELETE FROM emvex_documents WHERE tid = ?1 AND internal_id = ?2")?
@@ -299,6 +307,7 @@ impl Transaction {
             conn.prepare_cached("DELETE FROM emvex_index_entries WHERE index_id = ?1 AND key = ?2")?
                 .execute(params![ix.index_id, key])?;
         }
+        search::update_all(conn, &table.search_indexes, id, &old_search, &[])?;
         add_count(conn, table.tid, -1)?;
         self.record_write(component, &table, id, &keys, &[], size)?;
         Ok(old)

@@ -24,6 +24,7 @@
 use emvex_value::Value;
 
 use crate::document::split_path;
+use crate::search::SearchFilter;
 
 /// Scan order of a query's source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,6 +78,9 @@ pub enum Source {
     FullTableScan { table: String, order: Order },
     /// The documents of `table.index` whose key is in `range`, by index key.
     IndexRange { table: String, index: String, range: Vec<RangeExpr>, order: Order },
+    /// The documents of text search index `table.index` matching `filters`, in relevance
+    /// order (module `crate::search`).
+    Search { table: String, index: String, filters: Vec<SearchFilter> },
 }
 
 /// A pipeline step, applied in order to the documents of the source.
@@ -109,10 +113,17 @@ impl Query {
         }
     }
 
-    /// Sets the scan order of the source.
+    /// The documents of text search index `table.index` matching `filters` (one
+    /// [`SearchFilter::Search`] and any number of [`SearchFilter::Eq`]), most relevant first.
+    pub fn search(table: impl Into<String>, index: impl Into<String>, filters: Vec<SearchFilter>) -> Query {
+        Query { source: Source::Search { table: table.into(), index: index.into(), filters }, operators: Vec::new() }
+    }
+
+    /// Sets the scan order of the source (a search is always in relevance order).
     pub fn order(mut self, order: Order) -> Query {
         match &mut self.source {
             Source::FullTableScan { order: o, .. } | Source::IndexRange { order: o, .. } => *o = order,
+            Source::Search { .. } => {}
         }
         self
     }
@@ -132,7 +143,9 @@ impl Query {
     /// The table the query reads.
     pub fn table(&self) -> &str {
         match &self.source {
-            Source::FullTableScan { table, .. } | Source::IndexRange { table, .. } => table,
+            Source::FullTableScan { table, .. } | Source::IndexRange { table, .. } | Source::Search { table, .. } => {
+                table
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! [`Reads`]: the one door through which a transaction reads documents and index entries.
 //!
 //! Invariant: every read of `emvex_documents` and `emvex_index_entries` — query streams and
-//! pages (index ranges, full scans as ranges of `by_creation_time`), `get` by id (a point
+//! pages (index ranges, full scans as ranges of `by_creation_time`, text searches), `get` by id (a point
 //! read), `count`, the reads writes make of the document they change, and the full-table
 //! passes of schema application — is a method of [`Reads`], and nothing else in the crate
 //! runs SQL on those two tables except to write them. So this is where a transaction's read
@@ -30,6 +30,7 @@ use crate::DbError;
 use crate::catalog::TableInfo;
 use crate::document::{Document, internal_id_of, parse_body};
 use crate::read_set::ReadSet;
+use crate::search::{CompiledSearch, SearchCandidate, SearchIndexInfo};
 
 /// The SQL of an index range read: entries of index `?1` with keys from `?2` up to the
 /// `upper` bound (`?3`), joined with their documents of table `?4`, in `order`.
@@ -173,6 +174,32 @@ impl Reads {
             .optional()?;
         self.read_set.record_count(table.tid);
         Ok(n.unwrap_or(0).max(0) as u64)
+    }
+
+    /// The candidates of a text search over `index` of `table`, best first (FTS5's order;
+    /// [`crate::search::order_candidates`] gives Convex's), at most
+    /// [`crate::search::MAX_CANDIDATE_REVISIONS`]. Records the whole table: any write to it
+    /// may change a search's result (relevance depends on every document of the index).
+    pub fn search_candidates(
+        &mut self,
+        conn: &Connection,
+        table: &TableInfo,
+        index: &SearchIndexInfo,
+        search: &CompiledSearch,
+    ) -> Result<Vec<SearchCandidate>, DbError> {
+        self.read_set.record_whole_table(table.tid);
+        let Some(expr) = &search.match_expr else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = conn.prepare_cached(&crate::search::candidates_sql(index, &search.filters))?;
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![expr, &table.tid];
+        for (_, key) in &search.filters {
+            values.push(key);
+        }
+        let rows = stmt.query_map(values.as_slice(), |r| {
+            Ok(SearchCandidate { bm25: r.get(0)?, internal_id: r.get(1)?, creation_time: r.get(2)?, body: r.get(3)? })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Calls `f` with every document of `table` (id, creation time, body), in storage order.

@@ -2,7 +2,11 @@
 //! through its pipeline (source → filters and limits in order), a batch of index rows at a
 //! time.
 //!
-//! Invariants: every structural error (unknown index, bad range) is raised by `compile`, so
+//! A text search's source is its candidates, read whole when it is compiled (as Convex
+//! does on its first pull) and then pulled in relevance order.
+//!
+//! Invariants: every structural error (unknown index, bad range, a search's bad filters) is
+//! raised by `compile`, so
 //! `queryStream` fails synchronously and pulling can only fail with `EvalError`, a limit
 //! error or a storage error. A stream resumes strictly after the last key it pulled,
 //! so writes of the transaction are seen by keys not yet scanned (buffered rows are dropped
@@ -19,6 +23,7 @@ use super::index_range::{KeyInterval, compile_range};
 use super::reads::{IndexRow, IndexScan};
 use crate::catalog::{TableInfo, builtin_fields};
 use crate::document::{DocEnv, Document, document_size, internal_id_of, parse_body};
+use crate::search::{MAX_CANDIDATE_REVISIONS, SearchCandidate, SearchFilter, order_candidates};
 use crate::{DbError, Transaction};
 
 /// The state of one in-progress query stream.
@@ -38,6 +43,16 @@ pub(crate) struct QueryState {
     batch: u32,
     pub scanned_rows: u64,
     pub scanned_bytes: u64,
+    /// A text search's candidates (the source instead of an index range).
+    search: Option<SearchSource>,
+}
+
+/// The source of a search query: its candidates in relevance order with their position keys,
+/// computed when the query is compiled.
+struct SearchSource {
+    candidates: VecDeque<(Vec<u8>, SearchCandidate)>,
+    /// Candidates pulled so far (Convex fails the pull after [`MAX_CANDIDATE_REVISIONS`]).
+    pulled: usize,
 }
 
 /// What pulling a stream produced.
@@ -65,6 +80,9 @@ impl Transaction {
         let (table_name, index_name, range, order) = match &query.source {
             Source::FullTableScan { table, order } => (table.as_str(), "by_creation_time", None, *order),
             Source::IndexRange { table, index, range, order } => (table.as_str(), index.as_str(), Some(range), *order),
+            Source::Search { table, index, filters } => {
+                return self.compile_search(component, query, table, index, filters);
+            }
         };
         self.reads.note_table(component, table_name);
         let table = self.catalog.load(self.conn(), component, table_name)?;
@@ -105,7 +123,89 @@ impl Transaction {
             batch: 4,
             scanned_rows: 0,
             scanned_bytes: 0,
+            search: None,
         })
+    }
+
+    /// Binds a text search to its search index and reads its candidates (module
+    /// `crate::search`): the whole result, in relevance order, as of this call.
+    fn compile_search(
+        &mut self,
+        component: &str,
+        query: &Query,
+        table_name: &str,
+        index_name: &str,
+        filters: &[SearchFilter],
+    ) -> Result<QueryState, DbError> {
+        self.reads.note_table(component, table_name);
+        let table = self.catalog.load(self.conn(), component, table_name)?;
+        let printable = format!("{table_name}.{index_name}");
+        let bound = (|| -> Result<_, DbError> {
+            let table = table.clone().ok_or_else(|| index_not_found(table_name, index_name))?;
+            let index =
+                table.search_index(index_name).cloned().ok_or_else(|| index_not_found(table_name, index_name))?;
+            let compiled = crate::search::compile(&printable, &index, filters)?;
+            Ok((table, index, compiled))
+        })();
+        if bound.is_err() {
+            self.reads.note_missing_table(component, table_name);
+        }
+        let (table, index, compiled) = bound?;
+        self.metrics.count_query()?;
+        let (conn, reads) = self.reader();
+        let candidates = reads.search_candidates(conn, &table, &index, &compiled)?;
+        let mut index_fields = vec![format!("search:{}", index.search_field)];
+        index_fields.extend(index.filter_fields.iter().cloned());
+        Ok(QueryState {
+            table: Some(table),
+            scan: IndexScan { index_id: -1, interval: KeyInterval::all(), order: Order::Asc },
+            index_fields,
+            operators: Arc::new(query.operators.clone()),
+            limit_counts: vec![0; query.operators.len()],
+            last_key: None,
+            source_done: false,
+            buffer: VecDeque::new(),
+            buffer_gen: self.write_gen,
+            batch: 4,
+            scanned_rows: 0,
+            scanned_bytes: 0,
+            search: Some(SearchSource { candidates: order_candidates(candidates).into(), pulled: 0 }),
+        })
+    }
+
+    /// The next candidate of a search source after `last_key` and before the end of the
+    /// scan's interval (a page's end cursor), as an index row.
+    fn search_next(st: &mut QueryState) -> Result<Option<IndexRow>, DbError> {
+        let search = st.search.as_mut().expect("a search source");
+        // As Convex: the pull after the last allowed candidate fails, even if none is left.
+        if search.pulled == MAX_CANDIDATE_REVISIONS {
+            return Err(DbError::new(
+                "SearchQueryScannedTooManyDocumentsError",
+                format!(
+                    "Search query scanned too many documents (fetched {MAX_CANDIDATE_REVISIONS}). Consider using \
+                     a smaller limit, paginating the query, or using a filter field to limit the number of \
+                     documents pulled from the search index."
+                ),
+            ));
+        }
+        while let Some((key, _)) = search.candidates.front() {
+            if st.last_key.as_ref().is_some_and(|last| key <= last) {
+                search.candidates.pop_front();
+                continue;
+            }
+            if st.scan.interval.hi.as_ref().is_some_and(|hi| key >= hi) {
+                return Ok(None);
+            }
+            search.pulled += 1;
+            let (key, c) = search.candidates.pop_front().expect("front exists");
+            return Ok(Some(IndexRow {
+                key,
+                internal_id: c.internal_id,
+                creation_time: c.creation_time,
+                body: c.body,
+            }));
+        }
+        Ok(None)
     }
 
     /// Reads the next batch of source rows after `last_key` into the buffer.
@@ -145,14 +245,19 @@ impl Transaction {
         {
             return Ok(Pull::Budget);
         }
-        if st.buffer_gen != self.write_gen {
-            st.buffer.clear();
-            st.buffer_gen = self.write_gen;
-        }
-        if st.buffer.is_empty() {
-            self.fetch_batch(st)?;
-        }
-        let Some(row) = st.buffer.pop_front() else {
+        let next = if st.search.is_some() {
+            Self::search_next(st)?
+        } else {
+            if st.buffer_gen != self.write_gen {
+                st.buffer.clear();
+                st.buffer_gen = self.write_gen;
+            }
+            if st.buffer.is_empty() {
+                self.fetch_batch(st)?;
+            }
+            st.buffer.pop_front()
+        };
+        let Some(row) = next else {
             st.source_done = true;
             return Ok(Pull::Done);
         };

@@ -4,7 +4,7 @@
 //! Invariants: [`Query::from_wire_json`] is the only parser of that JSON and is called only
 //! where JavaScript calls in (the executor's `1.0/queryStream` and `1.0/queryPage`); Rust
 //! callers build a [`Query`] directly. It raises every structural error of the JSON
-//! (`InvalidQuery`, `SearchNotSupported`); [`Query::to_wire_json`] is its inverse (the form
+//! (`InvalidQuery`); [`Query::to_wire_json`] is its inverse (the form
 //! query fingerprints are computed from).
 
 use emvex_value::{Value, maybe_value_from_convex_json};
@@ -13,6 +13,7 @@ use serde_json::{Value as Json, json};
 use super::definition::{ArithOp, CmpOp, Expr, Operator, Order, Query, RangeExpr, Source};
 use crate::DbError;
 use crate::document::split_path;
+use crate::search::SearchFilter;
 
 /// Maximum number of operators in one query (Convex's limit).
 pub const MAX_OPERATORS: usize = 256;
@@ -71,10 +72,23 @@ impl Query {
                 Source::IndexRange { table: table.to_string(), index: index.to_string(), range, order }
             }
             "Search" => {
-                return Err(DbError::new(
-                    "SearchNotSupported",
-                    "Text search queries (withSearchIndex) are not supported by emvex.",
-                ));
+                if !matches!(source_json.get("order"), None | Some(Json::Null)) {
+                    return Err(bad_query(
+                        "Search queries must always be in relevance order. Can not set order manually.",
+                    ));
+                }
+                let name = source_json
+                    .get("indexName")
+                    .and_then(Json::as_str)
+                    .ok_or_else(|| bad_query("Search is missing `indexName`"))?;
+                let (table, index) = name
+                    .split_once('.')
+                    .ok_or_else(|| bad_query(format!("Invalid index name \"{name}\": expected \"table.index\"")))?;
+                let mut filters = Vec::new();
+                for f in source_json.get("filters").and_then(Json::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+                    filters.push(parse_search_filter(f)?);
+                }
+                Source::Search { table: table.to_string(), index: index.to_string(), filters }
             }
             other => return Err(bad_query(format!("Invalid query source type \"{other}\""))),
         };
@@ -116,6 +130,11 @@ impl Query {
                 "range": range.iter().map(range_expr_json).collect::<Vec<_>>(),
                 "order": order_json(order),
             }),
+            Source::Search { table, index, filters } => json!({
+                "type": "Search",
+                "indexName": format!("{table}.{index}"),
+                "filters": filters.iter().map(search_filter_json).collect::<Vec<_>>(),
+            }),
         };
         let operators: Vec<Json> = self
             .operators
@@ -126,6 +145,32 @@ impl Query {
             })
             .collect();
         json!({"source": source, "operators": operators})
+    }
+}
+
+fn parse_search_filter(json: &Json) -> Result<SearchFilter, DbError> {
+    let field = json
+        .get("fieldPath")
+        .and_then(Json::as_str)
+        .ok_or_else(|| bad_query("Search filter is missing `fieldPath`"))?
+        .to_string();
+    match json.get("type").and_then(Json::as_str).unwrap_or("") {
+        "Search" => {
+            let text = json
+                .get("value")
+                .and_then(Json::as_str)
+                .ok_or_else(|| bad_query("The search text of a search filter must be a string"))?;
+            Ok(SearchFilter::Search(field, text.to_string()))
+        }
+        "Eq" => Ok(SearchFilter::Eq(field, value_of(json.get("value").unwrap_or(&Json::Null))?)),
+        other => Err(bad_query(format!("Invalid search filter type \"{other}\""))),
+    }
+}
+
+fn search_filter_json(filter: &SearchFilter) -> Json {
+    match filter {
+        SearchFilter::Search(field, text) => json!({"type": "Search", "fieldPath": field, "value": text}),
+        SearchFilter::Eq(field, value) => json!({"type": "Eq", "fieldPath": field, "value": value_json(value)}),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Schema application (§2.9, §6.7): reconciling a component's stored indexes with its
-//! schema (create declared tables, build new or changed indexes from existing documents,
-//! drop removed ones), validating existing documents when `schemaValidation` is on, and the
+//! schema (create declared tables, build new or changed indexes — database and text search
+//! indexes — from existing documents, drop removed ones), validating existing documents when `schemaValidation` is on, and the
 //! runtime's own indexes on system tables.
 //!
 //! Invariants: runs inside a mutation transaction, so a schema that fails (e.g. an existing
@@ -15,9 +15,10 @@ use std::collections::HashMap;
 use emvex_value::Value;
 use rusqlite::{Connection, params};
 
-use super::definition::{SchemaDefinition, TableDefinition};
+use super::definition::{SchemaDefinition, SearchIndexDefinition, TableDefinition};
 use crate::catalog::{CatalogTableNames, IndexInfo, TableInfo, builtin_fields, full_index_fields};
 use crate::document::DocEnv;
+use crate::search::SearchIndexInfo;
 use crate::transaction::CONNECTION;
 use crate::{DbError, Transaction};
 
@@ -100,6 +101,23 @@ impl Transaction {
                     changed = true;
                 }
             }
+            let wanted_search: &[SearchIndexDefinition] =
+                declared.get(name.as_str()).map(|t| t.search_indexes.as_slice()).unwrap_or_default();
+            let same = |ix: &SearchIndexInfo, def: &SearchIndexDefinition| {
+                ix.name == def.name && ix.search_field == def.search_field && ix.filter_fields == def.filter_fields
+            };
+            for ix in &info.search_indexes {
+                if !wanted_search.iter().any(|def| same(ix, def)) {
+                    ix.drop_index(self.conn())?;
+                    changed = true;
+                }
+            }
+            for def in wanted_search {
+                if !info.search_indexes.iter().any(|ix| same(ix, def)) {
+                    self.add_search_index(&info, def)?;
+                    changed = true;
+                }
+            }
             if changed {
                 // Every read of the table is invalidated (an index appeared, changed or went).
                 self.write_set.record_table_changed(component, &info);
@@ -146,6 +164,26 @@ impl Transaction {
             .prepare_cached("INSERT INTO emvex_index_entries (index_id, key, internal_id) VALUES (?1, ?2, ?3)")?;
         for (key, internal) in entries {
             ins.execute(params![ix.index_id, key, &internal[..]])?;
+        }
+        Ok(())
+    }
+
+    /// Creates text search index `def` on `table` and fills it from the table's documents.
+    fn add_search_index(&mut self, table: &TableInfo, def: &SearchIndexDefinition) -> Result<(), DbError> {
+        let ix = SearchIndexInfo::create(self.conn(), table.tid, &def.name, &def.search_field, &def.filter_fields)?;
+        let mut entries = Vec::new();
+        let (conn, reads) = self.reader();
+        reads.for_each_document(conn, table, |id, ct, body| {
+            let id_value = Value::String(id.encode());
+            let ct_value = Value::Float64(ct);
+            let env = DocEnv { body: &body, id: &id_value, creation_time: &ct_value };
+            if let Some(entry) = ix.entry(&env) {
+                entries.push((id.internal_id, entry));
+            }
+            Ok(())
+        })?;
+        for (internal_id, entry) in entries {
+            ix.insert(self.conn(), &internal_id, &entry)?;
         }
         Ok(())
     }

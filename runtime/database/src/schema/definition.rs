@@ -4,7 +4,9 @@
 //! Invariants after `from_export_json` succeeds: table names are valid user table names and
 //! unique; index names are identifiers, unique per table, not reserved (`by_id`,
 //! `by_creation_time`) and not starting with `_`; every index has 1..=16 distinct fields, none
-//! of which is (or starts with) a system field; at most 64 indexes per table.
+//! of which is (or starts with) a system field; at most 64 indexes per table; a search index
+//! has one search field and at most 16 distinct filter fields, valid paths that are not
+//! system fields (its name is checked like a database index's, in the same namespace).
 
 use std::collections::BTreeSet;
 
@@ -29,10 +31,22 @@ pub struct IndexDefinition {
     pub fields: Vec<String>,
 }
 
+/// One text search index declared by a schema (`searchIndex(name, {searchField, filterFields})`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchIndexDefinition {
+    pub name: String,
+    /// The field path whose string value is searched.
+    pub search_field: String,
+    /// The field paths `eq` filters may use.
+    pub filter_fields: Vec<String>,
+}
+
 /// One table declared by a schema.
 pub struct TableDefinition {
     pub name: String,
     pub indexes: Vec<IndexDefinition>,
+    /// Text search indexes (staged ones are not built, as in Convex until they are enabled).
+    pub search_indexes: Vec<SearchIndexDefinition>,
     /// The `documentType` validator; `None` when the schema gives none (any document).
     pub document_type: Option<Validator>,
 }
@@ -105,14 +119,22 @@ impl SchemaDefinition {
                     indexes.push(def);
                 }
             }
-            for key in ["searchIndexes", "vectorIndexes"] {
-                if let Some(list) = t.get(key).and_then(Json::as_array) {
-                    for ix in list {
-                        if let Some(n) = ix.get("indexDescriptor").and_then(Json::as_str)
-                            && !index_names.insert(n.to_string())
-                        {
-                            return Err(invalid(format!("Duplicate index name \"{n}\" in table \"{name}\".")));
-                        }
+            let mut search_indexes = Vec::new();
+            if let Some(list) = t.get("searchIndexes").and_then(Json::as_array) {
+                for ix in list {
+                    let def = parse_search_index(&name, ix)?;
+                    if !index_names.insert(def.name.clone()) {
+                        return Err(invalid(format!("Duplicate index name \"{}\" in table \"{name}\".", def.name)));
+                    }
+                    search_indexes.push(def);
+                }
+            }
+            if let Some(list) = t.get("vectorIndexes").and_then(Json::as_array) {
+                for ix in list {
+                    if let Some(n) = ix.get("indexDescriptor").and_then(Json::as_str)
+                        && !index_names.insert(n.to_string())
+                    {
+                        return Err(invalid(format!("Duplicate index name \"{n}\" in table \"{name}\".")));
                     }
                 }
             }
@@ -130,7 +152,7 @@ impl SchemaDefinition {
                         .map_err(|e| invalid(format!("Invalid documentType for table \"{name}\": {}", e.message)))?,
                 ),
             };
-            tables.push(TableDefinition { name, indexes, document_type });
+            tables.push(TableDefinition { name, indexes, search_indexes, document_type });
         }
         Ok(SchemaDefinition { tables, schema_validation, json_text: json.to_string() })
     }
@@ -141,7 +163,54 @@ impl SchemaDefinition {
     }
 }
 
-fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
+/// A field path of an index: dot-separated valid field names, not a system field.
+fn check_index_field(table: &str, name: &str, f: &str) -> Result<(), DbError> {
+    if f.is_empty() || f.split('.').any(str::is_empty) {
+        return Err(invalid(format!("Index \"{table}.{name}\" has an invalid field path \"{f}\".")));
+    }
+    for part in f.split('.') {
+        emvex_value::limits::check_field_name(part)
+            .map_err(|e| invalid(format!("Index \"{table}.{name}\" field \"{f}\": {}", e.message)))?;
+    }
+    if f.starts_with('_') {
+        return Err(invalid(format!(
+            "In index \"{name}\" of table \"{table}\": the field \"{f}\" is reserved. Index fields cannot \
+             start with \"_\" (\"_creationTime\" and \"_id\" are added to every index automatically)."
+        )));
+    }
+    Ok(())
+}
+
+fn parse_search_index(table: &str, ix: &Json) -> Result<SearchIndexDefinition, DbError> {
+    let name = index_name(table, ix)?;
+    let search_field = ix
+        .get("searchField")
+        .and_then(Json::as_str)
+        .ok_or_else(|| invalid(format!("Search index \"{table}.{name}\" needs a string `searchField`")))?
+        .to_string();
+    check_index_field(table, &name, &search_field)?;
+    let mut filter_fields = Vec::new();
+    for f in ix.get("filterFields").and_then(Json::as_array).map(Vec::as_slice).unwrap_or(&[]) {
+        let f = f.as_str().ok_or_else(|| {
+            invalid(format!("Search index \"{table}.{name}\" filter fields must be strings, got {f}"))
+        })?;
+        check_index_field(table, &name, f)?;
+        if filter_fields.iter().any(|g| g == f) || f == search_field {
+            return Err(invalid(format!("Search index \"{table}.{name}\" lists the field \"{f}\" twice.")));
+        }
+        filter_fields.push(f.to_string());
+    }
+    if filter_fields.len() > crate::search::MAX_FILTER_FIELDS {
+        return Err(invalid(format!(
+            "Search index \"{table}.{name}\" has too many filter fields ({}), the maximum is {}.",
+            filter_fields.len(),
+            crate::search::MAX_FILTER_FIELDS
+        )));
+    }
+    Ok(SearchIndexDefinition { name, search_field, filter_fields })
+}
+
+fn index_name(table: &str, ix: &Json) -> Result<String, DbError> {
     let name = ix
         .get("indexDescriptor")
         .and_then(Json::as_str)
@@ -164,6 +233,11 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
              start with \"_\" or be named \"by_id\" or \"by_creation_time\"."
         )));
     }
+    Ok(name)
+}
+
+fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
+    let name = index_name(table, ix)?;
     let fields_json = ix
         .get("fields")
         .and_then(Json::as_array)
@@ -182,19 +256,7 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
     for f in fields_json {
         let f =
             f.as_str().ok_or_else(|| invalid(format!("Index \"{table}.{name}\" fields must be strings, got {f}")))?;
-        if f.is_empty() || f.split('.').any(str::is_empty) {
-            return Err(invalid(format!("Index \"{table}.{name}\" has an invalid field path \"{f}\".")));
-        }
-        for part in f.split('.') {
-            emvex_value::limits::check_field_name(part)
-                .map_err(|e| invalid(format!("Index \"{table}.{name}\" field \"{f}\": {}", e.message)))?;
-        }
-        if f.starts_with('_') {
-            return Err(invalid(format!(
-                "In index \"{name}\" of table \"{table}\": the field \"{f}\" is reserved. Index fields cannot \
-                 start with \"_\" (\"_creationTime\" and \"_id\" are added to every index automatically)."
-            )));
-        }
+        check_index_field(table, &name, f)?;
         if !seen.insert(f.to_string()) {
             return Err(invalid(format!("Index \"{table}.{name}\" lists the field \"{f}\" twice.")));
         }

@@ -4,7 +4,7 @@
 mod apply;
 mod definition;
 
-pub use definition::{IndexDefinition, SchemaDefinition, TableDefinition};
+pub use definition::{IndexDefinition, SchemaDefinition, SearchIndexDefinition, TableDefinition};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,400 @@
+//! Text search indexes (`searchIndex` in `schema.ts`) over SQLite FTS5: Convex's tokenizer,
+//! the per-index FTS5 table and its upkeep on every write, the parsed search part of a
+//! query, and the FTS5 match expression it compiles to.
+//!
+//! Layout (beside the one in [`crate::storage`]):
+//! - `emvex_search_indexes(index_id, tid, name, search_field, filter_fields)`: one row per
+//!   search index (`filter_fields` is a JSON array of field paths);
+//! - `emvex_search_fts_<index_id>`: an FTS5 table (`tokenize='ascii'`) with the column
+//!   `text` = the document's search field as Convex's tokenizer cuts it, tokens joined by
+//!   spaces (so FTS5 only splits on spaces and BM25 sees exactly Convex's terms), the
+//!   document's internal id `iid` and one column `f<i>` per filter field holding
+//!   `sort_key::encode_tuple` of its value (missing = undefined), all `UNINDEXED`;
+//! - `emvex_search_rows(index_id, internal_id, row)`: the FTS5 rowid of each indexed document.
+//!
+//! Invariants: a document is in a search index iff its search field is a string with at
+//! least one token (a document without terms can never match a search); the FTS5 row of a
+//! document always reflects its current body (kept in the same SQLite transaction as the
+//! document, so a transaction's searches see its own writes); a new index is backfilled and a
+//! removed one dropped by schema application.
+//!
+//! Tokenizer (Convex's `convex_en`: tantivy's `SimpleTokenizer`, `RemoveLongFilter(32)`,
+//! `LowerCaser`): a token is a maximal run of `char::is_alphanumeric` characters; a token of
+//! 32 bytes or more is dropped; tokens are lowercased. No stemming, no diacritic folding.
+
+use emvex_value::id::DocumentId;
+use emvex_value::{Object, Value, sort_key};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::DbError;
+use crate::document::{DocEnv, split_path};
+
+/// Most terms of a search query; later terms are ignored (Convex's `MAX_QUERY_TERMS`).
+pub const MAX_QUERY_TERMS: usize = 16;
+/// A token of this many bytes or more is dropped (Convex's `MAX_TEXT_TERM_LENGTH`).
+pub const MAX_TEXT_TERM_LENGTH: usize = 32;
+/// Most filter conditions (`eq`) of a search query (Convex's `MAX_FILTER_CONDITIONS`).
+pub const MAX_FILTER_CONDITIONS: usize = 8;
+/// Most documents a search query can read (Convex's `MAX_CANDIDATE_REVISIONS`).
+pub const MAX_CANDIDATE_REVISIONS: usize = 1024;
+/// Most filter fields of one search index (Convex's limit).
+pub const MAX_FILTER_FIELDS: usize = 16;
+
+/// Convex's text tokenizer (see the module docs).
+pub fn tokenize(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty() && t.len() < MAX_TEXT_TERM_LENGTH)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A search index of a table.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SearchIndexInfo {
+    pub index_id: i64,
+    pub name: String,
+    pub search_field: String,
+    pub filter_fields: Vec<String>,
+    search_path: Vec<String>,
+    filter_paths: Vec<Vec<String>>,
+}
+
+/// What a document contributes to a search index: its tokens (space-joined) and the keys
+/// of its filter field values.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SearchEntry {
+    pub text: String,
+    pub filters: Vec<Vec<u8>>,
+}
+
+fn fts_table(index_id: i64) -> String {
+    format!("emvex_search_fts_{index_id}")
+}
+
+impl SearchIndexInfo {
+    pub fn new(index_id: i64, name: String, search_field: String, filter_fields: Vec<String>) -> SearchIndexInfo {
+        let search_path = split_path(&search_field);
+        let filter_paths = filter_fields.iter().map(|f| split_path(f)).collect();
+        SearchIndexInfo { index_id, name, search_field, filter_fields, search_path, filter_paths }
+    }
+
+    /// The entry of a document, `None` when it has no terms (not indexed).
+    pub fn entry(&self, env: &DocEnv<'_>) -> Option<SearchEntry> {
+        let Some(Value::String(s)) = env.get(&self.search_path) else {
+            return None;
+        };
+        let tokens = tokenize(s);
+        if tokens.is_empty() {
+            return None;
+        }
+        let filters = self.filter_paths.iter().map(|p| sort_key::encode_tuple(&[env.get(p)])).collect();
+        Some(SearchEntry { text: tokens.join(" "), filters })
+    }
+
+    /// The FTS5 table of this index.
+    pub fn fts_table(&self) -> String {
+        fts_table(self.index_id)
+    }
+
+    /// Creates the catalog row and the FTS5 table of a new search index of table `tid`.
+    pub fn create(
+        conn: &Connection,
+        tid: i64,
+        name: &str,
+        search_field: &str,
+        filter_fields: &[String],
+    ) -> Result<SearchIndexInfo, DbError> {
+        conn.prepare_cached(
+            "INSERT INTO emvex_search_indexes (tid, name, search_field, filter_fields) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![tid, name, search_field, serde_json::to_string(filter_fields).expect("json")])?;
+        let info = SearchIndexInfo::new(
+            conn.last_insert_rowid(),
+            name.to_string(),
+            search_field.to_string(),
+            filter_fields.to_vec(),
+        );
+        let mut columns = vec!["text".to_string(), "iid UNINDEXED".to_string()];
+        columns.extend((0..filter_fields.len()).map(|i| format!("f{i} UNINDEXED")));
+        conn.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE {} USING fts5({}, tokenize = 'ascii')",
+            info.fts_table(),
+            columns.join(", ")
+        ))?;
+        Ok(info)
+    }
+
+    /// Drops the index, its FTS5 table and its rows.
+    pub fn drop_index(&self, conn: &Connection) -> Result<(), DbError> {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", self.fts_table()))?;
+        conn.prepare_cached("DELETE FROM emvex_search_rows WHERE index_id = ?1")?.execute(params![self.index_id])?;
+        conn.prepare_cached("DELETE FROM emvex_search_indexes WHERE index_id = ?1")?.execute(params![self.index_id])?;
+        Ok(())
+    }
+
+    /// Adds document `internal_id` with `entry` to the index.
+    pub fn insert(&self, conn: &Connection, internal_id: &[u8; 16], entry: &SearchEntry) -> Result<(), DbError> {
+        let placeholders: String = (0..self.filter_fields.len()).map(|i| format!(", ?{}", i + 3)).collect();
+        let sql = format!(
+            "INSERT INTO {} (text, iid{}) VALUES (?1, ?2{placeholders})",
+            self.fts_table(),
+            (0..self.filter_fields.len()).map(|i| format!(", f{i}")).collect::<String>()
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let iid: &[u8] = &internal_id[..];
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&entry.text, &iid];
+        for f in &entry.filters {
+            values.push(f);
+        }
+        stmt.execute(values.as_slice())?;
+        let row = conn.last_insert_rowid();
+        conn.prepare_cached("INSERT INTO emvex_search_rows (index_id, internal_id, row) VALUES (?1, ?2, ?3)")?
+            .execute(params![self.index_id, &internal_id[..], row])?;
+        Ok(())
+    }
+
+    /// Removes document `internal_id` from the index (if it is in it).
+    pub fn remove(&self, conn: &Connection, internal_id: &[u8; 16]) -> Result<(), DbError> {
+        let row: Option<i64> = conn
+            .prepare_cached("SELECT row FROM emvex_search_rows WHERE index_id = ?1 AND internal_id = ?2")?
+            .query_row(params![self.index_id, &internal_id[..]], |r| r.get(0))
+            .optional()?;
+        if let Some(row) = row {
+            conn.prepare_cached(&format!("DELETE FROM {} WHERE rowid = ?1", self.fts_table()))?
+                .execute(params![row])?;
+            conn.prepare_cached("DELETE FROM emvex_search_rows WHERE index_id = ?1 AND internal_id = ?2")?
+                .execute(params![self.index_id, &internal_id[..]])?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the index in step with a write of document `internal_id` whose entry goes from
+    /// `old` to `new` (`None` = not indexed, e.g. an insert's old or a delete's new).
+    pub fn update(
+        &self,
+        conn: &Connection,
+        internal_id: &[u8; 16],
+        old: Option<&SearchEntry>,
+        new: Option<&SearchEntry>,
+    ) -> Result<(), DbError> {
+        if old == new {
+            return Ok(());
+        }
+        if old.is_some() {
+            self.remove(conn, internal_id)?;
+        }
+        if let Some(new) = new {
+            self.insert(conn, internal_id, new)?;
+        }
+        Ok(())
+    }
+}
+
+/// The entries of a document in each of `indexes` (same order).
+pub(crate) fn document_entries(
+    indexes: &[SearchIndexInfo],
+    id: &DocumentId,
+    creation_time: f64,
+    body: &Object,
+) -> Vec<Option<SearchEntry>> {
+    if indexes.is_empty() {
+        return Vec::new();
+    }
+    let id_value = Value::String(id.encode());
+    let ct_value = Value::Float64(creation_time);
+    let env = DocEnv { body, id: &id_value, creation_time: &ct_value };
+    indexes.iter().map(|ix| ix.entry(&env)).collect()
+}
+
+/// Keeps every search index of a table in step with a write of document `id` (entries as
+/// returned by [`document_entries`]; an empty list = no version).
+pub(crate) fn update_all(
+    conn: &Connection,
+    indexes: &[SearchIndexInfo],
+    id: &DocumentId,
+    old: &[Option<SearchEntry>],
+    new: &[Option<SearchEntry>],
+) -> Result<(), DbError> {
+    for (i, ix) in indexes.iter().enumerate() {
+        let old = old.get(i).and_then(Option::as_ref);
+        let new = new.get(i).and_then(Option::as_ref);
+        ix.update(conn, &id.internal_id, old, new)?;
+    }
+    Ok(())
+}
+
+/// The search part of a query (`withSearchIndex(name, q => q.search(field, text).eq(..))`),
+/// as sent by the `convex` package, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchFilter {
+    /// `q.search(field, text)`.
+    Search(String, String),
+    /// `.eq(field, value)` (`None` = undefined).
+    Eq(String, Option<Value>),
+}
+
+/// A search query checked against its index: the FTS5 match expression and the filter
+/// conditions `(column index, value key)`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CompiledSearch {
+    /// `None` when the search text has no terms (no document matches).
+    pub match_expr: Option<String>,
+    pub filters: Vec<(usize, Vec<u8>)>,
+}
+
+fn search_error(code: &'static str, message: String) -> DbError {
+    DbError::new(code, message)
+}
+
+/// Checks `filters` against `index` (Convex's rules and errors) and compiles them.
+pub(crate) fn compile(
+    printable_index: &str,
+    index: &SearchIndexInfo,
+    filters: &[SearchFilter],
+) -> Result<CompiledSearch, DbError> {
+    let mut text: Option<&str> = None;
+    let mut conditions = Vec::new();
+    for f in filters {
+        match f {
+            SearchFilter::Search(field, t) => {
+                if *field != index.search_field {
+                    return Err(search_error(
+                        "IncorrectSearchField",
+                        format!(
+                            "Search query against {printable_index} contains a search filter against \"{field}\", \
+                             which doesn't match the indexed `searchField` \"{}\".",
+                            index.search_field
+                        ),
+                    ));
+                }
+                if text.is_some() {
+                    return Err(search_error(
+                        "DuplicateSearchFiltersError",
+                        format!(
+                            "Search query against {printable_index} contains multiple search filters against \
+                             \"{field}\". Only one is allowed."
+                        ),
+                    ));
+                }
+                text = Some(t);
+            }
+            SearchFilter::Eq(field, value) => {
+                let Some(column) = index.filter_fields.iter().position(|f| f == field) else {
+                    return Err(search_error(
+                        "IncorrectFilterFieldError",
+                        format!(
+                            "Search query against {printable_index} contains an equality filter on \"{field}\" but \
+                             that field isn't indexed for filtering in `filterFields`."
+                        ),
+                    ));
+                };
+                conditions.push((column, sort_key::encode_tuple(&[value.as_ref()])));
+            }
+        }
+    }
+    let Some(text) = text else {
+        return Err(search_error(
+            "MissingSearchFilterError",
+            format!(
+                "Search query against {printable_index} does not contain any search filters. You must include a \
+                 search filter like `q.search(\"{}\", searchText)`.",
+                index.search_field
+            ),
+        ));
+    };
+    if conditions.len() > MAX_FILTER_CONDITIONS {
+        return Err(search_error(
+            "TooManyFilterConditionsInSearchQueryError",
+            format!(
+                "Search query against {printable_index} has too many filter conditions. Max: \
+                 {MAX_FILTER_CONDITIONS} Actual: {}",
+                conditions.len()
+            ),
+        ));
+    }
+    Ok(CompiledSearch { match_expr: match_expression(text), filters: conditions })
+}
+
+/// The FTS5 match expression of a search text: its first [`MAX_QUERY_TERMS`] tokens, any of
+/// which may match, the last one as a prefix. `None` when the text has no tokens.
+pub(crate) fn match_expression(text: &str) -> Option<String> {
+    let mut tokens = tokenize(text);
+    tokens.truncate(MAX_QUERY_TERMS);
+    let last = tokens.len().checked_sub(1)?;
+    // Tokens are runs of alphanumeric characters: quoting them needs no escaping.
+    let terms: Vec<String> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| if i == last { format!("\"{t}\" *") } else { format!("\"{t}\"") })
+        .collect();
+    Some(terms.join(" OR "))
+}
+
+/// A candidate of a search, as read from storage (see [`crate::query::reads::Reads`]).
+pub(crate) struct SearchCandidate {
+    /// FTS5's bm25 (lower is better).
+    pub bm25: f64,
+    pub internal_id: Vec<u8>,
+    pub creation_time: f64,
+    pub body: String,
+}
+
+/// The SQL of a search over `index` with `filters` conditions: `?1` the match expression,
+/// `?2` the table id, `?3..` the filter keys; candidates best first, at most
+/// [`MAX_CANDIDATE_REVISIONS`].
+pub(crate) fn candidates_sql(index: &SearchIndexInfo, filters: &[(usize, Vec<u8>)]) -> String {
+    // FTS5's auxiliary functions need the table's own name (not an alias).
+    let t = index.fts_table();
+    let conditions: String =
+        filters.iter().enumerate().map(|(i, (col, _))| format!(" AND {t}.f{col} = ?{}", i + 3)).collect();
+    format!(
+        "SELECT bm25({t}), {t}.iid, d.creation_time, d.body FROM {t} CROSS JOIN emvex_documents d \
+         WHERE {t}.text MATCH ?1{conditions} AND d.tid = ?2 AND d.internal_id = {t}.iid \
+         ORDER BY bm25({t}) ASC, d.creation_time DESC, {t}.iid ASC LIMIT {MAX_CANDIDATE_REVISIONS}"
+    )
+}
+
+/// Sorts candidates the way Convex orders search results: by score (an `f32`, so nearly
+/// equal scores tie), then newest first, then by id; and returns each with its position key
+/// (the cursor key of a search query: `(-score, -creation time, id)`).
+pub(crate) fn order_candidates(mut candidates: Vec<SearchCandidate>) -> Vec<(Vec<u8>, SearchCandidate)> {
+    let score = |c: &SearchCandidate| -(c.bm25 as f32);
+    candidates.sort_by(|a, b| {
+        score(b)
+            .total_cmp(&score(a))
+            .then(b.creation_time.total_cmp(&a.creation_time))
+            .then(a.internal_id.cmp(&b.internal_id))
+    });
+    candidates
+        .into_iter()
+        .map(|c| {
+            let key = sort_key::encode_tuple(&[
+                Some(&Value::Float64(-(score(&c) as f64))),
+                Some(&Value::Float64(-c.creation_time)),
+                Some(&Value::Bytes(c.internal_id.clone())),
+            ]);
+            (key, c)
+        })
+        .collect()
+}
+
+/// Loads the search indexes of table `tid`.
+pub(crate) fn load_indexes(conn: &Connection, tid: i64) -> Result<Vec<SearchIndexInfo>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT index_id, name, search_field, filter_fields FROM emvex_search_indexes WHERE tid = ?1 ORDER BY index_id",
+    )?;
+    let rows = stmt.query_map(params![tid], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, field, filters) = row?;
+        let filters: Vec<String> = serde_json::from_str(&filters)
+            .map_err(|e| DbError::storage(format!("corrupt search index filter fields in storage: {e}")))?;
+        out.push(SearchIndexInfo::new(id, name, field, filters));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
