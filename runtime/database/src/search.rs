@@ -18,6 +18,11 @@
 //! document, so a transaction's searches see its own writes); a new index is backfilled and a
 //! removed one dropped by schema application.
 //!
+//! A query matches documents with any of its terms (at most [`MAX_QUERY_TERMS`]): the last
+//! one whole or as a prefix of at most [`MAX_PREFIX_MATCHES_PER_QUERY_TERM`] indexed terms
+//! (the first in lexicographic order, found through an `fts5vocab` table
+//! `emvex_search_vocab_<index_id>`), each scored on its own by FTS5's BM25.
+//!
 //! Tokenizer (Convex's `convex_en`: tantivy's `SimpleTokenizer`, `RemoveLongFilter(32)`,
 //! `LowerCaser`): a token is a maximal run of `char::is_alphanumeric` characters; a token of
 //! 32 bytes or more is dropped; tokens are lowercased. No stemming, no diacritic folding.
@@ -37,6 +42,9 @@ pub const MAX_TEXT_TERM_LENGTH: usize = 32;
 pub const MAX_FILTER_CONDITIONS: usize = 8;
 /// Most documents a search query can read (Convex's `MAX_CANDIDATE_REVISIONS`).
 pub const MAX_CANDIDATE_REVISIONS: usize = 1024;
+/// Most indexed terms the last (prefix) term of a query expands to (Convex's
+/// `MAX_PREFIX_MATCHES_PER_QUERY_TERM`).
+pub const MAX_PREFIX_MATCHES_PER_QUERY_TERM: usize = 16;
 /// Most filter fields of one search index (Convex's limit).
 pub const MAX_FILTER_FIELDS: usize = 16;
 
@@ -69,6 +77,11 @@ pub(crate) struct SearchEntry {
 
 fn fts_table(index_id: i64) -> String {
     format!("emvex_search_fts_{index_id}")
+}
+
+/// The `fts5vocab` table over an index's FTS5 table (its terms, for prefix expansion).
+fn vocab_table(index_id: i64) -> String {
+    format!("emvex_search_vocab_{index_id}")
 }
 
 impl SearchIndexInfo {
@@ -121,12 +134,21 @@ impl SearchIndexInfo {
             info.fts_table(),
             columns.join(", ")
         ))?;
+        conn.execute_batch(&format!(
+            "CREATE VIRTUAL TABLE {} USING fts5vocab({}, 'row')",
+            vocab_table(info.index_id),
+            info.fts_table()
+        ))?;
         Ok(info)
     }
 
     /// Drops the index, its FTS5 table and its rows.
     pub fn drop_index(&self, conn: &Connection) -> Result<(), DbError> {
-        conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", self.fts_table()))?;
+        conn.execute_batch(&format!(
+            "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {}",
+            vocab_table(self.index_id),
+            self.fts_table()
+        ))?;
         conn.prepare_cached("DELETE FROM emvex_search_rows WHERE index_id = ?1")?.execute(params![self.index_id])?;
         conn.prepare_cached("DELETE FROM emvex_search_indexes WHERE index_id = ?1")?.execute(params![self.index_id])?;
         Ok(())
@@ -237,8 +259,10 @@ pub enum SearchFilter {
 /// conditions `(column index, value key)`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct CompiledSearch {
-    /// `None` when the search text has no terms (no document matches).
-    pub match_expr: Option<String>,
+    /// The query's terms but the last, matched whole.
+    pub terms: Vec<String>,
+    /// The last term, matched whole or as a prefix (`None` when the text has no terms).
+    pub prefix: Option<String>,
     pub filters: Vec<(usize, Vec<u8>)>,
 }
 
@@ -312,22 +336,52 @@ pub(crate) fn compile(
             ),
         ));
     }
-    Ok(CompiledSearch { match_expr: match_expression(text), filters: conditions })
+    let (terms, prefix) = query_terms(text);
+    Ok(CompiledSearch { terms, prefix, filters: conditions })
 }
 
-/// The FTS5 match expression of a search text: its first [`MAX_QUERY_TERMS`] tokens, any of
-/// which may match, the last one as a prefix. `None` when the text has no tokens.
-pub(crate) fn match_expression(text: &str) -> Option<String> {
+/// The terms of a search text: its first [`MAX_QUERY_TERMS`] tokens, split into the ones
+/// matched whole and the last one (also matched as a prefix).
+pub(crate) fn query_terms(text: &str) -> (Vec<String>, Option<String>) {
     let mut tokens = tokenize(text);
     tokens.truncate(MAX_QUERY_TERMS);
-    let last = tokens.len().checked_sub(1)?;
+    let prefix = tokens.pop();
+    (tokens, prefix)
+}
+
+/// The FTS5 match expression that matches any of `terms` whole. `None` when there are none.
+pub(crate) fn match_expression(terms: &[String]) -> Option<String> {
+    let mut unique: Vec<&String> = Vec::new();
+    for t in terms {
+        if !unique.contains(&t) {
+            unique.push(t);
+        }
+    }
     // Tokens are runs of alphanumeric characters: quoting them needs no escaping.
-    let terms: Vec<String> = tokens
-        .iter()
-        .enumerate()
-        .map(|(i, t)| if i == last { format!("\"{t}\" *") } else { format!("\"{t}\"") })
-        .collect();
-    Some(terms.join(" OR "))
+    let quoted: Vec<String> = unique.iter().map(|t| format!("\"{t}\"")).collect();
+    (!quoted.is_empty()).then(|| quoted.join(" OR "))
+}
+
+impl SearchIndexInfo {
+    /// The indexed terms that start with `prefix` (the term itself included), at most
+    /// [`MAX_PREFIX_MATCHES_PER_QUERY_TERM`], in lexicographic order, as Convex expands the
+    /// last term of a query.
+    pub fn expand_prefix(&self, conn: &Connection, prefix: &str) -> Result<Vec<String>, DbError> {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT term FROM {} WHERE term >= ?1 ORDER BY term",
+            vocab_table(self.index_id)
+        ))?;
+        let mut rows = stmt.query(params![prefix])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let term: String = r.get(0)?;
+            if !term.starts_with(prefix) || out.len() == MAX_PREFIX_MATCHES_PER_QUERY_TERM {
+                break;
+            }
+            out.push(term);
+        }
+        Ok(out)
+    }
 }
 
 /// A candidate of a search, as read from storage (see [`crate::query::reads::Reads`]).
@@ -340,17 +394,18 @@ pub(crate) struct SearchCandidate {
 }
 
 /// The SQL of a search over `index` with `filters` conditions: `?1` the match expression,
-/// `?2` the table id, `?3..` the filter keys; candidates best first, at most
-/// [`MAX_CANDIDATE_REVISIONS`].
+/// `?2` the table id, `?3..` the filter keys; the [`MAX_CANDIDATE_REVISIONS`] best candidates
+/// by score (documents are joined only to those).
 pub(crate) fn candidates_sql(index: &SearchIndexInfo, filters: &[(usize, Vec<u8>)]) -> String {
     // FTS5's auxiliary functions need the table's own name (not an alias).
     let t = index.fts_table();
     let conditions: String =
         filters.iter().enumerate().map(|(i, (col, _))| format!(" AND {t}.f{col} = ?{}", i + 3)).collect();
     format!(
-        "SELECT bm25({t}), {t}.iid, d.creation_time, d.body FROM {t} CROSS JOIN emvex_documents d \
-         WHERE {t}.text MATCH ?1{conditions} AND d.tid = ?2 AND d.internal_id = {t}.iid \
-         ORDER BY bm25({t}) ASC, d.creation_time DESC, {t}.iid ASC LIMIT {MAX_CANDIDATE_REVISIONS}"
+        "SELECT c.score, c.iid, d.creation_time, d.body FROM \
+         (SELECT bm25({t}) AS score, {t}.iid AS iid FROM {t} WHERE {t}.text MATCH ?1{conditions} \
+          ORDER BY bm25({t}) ASC LIMIT {MAX_CANDIDATE_REVISIONS}) c \
+         CROSS JOIN emvex_documents d WHERE d.tid = ?2 AND d.internal_id = c.iid"
     )
 }
 

@@ -188,11 +188,15 @@ impl Reads {
         search: &CompiledSearch,
     ) -> Result<Vec<SearchCandidate>, DbError> {
         self.read_set.record_whole_table(table.tid);
-        let Some(expr) = &search.match_expr else {
+        let mut terms = search.terms.clone();
+        if let Some(prefix) = &search.prefix {
+            terms.extend(index.expand_prefix(conn, prefix)?);
+        }
+        let Some(expr) = crate::search::match_expression(&terms) else {
             return Ok(Vec::new());
         };
         let mut stmt = conn.prepare_cached(&crate::search::candidates_sql(index, &search.filters))?;
-        let mut values: Vec<&dyn rusqlite::ToSql> = vec![expr, &table.tid];
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&expr, &table.tid];
         for (_, key) in &search.filters {
             values.push(key);
         }

@@ -24,13 +24,15 @@ fn tokenizer_matches_convex() {
 }
 
 #[test]
-fn match_expression_prefixes_the_last_term_and_keeps_sixteen() {
-    assert_eq!(match_expression("Hello wor").unwrap(), "\"hello\" OR \"wor\" *");
-    assert_eq!(match_expression("!!"), None);
+fn query_terms_keep_sixteen_and_split_off_the_last() {
+    assert_eq!(query_terms("Hello wor"), (vec!["hello".to_string()], Some("wor".to_string())));
+    assert_eq!(query_terms("!!"), (vec![], None));
     let many: Vec<String> = (0..20).map(|i| format!("t{i}")).collect();
-    let e = match_expression(&many.join(" ")).unwrap();
-    assert_eq!(e.matches(" OR ").count(), MAX_QUERY_TERMS - 1);
-    assert!(e.ends_with("\"t15\" *"));
+    let (terms, last) = query_terms(&many.join(" "));
+    assert_eq!(terms.len(), MAX_QUERY_TERMS - 1);
+    assert_eq!(last.as_deref(), Some("t15"));
+    assert_eq!(match_expression(&["a".into(), "b".into(), "a".into()]).unwrap(), "\"a\" OR \"b\"");
+    assert_eq!(match_expression(&[]), None);
 }
 
 #[test]
@@ -107,11 +109,13 @@ fn relevance_prefix_case_and_filters() {
     insert(&mut tx, "Foxglove in bloom", "a");
     tx.commit().unwrap();
     let mut q = db.begin_query().unwrap();
-    // Case is folded; the document where the term is densest ranks first; the (last) term is
-    // also a prefix, and the shorter document ranks before the longer one.
+    // Case is folded; the document where the term is densest ranks first; a term before the
+    // last one matches whole only (not `Foxglove`).
+    assert_eq!(search(&mut q, "FOX zzz", &[]), vec!["fox fox FOX, a fox story", "The quick brown fox"]);
+    // The last term is also a prefix (the rare `foxglove` weighs most).
     assert_eq!(
         search(&mut q, "FOX", &[]),
-        vec!["fox fox FOX, a fox story", "Foxglove in bloom", "The quick brown fox"]
+        vec!["Foxglove in bloom", "fox fox FOX, a fox story", "The quick brown fox"]
     );
     // Any term may match.
     let prefixed = search(&mut q, "lazy fo", &[]);
@@ -122,9 +126,18 @@ fn relevance_prefix_case_and_filters() {
     // Equality filters on filter fields.
     assert_eq!(search(&mut q, "fox", &[("channel", json!("b"))]), vec!["fox fox FOX, a fox story"]);
     assert_eq!(search(&mut q, "fox", &[("channel", json!("a"))]), vec!["Foxglove in bloom", "The quick brown fox"]);
-    assert!(search(&mut q, "fox", &[("channel", json!("zzz"))]).is_empty());
+    // A prefix expands to at most 16 indexed terms, the first in lexicographic order.
+    drop(q);
+    let mut tx = db.begin_mutation().unwrap();
+    for i in 10..30 {
+        insert(&mut tx, &format!("pre{i}"), "p");
+    }
+    let found = search(&mut tx, "pre", &[]);
+    assert_eq!(found.len(), MAX_PREFIX_MATCHES_PER_QUERY_TERM, "{found:?}");
+    assert!(!found.contains(&"pre26".to_string()) && found.contains(&"pre25".to_string()), "{found:?}");
+    assert!(search(&mut tx, "fox", &[("channel", json!("zzz"))]).is_empty());
     // No terms: nothing matches.
-    assert!(search(&mut q, " ?! ", &[]).is_empty());
+    assert!(search(&mut tx, " ?! ", &[]).is_empty());
 }
 
 #[test]
