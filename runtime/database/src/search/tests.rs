@@ -314,3 +314,28 @@ fn a_search_depends_on_every_write_to_its_table() {
     let commits = db.commit_log().commits_between(before, ts).unwrap();
     assert!(reads.overlaps(&commits[0].1));
 }
+
+#[test]
+fn each_component_has_its_own_search_indexes() {
+    let db = db_with_search();
+    let s = search_schema(json!([{"indexDescriptor": "search_body", "searchField": "body", "filterFields": []}]));
+    db.apply_schema("child", Some(&s)).unwrap();
+    let mut tx = db.begin_mutation().unwrap();
+    insert(&mut tx, "root words", "a");
+    tx.insert("child", "messages", obj(json!({"body": "child words"}))).unwrap();
+    let q = wire(&search_query("words", &[]));
+    let ids = |tx: &mut Transaction, component: &str| {
+        let id = tx.query_stream(component, &q).unwrap();
+        let mut out = Vec::new();
+        while let Some(d) = tx.query_next(id).unwrap() {
+            out.push(d);
+        }
+        bodies(&out)
+    };
+    assert_eq!(ids(&mut tx, ""), vec!["root words"]);
+    assert_eq!(ids(&mut tx, "child"), vec!["child words"]);
+    // The child's index has no filter fields: an `eq` is refused there only.
+    let filtered = wire(&search_query("words", &[("channel", json!("a"))]));
+    assert_eq!(tx.query_stream("child", &filtered).unwrap_err().code, "IncorrectFilterFieldError");
+    assert!(tx.query_stream("", &filtered).is_ok());
+}
