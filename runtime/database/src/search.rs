@@ -21,7 +21,11 @@
 //! A query matches documents with any of its terms (at most [`MAX_QUERY_TERMS`]): the last
 //! one whole or as a prefix of at most [`MAX_PREFIX_MATCHES_PER_QUERY_TERM`] indexed terms
 //! (the first in lexicographic order, found through an `fts5vocab` table
-//! `emvex_search_vocab_<index_id>`), each scored on its own by FTS5's BM25.
+//! `emvex_search_vocab_<index_id>`). FTS5 picks the 1024 best candidates by its own BM25;
+//! they are then scored as Convex scores them (tantivy's BM25, whose IDF differs from
+//! FTS5's) from the index's statistics: `emvex_meta` keys `search_docs:<index_id>` and
+//! `search_tokens:<index_id>` (documents and tokens in the index, kept by every insert and
+//! removal) and the document frequencies of the `fts5vocab` table.
 //!
 //! Tokenizer (Convex's `convex_en`: tantivy's `SimpleTokenizer`, `RemoveLongFilter(32)`,
 //! `LowerCaser`): a token is a maximal run of `char::is_alphanumeric` characters; a token of
@@ -73,6 +77,12 @@ pub(crate) struct SearchIndexInfo {
 pub(crate) struct SearchEntry {
     pub text: String,
     pub filters: Vec<Vec<u8>>,
+}
+
+impl SearchEntry {
+    fn token_count(&self) -> i64 {
+        self.text.split(' ').count() as i64
+    }
 }
 
 fn fts_table(index_id: i64) -> String {
@@ -151,7 +161,39 @@ impl SearchIndexInfo {
         ))?;
         conn.prepare_cached("DELETE FROM emvex_search_rows WHERE index_id = ?1")?.execute(params![self.index_id])?;
         conn.prepare_cached("DELETE FROM emvex_search_indexes WHERE index_id = ?1")?.execute(params![self.index_id])?;
+        conn.prepare_cached("DELETE FROM emvex_meta WHERE key IN ('search_docs:' || ?1, 'search_tokens:' || ?1)")?
+            .execute(params![self.index_id])?;
         Ok(())
+    }
+
+    /// Adds to the index's BM25 statistics (documents, tokens), kept in `emvex_meta`.
+    fn add_stats(&self, conn: &Connection, docs: i64, tokens: i64) -> Result<(), DbError> {
+        let mut stmt = conn.prepare_cached(
+            "INSERT INTO emvex_meta (key, value) VALUES (?1 || ?2, ?3) \
+             ON CONFLICT (key) DO UPDATE SET value = value + ?3",
+        )?;
+        stmt.execute(params!["search_docs:", self.index_id, docs])?;
+        stmt.execute(params!["search_tokens:", self.index_id, tokens])?;
+        Ok(())
+    }
+
+    /// The index's BM25 statistics: (documents, tokens).
+    pub fn stats(&self, conn: &Connection) -> Result<(u64, u64), DbError> {
+        let mut stmt = conn.prepare_cached("SELECT value FROM emvex_meta WHERE key = ?1 || ?2")?;
+        let mut get = |prefix: &str| -> Result<u64, DbError> {
+            let v: Option<i64> = stmt.query_row(params![prefix, self.index_id], |r| r.get(0)).optional()?;
+            Ok(v.unwrap_or(0).max(0) as u64)
+        };
+        Ok((get("search_docs:")?, get("search_tokens:")?))
+    }
+
+    /// The number of indexed documents containing `term`.
+    pub fn doc_freq(&self, conn: &Connection, term: &str) -> Result<u64, DbError> {
+        let n: Option<i64> = conn
+            .prepare_cached(&format!("SELECT doc FROM {} WHERE term = ?1", vocab_table(self.index_id)))?
+            .query_row(params![term], |r| r.get(0))
+            .optional()?;
+        Ok(n.unwrap_or(0).max(0) as u64)
     }
 
     /// Adds document `internal_id` with `entry` to the index.
@@ -172,11 +214,11 @@ impl SearchIndexInfo {
         let row = conn.last_insert_rowid();
         conn.prepare_cached("INSERT INTO emvex_search_rows (index_id, internal_id, row) VALUES (?1, ?2, ?3)")?
             .execute(params![self.index_id, &internal_id[..], row])?;
-        Ok(())
+        self.add_stats(conn, 1, entry.token_count())
     }
 
-    /// Removes document `internal_id` from the index (if it is in it).
-    pub fn remove(&self, conn: &Connection, internal_id: &[u8; 16]) -> Result<(), DbError> {
+    /// Removes document `internal_id`, indexed as `entry`, from the index.
+    pub fn remove(&self, conn: &Connection, internal_id: &[u8; 16], entry: &SearchEntry) -> Result<(), DbError> {
         let row: Option<i64> = conn
             .prepare_cached("SELECT row FROM emvex_search_rows WHERE index_id = ?1 AND internal_id = ?2")?
             .query_row(params![self.index_id, &internal_id[..]], |r| r.get(0))
@@ -186,6 +228,7 @@ impl SearchIndexInfo {
                 .execute(params![row])?;
             conn.prepare_cached("DELETE FROM emvex_search_rows WHERE index_id = ?1 AND internal_id = ?2")?
                 .execute(params![self.index_id, &internal_id[..]])?;
+            self.add_stats(conn, -1, -entry.token_count())?;
         }
         Ok(())
     }
@@ -202,8 +245,8 @@ impl SearchIndexInfo {
         if old == new {
             return Ok(());
         }
-        if old.is_some() {
-            self.remove(conn, internal_id)?;
+        if let Some(old) = old {
+            self.remove(conn, internal_id, old)?;
         }
         if let Some(new) = new {
             self.insert(conn, internal_id, new)?;
@@ -386,8 +429,10 @@ impl SearchIndexInfo {
 
 /// A candidate of a search, as read from storage (see [`crate::query::reads::Reads`]).
 pub(crate) struct SearchCandidate {
-    /// FTS5's bm25 (lower is better).
-    pub bm25: f64,
+    /// Its indexed tokens, space-separated.
+    pub text: String,
+    /// Its BM25 score (higher is better), set by [`score_candidates`].
+    pub score: f32,
     pub internal_id: Vec<u8>,
     pub creation_time: f64,
     pub body: String,
@@ -402,18 +447,60 @@ pub(crate) fn candidates_sql(index: &SearchIndexInfo, filters: &[(usize, Vec<u8>
     let conditions: String =
         filters.iter().enumerate().map(|(i, (col, _))| format!(" AND {t}.f{col} = ?{}", i + 3)).collect();
     format!(
-        "SELECT c.score, c.iid, d.creation_time, d.body FROM \
-         (SELECT bm25({t}) AS score, {t}.iid AS iid FROM {t} WHERE {t}.text MATCH ?1{conditions} \
+        "SELECT c.text, c.iid, d.creation_time, d.body FROM \
+         (SELECT {t}.text AS text, {t}.iid AS iid FROM {t} WHERE {t}.text MATCH ?1{conditions} \
           ORDER BY bm25({t}) ASC LIMIT {MAX_CANDIDATE_REVISIONS}) c \
          CROSS JOIN emvex_documents d WHERE d.tid = ?2 AND d.internal_id = c.iid"
     )
+}
+
+/// BM25's `k1` and `b` (tantivy's, which Convex uses).
+const BM25_K1: f32 = 1.2;
+const BM25_B: f32 = 0.75;
+
+/// Scores `candidates` for `terms` (the query's terms, the prefix expanded) as Convex does
+/// (tantivy's BM25 over the index's statistics): the sum over the terms a document contains
+/// of `idf · tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen))`, `idf = ln(1 + (N − n + 0.5)/(n + 0.5))`.
+pub(crate) fn score_candidates(
+    conn: &Connection,
+    index: &SearchIndexInfo,
+    terms: &[String],
+    candidates: &mut [SearchCandidate],
+) -> Result<(), DbError> {
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let (docs, tokens) = index.stats(conn)?;
+    let n_docs = docs.max(1) as f32;
+    let avg_len = if docs == 0 { 1.0 } else { tokens as f32 / docs as f32 };
+    let mut weights: Vec<(&str, f32)> = Vec::new();
+    for t in terms {
+        if weights.iter().any(|(w, _)| *w == t.as_str()) {
+            continue;
+        }
+        let n = index.doc_freq(conn, t)? as f32;
+        weights.push((t, (1.0 + (n_docs - n + 0.5) / (n + 0.5)).ln()));
+    }
+    for c in candidates.iter_mut() {
+        let tokens: Vec<&str> = c.text.split(' ').collect();
+        let len = tokens.len() as f32;
+        let norm = BM25_K1 * (1.0 - BM25_B + BM25_B * len / avg_len);
+        c.score = weights
+            .iter()
+            .map(|(term, idf)| {
+                let tf = tokens.iter().filter(|t| *t == term).count() as f32;
+                if tf == 0.0 { 0.0 } else { idf * tf * (BM25_K1 + 1.0) / (tf + norm) }
+            })
+            .sum();
+    }
+    Ok(())
 }
 
 /// Sorts candidates the way Convex orders search results: by score (an `f32`, so nearly
 /// equal scores tie), then newest first, then by id; and returns each with its position key
 /// (the cursor key of a search query: `(-score, -creation time, id)`).
 pub(crate) fn order_candidates(mut candidates: Vec<SearchCandidate>) -> Vec<(Vec<u8>, SearchCandidate)> {
-    let score = |c: &SearchCandidate| -(c.bm25 as f32);
+    let score = |c: &SearchCandidate| c.score;
     candidates.sort_by(|a, b| {
         score(b)
             .total_cmp(&score(a))

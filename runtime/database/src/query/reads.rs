@@ -176,8 +176,8 @@ impl Reads {
         Ok(n.unwrap_or(0).max(0) as u64)
     }
 
-    /// The candidates of a text search over `index` of `table`, best first (FTS5's order;
-    /// [`crate::search::order_candidates`] gives Convex's), at most
+    /// The candidates of a text search over `index` of `table`, scored (unordered;
+    /// [`crate::search::order_candidates`] gives Convex's order), at most
     /// [`crate::search::MAX_CANDIDATE_REVISIONS`]. Records the whole table: any write to it
     /// may change a search's result (relevance depends on every document of the index).
     pub fn search_candidates(
@@ -201,9 +201,17 @@ impl Reads {
             values.push(key);
         }
         let rows = stmt.query_map(values.as_slice(), |r| {
-            Ok(SearchCandidate { bm25: r.get(0)?, internal_id: r.get(1)?, creation_time: r.get(2)?, body: r.get(3)? })
+            Ok(SearchCandidate {
+                text: r.get(0)?,
+                score: 0.0,
+                internal_id: r.get(1)?,
+                creation_time: r.get(2)?,
+                body: r.get(3)?,
+            })
         })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let mut candidates = rows.collect::<Result<Vec<_>, _>>()?;
+        crate::search::score_candidates(conn, index, &terms, &mut candidates)?;
+        Ok(candidates)
     }
 
     /// Calls `f` with every document of `table` (id, creation time, body), in storage order.

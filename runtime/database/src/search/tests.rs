@@ -339,3 +339,35 @@ fn each_component_has_its_own_search_indexes() {
     assert_eq!(tx.query_stream("child", &filtered).unwrap_err().code, "IncorrectFilterFieldError");
     assert!(tx.query_stream("", &filtered).is_ok());
 }
+
+#[test]
+fn relevance_uses_convex_bm25_idf() {
+    // `apple` is in 4 of 5 documents, `cherry` in 3: FTS5's IDF gives both ~0 (so `apple`'s
+    // three occurrences would win); tantivy's (Convex's) weighs the rarer `cherry` more.
+    let db = db_with_search();
+    let mut tx = db.begin_mutation().unwrap();
+    for body in ["apple apple apple", "cherry cherry x", "apple cherry y", "apple cherry z", "apple w v"] {
+        insert(&mut tx, body, "a");
+    }
+    tx.commit().unwrap();
+    let mut q = db.begin_query().unwrap();
+    assert_eq!(
+        search(&mut q, "apple cherry", &[]),
+        vec!["apple cherry z", "apple cherry y", "cherry cherry x", "apple apple apple", "apple w v"]
+    );
+    // The statistics follow deletes: with only one document left, it is found alone.
+    drop(q);
+    let mut tx = db.begin_mutation().unwrap();
+    let ids: Vec<_> = crate::test_support::collect(&mut tx, "", &search_query("apple cherry", &[]))
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    for id in &ids[1..] {
+        tx.delete("", id).unwrap();
+    }
+    let table = tx.catalog.load(tx.conn(), "", "messages").unwrap().unwrap();
+    let index = table.search_index("search_body").unwrap();
+    assert_eq!(index.stats(tx.conn()).unwrap(), (1, 3));
+    assert_eq!(index.doc_freq(tx.conn(), "apple").unwrap(), 1);
+}
