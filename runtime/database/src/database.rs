@@ -22,12 +22,13 @@ use crate::commit_log::{CommitListener, CommitLog};
 use crate::schema::SchemaDefinition;
 use crate::storage::{self, CommittedTimes};
 use crate::transaction::{Transaction, TxKind};
+use crate::vector::VectorIndexes;
 use emvex_clock::Clock;
 
 /// The database handle: cheap to clone, `Send + Sync`.
 #[derive(Clone)]
 pub struct Database {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     table_cache: Mutex<TableCache>,
     /// The write sets of recent commits and the commit listeners.
     pub(crate) commit_log: CommitLog,
+    /// The vector indexes loaded in memory (see `vector`).
+    pub(crate) vector_indexes: VectorIndexes,
 }
 
 /// Committed table metadata of one schema epoch.
@@ -178,6 +181,7 @@ impl Database {
                 writer_clock: Mutex::new(None),
                 table_cache: Mutex::new(TableCache::default()),
                 commit_log: CommitLog::new(last_commit_ts),
+                vector_indexes: VectorIndexes::default(),
             }),
         })
     }
@@ -309,6 +313,7 @@ impl Database {
         let mut tx = self.begin_mutation()?;
         tx.apply_schema(component, schema)?;
         tx.commit()?;
+        self.inner.vector_indexes.forget_component(component);
         // Re-parse from the stored text so the cache owns its copy.
         let mut cache = self.inner.schemas.write().unwrap_or_else(|e| e.into_inner());
         match schema {
