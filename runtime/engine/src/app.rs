@@ -271,6 +271,11 @@ impl App {
         &self.env
     }
 
+    /// The limits every invocation runs under.
+    pub fn limits(&self) -> &crate::Limits {
+        &self.limits
+    }
+
     /// The app directory (canonicalized).
     pub fn app_dir(&self) -> &Path {
         &self.app_dir

@@ -134,6 +134,7 @@ pub(crate) fn json_module(display: &str, text: &str) -> Result<Transpiled, LoadE
         imports: Vec::new(),
         export_lines: HashMap::new(),
         map: None,
+        source_map_url: None,
     })
 }
 
@@ -470,7 +471,7 @@ pub(crate) fn wrap(name: &str, display: &str, source: &str, instrument: bool) ->
         ImportRef { specifier: MODE_SPECIFIER.to_string(), line: 1, col: 1, kind: ImportKind::Runtime },
     ];
     imports.extend(analysis.requires);
-    Ok(Transpiled { code, imports, export_lines: HashMap::new(), map: None })
+    Ok(Transpiled { code, imports, export_lines: HashMap::new(), map: None, source_map_url: None })
 }
 
 #[cfg(test)]

@@ -61,6 +61,22 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use app::{App, LoadStats};
+
+/// The JavaScript of emvex's `console` (`js/console.js`, defining `setupConsole(S)`): the
+/// Node.js host of `"use node"` actions installs it too, so log lines read the same from both
+/// runtimes.
+pub const CONSOLE_JS: &str = include_str!("js/console.js");
+
+/// A module's TypeScript stripped for Node.js (`"use node"` actions): the same oxc transform as
+/// for QuickJS, without emvex's catch instrumentation (Node needs none), with an inline source
+/// map pointing at `path` when anything was stripped. `display` names the file in errors.
+pub fn strip_types(path: &std::path::Path, display: &str, source: &str) -> Result<String, LoadError> {
+    let t = transpile::transpile(path, display, source, false)?;
+    Ok(match t.source_map_url {
+        Some(url) => format!("{}\n//# sourceMappingURL={url}\n", t.code.trim_end()),
+        None => t.code,
+    })
+}
 pub use definitions::{DefinitionId, DefinitionInfo, OpaqueDefinition, component_modules};
 pub use emvex_clock::Clock;
 pub use emvex_value::ErrorClass;

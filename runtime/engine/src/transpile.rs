@@ -78,6 +78,9 @@ pub(crate) struct Transpiled {
     /// Export name → 1-based line of its declaration in the original source.
     pub export_lines: HashMap<String, u32>,
     pub map: Option<LineMap>,
+    /// The source map as a `data:` URL, for a runtime that reads source maps itself (Node.js
+    /// runs `"use node"` modules with `--enable-source-maps`).
+    pub source_map_url: Option<String>,
 }
 
 /// 1-based line and column (in characters) of a byte offset in `text`.
@@ -205,18 +208,19 @@ fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpile
         }
     }
     if !typescript {
-        return Ok(Transpiled { code: source.to_string(), imports, export_lines, map: None });
+        return Ok(Transpiled { code: source.to_string(), imports, export_lines, map: None, source_map_url: None });
     }
     let out = Codegen::new()
         .with_options(CodegenOptions { source_map_path: Some(path.to_path_buf()), ..CodegenOptions::default() })
         .build(&program);
+    let source_map_url = out.map.as_ref().map(|m| m.to_data_url());
     let map = out.map.map(|m| {
         let mut tokens: Vec<[u32; 4]> =
             m.get_tokens().map(|t| [t.get_dst_line(), t.get_dst_col(), t.get_src_line(), t.get_src_col()]).collect();
         tokens.sort_unstable();
         LineMap { tokens }
     });
-    Ok(Transpiled { code: out.code, imports, export_lines, map })
+    Ok(Transpiled { code: out.code, imports, export_lines, map, source_map_url })
 }
 
 /// Export name → line of the exported declaration (or of the export statement).

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use emvex_database::{Database, VectorQuery};
 use emvex_engine::{ActionHost, App, HostError, HttpRequest, Invocation, Isolate, Scope};
+use emvex_node::{NodeAction, NodeActionError, NodePool, NodeRuntime, SyscallError};
 use emvex_value::function::FunctionKind;
 use emvex_value::validator::argument_validation_error;
 use emvex_value::{ErrorClass, Value};
@@ -70,6 +71,8 @@ pub(crate) struct ActionEnv {
     /// This thread's query runner, created on first use (queries run on every JS thread
     /// against WAL snapshots; only mutations need the main worker).
     queries: RefCell<Option<FunctionRunner>>,
+    /// This thread's Node.js processes for `"use node"` actions, created on first use.
+    node_pool: RefCell<Option<Rc<NodePool>>>,
     pub print_logs: bool,
 }
 
@@ -90,6 +93,7 @@ impl ActionEnv {
             main,
             isolates: RefCell::default(),
             queries: RefCell::default(),
+            node_pool: RefCell::default(),
             print_logs,
         })
     }
@@ -109,6 +113,11 @@ impl ActionEnv {
         let isolate = Rc::new(isolate);
         self.isolates.borrow_mut().insert(component.to_string(), isolate.clone());
         Ok(isolate)
+    }
+
+    /// This thread's pool of Node.js processes.
+    fn node_pool(&self, node: Arc<NodeRuntime>) -> Rc<NodePool> {
+        self.node_pool.borrow_mut().get_or_insert_with(|| Rc::new(NodePool::new(node))).clone()
     }
 
     /// Runs a query call on this thread, in a read transaction of its own.
@@ -192,6 +201,9 @@ pub(crate) async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Fa
     {
         return (Err(failure), Vec::new());
     }
+    if let Some(node) = components.node_runtime(&request.component, &request.path) {
+        return run_in_node(env, request, info, node.clone()).await;
+    }
     let isolate = match env.action_isolate(&request.component) {
         Ok(isolate) => isolate,
         Err(failure) => return (Err(failure), Vec::new()),
@@ -219,6 +231,54 @@ pub(crate) async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Fa
     let result = match outcome.result {
         Err(e) => Err(js_failure(e)),
         Ok(text) => decode_result(env, &request.component, info, &text),
+    };
+    (result, log_lines)
+}
+
+/// Runs an action of a `"use node"` module in one of this thread's Node.js processes; its
+/// syscalls are answered here exactly as a QuickJS action's are.
+async fn run_in_node(
+    env: &Env,
+    request: &ActionRequest,
+    info: &FunctionInfo,
+    node: Arc<NodeRuntime>,
+) -> (Result<Value, Failure>, Vec<String>) {
+    let pool = env.node_pool(node);
+    let nested_logs: Rc<RefCell<Vec<String>>> = Rc::default();
+    let args_json = Json::Array(request.args.iter().map(Value::to_convex_json).collect()).to_string();
+    let action = NodeAction {
+        module: &request.path.module,
+        name: &request.path.name,
+        request_id: &request.meta.request_id,
+        args_json: &args_json,
+        timeout: env.app.limits().action_timeout,
+    };
+    let syscall = |op: String, args: String| {
+        let (env, logs, meta) = (env.clone(), nested_logs.clone(), request.meta.clone());
+        let (component, path) = (request.component.clone(), request.path.clone());
+        async move {
+            dispatch(&env, &component, &path, &op, &args, &logs, &meta)
+                .await
+                .map_err(|e| SyscallError { message: e.message, data: e.data.map(|d| d.to_string()) })
+        }
+    };
+    let run = pool.run(action, syscall).await;
+    let mut log_lines = run.logs;
+    log_lines.extend(nested_logs.take());
+    let result = match run.outcome {
+        Ok(text) => decode_result(env, &request.component, info, &text),
+        Err(NodeActionError::Js(thrown)) => Err(Failure::Developer {
+            message: thrown.message,
+            stack: thrown.stack,
+            data: thrown
+                .data
+                .and_then(|d| serde_json::from_str::<Json>(&d).ok())
+                .and_then(|d| Value::from_convex_json(&d).ok()),
+        }),
+        Err(NodeActionError::Timeout(limit)) => {
+            Err(Failure::developer(format!("Function execution timed out (maximum duration: {limit:?})")))
+        }
+        Err(NodeActionError::Process(what)) => Err(Failure::developer(format!("Uncaught Error: {what}"))),
     };
     (result, log_lines)
 }

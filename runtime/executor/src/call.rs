@@ -191,7 +191,6 @@ fn resolve<'r>(
 ) -> Result<&'r FunctionInfo, CallError> {
     match components.function(component, path) {
         Some(info) if admin || info.visibility == Visibility::Public => Ok(info),
-        None if let Some(reason) = components.use_node_reason(component, path) => Err(CallError::developer(reason)),
         _ if admin => Err(CallError::developer(format!(
             "Could not find function for '{}'. Check the function name and that the file exports it.",
             path.stripped()

@@ -20,6 +20,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use emvex_node::NodeRuntime;
+
 use emvex_component::NativeComponent;
 use emvex_database::SchemaDefinition;
 use emvex_engine::{DefinitionId, DefinitionInfo};
@@ -72,8 +74,10 @@ pub(crate) struct Definition {
 pub(crate) struct Components {
     instances: BTreeMap<String, Instance>,
     definitions: BTreeMap<DefinitionId, Definition>,
-    /// The app's `"use node"` modules, which emvex does not load (`dir/file`).
+    /// The app's `"use node"` modules (`dir/file`), whose actions run in Node.js, and the
+    /// Node.js runtime they run in (`None` when the app has none).
     use_node_modules: std::collections::BTreeSet<String>,
+    node: Option<Arc<NodeRuntime>>,
 }
 
 /// Where a function address leads.
@@ -91,26 +95,22 @@ impl Components {
             instances: instances.into_iter().map(|i| (i.path.clone(), i)).collect(),
             definitions: definitions.into_iter().map(|d| (d.id, d)).collect(),
             use_node_modules: Default::default(),
+            node: None,
         }
     }
 
-    /// The same, knowing which of the app's modules are `"use node"` ones.
-    pub(crate) fn with_use_node_modules(mut self, modules: &[String]) -> Components {
+    /// The same, with the app's `"use node"` modules and the Node.js runtime their actions
+    /// run in.
+    pub(crate) fn with_node(mut self, modules: &[String], node: Option<Arc<NodeRuntime>>) -> Components {
         self.use_node_modules = modules.iter().cloned().collect();
+        self.node = node;
         self
     }
 
-    /// Why `path` of instance `component` is not there, when it is because its module is a
-    /// `"use node"` one: the sentence to add to "not found".
-    pub(crate) fn use_node_reason(&self, component: &str, path: &UdfPath) -> Option<String> {
-        (component.is_empty() && self.use_node_modules.contains(&path.module)).then(|| {
-            format!(
-                "{} is in a \"use node\" module (convex/{}), which runs in Node.js on Convex: emvex does not run \
-                 \"use node\" actions yet.",
-                path.stripped(),
-                path.module
-            )
-        })
+    /// The Node.js runtime that runs `path` of instance `component`, when it is an action of a
+    /// `"use node"` module (only the app's own modules can be: components refuse them).
+    pub(crate) fn node_runtime(&self, component: &str, path: &UdfPath) -> Option<&Arc<NodeRuntime>> {
+        if component.is_empty() && self.use_node_modules.contains(&path.module) { self.node.as_ref() } else { None }
     }
 
     /// Every instance, the app first, parents before children.

@@ -107,14 +107,6 @@ impl Crons {
         for job in wanted {
             let path = UdfPath::parse(&job.udf_path)
                 .map_err(|e| format!("{file}: cron job \"{}\": {}", job.identifier, e.message))?;
-            if runner.components.function(component, &path).is_none()
-                && let Some(reason) = runner.components.use_node_reason(component, &path)
-            {
-                // Convex would run it; it is left out here, and said so, rather than refusing
-                // to start the whole app.
-                eprintln!("emvex: {file}: cron job \"{}\" will not run: {reason}", job.identifier);
-                continue;
-            }
             if runner.components.function(component, &path).is_none() {
                 return Err(format!(
                     "{file}: cron job \"{}\" refers to {}, which does not exist",

@@ -206,12 +206,7 @@ fn run_job(runner: &mut FunctionRunner, tx: &mut Transaction, key: &JobKey) -> R
     let components = runner.components.clone();
     let target = UdfPath::parse(&name).ok().and_then(|p| components.function(&component, &p).map(|info| (p, info)));
     let Some((path, info)) = target else {
-        let reason = UdfPath::parse(&name).ok().and_then(|p| components.use_node_reason(&component, &p));
-        let why = match reason {
-            Some(reason) => format!("Could not find function for '{name}': {reason}"),
-            None => format!("Could not find function for '{name}'"),
-        };
-        finish(tx, key, failed_state(&why))?;
+        finish(tx, key, failed_state(&format!("Could not find function for '{name}'")))?;
         return Ok(run);
     };
     run.function = Some((info.kind, path.stripped()));

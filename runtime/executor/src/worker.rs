@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use emvex_database::{Database, SchemaDefinition};
 use emvex_engine::{App, DefinitionId, Isolate, Scope};
+use emvex_node::NodeRuntime;
 use emvex_value::function::FunctionKind;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
@@ -359,6 +360,7 @@ fn load(
 ) -> Result<Worker, StartError> {
     let start_error = |e: emvex_engine::LoadError| StartError { code: e.code, message: e.message };
     let instances = components::build_tree(app.definitions(), app.env())?;
+    let node = start_node(&app)?;
     let mut pools = BTreeMap::new();
     let mut definitions: BTreeMap<DefinitionId, Definition> = BTreeMap::new();
     for instance in &instances {
@@ -373,7 +375,15 @@ fn load(
         let scope = Scope { definition: instance.definition, env: instance.env.clone() };
         let mut isolate = Isolate::for_scope(app.clone(), scope).map_err(start_error)?;
         if let Entry::Vacant(slot) = definitions.entry(instance.definition) {
-            let analysis = isolate.analyze().map_err(start_error)?;
+            let mut analysis = isolate.analyze().map_err(start_error)?;
+            if instance.path.is_empty()
+                && let Some(node) = &node
+            {
+                let functions = node
+                    .analyze(app.use_node_modules())
+                    .map_err(|e| StartError { code: "NodeActionsUnavailable", message: e.message })?;
+                analysis.functions.extend(functions);
+            }
             slot.insert(js_definition(&app, instance, analysis)?);
         }
         pools.insert(instance.path.clone(), IsolatePool::new(app.clone(), isolate));
@@ -386,7 +396,7 @@ fn load(
         })?;
     }
     let components = Arc::new(
-        Components::new(instances, definitions.into_values().collect()).with_use_node_modules(app.use_node_modules()),
+        Components::new(instances, definitions.into_values().collect()).with_node(app.use_node_modules(), node),
     );
     let runner =
         FunctionRunner { pools, components, db, native_touched: Default::default(), request: Default::default() };
@@ -394,6 +404,20 @@ fn load(
         Scheduler::load(&runner).map_err(|e| StartError { code: "SchedulerLoadFailed", message: e.message })?;
     let crons = Crons::sync(&runner).map_err(|message| StartError { code: "InvalidCrons", message })?;
     Ok(Worker { runner, scheduler, crons, print_logs, dispatcher, natives: NativeDriver::default(), native_done })
+}
+
+/// Node.js for the app's `"use node"` modules, if it has any: found on `PATH`, with the
+/// modules mirrored for it (see `emvex_node`). An app with such modules and no usable Node.js
+/// does not start, and the error names the modules.
+fn start_node(app: &App) -> Result<Option<Arc<NodeRuntime>>, StartError> {
+    let modules = app.use_node_modules();
+    if modules.is_empty() {
+        return Ok(None);
+    }
+    let env = app.env().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    NodeRuntime::prepare(app.app_dir(), &app.app_dir().join("convex"), modules, env)
+        .map(|node| Some(Arc::new(node)))
+        .map_err(|e| StartError { code: "NodeActionsUnavailable", message: e.message })
 }
 
 /// The native implementation the loader matched for an opaque definition.

@@ -1,0 +1,124 @@
+//! The app's modules as Node.js imports them: every file under `convex/` written with its
+//! TypeScript stripped (`.ts`/`.tsx`/`.mts`/`.jsx` become `.js`, with an inline source map
+//! back to the original), beside a `package.json` marking them ES modules, the host script and
+//! the console, in `<app>/.emvex/node/<content hash>/`.
+//!
+//! Invariants: the mirror lives inside the app directory, so the modules' bare imports resolve
+//! from the app's `node_modules` by Node's own walk up the directories. A mirror directory is
+//! named by the hash of everything in it and is never changed once written (it is written
+//! under a temporary name and renamed into place), so several emvex processes serving the
+//! same app share it safely, and one serving other sources gets its own. Mirrors of other
+//! contents untouched for an hour are removed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::NodeError;
+
+/// The host script, written into every mirror.
+const HOST_JS: &str = include_str!("host.mjs");
+
+/// How long an unused mirror of other contents is kept.
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+/// One file of the mirror: its path relative to the mirror root and its content.
+type MirrorFile = (PathBuf, String);
+
+/// Writes (or finds) the mirror of `convex_dir` for the app in `app_dir`; returns its root.
+pub(crate) fn write(app_dir: &Path, convex_dir: &Path) -> Result<PathBuf, NodeError> {
+    let mut files: Vec<MirrorFile> = vec![
+        ("package.json".into(), "{\"type\":\"module\",\"private\":true}\n".into()),
+        ("host.mjs".into(), HOST_JS.into()),
+        ("console.js".into(), emvex_engine::CONSOLE_JS.into()),
+    ];
+    collect(convex_dir, convex_dir, Path::new("convex"), &mut files)?;
+    files.sort();
+    let mut hash = Sha256::new();
+    for (path, content) in &files {
+        hash.update(path.to_string_lossy().as_bytes());
+        hash.update([0]);
+        hash.update(content.as_bytes());
+        hash.update([0]);
+    }
+    let name: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let parent = app_dir.join(".emvex").join("node");
+    let root = parent.join(&name);
+    prune(&parent, &name);
+    if root.is_dir() {
+        return Ok(root);
+    }
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let temp = parent.join(format!("tmp-{}-{nanos}", std::process::id()));
+    for (path, content) in &files {
+        let target = temp.join(path);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(|e| NodeError::new(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        fs::write(&target, content).map_err(|e| NodeError::new(format!("cannot write {}: {e}", target.display())))?;
+    }
+    if let Err(e) = fs::rename(&temp, &root) {
+        let _ = fs::remove_dir_all(&temp);
+        // Another process wrote the same mirror first.
+        if !root.is_dir() {
+            return Err(NodeError::new(format!("cannot create {}: {e}", root.display())));
+        }
+    }
+    Ok(root)
+}
+
+/// Reads the files under `dir` into `out` as they are written in the mirror (under `prefix`).
+fn collect(convex_dir: &Path, dir: &Path, prefix: &Path, out: &mut Vec<MirrorFile>) -> Result<(), NodeError> {
+    let read_error = |path: &Path, e: std::io::Error| NodeError::new(format!("cannot read {}: {e}", path.display()));
+    for entry in fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
+        let entry = entry.map_err(|e| read_error(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name != "node_modules" && !name.starts_with('.') {
+                collect(convex_dir, &path, &prefix.join(&name), out)?;
+            }
+            continue;
+        }
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        let stripped = matches!(ext, "ts" | "tsx" | "mts" | "jsx" | "js" | "mjs") && !name.ends_with(".d.ts");
+        let target = match ext {
+            "ts" | "tsx" | "mts" | "jsx" if stripped => prefix.join(format!("{}.js", stem(&name))),
+            "js" | "mjs" | "cjs" | "json" => prefix.join(&name),
+            _ => continue,
+        };
+        let text = fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
+        let code = if stripped {
+            let display = path.strip_prefix(convex_dir.parent().unwrap_or(convex_dir)).unwrap_or(&path);
+            emvex_engine::strip_types(&path, &display.display().to_string(), &text)
+                .map_err(|e| NodeError::new(e.message))?
+        } else {
+            text
+        };
+        out.push((target, code));
+    }
+    Ok(())
+}
+
+/// Removes mirrors (and abandoned temporary directories) other than `current` that nobody
+/// touched for [`STALE_AFTER`].
+fn prune(parent: &Path, current: &str) {
+    let Ok(entries) = fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if entry.file_name() != current && stale {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn stem(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(stem, _)| stem)
+}
