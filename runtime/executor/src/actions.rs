@@ -331,6 +331,7 @@ async fn dispatch(
                 args: json!([call_args()?.to_convex_json()]),
                 kind: Some(kind),
                 admin: true,
+                identity: meta.crossing(component, &target.component).identity,
                 component_path: Some(target.component),
                 ..CallRequest::default()
             };
@@ -348,12 +349,9 @@ async fn dispatch(
         }
         "1.0/actions/action" => {
             let target = resolve_callee(env, component, &args, FunctionKind::Action)?;
-            let request = ActionRequest {
-                component: target.component,
-                path: target.path,
-                args: vec![call_args()?],
-                meta: meta.clone(),
-            };
+            let meta = meta.crossing(component, &target.component);
+            let request =
+                ActionRequest { component: target.component, path: target.path, args: vec![call_args()?], meta };
             let (result, lines) = Box::pin(run(env, &request)).await;
             logs.borrow_mut().extend(lines);
             result.map(|v| v.to_convex_json().to_string()).map_err(HostError::from)
@@ -361,7 +359,7 @@ async fn dispatch(
         "1.0/actions/schedule" => env.syscall_main(component, action_path, "1.0/schedule", args_json).await,
         "1.0/actions/cancel_job" => env.syscall_main(component, action_path, "1.0/cancel_job", args_json).await,
         "1.0/createFunctionHandle" => env.syscall_main(component, action_path, op, args_json).await,
-        "1.0/getUserIdentity" => Ok("null".into()),
+        "1.0/getUserIdentity" => Ok(meta.identity_json().to_string()),
         "1.0/getFunctionMetadata" => {
             Ok(json!({ "name": action_path.stripped(), "componentPath": component }).to_string())
         }
