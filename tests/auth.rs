@@ -85,6 +85,8 @@ fn now_s() -> u64 {
 
 struct App {
     server: Server,
+    /// Base URL of the HTTP actions.
+    site: String,
     rs: Key,
     es: Key,
     es_issuer: String,
@@ -102,14 +104,15 @@ fn start() -> App {
         format!("AUTH_ES_ISSUER={es_base}"),
         format!("AUTH_ES_JWKS={es_base}/jwks.json"),
     ];
-    let mut args = vec!["--in-memory".to_string()];
+    let site_port = free_port().to_string();
+    let mut args = vec!["--in-memory".to_string(), "--site-port".into(), site_port.clone()];
     for e in env {
         args.push("--env".into());
         args.push(e);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start_app("fixtures/auth", &args);
-    App { server, rs, es, es_issuer: es_base }
+    App { server, site: format!("http://127.0.0.1:{site_port}"), rs, es, es_issuer: es_base }
 }
 
 fn alice_claims() -> Value {
@@ -232,4 +235,25 @@ fn admins_can_act_as_an_identity() {
         "{}",
         bad.text
     );
+}
+
+#[test]
+fn http_actions_see_the_bearer_identity_or_throw_its_error() {
+    let app = start();
+    let get = |auth: Option<&str>| {
+        let mut req = app.server.client().get(format!("{}/whoami", app.site));
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        let resp = req.send().expect("GET /whoami");
+        (resp.status().as_u16(), resp.json::<Value>().expect("JSON"))
+    };
+    let (status, body) = get(Some(&bearer(&app.rs.sign(&alice_claims()))));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["identity"]["tokenIdentifier"], format!("{RS_ISSUER}|alice"));
+    assert_eq!(get(None), (200, json!({"identity": null})));
+    // The request still runs with a bad header; getUserIdentity throws why it was refused.
+    let (status, body) = get(Some("Bearer not.a.jwt"));
+    assert_eq!(status, 401);
+    assert!(body["error"].as_str().unwrap().contains("Could not parse JWT payload"), "{body}");
 }

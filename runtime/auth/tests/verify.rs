@@ -65,13 +65,21 @@ fn data_uri(keys: &[&Key]) -> String {
 
 /// Serves `body` as `application/json` to every request; returns its URL.
 fn serve_json(body: String) -> String {
+    format!("{}/jwks.json", serve(move |_| body.clone()))
+}
+
+/// Serves `route(path)` as `application/json`; returns the base URL.
+fn serve(route: impl Fn(&str) -> String + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let base = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let body = route(&path);
             let reply = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
@@ -79,7 +87,7 @@ fn serve_json(body: String) -> String {
             let _ = stream.write_all(reply.as_bytes());
         }
     });
-    url
+    base
 }
 
 struct Setup {
@@ -190,4 +198,44 @@ fn no_providers_means_every_token_is_refused() {
         block(auth.verify(&Key::p256("k").sign(&json!({"iss": "https://x.dev", "sub": "s", "exp": 1})))).unwrap_err();
     assert_eq!(e.code, "NoAuthProvider");
     assert!(e.message.contains("no providers configured"), "{}", e.message);
+}
+
+#[test]
+fn oidc_providers_are_discovered_and_map_standard_claims() {
+    let key = Key::rsa("oidc-1");
+    let jwks = json!({ "keys": [key.jwk.clone()] }).to_string();
+    let base = Arc::new(std::sync::Mutex::new(String::new()));
+    let base_in_server = base.clone();
+    let url = serve(move |path| {
+        let base = base_in_server.lock().unwrap().clone();
+        match path {
+            "/.well-known/openid-configuration" => {
+                json!({ "issuer": base, "jwks_uri": format!("{base}/keys") }).to_string()
+            }
+            _ => jwks.clone(),
+        }
+    });
+    *base.lock().unwrap() = url.clone();
+    let config = json!({ "providers": [{ "domain": url, "applicationID": "convex" }] });
+    let (clock, manual) = Clock::manual(NOW_S * 1000);
+    let auth = Authenticator::new(Some(&config.to_string()), clock);
+    let claims = json!({
+        "iss": url, "sub": "user_1", "aud": "convex", "iat": NOW_S, "exp": NOW_S + 60, "azp": "web",
+        "given_name": "Ada", "family_name": "Lovelace", "email_verified": true, "picture": "https://img/ada",
+        "locale": "en", "zoneinfo": "Europe/London", "updated_at": 1_700_000_000, "org_role": "admin"
+    });
+    let user = block(auth.verify(&key.sign(&claims))).expect("a valid OIDC token");
+    assert_eq!(
+        Value::Object(user.identity),
+        json!({
+            "tokenIdentifier": format!("{url}|user_1"), "issuer": url, "subject": "user_1", "givenName": "Ada",
+            "familyName": "Lovelace", "pictureUrl": "https://img/ada", "timezone": "Europe/London",
+            "language": "en", "emailVerified": true, "updatedAt": "2023-11-14T22:13:20+00:00", "org_role": "admin"
+        })
+    );
+    // Past the 60 s skew of OIDC tokens.
+    manual.advance(Duration::from_secs(60 + 61));
+    let e = block(auth.verify(&key.sign(&claims))).unwrap_err();
+    assert_eq!(e.code, "Unauthenticated");
+    assert!(e.message.starts_with("Could not verify OIDC token claim"), "{}", e.message);
 }

@@ -224,7 +224,7 @@ pub(crate) async fn run(env: &Env, request: &ActionRequest) -> (Result<Value, Fa
 }
 
 /// Runs one HTTP action: the app's `convex/http.ts` router picks the handler.
-pub(crate) async fn run_http(env: &Env, request: HttpRequest) -> HttpActionResponse {
+pub(crate) async fn run_http(env: &Env, request: HttpRequest, identity: crate::HttpIdentity) -> HttpActionResponse {
     let method = request.method.clone();
     let route = url_path(&request.url).to_string();
     let isolate = match env.action_isolate("") {
@@ -235,7 +235,11 @@ pub(crate) async fn run_http(env: &Env, request: HttpRequest) -> HttpActionRespo
     let user_agent =
         request.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.clone());
     let client = ClientInfo { ip: None, user_agent };
-    let meta = RequestMetadata { client, ..RequestMetadata::internal() };
+    let (identity, identity_error) = match identity {
+        Ok(identity) => (identity, None),
+        Err(reason) => (None, Some(reason)),
+    };
+    let meta = RequestMetadata { client, identity, identity_error, ..RequestMetadata::internal() };
     let host = Rc::new(Host { env: env.clone(), component: String::new(), path, logs: Rc::default(), meta });
     let outcome = isolate.invoke_http_action(request, None, host.clone()).await;
     let mut log_lines = outcome.log_lines;
@@ -359,7 +363,10 @@ async fn dispatch(
         "1.0/actions/schedule" => env.syscall_main(component, action_path, "1.0/schedule", args_json).await,
         "1.0/actions/cancel_job" => env.syscall_main(component, action_path, "1.0/cancel_job", args_json).await,
         "1.0/createFunctionHandle" => env.syscall_main(component, action_path, op, args_json).await,
-        "1.0/getUserIdentity" => Ok(meta.identity_json().to_string()),
+        "1.0/getUserIdentity" => match &meta.identity_error {
+            Some(reason) => Err(developer(reason.clone())),
+            None => Ok(meta.identity_json().to_string()),
+        },
         "1.0/getFunctionMetadata" => {
             Ok(json!({ "name": action_path.stripped(), "componentPath": component }).to_string())
         }

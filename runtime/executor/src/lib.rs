@@ -281,9 +281,15 @@ pub struct HttpActionResponse {
     pub log_lines: Vec<String>,
 }
 
+/// Who an HTTP action runs for, from its request's `Authorization` header: the request runs
+/// either way (the header may be the app's own), and `ctx.auth.getUserIdentity()` answers the
+/// identity, `null`, or throws the reason the header was refused (as on Convex).
+pub type HttpIdentity = Result<Option<UserIdentity>, String>;
+
 /// An HTTP action request for a JS thread, with where to send its outcome.
 pub(crate) struct HttpJob {
     pub request: HttpRequest,
+    pub identity: HttpIdentity,
     pub reply: tokio::sync::oneshot::Sender<HttpActionResponse>,
 }
 
@@ -400,9 +406,9 @@ impl Executor {
 
     /// Runs the app's HTTP action router (`convex/http.ts`) on one request, on the least busy
     /// JS thread.
-    pub async fn http_action(&self, request: HttpRequest) -> HttpActionResponse {
+    pub async fn http_action(&self, request: HttpRequest, identity: HttpIdentity) -> HttpActionResponse {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.dispatcher.dispatch(action_threads::ActionTask::Http(HttpJob { request, reply: tx }));
+        self.dispatcher.dispatch(action_threads::ActionTask::Http(HttpJob { request, identity, reply: tx }));
         rx.await.unwrap_or(HttpActionResponse {
             result: Err("the JS worker thread has stopped".into()),
             log_lines: Vec::new(),

@@ -17,20 +17,29 @@ pub(crate) struct RequestMetadata {
     pub scheduled_function_id: Option<String>,
     /// The signed-in user, while the functions run in the app (see [`crate::CallRequest`]).
     pub identity: Option<UserIdentity>,
+    /// Why an HTTP action's `Authorization` header gave no identity (its `getUserIdentity`
+    /// throws it); not passed on to what it calls.
+    pub identity_error: Option<String>,
 }
 
 impl RequestMetadata {
     /// A client's call; a request without an id gets a fresh one.
     pub(crate) fn of_call(request_id: &str, client: &ClientInfo, identity: Option<UserIdentity>) -> RequestMetadata {
         let request_id = if request_id.is_empty() { new_request_id() } else { request_id.to_string() };
-        RequestMetadata { request_id, client: client.clone(), scheduled_function_id: None, identity }
+        RequestMetadata {
+            request_id,
+            client: client.clone(),
+            scheduled_function_id: None,
+            identity,
+            identity_error: None,
+        }
     }
 
     /// The same request, as seen by a function of instance `to` called from instance `from`:
     /// the identity does not cross into or out of a component.
     pub(crate) fn crossing(&self, from: &str, to: &str) -> RequestMetadata {
         let identity = if from == to { self.identity.clone() } else { None };
-        RequestMetadata { identity, ..self.clone() }
+        RequestMetadata { identity, identity_error: None, ..self.clone() }
     }
 
     /// What `getUserIdentity` answers.
