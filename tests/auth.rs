@@ -257,3 +257,23 @@ fn http_actions_see_the_bearer_identity_or_throw_its_error() {
     assert_eq!(status, 401);
     assert!(body["error"].as_str().unwrap().contains("Could not parse JWT payload"), "{body}");
 }
+
+#[test]
+fn emvex_run_identity_runs_as_that_user() {
+    let identity = r#"{"subject":"erin","issuer":"https://ids.test","email":"erin@example.com"}"#;
+    let out = run_cli(
+        &["run", "fixtures/auth", "identity:whoami", "--in-memory", "--identity", identity],
+        Duration::from_secs(60),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout {stdout} stderr {}", String::from_utf8_lossy(&out.stderr));
+    let value: Value = serde_json::from_str(&stdout).expect("JSON on stdout");
+    assert_eq!(value["tokenIdentifier"], "https://ids.test|erin");
+    assert_eq!(value["email"], "erin@example.com");
+    let bad = run_cli(
+        &["run", "fixtures/auth", "identity:whoami", "--in-memory", "--identity", "{}"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("\"tokenIdentifier\" or \"issuer\" and \"subject\""));
+}
