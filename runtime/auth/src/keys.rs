@@ -139,10 +139,8 @@ fn data_uri(uri: &str) -> Result<Vec<u8>, AuthError> {
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(data.trim_end_matches('='))
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(data.trim_end_matches('=')))
-            .map_err(|_| invalid())
+        // Padding is optional.
+        base64::engine::general_purpose::STANDARD_NO_PAD.decode(data.trim_end_matches('=')).map_err(|_| invalid())
     } else {
         Ok(percent_encoding::percent_decode_str(data).collect())
     }
