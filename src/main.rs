@@ -19,7 +19,7 @@ use std::time::Duration;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Args, Parser, Subcommand};
-use emvex_executor::{CallError, CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
+use emvex_executor::{CallError, CallRequest, DataLocation, Executor, ExecutorConfig, Limits, UserIdentity};
 use emvex_server::{BoundServer, ServerConfig};
 
 #[derive(Parser)]
@@ -137,6 +137,10 @@ struct RunArgs {
     /// `[APP_DIR] FUNCTION [ARGS_JSON]`, e.g. `fixtures/basic messages:send '{"body":"hi"}'`.
     #[arg(num_args = 1..=3, value_name = "[APP_DIR] FUNCTION [ARGS_JSON]", required = true)]
     positional: Vec<String>,
+    /// Run as this user, as `npx convex run --identity` does: a JSON `UserIdentity` with
+    /// `tokenIdentifier`, or `issuer` and `subject` (e.g. '{"subject":"u1","issuer":"https://x"}').
+    #[arg(long, value_name = "JSON")]
+    identity: Option<String>,
     #[command(flatten)]
     storage: Storage,
     #[command(flatten)]
@@ -365,6 +369,14 @@ fn run(args: RunArgs) -> ExitCode {
             Err(e) => return usage_error(&format!("ARGS_JSON is not valid JSON: {e}")),
         },
     };
+    let identity = match args.identity.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+        None => None,
+        Some(Err(e)) => return usage_error(&format!("--identity is not valid JSON: {e}")),
+        Some(Ok(json)) => match emvex_auth::acting_identity(&json) {
+            Ok(identity) => Some(UserIdentity::from_object(&identity)),
+            Err(e) => return usage_error(&format!("--identity: {}", e.message)),
+        },
+    };
     let executor = match Executor::start(config(&app_dir, &args.storage, &args.limits, None, false)) {
         Ok(e) => e,
         Err(e) => return usage_error(&format!("cannot load {}: {}", app_dir.display(), e.message)),
@@ -375,6 +387,7 @@ fn run(args: RunArgs) -> ExitCode {
         args: call_args,
         kind: None,
         admin: true,
+        identity,
         component_path: None,
         ..CallRequest::default()
     });

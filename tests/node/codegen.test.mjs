@@ -287,7 +287,7 @@ describe("emvex codegen equals the convex package's codegen", () => {
     assert.equal((ours["api.d.ts"].match(/^import type \* as /gm) ?? []).length, cliModules);
   });
 
-  for (const fixture of ["components", "workpool", "workpool-ts"]) {
+  for (const fixture of ["components", "workpool", "workpool-ts", "auth"]) {
     test(`fixtures/${fixture} (mounted components)`, async () => {
       const app = tempApp(fixture);
       const ours = emvexCodegen(app);

@@ -278,12 +278,17 @@ describe("sync protocol over a raw WebSocket", () => {
     assert.equal(error.baseVersion, 0);
     await bad.closed;
 
+    // A user token that is no JWT is refused (this app has no auth providers either), never
+    // confirmed; valid tokens are tested in auth.test.mjs.
     const user = await open();
     user.send(connect("user"));
     user.send({ type: "Authenticate", baseVersion: 0, tokenType: "User", value: "header.payload.signature" });
     user.send({ type: "ModifyQuerySet", baseVersion: 0, newVersion: 1, modifications: [] });
-    const confirmed = await user.next((m) => m.type === "Transition");
-    assert.equal(confirmed.endVersion.identity, 1, "the Transition confirms the new identity");
+    const refused = await user.next((m) => m.type === "AuthError" || m.type === "Transition");
+    assert.equal(refused.type, "AuthError");
+    assert.equal(refused.authUpdateAttempted, true);
+    assert.match(refused.error, /Could not parse JWT payload/);
+    await user.closed;
   });
 
   test("malformed messages and a wrong baseVersion end in FatalError; the server keeps serving", async () => {

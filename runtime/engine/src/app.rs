@@ -48,6 +48,8 @@ pub(crate) enum EntryKind {
     Schema,
     Crons,
     Http,
+    /// `auth.config.ts` (the app's only): evaluated for its default export, not a function module.
+    AuthConfig,
 }
 
 /// A module under `convex/` that is loaded and analyzed.
@@ -317,8 +319,12 @@ impl App {
 
     /// Module paths (relative to its directory) of one definition's entries, sorted.
     pub fn definition_module_paths(&self, definition: DefinitionId) -> Vec<String> {
-        let mut out: Vec<String> =
-            self.entries.iter().filter(|e| e.definition == definition).map(|e| e.module.clone()).collect();
+        let mut out: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|e| e.definition == definition && e.kind != EntryKind::AuthConfig)
+            .map(|e| e.module.clone())
+            .collect();
         out.sort();
         out
     }
@@ -520,8 +526,8 @@ fn discover(
             "schema" => EntryKind::Schema,
             "crons" => EntryKind::Crons,
             "http" => EntryKind::Http,
-            // App/component definitions and auth config are deploy-time configuration, not
-            // function modules.
+            "auth.config" if rel_dir.as_os_str().is_empty() => EntryKind::AuthConfig,
+            // App/component definitions are deploy-time configuration, not function modules.
             "convex.config" | "auth.config" => continue,
             _ => EntryKind::Functions,
         };

@@ -142,6 +142,7 @@ impl Isolate {
             let mut functions = Vec::new();
             let mut schema_json = None;
             let mut crons_json = None;
+            let mut auth_config_json = None;
             for entry in app.entries.iter().filter(|e| e.definition == definition) {
                 let rec = &app.modules[entry.record];
                 match entry.kind {
@@ -149,6 +150,11 @@ impl Isolate {
                         let text: Option<String> = call_control(&ctx, &control, "schema", (entry.module.as_str(),))
                             .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
                         schema_json = text;
+                    }
+                    EntryKind::AuthConfig => {
+                        let text: Option<String> = call_control(&ctx, &control, "authConfig", (entry.module.as_str(),))
+                            .map_err(|e| analyze_error(&ctx, &app, &control, &entry.module, e))?;
+                        auth_config_json = text;
                     }
                     EntryKind::Functions | EntryKind::Crons | EntryKind::Http => {
                         if entry.kind == EntryKind::Crons {
@@ -180,7 +186,7 @@ impl Isolate {
                 }
             }
             let _: Vec<String> = call_control(&ctx, &control, "end", ()).map_err(engine_error)?;
-            Ok(Analysis { functions, schema_json, crons_json })
+            Ok(Analysis { functions, schema_json, crons_json, auth_config_json })
         });
         let aborted = shared.abort.get();
         realm.finish();

@@ -150,6 +150,9 @@ pub struct Analysis {
     pub schema_json: Option<String>,
     /// `crons.ts`'s default export `.export()` JSON text, if the app has crons.
     pub crons_json: Option<String>,
+    /// `auth.config.ts`'s default export as JSON (`{"providers":[…]}`), evaluated with the
+    /// deployment's environment variables, if the app has one.
+    pub auth_config_json: Option<String>,
 }
 
 /// One registered Convex function.

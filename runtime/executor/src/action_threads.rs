@@ -121,7 +121,7 @@ pub(crate) async fn serve(env: Env, mut lane: LaneReceiver) {
                     reply(&env, outcome, log_lines);
                 }
                 ActionTask::Http(job) => {
-                    let response = actions::run_http(&env, job.request).await;
+                    let response = actions::run_http(&env, job.request, job.identity).await;
                     in_flight.fetch_sub(1, Ordering::SeqCst);
                     let _ = job.reply.send(response);
                 }

@@ -284,7 +284,7 @@ async fn run_in_node(
 }
 
 /// Runs one HTTP action: the app's `convex/http.ts` router picks the handler.
-pub(crate) async fn run_http(env: &Env, request: HttpRequest) -> HttpActionResponse {
+pub(crate) async fn run_http(env: &Env, request: HttpRequest, identity: crate::HttpIdentity) -> HttpActionResponse {
     let method = request.method.clone();
     let route = url_path(&request.url).to_string();
     let isolate = match env.action_isolate("") {
@@ -295,7 +295,11 @@ pub(crate) async fn run_http(env: &Env, request: HttpRequest) -> HttpActionRespo
     let user_agent =
         request.headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.clone());
     let client = ClientInfo { ip: None, user_agent };
-    let meta = RequestMetadata { client, ..RequestMetadata::internal() };
+    let (identity, identity_error) = match identity {
+        Ok(identity) => (identity, None),
+        Err(reason) => (None, Some(reason)),
+    };
+    let meta = RequestMetadata { client, identity, identity_error, ..RequestMetadata::internal() };
     let host = Rc::new(Host { env: env.clone(), component: String::new(), path, logs: Rc::default(), meta });
     let outcome = isolate.invoke_http_action(request, None, host.clone()).await;
     let mut log_lines = outcome.log_lines;
@@ -391,6 +395,7 @@ async fn dispatch(
                 args: json!([call_args()?.to_convex_json()]),
                 kind: Some(kind),
                 admin: true,
+                identity: meta.crossing(component, &target.component).identity,
                 component_path: Some(target.component),
                 ..CallRequest::default()
             };
@@ -408,12 +413,9 @@ async fn dispatch(
         }
         "1.0/actions/action" => {
             let target = resolve_callee(env, component, &args, FunctionKind::Action)?;
-            let request = ActionRequest {
-                component: target.component,
-                path: target.path,
-                args: vec![call_args()?],
-                meta: meta.clone(),
-            };
+            let meta = meta.crossing(component, &target.component);
+            let request =
+                ActionRequest { component: target.component, path: target.path, args: vec![call_args()?], meta };
             let (result, lines) = Box::pin(run(env, &request)).await;
             logs.borrow_mut().extend(lines);
             result.map(|v| v.to_convex_json().to_string()).map_err(HostError::from)
@@ -421,7 +423,10 @@ async fn dispatch(
         "1.0/actions/schedule" => env.syscall_main(component, action_path, "1.0/schedule", args_json).await,
         "1.0/actions/cancel_job" => env.syscall_main(component, action_path, "1.0/cancel_job", args_json).await,
         "1.0/createFunctionHandle" => env.syscall_main(component, action_path, op, args_json).await,
-        "1.0/getUserIdentity" => Ok("null".into()),
+        "1.0/getUserIdentity" => match &meta.identity_error {
+            Some(reason) => Err(developer(reason.clone())),
+            None => Ok(meta.identity_json().to_string()),
+        },
         "1.0/actions/vectorSearch" => vector_search(env, component, &args).await,
         "1.0/getFunctionMetadata" => {
             Ok(json!({ "name": action_path.stripped(), "componentPath": component }).to_string())

@@ -111,11 +111,16 @@ fn execute_inner(
     }
     let args = decode_args(&request.args)?;
     if info.kind == FunctionKind::Action {
-        let meta = RequestMetadata::of_call(&request.request_id, &request.client);
+        let meta = RequestMetadata::of_call(&request.request_id, &request.client, identity_in(request, &component));
         return Ok(Ran::Action(ActionRequest { component, path, args, meta }));
     }
     let execution = run_transaction(runner, &component, info, &args, request, run);
     Ok(Ran::Value(execution.map_err(call_error)?))
+}
+
+/// The identity a call's function sees: the caller's in the app, none in a component.
+fn identity_in(request: &CallRequest, component: &str) -> Option<crate::UserIdentity> {
+    request.identity.clone().filter(|_| component.is_empty())
 }
 
 /// Runs a query or mutation of instance `component` in a transaction of its own: a mutation
@@ -143,7 +148,7 @@ fn run_transaction(
     if info.kind == FunctionKind::Query {
         tx.set_journal(request.journal.clone());
     }
-    runner.request = RequestMetadata::of_call(&request.request_id, &request.client);
+    runner.request = RequestMetadata::of_call(&request.request_id, &request.client, identity_in(request, component));
     let execution = runner.run(&mut tx, component, info, args, now, 0);
     run.log_lines = execution.log_lines;
     if info.kind != FunctionKind::Mutation {

@@ -67,6 +67,8 @@ pub(crate) struct Definition {
     pub schema: Option<SchemaDefinition>,
     /// The `crons.ts` export JSON, if the definition has one.
     pub crons_json: Option<String>,
+    /// The `auth.config.ts` export JSON (the app's definition only).
+    pub auth_config_json: Option<String>,
     pub implementation: Implementation,
 }
 
@@ -562,6 +564,7 @@ mod tests {
                 .collect(),
             schema_json: None,
             crons_json: None,
+            auth_config_json: None,
         };
         Registry::from_analysis(&analysis).unwrap()
     }
@@ -580,6 +583,7 @@ mod tests {
             registry,
             schema: None,
             crons_json: None,
+            auth_config_json: None,
             implementation: Implementation::Js,
         };
         Components::new(

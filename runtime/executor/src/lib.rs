@@ -146,6 +146,33 @@ pub struct CallRequest {
     pub track_reads: bool,
     /// Who called, for `ctx.meta.getRequestMetadata()`.
     pub client: ClientInfo,
+    /// The signed-in user the call is made for (`ctx.auth.getUserIdentity()`). Functions of
+    /// the app see it, and so do the app functions they call; component functions, and what
+    /// they call, do not (spec `convex-runtime.md` §3.10).
+    pub identity: Option<UserIdentity>,
+}
+
+/// A signed-in user as functions see it: the text of the `UserIdentity` object
+/// (`{"tokenIdentifier":…,"issuer":…,"subject":…,…}`). Equal identities have equal texts, so
+/// live queries can be shared by the sockets of one user.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UserIdentity(Arc<str>);
+
+impl UserIdentity {
+    /// The identity of a `UserIdentity` object.
+    pub fn from_object(identity: &serde_json::Map<String, serde_json::Value>) -> UserIdentity {
+        UserIdentity(serde_json::Value::Object(identity.clone()).to_string().into())
+    }
+
+    /// The object's JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The object, as `getUserIdentity` answers it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// What a server knows of the client behind a call.
@@ -254,9 +281,15 @@ pub struct HttpActionResponse {
     pub log_lines: Vec<String>,
 }
 
+/// Who an HTTP action runs for, from its request's `Authorization` header: the request runs
+/// either way (the header may be the app's own), and `ctx.auth.getUserIdentity()` answers the
+/// identity, `null`, or throws the reason the header was refused (as on Convex).
+pub type HttpIdentity = Result<Option<UserIdentity>, String>;
+
 /// An HTTP action request for a JS thread, with where to send its outcome.
 pub(crate) struct HttpJob {
     pub request: HttpRequest,
+    pub identity: HttpIdentity,
     pub reply: tokio::sync::oneshot::Sender<HttpActionResponse>,
 }
 
@@ -266,6 +299,7 @@ pub struct Executor {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     dispatcher: Arc<action_threads::Dispatcher>,
     db: Database,
+    auth_config_json: Option<Arc<str>>,
     /// Dropped with the last handle: the main worker then stops.
     _shutdown: Arc<tokio::sync::oneshot::Sender<()>>,
 }
@@ -338,7 +372,8 @@ impl Executor {
                 lane,
             )?;
         }
-        Ok(Executor { jobs: jobs_tx, dispatcher, db, _shutdown: Arc::new(shutdown_tx) })
+        let auth_config_json = components.definition_of("").and_then(|d| d.auth_config_json.as_deref()).map(Arc::from);
+        Ok(Executor { jobs: jobs_tx, dispatcher, db, auth_config_json, _shutdown: Arc::new(shutdown_tx) })
     }
 
     /// Runs a call and waits for its outcome on the current (async) task.
@@ -371,9 +406,9 @@ impl Executor {
 
     /// Runs the app's HTTP action router (`convex/http.ts`) on one request, on the least busy
     /// JS thread.
-    pub async fn http_action(&self, request: HttpRequest) -> HttpActionResponse {
+    pub async fn http_action(&self, request: HttpRequest, identity: HttpIdentity) -> HttpActionResponse {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.dispatcher.dispatch(action_threads::ActionTask::Http(HttpJob { request, reply: tx }));
+        self.dispatcher.dispatch(action_threads::ActionTask::Http(HttpJob { request, identity, reply: tx }));
         rx.await.unwrap_or(HttpActionResponse {
             result: Err("the JS worker thread has stopped".into()),
             log_lines: Vec::new(),
@@ -382,6 +417,12 @@ impl Executor {
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// The JSON of `convex/auth.config.ts`'s default export, evaluated with the deployment's
+    /// environment variables (`None`: the app has no auth config).
+    pub fn auth_config_json(&self) -> Option<&str> {
+        self.auth_config_json.as_deref()
     }
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn native_definition(
             .collect(),
         schema_json: component.schema_json(),
         crons_json: None,
+        auth_config_json: None,
     };
     let registry = Registry::from_analysis(&analysis).map_err(|message| StartError {
         code: "InvalidFunction",
@@ -57,7 +58,14 @@ pub(crate) fn native_definition(
         })?),
         None => None,
     };
-    Ok(Definition { id, registry, schema, crons_json: None, implementation: Implementation::Native(component) })
+    Ok(Definition {
+        id,
+        registry,
+        schema,
+        crons_json: None,
+        auth_config_json: None,
+        implementation: Implementation::Native(component),
+    })
 }
 
 /// [`NativeHost`] over a syscall host of the native instance.

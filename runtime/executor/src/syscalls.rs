@@ -160,7 +160,7 @@ impl<'a> TransactionHost<'a> {
                 let target = self.resolve_target(&function_address(args).map_err(path_error)?)?;
                 Ok(Json::String(encode_handle(&target.component, &target.path)))
             }
-            "1.0/getUserIdentity" => Ok(Json::Null),
+            "1.0/getUserIdentity" => Ok(self.runner.request.identity_json()),
             "1.0/getFunctionMetadata" => Ok(json!({
                 "name": self.path.stripped(),
                 "componentPath": self.component,
@@ -426,7 +426,27 @@ impl<'a> TransactionHost<'a> {
         let components = self.runner.components.clone();
         let info: &FunctionInfo = components.function(&target.component, &target.path).expect("callee checked");
         let depth = self.depth + 1;
-        let execution = match call {
+        // The identity does not cross into or out of a component: hidden for the callee's run.
+        let outer = self.runner.request.clone();
+        self.runner.request = outer.crossing(&self.component, &target.component);
+        let execution = self.run_callee_in(target, info, call, args, depth);
+        self.runner.request = outer;
+        let execution = execution?;
+        self.nested_logs.extend(execution.log_lines);
+        let value = execution.result?;
+        self.new_jobs.extend(execution.new_jobs);
+        Ok(value)
+    }
+
+    fn run_callee_in(
+        &mut self,
+        target: &Target,
+        info: &FunctionInfo,
+        call: NestedCall,
+        args: Value,
+        depth: usize,
+    ) -> Result<crate::runner::Execution, HostError> {
+        Ok(match call {
             NestedCall::SnapshotQuery => {
                 let mut snapshot = self.runner.db.begin_query().map_err(db_error)?;
                 self.runner.run(&mut snapshot, &target.component, info, &[args], self.now_ms, depth)
@@ -442,11 +462,7 @@ impl<'a> TransactionHost<'a> {
                 execution
             }
             NestedCall::Query => self.runner.run(self.tx, &target.component, info, &[args], self.now_ms, depth),
-        };
-        self.nested_logs.extend(execution.log_lines);
-        let value = execution.result?;
-        self.new_jobs.extend(execution.new_jobs);
-        Ok(value)
+        })
     }
 
     /// `1.0/cancel_job` as JS calls it: `{id}`.

@@ -454,6 +454,7 @@ fn js_definition(app: &App, instance: &Instance, analysis: emvex_engine::Analysi
         registry,
         schema,
         crons_json: analysis.crons_json,
+        auth_config_json: analysis.auth_config_json,
         implementation: Implementation::Js,
     })
 }

@@ -21,7 +21,7 @@ use serde_json::{Value as Json, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::AppState;
-use crate::auth::{Caller, caller};
+use crate::auth::{Caller, CallerError, caller};
 use crate::client::Client;
 use crate::http_error::http_error;
 use emvex_executor::logs::print_call_logs;
@@ -128,9 +128,14 @@ fn path_field(body: &serde_json::Map<String, Json>) -> Result<String, Response> 
     }
 }
 
-fn authenticate(state: &AppState, headers: &HeaderMap, query_key: Option<&str>) -> Result<Caller, Response> {
-    caller(headers, query_key, &state.config.admin_key).map_err(|_| {
-        http_error(StatusCode::FORBIDDEN, "BadAdminKey", "The provided admin key was invalid for this instance")
+async fn authenticate(state: &AppState, headers: &HeaderMap, query_key: Option<&str>) -> Result<Caller, Response> {
+    caller(headers, query_key, &state.config.admin_key, &state.authenticator).await.map_err(|e| match e {
+        CallerError::BadAdminKey => {
+            http_error(StatusCode::FORBIDDEN, "BadAdminKey", "The provided admin key was invalid for this instance")
+        }
+        CallerError::Auth(e) => {
+            http_error(StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED), e.code, &e.message)
+        }
     })
 }
 
@@ -178,7 +183,7 @@ async fn typed_post(
     body: Bytes,
     kind: FunctionKind,
 ) -> Response {
-    let caller = match authenticate(&state, &headers, None) {
+    let caller = match authenticate(&state, &headers, None).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -191,7 +196,8 @@ async fn typed_post(
         path,
         args: body.get("args").cloned().unwrap_or(Json::Null),
         kind: Some(kind),
-        admin: caller == Caller::Admin,
+        admin: caller.admin,
+        identity: caller.identity,
         component_path: None,
         client,
         ..CallRequest::default()
@@ -238,7 +244,7 @@ async fn get_query(
             return http_error(StatusCode::BAD_REQUEST, "BadQueryParams", &format!("Invalid query parameters: {e}"));
         }
     };
-    let caller = match authenticate(&state, &headers, params.admin_key.as_deref()) {
+    let caller = match authenticate(&state, &headers, params.admin_key.as_deref()).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -261,7 +267,8 @@ async fn get_query(
         path,
         args,
         kind: Some(FunctionKind::Query),
-        admin: caller == Caller::Admin,
+        admin: caller.admin,
+        identity: caller.identity,
         component_path: None,
         client,
         ..CallRequest::default()
@@ -276,9 +283,9 @@ async fn post_function(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match authenticate(&state, &headers, None) {
-        Ok(Caller::Admin) => {}
-        Ok(Caller::Anonymous) => {
+    let identity = match authenticate(&state, &headers, None).await {
+        Ok(Caller { admin: true, identity }) => identity,
+        Ok(_) => {
             return http_error(
                 StatusCode::FORBIDDEN,
                 "BadDeployKey",
@@ -286,7 +293,7 @@ async fn post_function(
             );
         }
         Err(r) => return r,
-    }
+    };
     let (body, path, format) = match parse_call_body(&body) {
         Ok(parts) => parts,
         Err(r) => return r,
@@ -302,6 +309,7 @@ async fn post_function(
         args: body.get("args").cloned().unwrap_or(Json::Null),
         kind: None,
         admin: true,
+        identity,
         component_path,
         client,
         ..CallRequest::default()
@@ -317,7 +325,7 @@ async fn post_run(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let caller = match authenticate(&state, &headers, None) {
+    let caller = match authenticate(&state, &headers, None).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -346,7 +354,8 @@ async fn post_run(
         path: format!("{}:{}", module.join("/"), name),
         args: body.get("args").cloned().unwrap_or(Json::Null),
         kind: None,
-        admin: caller == Caller::Admin,
+        admin: caller.admin,
+        identity: caller.identity,
         component_path: None,
         client,
         ..CallRequest::default()

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::serve::ListenerExt;
+use emvex_auth::Authenticator;
 use emvex_executor::Executor;
 use emvex_sync::{AdminKeyCheck, SyncService};
 use tokio::net::TcpListener;
@@ -39,14 +40,20 @@ pub(crate) struct AppState {
     pub config: ServerConfig,
     /// The WebSocket sync protocol's sessions and live queries.
     pub sync: Arc<SyncService>,
+    /// Verifies user JWTs against the app's `auth.config.ts` providers.
+    pub authenticator: Arc<Authenticator>,
 }
 
 /// Builds the router for a running executor (from now on, its commits update live queries).
 pub fn router(executor: Executor, config: ServerConfig) -> Router {
     let admin_key = config.admin_key.clone();
     let check_admin_key: AdminKeyCheck = Arc::new(move |presented| auth::is_admin_key(presented, &admin_key));
-    let sync = SyncService::start(executor.clone(), check_admin_key, config.print_logs);
-    api::routes(Arc::new(AppState { executor, config, sync }))
+    let authenticator = Authenticator::new(executor.auth_config_json(), executor.database().clock().clone());
+    if let Err(e) = authenticator.providers() {
+        eprintln!("warning: auth is unusable, every user token will be refused: {e}");
+    }
+    let sync = SyncService::start(executor.clone(), check_admin_key, authenticator.clone(), config.print_logs);
+    api::routes(Arc::new(AppState { executor, config, sync, authenticator }))
 }
 
 /// A bound listener, ready to serve.

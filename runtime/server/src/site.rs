@@ -1,6 +1,9 @@
 //! The HTTP-actions server (`convex/http.ts`), served on its own port as Convex's local backend
 //! serves the deployment's `.site` URL. Every request goes to the app's router; the handler's
 //! `Response` comes back as is. A handler that throws answers 500 with the error text.
+//! An `Authorization: Bearer <JWT>` header is verified against the app's auth providers: the
+//! request runs either way, and `ctx.auth.getUserIdentity()` answers the identity, `null`
+//! without a header, or throws why the header was refused (as Convex does).
 
 use axum::Router;
 use axum::body::Body;
@@ -8,13 +11,36 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt;
-use emvex_executor::{Executor, HttpRequest};
+use std::sync::Arc;
+
+use emvex_auth::Authenticator;
+use emvex_executor::{Executor, HttpIdentity, HttpRequest, UserIdentity};
 
 /// Largest request body an HTTP action accepts.
 const MAX_BODY_BYTES: usize = 20 << 20;
 
 pub fn site_router(executor: Executor) -> Router {
-    Router::new().fallback(handle).layer(DefaultBodyLimit::disable()).with_state(executor)
+    let authenticator = Authenticator::new(executor.auth_config_json(), executor.database().clock().clone());
+    Router::new().fallback(handle).layer(DefaultBodyLimit::disable()).with_state(Site { executor, authenticator })
+}
+
+#[derive(Clone)]
+struct Site {
+    executor: Executor,
+    authenticator: Arc<Authenticator>,
+}
+
+/// The identity of a request's `Authorization` header (`Ok(None)` without one).
+async fn identity(headers: &axum::http::HeaderMap, authenticator: &Authenticator) -> HttpIdentity {
+    let Some(header) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let header = header.to_str().unwrap_or("");
+    if header.len() <= 7 || !header[..7].eq_ignore_ascii_case("bearer ") {
+        return Err("Header must begin with `bearer `".into());
+    }
+    match authenticator.verify(header[7..].trim()).await {
+        Ok(user) => Ok(Some(UserIdentity::from_object(&user.identity))),
+        Err(e) => Err(e.message),
+    }
 }
 
 /// Serves HTTP actions on `listener` until the process ends.
@@ -25,8 +51,9 @@ pub async fn serve_site(listener: tokio::net::TcpListener, executor: Executor) -
     axum::serve(listener, site_router(executor)).await
 }
 
-async fn handle(State(executor): State<Executor>, request: Request) -> Response {
+async fn handle(State(site): State<Site>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let identity = identity(&parts.headers, &site.authenticator).await;
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -45,7 +72,7 @@ async fn handle(State(executor): State<Executor>, request: Request) -> Response 
             .collect(),
         body: (!body.is_empty()).then(|| body.to_vec()),
     };
-    let outcome = executor.http_action(request).await;
+    let outcome = site.executor.http_action(request, identity).await;
     match outcome.result {
         Ok(response) => {
             let mut builder = Response::builder()

@@ -18,6 +18,7 @@ mod subscriptions;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use emvex_auth::Authenticator;
 use emvex_clock::Clock;
 use emvex_executor::Executor;
 
@@ -33,6 +34,8 @@ pub struct SyncService {
     executor: Executor,
     subscriptions: Arc<Subscriptions>,
     check_admin_key: AdminKeyCheck,
+    /// Verifies the user JWTs of `Authenticate` messages.
+    authenticator: Arc<Authenticator>,
     print_logs: bool,
     clock: Clock,
     next_socket: AtomicU64,
@@ -40,12 +43,18 @@ pub struct SyncService {
 
 impl SyncService {
     /// The sync service of a running executor; from now on its commits invalidate live queries.
-    pub fn start(executor: Executor, check_admin_key: AdminKeyCheck, print_logs: bool) -> Arc<SyncService> {
+    pub fn start(
+        executor: Executor,
+        check_admin_key: AdminKeyCheck,
+        authenticator: Arc<Authenticator>,
+        print_logs: bool,
+    ) -> Arc<SyncService> {
         let clock = executor.database().clock().clone();
         Arc::new(SyncService {
             subscriptions: Subscriptions::start(executor.clone()),
             executor,
             check_admin_key,
+            authenticator,
             print_logs,
             clock,
             next_socket: AtomicU64::new(1),

@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use emvex_executor::logs::print_call_logs;
-use emvex_executor::{CallRequest, CallResponse, ClientInfo, FunctionKind, SessionRequest, new_request_id};
+use emvex_executor::{
+    CallRequest, CallResponse, ClientInfo, FunctionKind, SessionRequest, UserIdentity, new_request_id,
+};
 use serde_json::Value as Json;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
@@ -195,9 +197,11 @@ struct SocketQuery {
 }
 
 impl SocketQuery {
-    /// The shared entry this query reads from, for a socket with admin rights or not.
-    fn key(&self, admin: bool) -> QueryKey {
+    /// The shared entry this query reads from, for a socket with admin rights or not and its
+    /// signed-in user.
+    fn key(&self, admin: bool, identity: Option<&UserIdentity>) -> QueryKey {
         QueryKey {
+            identity: identity.cloned(),
             component: self.component.clone(),
             udf_path: self.udf_path.clone(),
             args: self.args.clone(),
@@ -225,6 +229,12 @@ struct Session {
     received_query_set: u32,
     received_identity: u32,
     admin: bool,
+    /// The signed-in user of the latest accepted `Authenticate` (a user token's or the identity
+    /// an admin acts as).
+    identity: Option<UserIdentity>,
+    /// When a user token's identity expires (ms since the epoch); checked before each mutation,
+    /// action and Transition (`spec/sync-protocol.md` §4.5 b).
+    identity_expires_ms: Option<f64>,
     current: StateVersion,
     queries: BTreeMap<u32, SocketQuery>,
     removed: Vec<u32>,
@@ -259,6 +269,8 @@ pub async fn run_session(
         received_query_set: 0,
         received_identity: 0,
         admin: false,
+        identity: None,
+        identity_expires_ms: None,
         current: StateVersion::default(),
         queries: BTreeMap::new(),
         removed: Vec::new(),
@@ -300,7 +312,7 @@ impl Session {
             tokio::select! {
                 frame = incoming.recv() => {
                     let Some(frame) = frame else { return SessionEnd::Gone };
-                    if let Err(end) = self.handle_frame(frame) {
+                    if let Err(end) = self.handle_frame(frame).await {
                         return end;
                     }
                 }
@@ -344,7 +356,7 @@ impl Session {
         self.outbox.send(Outgoing::Text(message.to_text()), transition)
     }
 
-    fn handle_frame(&mut self, frame: Incoming) -> Result<(), SessionEnd> {
+    async fn handle_frame(&mut self, frame: Incoming) -> Result<(), SessionEnd> {
         let text = match frame {
             Incoming::Text(text) => text,
             Incoming::Binary => return Err(internal_error()),
@@ -380,6 +392,7 @@ impl Session {
                 if self.mutations.len() >= MAX_QUEUED_MUTATIONS {
                     return Err(SessionEnd::Close(Some((1013, "TooManyConcurrentMutations".into()))));
                 }
+                self.check_identity_valid()?;
                 let mut request = self.request(udf_path, args, component_path, FunctionKind::Mutation)?;
                 request.session = self.session_id.clone().map(|session_id| SessionRequest { session_id, request_id });
                 self.mutations.push_back((request_id, request));
@@ -388,6 +401,7 @@ impl Session {
                 if self.actions_in_flight >= MAX_ACTIONS_IN_FLIGHT {
                     return Err(SessionEnd::Close(Some((1013, "TooManyInflightActionsForSingleClient".into()))));
                 }
+                self.check_identity_valid()?;
                 let request = self.request(udf_path, args, component_path, FunctionKind::Action)?;
                 self.actions_in_flight += 1;
                 self.spawn_call(request_id, FunctionKind::Action, request);
@@ -396,23 +410,29 @@ impl Session {
                 if base_version != self.received_identity {
                     return Err(internal_error());
                 }
-                let admin = match token {
-                    AuthToken::None | AuthToken::User { .. } => false,
-                    AuthToken::Admin { key, .. } => {
+                let (admin, identity, expires) = match token {
+                    AuthToken::None => (false, None, None),
+                    AuthToken::User { token } => match self.service.authenticator.verify(&token).await {
+                        Ok(user) => (false, Some(UserIdentity::from_object(&user.identity)), Some(user.expires_at_ms)),
+                        Err(e) => return Err(self.auth_error(e.message, true)),
+                    },
+                    AuthToken::Admin { key, impersonating } => {
                         if !(self.service.check_admin_key)(&key) {
-                            self.send(ServerMessage::AuthError {
-                                error: "The provided admin key was invalid for this instance".into(),
-                                base_version: Some(self.current.identity),
-                                auth_update_attempted: true,
-                            })?;
-                            return Err(SessionEnd::Close(None));
+                            return Err(
+                                self.auth_error("The provided admin key was invalid for this instance".into(), true)
+                            );
                         }
-                        true
+                        match impersonating.map(|i| emvex_auth::acting_identity(&i)).transpose() {
+                            Ok(acting) => (true, acting.as_ref().map(UserIdentity::from_object), None),
+                            Err(e) => return Err(self.auth_error(e.message, true)),
+                        }
                     }
                 };
                 self.received_identity += 1;
-                if admin != self.admin {
+                self.identity_expires_ms = expires;
+                if admin != self.admin || identity != self.identity {
                     self.admin = admin;
+                    self.identity = identity;
                     self.rekey_all();
                 }
                 self.dirty = true;
@@ -420,6 +440,30 @@ impl Session {
             ClientMessage::Event => {}
         }
         Ok(())
+    }
+
+    /// Sends `AuthError` (the last message before the socket closes without a code):
+    /// `update_attempted` for a refused `Authenticate`, not for an identity that expired.
+    fn auth_error(&mut self, error: String, update_attempted: bool) -> SessionEnd {
+        let message = ServerMessage::AuthError {
+            error,
+            base_version: Some(self.current.identity),
+            auth_update_attempted: update_attempted,
+        };
+        match self.send(message) {
+            Ok(()) => SessionEnd::Close(None),
+            Err(end) => end,
+        }
+    }
+
+    /// Fails the socket with `TokenExpired` once the user token's `exp` has passed.
+    fn check_identity_valid(&mut self) -> Result<(), SessionEnd> {
+        match self.identity_expires_ms {
+            Some(expires) if self.service.clock.now_ms() >= expires => {
+                Err(self.auth_error("Convex token identity expired".into(), false))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A call for this socket's identity; `componentPath` is for admins only.
@@ -440,6 +484,7 @@ impl Session {
             args,
             kind: Some(kind),
             admin: self.admin,
+            identity: self.identity.clone(),
             component_path,
             client: self.client.clone(),
             ..CallRequest::default()
@@ -465,7 +510,7 @@ impl Session {
                     sent: None,
                 };
                 query.entry = self.service.subscriptions.acquire(
-                    query.key(self.admin),
+                    query.key(self.admin, self.identity.as_ref()),
                     self.socket,
                     self.results_changed.clone(),
                 );
@@ -484,8 +529,11 @@ impl Session {
     /// Moves every query to the entries of the current identity.
     fn rekey_all(&mut self) {
         for query in self.queries.values_mut() {
-            let entry =
-                self.service.subscriptions.acquire(query.key(self.admin), self.socket, self.results_changed.clone());
+            let entry = self.service.subscriptions.acquire(
+                query.key(self.admin, self.identity.as_ref()),
+                self.socket,
+                self.results_changed.clone(),
+            );
             self.service.subscriptions.release(query.entry, self.socket);
             query.entry = entry;
         }
@@ -542,6 +590,7 @@ impl Session {
 
     /// Brings every query up to date at one ts and sends what changed (G2, G5).
     async fn send_transition(&mut self) -> Result<(), SessionEnd> {
+        self.check_identity_valid()?;
         self.dirty = false;
         self.mutations_since_transition = 0;
         let subscriptions = self.service.subscriptions.clone();

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use emvex_database::{Database, ReadSet, SubscriptionIndex, WriteSet};
-use emvex_executor::{CallError, CallRequest, Executor, FunctionKind, new_request_id};
+use emvex_executor::{CallError, CallRequest, Executor, FunctionKind, UserIdentity, new_request_id};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -42,6 +42,8 @@ pub struct QueryKey {
     /// The arguments' JSON text (`[argsObject]`), as sent.
     pub args: String,
     pub admin: bool,
+    /// The signed-in user the query runs for: results are shared only by sockets of one user.
+    pub identity: Option<UserIdentity>,
     pub journal: Option<String>,
 }
 
@@ -476,6 +478,7 @@ impl Subscriptions {
             args,
             kind: Some(FunctionKind::Query),
             admin: key.admin,
+            identity: key.identity.clone(),
             component_path: Some(key.component.clone()).filter(|c| !c.is_empty()),
             session: None,
             journal: key.journal.clone(),

@@ -279,6 +279,17 @@ function createControl(S) {
       return text;
     },
     /**
+     * The default export of `auth.config` (`{ providers: [...] }`) as JSON.
+     * @param {string} path
+     * @returns {string | undefined}
+     */
+    authConfig(path) {
+      const ns = S.modules.get(path);
+      const d = ns && ns.default;
+      if (d === undefined || d === null) return undefined;
+      return JSON.stringify(d);
+    },
+    /**
      * The schema a `schema` module exports, as the JSON of its `export()`.
      * @param {string} path
      * @returns {string | undefined}
