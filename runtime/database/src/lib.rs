@@ -24,6 +24,7 @@
 //!   `index_range`, `stream` (compile, pull), `page` and `cursor`, `lookup` (`get`, `count`)
 //!   and `reads`, the one door through which every read of documents and index entries
 //!   passes (where read sets are recorded);
+//! - `files` — the bytes of stored files (`_storage`), outside SQLite;
 //! - `catalog` — tables, table numbers and indexes of each component namespace;
 //! - `limits` — transaction limits and metrics; `document` — stored documents;
 //!   `error` — [`DbError`]; `storage` / `checkpoint` — SQLite layout, pragmas, clock rows,
@@ -40,6 +41,7 @@ mod commit_log;
 mod database;
 mod document;
 mod error;
+pub mod files;
 mod limits;
 mod query;
 mod read_set;
@@ -61,6 +63,7 @@ pub use commit_log::{CommitListener, CommitLog};
 pub use database::Database;
 pub use document::Document;
 pub use error::{DbError, ErrorClass};
+pub use files::{FileReader, FileStore, FileWriter, StagedFile};
 pub use limits::{
     MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN,
     TransactionMetrics,

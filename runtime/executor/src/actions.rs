@@ -37,7 +37,8 @@ use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
 use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, check_arguments, check_returns, js_failure, parse_result};
-use crate::syscalls::{deployment_metadata, developer, function_address};
+use crate::storage;
+use crate::syscalls::{db_error, deployment_metadata, developer, function_address};
 use crate::unsupported::unsupported_in_action;
 use crate::{CallError, CallRequest, CallResponse, ClientInfo, HttpActionResponse, Job};
 
@@ -367,8 +368,49 @@ async fn dispatch(
         }
         "1.0/getDeploymentMetadata" => Ok(deployment_metadata().to_string()),
         "1.0/getRequestMetadata" => Ok(meta.to_json().to_string()),
+        "1.0/storageGetUrl" | "1.0/storageGetMetadata" | "1.0/storageGet" => {
+            // Reads: on a snapshot of this thread.
+            let mut tx = env.db.begin_query().map_err(db_error)?;
+            let cx = storage::StorageContext {
+                tx: &mut tx,
+                db: &env.db,
+                component,
+                origin: storage::origin(&env.components),
+                is_mutation: false,
+            };
+            storage::syscall(cx, op, &args).map(|v| v.to_string())
+        }
+        "1.0/storageGenerateUploadUrl" => {
+            let secret = env.db.files().secret().map_err(storage::io_error)?;
+            let token = storage::issue_token(&secret, component, env.db.clock().now_ms());
+            Ok(Json::String(storage::upload_url(&storage::origin(&env.components), &token)).to_string())
+        }
+        "1.0/storageDelete" => env.syscall_main(component, action_path, op, args_json).await,
+        "1.0/storageStore" => store(env, component, action_path, &args).await,
         _ => Err(unsupported_in_action(op)),
     }
+}
+
+/// `ctx.storage.store(blob)` in an action: the file is written and put in place on this
+/// thread, then its `_storage` document is committed on the main worker.
+async fn store(env: &Env, component: &str, action_path: &UdfPath, args: &Json) -> Result<String, HostError> {
+    use base64::Engine;
+    let blob = args.get("blob").and_then(Json::as_str).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(blob)
+        .map_err(|_| developer("Invalid argument `blob` for `storage.store`: not base64".into()))?;
+    let files = env.db.files();
+    let staged = files.stage(&bytes).map_err(storage::io_error)?;
+    drop(bytes);
+    storage::check_sha256(&staged, args.get("sha256").and_then(Json::as_str))?;
+    let insert = storage::insert_file_args(&staged, args.get("contentType").and_then(Json::as_str));
+    let key = staged.key.clone();
+    files.promote(component, staged).map_err(storage::io_error)?;
+    let result = env.syscall_main(component, action_path, storage::INSERT_FILE_OP, &insert).await;
+    if result.is_err() {
+        let _ = files.remove(component, &key);
+    }
+    result
 }
 
 /// Resolves the function an action calls, from the action's instance, and checks its kind.
