@@ -47,8 +47,11 @@ enum Kind {
     /// `root` is `<data dir>/files`, created on first use.
     Dir { root: PathBuf },
     /// `--in-memory`: files by (component, key).
-    Memory { files: Mutex<HashMap<(String, String), Arc<[u8]>>> },
+    Memory { files: Mutex<MemoryFiles> },
 }
+
+/// In-memory files by (component, key).
+type MemoryFiles = HashMap<(String, String), Arc<[u8]>>;
 
 impl std::fmt::Debug for FileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,8 +73,67 @@ pub struct FileWriter {
 }
 
 enum Sink {
-    Dir { file: io::BufWriter<File>, path: PathBuf },
+    Dir(DiskSink),
     Memory(Vec<u8>),
+}
+
+/// Bytes of a temporary file, written by a thread of its own so that writing overlaps with
+/// receiving and hashing. At most [`WRITE_QUEUE`] buffers of [`WRITE_CHUNK`] bytes wait for it.
+struct DiskSink {
+    path: PathBuf,
+    pending: Vec<u8>,
+    queue: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+const WRITE_CHUNK: usize = 1 << 20;
+const WRITE_QUEUE: usize = 8;
+
+impl DiskSink {
+    fn create(path: PathBuf) -> io::Result<DiskSink> {
+        let mut file = File::create(&path)?;
+        let (queue, buffers) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
+        let thread = std::thread::Builder::new().name("emvex-file-write".into()).spawn(move || {
+            for buf in buffers {
+                file.write_all(&buf)?;
+            }
+            file.sync_all()
+        })?;
+        Ok(DiskSink { path, pending: Vec::with_capacity(WRITE_CHUNK), queue: Some(queue), thread: Some(thread) })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.pending.extend_from_slice(bytes);
+        if self.pending.len() >= WRITE_CHUNK {
+            let full = std::mem::replace(&mut self.pending, Vec::with_capacity(WRITE_CHUNK));
+            let sent = self.queue.as_ref().map(|q| q.send(full).is_ok()).unwrap_or(false);
+            if !sent {
+                // The thread stopped: its error says why.
+                return Err(self.join().err().unwrap_or_else(|| io::Error::other("the file writer stopped")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes what is pending, waits for the thread, and fsyncs.
+    fn finish(&mut self) -> io::Result<()> {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty()
+            && let Some(q) = &self.queue
+        {
+            let _ = q.send(rest);
+        }
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        self.queue = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the file writer panicked")),
+            None => Err(io::Error::other("the file writer already stopped")),
+        }
+    }
 }
 
 /// A complete file, not yet in its component's folder. Dropped without
@@ -155,7 +217,7 @@ impl FileWriter {
         self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         match self.sink.as_mut() {
-            Some(Sink::Dir { file, .. }) => file.write_all(bytes),
+            Some(Sink::Dir(disk)) => disk.write(bytes),
             Some(Sink::Memory(buf)) => {
                 buf.extend_from_slice(bytes);
                 Ok(())
@@ -169,11 +231,11 @@ impl FileWriter {
         let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         let sink = self.sink.take().ok_or_else(|| io::Error::other("the file was already finished"))?;
         let payload = match sink {
-            Sink::Dir { file, path } => {
+            Sink::Dir(mut disk) => {
+                let path = std::mem::take(&mut disk.path);
                 let staged =
                     StagedFile { key: self.key.clone(), size: self.size, sha256, payload: Some(Payload::Temp(path)) };
-                let file = file.into_inner().map_err(|e| e.into_error())?;
-                file.sync_all()?;
+                disk.finish()?;
                 return Ok(staged);
             }
             Sink::Memory(buf) => Payload::Memory(buf),
@@ -184,9 +246,9 @@ impl FileWriter {
 
 impl Drop for FileWriter {
     fn drop(&mut self) {
-        if let Some(Sink::Dir { file, path }) = self.sink.take() {
-            drop(file);
-            let _ = std::fs::remove_file(path);
+        if let Some(Sink::Dir(mut disk)) = self.sink.take() {
+            let _ = disk.join();
+            let _ = std::fs::remove_file(&disk.path);
         }
     }
 }
@@ -238,8 +300,7 @@ impl FileStore {
                 let tmp = root.join("tmp");
                 std::fs::create_dir_all(&tmp)?;
                 let path = tmp.join(&key);
-                let file = File::create(&path)?;
-                Sink::Dir { file: io::BufWriter::with_capacity(1 << 20, file), path }
+                Sink::Dir(DiskSink::create(path)?)
             }
             Kind::Memory { .. } => Sink::Memory(Vec::new()),
         };

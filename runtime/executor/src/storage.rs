@@ -288,7 +288,7 @@ pub(crate) fn is_storage_op(op: &str) -> bool {
     )
 }
 
-fn storage_id_arg<'j>(args: &'j Json) -> Result<&'j str, HostError> {
+fn storage_id_arg(args: &Json) -> Result<&str, HostError> {
     match args.get("storageId") {
         Some(Json::String(s)) => Ok(s),
         _ => Err(developer("Invalid argument `storageId`: expected a string".into())),

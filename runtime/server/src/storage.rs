@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::http_error::http_error;
 
 /// Chunk size of downloads.
-const CHUNK: usize = 1 << 20;
+const CHUNK: usize = 4 << 20;
 
 /// Storage GETs are immutable: browsers may cache them for 30 days (as Convex).
 const CACHE_CONTROL: &str = "private, max-age=2592000";
