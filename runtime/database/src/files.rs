@@ -77,13 +77,14 @@ enum Sink {
     Memory(Vec<u8>),
 }
 
-/// Bytes of a temporary file, written by a thread of its own so that writing overlaps with
-/// receiving and hashing. At most [`WRITE_QUEUE`] buffers of [`WRITE_CHUNK`] bytes wait for it.
+/// Bytes of a temporary file, hashed and written by a thread of its own so that both overlap
+/// with receiving the next bytes. At most [`WRITE_QUEUE`] buffers of [`WRITE_CHUNK`] bytes wait for it.
 struct DiskSink {
     path: PathBuf,
     pending: Vec<u8>,
     queue: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+    /// Hashes and writes the buffers; answers the SHA-256 of the whole file.
+    thread: Option<std::thread::JoinHandle<io::Result<[u8; 32]>>>,
 }
 
 const WRITE_CHUNK: usize = 1 << 20;
@@ -94,10 +95,13 @@ impl DiskSink {
         let mut file = File::create(&path)?;
         let (queue, buffers) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
         let thread = std::thread::Builder::new().name("emvex-file-write".into()).spawn(move || {
+            let mut hasher = Sha256::new();
             for buf in buffers {
+                hasher.update(&buf);
                 file.write_all(&buf)?;
             }
-            file.sync_all()
+            file.sync_all()?;
+            Ok(hasher.finalize().into())
         })?;
         Ok(DiskSink { path, pending: Vec::with_capacity(WRITE_CHUNK), queue: Some(queue), thread: Some(thread) })
     }
@@ -115,8 +119,8 @@ impl DiskSink {
         Ok(())
     }
 
-    /// Writes what is pending, waits for the thread, and fsyncs.
-    fn finish(&mut self) -> io::Result<()> {
+    /// Writes what is pending, waits for the thread (which fsyncs), and answers the SHA-256.
+    fn finish(&mut self) -> io::Result<[u8; 32]> {
         let rest = std::mem::take(&mut self.pending);
         if !rest.is_empty()
             && let Some(q) = &self.queue
@@ -126,7 +130,7 @@ impl DiskSink {
         self.join()
     }
 
-    fn join(&mut self) -> io::Result<()> {
+    fn join(&mut self) -> io::Result<[u8; 32]> {
         self.queue = None;
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(result)) => result,
@@ -214,11 +218,11 @@ impl FileWriter {
     }
 
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hasher.update(bytes);
         self.size += bytes.len() as u64;
         match self.sink.as_mut() {
             Some(Sink::Dir(disk)) => disk.write(bytes),
             Some(Sink::Memory(buf)) => {
+                self.hasher.update(bytes);
                 buf.extend_from_slice(bytes);
                 Ok(())
             }
@@ -228,18 +232,22 @@ impl FileWriter {
 
     /// Flushes and fsyncs the file: it is complete and durable, not yet named by anything.
     pub fn finish(mut self) -> io::Result<StagedFile> {
-        let sha256: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         let sink = self.sink.take().ok_or_else(|| io::Error::other("the file was already finished"))?;
         let payload = match sink {
             Sink::Dir(mut disk) => {
                 let path = std::mem::take(&mut disk.path);
-                let staged =
-                    StagedFile { key: self.key.clone(), size: self.size, sha256, payload: Some(Payload::Temp(path)) };
-                disk.finish()?;
+                let mut staged = StagedFile {
+                    key: self.key.clone(),
+                    size: self.size,
+                    sha256: [0; 32],
+                    payload: Some(Payload::Temp(path)),
+                };
+                staged.sha256 = disk.finish()?;
                 return Ok(staged);
             }
             Sink::Memory(buf) => Payload::Memory(buf),
         };
+        let sha256 = std::mem::take(&mut self.hasher).finalize().into();
         Ok(StagedFile { key: self.key.clone(), size: self.size, sha256, payload: Some(payload) })
     }
 }
