@@ -201,10 +201,20 @@ fn unknown_ids_read_as_null_and_404() {
     let (status, _, body) = get(&s, &format!("{}/api/storage/not_a_storage_id!", s.url), None);
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("Invalid storage path"), "{}", String::from_utf8_lossy(&body));
-    // Deleting it again names it.
-    s.mutation_err("files:deleteFile", json!({ "storageId": id })).assert_contains("not found");
-    // A string that is no storage id at all is refused by name.
-    s.query_err("files:getUrl", json!({ "storageId": "nope" })).assert_contains("is not a valid storage ID");
+    // Deleting it again names it, as Convex does.
+    s.mutation_err("files:deleteFile", json!({ "storageId": id }))
+        .assert_contains(&format!("storage id {id} not found"));
+    // A string that is no storage id at all, and an id of another table, are refused in Convex's words.
+    s.query_err("files:getUrl", json!({ "storageId": "nope" })).assert_contains(
+        "Invalid storage ID: \"nope\". Storage ID should be an Id of '_storage' table, or a UUID string.",
+    );
+    let upload = s.mutation_ok("files:generateUploadUrl", json!({}));
+    let file = upload_ok(&s, upload.as_str().unwrap(), b"y", None);
+    let row = s.mutation_ok("files:save", json!({ "storageId": file, "name": "y" }));
+    s.query_err("files:getUrl", json!({ "storageId": row }))
+        .assert_contains("Invalid storage ID. Storage ID cannot be an ID on any table other than '_storage'.");
+    // A legacy UUID storage id that names nothing reads as null.
+    assert_eq!(url_of(&s, "00000000-0000-4000-8000-000000000000"), Value::Null);
 }
 
 #[test]

@@ -455,7 +455,7 @@ impl Executor {
     /// when there is no such file.
     pub fn open_file(&self, component: &str, id: &str) -> Result<Option<(StoredFile, FileReader)>, String> {
         let mut tx = self.db.begin_query().map_err(|e| e.message)?;
-        let file = match storage::lookup(&mut tx, component, id, "getUrl") {
+        let file = match storage::lookup(&mut tx, component, id) {
             Ok(Some(file)) => file,
             Ok(None) | Err(_) => return Ok(None),
         };

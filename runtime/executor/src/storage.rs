@@ -197,21 +197,27 @@ fn stored_file(doc: &Document) -> Option<StoredFile> {
 /// The `_storage` document a storage id names in `component`: a `_storage` document id, or a
 /// file key (Convex's legacy UUID storage ids). `None` when unknown; an error when `id` is
 /// neither form.
-pub(crate) fn lookup(
-    tx: &mut Transaction,
-    component: &str,
-    id: &str,
-    method: &str,
-) -> Result<Option<StoredFile>, HostError> {
-    if valid_key(id) {
-        return lookup_key(tx, component, id).map_err(db_error);
-    }
-    let doc_id = DocumentId::decode(id).map_err(|_| {
-        developer(format!("Invalid argument `storageId` for `storage.{method}`: \"{id}\" is not a valid storage ID"))
-    })?;
+pub(crate) fn lookup(tx: &mut Transaction, component: &str, id: &str) -> Result<Option<StoredFile>, HostError> {
+    let Ok(doc_id) = DocumentId::decode(id) else {
+        // Convex's legacy storage ids are UUIDs: emvex's file keys.
+        let key = id.to_ascii_lowercase();
+        if valid_key(&key) {
+            return lookup_key(tx, component, &key).map_err(db_error);
+        }
+        return Err(developer(format!(
+            "Invalid storage ID: \"{id}\". Storage ID should be an Id of '_storage' table, or a UUID string."
+        )));
+    };
     let table = tx.table_name(component, doc_id.table_number).map_err(db_error)?;
-    if table.as_deref() != Some(STORAGE_TABLE) {
-        return Ok(None);
+    match table.as_deref() {
+        Some(STORAGE_TABLE) => {}
+        // No file was ever stored in this instance: no `_storage` id can be known.
+        None => return Ok(None),
+        Some(_) => {
+            return Err(developer(
+                "Invalid storage ID. Storage ID cannot be an ID on any table other than '_storage'.".into(),
+            ));
+        }
     }
     Ok(tx.get(component, &doc_id).map_err(db_error)?.as_ref().and_then(stored_file))
 }
@@ -310,14 +316,14 @@ pub(crate) fn syscall(cx: StorageContext<'_>, op: &str, args: &Json) -> Result<J
     match op {
         "1.0/storageGetUrl" => {
             let id = storage_id_arg(args)?;
-            Ok(match lookup(tx, component, id, "getUrl")? {
+            Ok(match lookup(tx, component, id)? {
                 Some(file) => Json::String(file_url(&origin, component, &file.key)),
                 None => Json::Null,
             })
         }
         "1.0/storageGetMetadata" => {
             let id = storage_id_arg(args)?;
-            Ok(lookup(tx, component, id, "getMetadata")?.as_ref().map_or(Json::Null, metadata_json))
+            Ok(lookup(tx, component, id)?.as_ref().map_or(Json::Null, metadata_json))
         }
         "1.0/storageGenerateUploadUrl" => {
             require_mutation("generate an upload URL")?;
@@ -328,8 +334,8 @@ pub(crate) fn syscall(cx: StorageContext<'_>, op: &str, args: &Json) -> Result<J
         "1.0/storageDelete" => {
             require_mutation("delete a file")?;
             let id = storage_id_arg(args)?;
-            let Some(file) = lookup(tx, component, id, "delete")? else {
-                return Err(developer(format!("Storage ID \"{id}\" not found")));
+            let Some(file) = lookup(tx, component, id)? else {
+                return Err(developer(format!("storage id {id} not found")));
             };
             let doc_id = DocumentId::decode(&file.id).map_err(|e| HostError::internal(e.message))?;
             tx.delete(component, &doc_id).map_err(db_error)?;
@@ -351,7 +357,7 @@ pub(crate) fn syscall(cx: StorageContext<'_>, op: &str, args: &Json) -> Result<J
         }
         "1.0/storageGet" => {
             let id = storage_id_arg(args)?;
-            let Some(file) = lookup(tx, component, id, "get")? else { return Ok(Json::Null) };
+            let Some(file) = lookup(tx, component, id)? else { return Ok(Json::Null) };
             let bytes = read_file(db, component, &file)?;
             Ok(json!({ "blob": base64_encode(&bytes), "contentType": file.content_type }))
         }
