@@ -373,3 +373,86 @@ fn files_persist_and_unnamed_files_are_swept_at_start() {
     upload_ok(&s, &format!("{}/api/storage/upload?token={token}", s.url), b"after restart", None);
     assert_eq!(std::fs::read_dir(&app).unwrap().count(), 2);
 }
+
+/// Resident-memory high-water mark of process `pid`, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn uploads_are_streamed_not_held_in_memory() {
+    let data = TempDir::new("storage-memory");
+    let (s, _) = start(&["--data", data.str()]);
+    let url = s.mutation_ok("files:generateUploadUrl", json!({}));
+    let before = peak_rss_kib(s.pid());
+    // 160 MiB, sent in 1 MiB chunks by a streaming body (the client holds one chunk at a time).
+    let chunks = (0..160u32).map(|i| Ok::<_, std::io::Error>(vec![(i % 251) as u8; 1 << 20]));
+    let body = reqwest::blocking::Body::new(StreamReader { chunks: Box::new(chunks), current: Vec::new(), at: 0 });
+    let r = Resp::from(s.client().post(url.as_str().unwrap()).body(body).send().unwrap());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let after = peak_rss_kib(s.pid());
+    assert!(
+        after < before + 64 * 1024,
+        "the server's peak memory grew from {before} KiB to {after} KiB for a 160 MiB upload"
+    );
+    let meta = s.query_ok("files:getMetadata", json!({ "storageId": r.json["storageId"] }));
+    assert_eq!(meta["size"].as_f64(), Some((160u64 << 20) as f64));
+}
+
+/// A `Read` over chunks produced one at a time.
+struct StreamReader {
+    chunks: Box<dyn Iterator<Item = std::io::Result<Vec<u8>>> + Send>,
+    current: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.current.len() {
+            match self.chunks.next() {
+                Some(chunk) => {
+                    self.current = chunk?;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.at);
+        buf[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_crash_during_an_upload_leaves_nothing_behind() {
+    use std::io::Write;
+    let data = TempDir::new("storage-crash");
+    let (s, _) = start(&["--data", data.str()]);
+    let kept = s.action("files:storeText", json!({"text": "kept"})).ok_value("storeText");
+    let url = s.mutation_ok("files:generateUploadUrl", json!({}));
+    let path = url.as_str().unwrap().strip_prefix(&s.url).unwrap().to_string();
+    // Half of a 64 MiB upload, then the server is killed.
+    let addr = s.url.strip_prefix("http://").unwrap().to_string();
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    write!(socket, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n", 64u64 << 20).unwrap();
+    socket.write_all(&vec![3u8; 32 << 20]).unwrap();
+    let tmp = data.path.join("files/tmp");
+    poll("the upload's temporary file", std::time::Duration::from_secs(20), || {
+        let size: u64 =
+            std::fs::read_dir(&tmp).map_err(|e| e.to_string())?.map(|e| e.unwrap().metadata().unwrap().len()).sum();
+        if size > 0 { Ok(()) } else { Err("no bytes written yet".into()) }
+    });
+    s.kill9();
+    drop(socket);
+
+    let (s, _) = start(&["--data", data.str()]);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0, "the unfinished upload is removed at start");
+    let files = s.query_ok("files:listFiles", json!({}));
+    assert_eq!(files.as_array().unwrap().len(), 1, "{files}");
+    assert_eq!(files[0]["_id"], kept);
+    assert_eq!(get(&s, files[0]["url"].as_str().unwrap(), None).2, b"kept");
+    assert_eq!(std::fs::read_dir(data.path.join("files/app")).unwrap().count(), 1);
+}
