@@ -296,6 +296,16 @@ fn http_actions_upload_and_serve_files() {
     let (status, _, bytes) = get(&s, &format!("{site}/file?id={}", "00000000-0000-4000-8000-000000000000"), None);
     assert_eq!((status, bytes.as_slice()), (404, &b"Image not found"[..]));
 
+    // A body of 19 MiB goes through `request.blob()` and `ctx.storage.store` (bytes, not base64
+    // text, and no copies: it fits in the action's 64 MiB of JS memory), and back through
+    // `ctx.storage.get` and `new Response(blob)`.
+    let body: Vec<u8> = (0..19u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let r = Resp::from(s.client().post(format!("{site}/upload?name=big")).body(body.clone()).send().unwrap());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (status, _, bytes) = get(&s, &format!("{site}/file?id={}", r.json["storageId"].as_str().unwrap()), None);
+    assert_eq!(status, 200);
+    assert!(bytes == body, "the 19 MiB file came back different");
+
     // HTTP action bodies are limited to 20 MiB; an upload URL takes the same body.
     let big = vec![7u8; (20 << 20) + 1];
     let r = Resp::from(s.client().post(format!("{site}/upload")).body(big.clone()).send().unwrap());

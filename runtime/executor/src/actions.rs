@@ -302,6 +302,31 @@ impl ActionHost for Host {
         let meta = self.meta.clone();
         Box::pin(async move { dispatch(&env, &component, &path, &op, &args_json, &logs, &meta).await })
     }
+
+    fn store_blob(
+        &self,
+        args_json: String,
+        bytes: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
+        let env = self.env.clone();
+        let component = self.component.clone();
+        let path = self.path.clone();
+        Box::pin(async move {
+            let args: Json = serde_json::from_str(&args_json)
+                .map_err(|e| developer(format!("Invalid arguments for `storage/storeBlob`: {e}")))?;
+            store(&env, &component, &path, &args, &bytes).await
+        })
+    }
+
+    fn get_blob(&self, args_json: String) -> emvex_engine::BlobFuture {
+        let env = self.env.clone();
+        let component = self.component.clone();
+        Box::pin(async move {
+            let args: Json = serde_json::from_str(&args_json)
+                .map_err(|e| developer(format!("Invalid arguments for `storage/getBlob`: {e}")))?;
+            get_blob(&env, &component, &args)
+        })
+    }
 }
 
 async fn dispatch(
@@ -386,22 +411,29 @@ async fn dispatch(
             Ok(Json::String(storage::upload_url(&storage::origin(&env.components), &token)).to_string())
         }
         "1.0/storageDelete" => env.syscall_main(component, action_path, op, args_json).await,
-        "1.0/storageStore" => store(env, component, action_path, &args).await,
+        "1.0/storageStore" => {
+            use base64::Engine;
+            let blob = args.get("blob").and_then(Json::as_str).unwrap_or_default();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(blob)
+                .map_err(|_| developer("Invalid argument `blob` for `storage.store`: not base64".into()))?;
+            store(env, component, action_path, &args, &bytes).await
+        }
         _ => Err(unsupported_in_action(op)),
     }
 }
 
 /// `ctx.storage.store(blob)` in an action: the file is written and put in place on this
 /// thread, then its `_storage` document is committed on the main worker.
-async fn store(env: &Env, component: &str, action_path: &UdfPath, args: &Json) -> Result<String, HostError> {
-    use base64::Engine;
-    let blob = args.get("blob").and_then(Json::as_str).unwrap_or_default();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(blob)
-        .map_err(|_| developer("Invalid argument `blob` for `storage.store`: not base64".into()))?;
+async fn store(
+    env: &Env,
+    component: &str,
+    action_path: &UdfPath,
+    args: &Json,
+    bytes: &[u8],
+) -> Result<String, HostError> {
     let files = env.db.files();
-    let staged = files.stage(&bytes).map_err(storage::io_error)?;
-    drop(bytes);
+    let staged = files.stage(bytes).map_err(storage::io_error)?;
     storage::check_sha256(&staged, args.get("sha256").and_then(Json::as_str))?;
     let insert = storage::insert_file_args(&staged, args.get("contentType").and_then(Json::as_str));
     let key = staged.key.clone();
@@ -411,6 +443,16 @@ async fn store(env: &Env, component: &str, action_path: &UdfPath, args: &Json) -
         let _ = files.remove(component, &key);
     }
     result
+}
+
+/// `ctx.storage.get(id)` in an action: the file's bytes, read on this thread.
+fn get_blob(env: &Env, component: &str, args: &Json) -> Result<Option<(Vec<u8>, Option<String>)>, HostError> {
+    let id = args.get("storageId").and_then(Json::as_str).unwrap_or_default();
+    let mut tx = env.db.begin_query().map_err(db_error)?;
+    let Some(file) = storage::lookup(&mut tx, component, id)? else { return Ok(None) };
+    drop(tx);
+    let bytes = storage::read_file(&env.db, component, &file)?;
+    Ok(Some((bytes, file.content_type)))
 }
 
 /// Resolves the function an action calls, from the action's instance, and checks its kind.
