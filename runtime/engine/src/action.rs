@@ -111,7 +111,7 @@ enum NewOp {
 
 enum Completed {
     Syscall(Result<String, HostError>),
-    Blob(Result<Option<(Vec<u8>, Option<String>)>, HostError>),
+    Blob(Result<Option<crate::StoredBlob>, HostError>),
     Fetch(Result<FetchResponse, FetchError>),
     Cancelled,
 }
@@ -559,7 +559,7 @@ fn settle_blob<'js>(
     ctx: &Ctx<'js>,
     control: &Object<'js>,
     id: u64,
-    blob: Option<(Vec<u8>, Option<String>)>,
+    blob: Option<crate::StoredBlob>,
 ) -> rquickjs::Result<()> {
     let (body, content_type) = match blob {
         Some((bytes, content_type)) => (Some(ArrayBuffer::new(ctx.clone(), bytes)?), content_type),

@@ -238,9 +238,11 @@ pub trait ActionHost {
     }
 }
 
-/// What [`ActionHost::get_blob`] answers: a stored file's bytes and content type, or `None`.
-pub type BlobFuture =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<(Vec<u8>, Option<String>)>, HostError>>>>;
+/// A stored file's bytes and content type, as `storage/getBlob` answers them.
+pub type StoredBlob = (Vec<u8>, Option<String>);
+
+/// What [`ActionHost::get_blob`] answers: a stored file, or `None`.
+pub type BlobFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<StoredBlob>, HostError>>>>;
 
 /// A failed syscall. Developer errors become catchable JS `Error`s (with `data` set from
 /// `data` when present); internal ones abort a query or mutation (an action can catch both).

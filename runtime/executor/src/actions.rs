@@ -446,7 +446,7 @@ async fn store(
 }
 
 /// `ctx.storage.get(id)` in an action: the file's bytes, read on this thread.
-fn get_blob(env: &Env, component: &str, args: &Json) -> Result<Option<(Vec<u8>, Option<String>)>, HostError> {
+fn get_blob(env: &Env, component: &str, args: &Json) -> Result<Option<emvex_engine::StoredBlob>, HostError> {
     let id = args.get("storageId").and_then(Json::as_str).unwrap_or_default();
     let mut tx = env.db.begin_query().map_err(db_error)?;
     let Some(file) = storage::lookup(&mut tx, component, id)? else { return Ok(None) };
