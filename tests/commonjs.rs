@@ -27,6 +27,7 @@ fn default_named_and_namespace_imports_of_commonjs() {
     assert_eq!(v["dirname"], "lib");
     // `require` of JSON gives the parsed value.
     assert_eq!(v["factorsKm"], 1000.0);
+    assert_eq!(v["extensionlessJsonIsSame"], true, "require(\"./units\") finds units.json, the same object");
     // Node's order: a starts, requires b, b sees a's partial exports and reassigns module.exports.
     assert_eq!(v["cycle"], json!({ "a": ["a-early", "a-late"], "bSawOfA": "early" }));
 }

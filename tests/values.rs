@@ -342,3 +342,35 @@ fn field_name_rules_apply_to_arguments() {
     }
     assert_eq!(s.query_ok("logs:silent", json!({})), json!("quiet"));
 }
+
+/// `db.vars.commitTs` becomes the mutation's commit timestamp wherever the mutation writes it
+/// (insert, patch, a nested mutation's arguments), later mutations get later timestamps, and a
+/// query sees them at or below its snapshot; elsewhere the placeholder is refused.
+#[test]
+fn commit_ts_placeholder_becomes_the_commit_timestamp() {
+    let s = Server::start();
+    let first = s.mutation_ok("stamps:stamp", json!({"label": "a"}));
+    let second = s.mutation_ok("stamps:stamp", json!({"label": "b"}));
+    let listed = s.query_ok("stamps:list", json!({}));
+    let stamps = listed["stamps"].as_array().unwrap();
+    let at = |label: &str| {
+        as_int64(&stamps.iter().find(|s| s["label"] == label).unwrap_or_else(|| panic!("no {label}"))["at"])
+    };
+    let (a, b) = (at("a"), at("b"));
+    for label in ["a-2", "a-nested"] {
+        assert_eq!(at(label), a, "{label} carries the same commit ts as its mutation");
+    }
+    assert_eq!(at("b-nested"), b);
+    assert!(b > a, "a later mutation commits later: {a} then {b}");
+    assert!(a > as_int64(&first["snapshotTs"]), "the commit comes after the mutation's snapshot");
+    assert!(b > as_int64(&second["snapshotTs"]));
+    assert!(as_int64(&second["snapshotTs"]) >= a, "the second mutation's snapshot includes the first");
+    assert_eq!(as_int64(&first["readBack"]), a, "read back inside the mutation: the same timestamp");
+    assert_eq!(as_int64(&listed["snapshotTs"]), b, "the query reads at the last commit");
+    let order: Vec<_> = stamps.iter().map(|s| s["label"].as_str().unwrap()).collect();
+    assert_eq!(order[3..], ["b", "b-2", "b-nested"], "by_at orders by commit ts: {order:?}");
+
+    s.mutation_err("stamps:scheduleWithPlaceholder", json!({})).assert_contains("db.vars.commitTs");
+    let r = s.query_err("values:echo", json!({"value": {"$commitTs": null}}));
+    r.assert_contains("only be written into a document by a mutation");
+}

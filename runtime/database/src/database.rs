@@ -23,12 +23,13 @@ use crate::files::{FileStore, files_root};
 use crate::schema::SchemaDefinition;
 use crate::storage::{self, CommittedTimes};
 use crate::transaction::{Transaction, TxKind};
+use crate::vector::VectorIndexes;
 use emvex_clock::Clock;
 
 /// The database handle: cheap to clone, `Send + Sync`.
 #[derive(Clone)]
 pub struct Database {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
@@ -52,6 +53,8 @@ pub(crate) struct Inner {
     /// The bytes of stored files (`files/` beside the database file; in memory for in-memory
     /// databases).
     pub(crate) files: FileStore,
+    /// The vector indexes loaded in memory (see `vector`).
+    pub(crate) vector_indexes: VectorIndexes,
 }
 
 /// Committed table metadata of one schema epoch.
@@ -184,6 +187,7 @@ impl Database {
                 table_cache: Mutex::new(TableCache::default()),
                 commit_log: CommitLog::new(last_commit_ts),
                 files,
+                vector_indexes: VectorIndexes::default(),
             }),
         })
     }
@@ -330,6 +334,7 @@ impl Database {
         let mut tx = self.begin_mutation()?;
         tx.apply_schema(component, schema)?;
         tx.commit()?;
+        self.inner.vector_indexes.forget_component(component);
         // Re-parse from the stored text so the cache owns its copy.
         let mut cache = self.inner.schemas.write().unwrap_or_else(|e| e.into_inner());
         match schema {

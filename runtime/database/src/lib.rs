@@ -25,6 +25,8 @@
 //!   and `reads`, the one door through which every read of documents and index entries
 //!   passes (where read sets are recorded);
 //! - `files` — the bytes of stored files (`_storage`), outside SQLite;
+//! - `vector` — vector search: each vector index in memory, kept in step with commits
+//!   through the commit log;
 //! - `catalog` — tables, table numbers and indexes of each component namespace;
 //! - `limits` — transaction limits and metrics; `document` — stored documents;
 //!   `error` — [`DbError`]; `storage` / `checkpoint` — SQLite layout, pragmas, clock rows,
@@ -50,6 +52,7 @@ mod session_requests;
 pub mod storage;
 mod subscription_index;
 mod transaction;
+mod vector;
 mod write_set;
 mod writes;
 
@@ -70,8 +73,12 @@ pub use limits::{
 };
 pub use query::{ArithOp, CmpOp, Expr, Operator, Order, PageRequest, PageResult, Query, RangeExpr, Source};
 pub use read_set::ReadSet;
-pub use schema::{IndexDefinition, SchemaDefinition, TableDefinition};
+pub use schema::{
+    IndexDefinition, MAX_VECTOR_DIMENSIONS, MIN_VECTOR_DIMENSIONS, SchemaDefinition, TableDefinition,
+    VectorIndexDefinition,
+};
 pub use session_requests::{CompletedRequest, SessionRequest};
 pub use subscription_index::SubscriptionIndex;
 pub use transaction::Transaction;
+pub use vector::{DEFAULT_VECTOR_LIMIT, MAX_VECTOR_FILTER_CONDITIONS, MAX_VECTOR_RESULTS, VectorMatch, VectorQuery};
 pub use write_set::WriteSet;

@@ -74,6 +74,8 @@ pub struct Transaction {
     /// Stored files whose `_storage` document this transaction deleted: (component, document,
     /// file key). Removed after the commit, if the document is still gone then.
     files_to_remove: Vec<(String, DocumentId, String)>,
+    /// The timestamp this mutation commits at, once something asked for it (`commit_ts`).
+    reserved_commit_ts: Option<u64>,
     finished: bool,
 }
 
@@ -114,6 +116,7 @@ impl Transaction {
             journal_out: None,
             pending_request: None,
             files_to_remove: Vec::new(),
+            reserved_commit_ts: None,
             finished: false,
         }
     }
@@ -125,6 +128,16 @@ impl Transaction {
     /// The connection and the read door, borrowed together.
     pub(crate) fn reader(&mut self) -> (&Connection, &mut Reads) {
         (self.conn.as_ref().expect(CONNECTION), &mut self.reads)
+    }
+
+    /// The timestamp this mutation will commit at (`db.vars.commitTs`): fixed by the first
+    /// call, and the one `commit` then uses. It exceeds every committed timestamp, since the
+    /// mutation holds the single writer from its start to its commit. A query transaction
+    /// never commits anything, so it has none (`ReadOnlyTransaction`).
+    pub fn commit_ts(&mut self) -> Result<u64, DbError> {
+        self.check_writable()?;
+        let now = self.inner.clock.now_ns();
+        Ok(*self.reserved_commit_ts.get_or_insert(now.max(self.snapshot_ts + 1)))
     }
 
     /// Seeds the generator of new document ids (for deterministic ids per execution).
@@ -292,7 +305,7 @@ impl Transaction {
                     }
                     files_to_remove.push((component, key));
                 }
-                let ts = self.inner.clock.now_ns().max(self.snapshot_ts + 1);
+                let ts = self.commit_ts()?;
                 let clock = storage::CommittedTimes {
                     last_commit_ts: ts,
                     last_creation_time: self.assigned_creation_time.unwrap_or(self.next_creation_time.next_down()),

@@ -39,7 +39,7 @@ use crate::{EngineOptions, Limits, LoadError};
 
 /// Part of every cache key: bumped whenever what is compiled from the same file changes (v4:
 /// CommonJS wrappers also re-export Babel's `Object.keys(_x).forEach` loops).
-const CACHE_FORMAT: &str = "emvex-bytecode-v4";
+const CACHE_FORMAT: &str = "emvex-bytecode-v5";
 
 /// What an entry module is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -611,9 +611,8 @@ fn resolve_require(resolver: &Resolver, dir: &Path, importer: &str, imp: &Import
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let problem = match ext {
         "js" | "cjs" | "mjs" | "jsx" | "ts" | "tsx" | "mts" => None,
-        // The wrapper tells a JSON module by its specifier (it gets the value, not a namespace).
-        "json" if spec.ends_with(".json") => None,
-        "json" => Some("write the .json extension to require a JSON file"),
+        // A JSON module carries the hook `require` looks for (see `commonjs::json_module`).
+        "json" => None,
         _ => Some("it is not a JavaScript or JSON module"),
     };
     match problem {
@@ -702,7 +701,7 @@ fn prepare_module(
     // instrumented so engine-fatal errors cannot be swallowed.
     let instrument = !name.starts_with('/') && !name.contains("node_modules/");
     let out = if path.extension().and_then(|e| e.to_str()) == Some("json") {
-        transpile::json_module(name, &text)?
+        commonjs::json_module(name, &text)?
     } else if commonjs::format_of(path, &text, package_is_module) == Format::CommonJs {
         commonjs::wrap(name, display_name(name), &text, instrument)?
     } else {

@@ -79,7 +79,6 @@ function makeRequire(name, deps) {
         ? "Node.js built-in modules are not available in the Convex runtime (use an action in a \"use node\" file)"
         : "it could not be resolved when the app was loaded");
     }
-    if (spec.endsWith(".json")) return ns.default;
     return ns;
   }
   require.resolve = (spec) => {
@@ -117,6 +116,25 @@ export default runtime;
 pub(crate) enum Format {
     EsModule,
     CommonJs,
+}
+
+/// A JSON file as a module: its ES default export is the parsed value (`import data from
+/// "./data.json"`, as esbuild allows), and it carries the [`HOOK`] a wrapper's `require` looks
+/// for, so `require("./data")` gives the value whatever the specifier looks like (Node adds
+/// `.json` when resolving).
+pub(crate) fn json_module(display: &str, text: &str) -> Result<Transpiled, LoadError> {
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
+        return Err(LoadError::new("SyntaxError", format!("{display}:{}:{}: invalid JSON: {e}", e.line(), e.column())));
+    }
+    Ok(Transpiled {
+        code: format!(
+            "const __emvex_json = {};\nexport default __emvex_json;\nexport function {HOOK}() {{ return {{ exports: __emvex_json }}; }}\n",
+            text.trim()
+        ),
+        imports: Vec::new(),
+        export_lines: HashMap::new(),
+        map: None,
+    })
 }
 
 /// The `"type"` of the nearest `package.json` of each directory, remembered per directory.
@@ -461,6 +479,19 @@ mod tests {
 
     fn names(a: &Analysis) -> Vec<&str> {
         a.exports.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn json_modules() {
+        let t = json_module("d.json", "{\"a\": [1, 2]}\n").unwrap();
+        assert!(
+            t.code.starts_with("const __emvex_json = {\"a\": [1, 2]};\nexport default __emvex_json;\n"),
+            "{}",
+            t.code
+        );
+        assert!(t.code.contains(&format!("export function {HOOK}()")));
+        let err = json_module("d.json", "{\n  \"a\": }").unwrap_err();
+        assert!(err.message.starts_with("d.json:2:"), "{}", err.message);
     }
 
     #[test]

@@ -97,20 +97,6 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
-/// A JSON file imported as a module (`import data from "./data.json"`, as esbuild allows):
-/// its default export is the parsed value.
-pub(crate) fn json_module(display: &str, text: &str) -> Result<Transpiled, LoadError> {
-    if let Err(e) = serde_json::from_str::<serde_json::Value>(text) {
-        return Err(LoadError::new("SyntaxError", format!("{display}:{}:{}: invalid JSON: {e}", e.line(), e.column())));
-    }
-    Ok(Transpiled {
-        code: format!("export default {};\n", text.trim()),
-        imports: Vec::new(),
-        export_lines: HashMap::new(),
-        map: None,
-    })
-}
-
 /// Name of the prelude global that every instrumented `catch` calls first.
 pub(crate) const CATCH_HOOK: &str = "__emvexCatch";
 
@@ -357,14 +343,6 @@ mod tests {
         assert_eq!(map.lookup(line, 1).map(|p| p.0), Some(9));
         let js = transpile(Path::new("m.js"), "m.js", "try { f(); } catch (err) { g(); }\n", true).unwrap();
         assert_eq!(js.code, "try { f(); } catch (err) {__emvexCatch(err); g(); }\n");
-    }
-
-    #[test]
-    fn json_modules() {
-        let t = json_module("d.json", "{\"a\": [1, 2]}\n").unwrap();
-        assert_eq!(t.code, "export default {\"a\": [1, 2]};\n");
-        let err = json_module("d.json", "{\n  \"a\": }").unwrap_err();
-        assert!(err.message.starts_with("d.json:2:"), "{}", err.message);
     }
 
     #[test]

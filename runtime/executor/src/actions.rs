@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use emvex_database::Database;
+use emvex_database::{Database, VectorQuery};
 use emvex_engine::{ActionHost, App, HostError, HttpRequest, Invocation, Isolate, Scope};
 use emvex_value::function::FunctionKind;
 use emvex_value::validator::argument_validation_error;
@@ -388,6 +388,7 @@ async fn dispatch(
         "1.0/actions/cancel_job" => env.syscall_main(component, action_path, "1.0/cancel_job", args_json).await,
         "1.0/createFunctionHandle" => env.syscall_main(component, action_path, op, args_json).await,
         "1.0/getUserIdentity" => Ok("null".into()),
+        "1.0/actions/vectorSearch" => vector_search(env, component, &args).await,
         "1.0/getFunctionMetadata" => {
             Ok(json!({ "name": action_path.stripped(), "componentPath": component }).to_string())
         }
@@ -453,6 +454,21 @@ fn get_blob(env: &Env, component: &str, args: &Json) -> Result<Option<emvex_engi
     drop(tx);
     let bytes = storage::read_file(&env.db, component, &file)?;
     Ok(Some((bytes, file.content_type)))
+}
+
+/// `ctx.vectorSearch` (spec §3.15): `{"results": [{"_id", "_score"}, …]}`. The scan runs on
+/// a thread of its own, so this action thread's other actions go on meanwhile.
+async fn vector_search(env: &Env, component: &str, args: &Json) -> Result<String, HostError> {
+    let query = VectorQuery::from_json(args.get("query").unwrap_or(&Json::Null)).map_err(db_error)?;
+    let (db, component) = (env.db.clone(), component.to_string());
+    let (send, receive) = oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(db.vector_search(&component, &query));
+    });
+    let found = receive.await.map_err(|_| HostError::internal(String::from("the vector search thread stopped")))?;
+    let results: Vec<Json> =
+        found.map_err(db_error)?.into_iter().map(|m| json!({ "_id": m.id.encode(), "_score": m.score })).collect();
+    Ok(json!({ "results": results }).to_string())
 }
 
 /// Resolves the function an action calls, from the action's instance, and checks its kind.

@@ -6,6 +6,7 @@
 //! back as catchable `HostError`s with Convex's texts, storage failures as internal ones; queries
 //! never write; at most one `paginate()` per execution.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use emvex_database::{
@@ -15,7 +16,7 @@ use emvex_database::{
 use emvex_engine::{Host, HostError};
 use emvex_value::function::FunctionKind;
 use emvex_value::id::DocumentId;
-use emvex_value::{Object, Value, maybe_value_from_convex_json};
+use emvex_value::{Object, Value, contains_commit_ts, maybe_value_from_convex_json, resolve_commit_ts};
 use serde_json::{Value as Json, json};
 
 use crate::components::Target;
@@ -127,21 +128,24 @@ impl<'a> TransactionHost<'a> {
             "1.0/insert" => {
                 self.require_mutation("insert")?;
                 let table = str_field(args, "table")?;
-                let body = object_arg(field(args, "value")?, "insert")?;
+                let value = self.with_commit_ts(field(args, "value")?)?;
+                let body = object_arg(&value, "insert")?;
                 let id = self.tx.insert(&self.component, table, body).map_err(db_error)?;
                 Ok(json!({ "_id": id.encode() }))
             }
             "1.0/shallowMerge" => {
                 self.require_mutation("patch")?;
                 let id = self.writable_id(args, "db.patch")?;
-                let patch = patch_arg(field(args, "value")?)?;
+                let value = self.with_commit_ts(field(args, "value")?)?;
+                let patch = patch_arg(&value)?;
                 let doc = self.tx.patch(&self.component, &id, patch).map_err(db_error)?;
                 Ok(doc.to_value().to_convex_json())
             }
             "1.0/replace" => {
                 self.require_mutation("replace")?;
                 let id = self.writable_id(args, "db.replace")?;
-                let body = object_arg(field(args, "value")?, "replace")?;
+                let value = self.with_commit_ts(field(args, "value")?)?;
+                let body = object_arg(&value, "replace")?;
                 let doc = self.tx.replace(&self.component, &id, body).map_err(db_error)?;
                 Ok(doc.to_value().to_convex_json())
             }
@@ -200,6 +204,17 @@ impl<'a> TransactionHost<'a> {
             "functionsScheduled": metric(self.scheduled as u64, MAX_SCHEDULED_PER_TRANSACTION as u64),
             "scheduledFunctionArgsBytes": metric(self.scheduled_args_bytes as u64, MAX_SCHEDULED_ARGS_BYTES),
         })
+    }
+
+    /// `json` with each `db.vars.commitTs` placeholder replaced by this mutation's commit
+    /// timestamp (spec §4.2). Outside a mutation it is returned as is, and the decoder refuses
+    /// the placeholder with `CommitTsNotAllowed`.
+    fn with_commit_ts<'j>(&mut self, json: &'j Json) -> Result<Cow<'j, Json>, HostError> {
+        if self.kind != FunctionKind::Mutation || !contains_commit_ts(json) {
+            return Ok(Cow::Borrowed(json));
+        }
+        let ts = self.tx.commit_ts().map_err(db_error)?;
+        Ok(Cow::Owned(resolve_commit_ts(json, ts.min(i64::MAX as u64) as i64)))
     }
 
     fn require_mutation(&self, what: &str) -> Result<(), HostError> {
@@ -367,7 +382,8 @@ impl<'a> TransactionHost<'a> {
         let call = NestedCall::parse(str_field(args, "udfType")?)?;
         self.check_nested(call)?;
         let target = self.callee(&function_address(args).map_err(path_error)?, call)?;
-        let call_args = Value::from_convex_json(field(args, "args")?)
+        let call_args = self.with_commit_ts(field(args, "args")?)?;
+        let call_args = Value::from_convex_json(&call_args)
             .map_err(|e| developer(format!("Invalid arguments for {}: {}", target.path.stripped(), e.message)))?;
         Ok(self.run_callee(&target, call, call_args)?.to_convex_json())
     }

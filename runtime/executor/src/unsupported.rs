@@ -11,7 +11,6 @@ use emvex_engine::HostError;
 fn feature(op: &str) -> Option<&'static str> {
     Some(match op {
         _ if op.starts_with("1.0/storage") || op.starts_with("storage/") => "File storage (`ctx.storage`)",
-        "1.0/actions/vectorSearch" => "Vector search (`ctx.vectorSearch`)",
         "1.0/signJwt" => "Signing JWTs (`ctx.auth.signJwt`)",
         "1.0/createServiceToken" | "1.0/getServiceUrl" => "Convex services (`getServiceToken`, `getServiceUrl`)",
         "1.0/auditLog" => "Audit logging",
@@ -49,7 +48,6 @@ mod tests {
             unsupported("1.0/storageGenerateUploadUrl").message,
             "File storage (`ctx.storage`) is not supported by emvex yet (operation `1.0/storageGenerateUploadUrl`)"
         );
-        assert!(unsupported("1.0/actions/vectorSearch").message.starts_with("Vector search"));
         assert!(
             unsupported("1.0/somethingNew").message.starts_with("The operation `1.0/somethingNew` is not supported")
         );

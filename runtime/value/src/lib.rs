@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 mod base64_util;
+mod commit_ts;
 mod error;
 pub mod function;
 pub mod id;
@@ -24,6 +25,7 @@ mod test_strategies;
 pub mod validator;
 mod value;
 
+pub use commit_ts::{contains_commit_ts, resolve_commit_ts};
 pub use error::{ErrorClass, ValueError};
 pub use value::{Object, Value, compare_maybe, maybe_value_from_convex_json};
 

@@ -12,6 +12,7 @@ use emvex_value::limits::check_identifier;
 use emvex_value::validator::Validator;
 use serde_json::Value as Json;
 
+use super::vector_index::{VectorIndexDefinition, parse_vector_index};
 use crate::DbError;
 
 /// Maximum number of indexes per table (Convex's limit).
@@ -33,6 +34,8 @@ pub struct IndexDefinition {
 pub struct TableDefinition {
     pub name: String,
     pub indexes: Vec<IndexDefinition>,
+    /// Its vector indexes (`vectorIndexes`; staged ones are not searchable and are left out).
+    pub vector_indexes: Vec<VectorIndexDefinition>,
     /// The `documentType` validator; `None` when the schema gives none (any document).
     pub document_type: Option<Validator>,
 }
@@ -55,7 +58,7 @@ impl std::fmt::Debug for SchemaDefinition {
     }
 }
 
-fn invalid(message: String) -> DbError {
+pub(super) fn invalid(message: String) -> DbError {
     DbError::new("InvalidSchema", message)
 }
 
@@ -105,6 +108,10 @@ impl SchemaDefinition {
                     indexes.push(def);
                 }
             }
+            let mut vector_indexes = Vec::new();
+            for ix in t.get("vectorIndexes").and_then(Json::as_array).map(Vec::as_slice).unwrap_or_default() {
+                vector_indexes.push(parse_vector_index(&name, ix)?);
+            }
             for key in ["searchIndexes", "vectorIndexes"] {
                 if let Some(list) = t.get(key).and_then(Json::as_array) {
                     for ix in list {
@@ -130,7 +137,7 @@ impl SchemaDefinition {
                         .map_err(|e| invalid(format!("Invalid documentType for table \"{name}\": {}", e.message)))?,
                 ),
             };
-            tables.push(TableDefinition { name, indexes, document_type });
+            tables.push(TableDefinition { name, indexes, vector_indexes, document_type });
         }
         Ok(SchemaDefinition { tables, schema_validation, json_text: json.to_string() })
     }
@@ -142,6 +149,36 @@ impl SchemaDefinition {
 }
 
 fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
+    let name = check_index_name(table, ix)?;
+    let fields_json = ix
+        .get("fields")
+        .and_then(Json::as_array)
+        .ok_or_else(|| invalid(format!("Index \"{table}.{name}\" needs a `fields` array")))?;
+    if fields_json.is_empty() {
+        return Err(invalid(format!("Index \"{table}.{name}\" must have at least one field.")));
+    }
+    if fields_json.len() > MAX_INDEX_FIELDS {
+        return Err(invalid(format!(
+            "Index \"{table}.{name}\" has too many fields ({}), the maximum is {MAX_INDEX_FIELDS}.",
+            fields_json.len()
+        )));
+    }
+    let mut fields = Vec::new();
+    let mut seen = BTreeSet::new();
+    for f in fields_json {
+        let f =
+            f.as_str().ok_or_else(|| invalid(format!("Index \"{table}.{name}\" fields must be strings, got {f}")))?;
+        check_index_field(table, &name, f)?;
+        if !seen.insert(f.to_string()) {
+            return Err(invalid(format!("Index \"{table}.{name}\" lists the field \"{f}\" twice.")));
+        }
+        fields.push(f.to_string());
+    }
+    Ok(IndexDefinition { name, fields })
+}
+
+/// The `indexDescriptor` of an index of any kind, checked against Convex's naming rules.
+pub(super) fn check_index_name(table: &str, ix: &Json) -> Result<String, DbError> {
     let name = ix
         .get("indexDescriptor")
         .and_then(Json::as_str)
@@ -164,43 +201,26 @@ fn parse_index(table: &str, ix: &Json) -> Result<IndexDefinition, DbError> {
              start with \"_\" or be named \"by_id\" or \"by_creation_time\"."
         )));
     }
-    let fields_json = ix
-        .get("fields")
-        .and_then(Json::as_array)
-        .ok_or_else(|| invalid(format!("Index \"{table}.{name}\" needs a `fields` array")))?;
-    if fields_json.is_empty() {
-        return Err(invalid(format!("Index \"{table}.{name}\" must have at least one field.")));
+    Ok(name)
+}
+
+/// One field path of an index of any kind: non-empty parts, valid field names, not a system
+/// field.
+pub(super) fn check_index_field(table: &str, name: &str, f: &str) -> Result<(), DbError> {
+    if f.is_empty() || f.split('.').any(str::is_empty) {
+        return Err(invalid(format!("Index \"{table}.{name}\" has an invalid field path \"{f}\".")));
     }
-    if fields_json.len() > MAX_INDEX_FIELDS {
+    for part in f.split('.') {
+        emvex_value::limits::check_field_name(part)
+            .map_err(|e| invalid(format!("Index \"{table}.{name}\" field \"{f}\": {}", e.message)))?;
+    }
+    if f.starts_with('_') {
         return Err(invalid(format!(
-            "Index \"{table}.{name}\" has too many fields ({}), the maximum is {MAX_INDEX_FIELDS}.",
-            fields_json.len()
+            "In index \"{name}\" of table \"{table}\": the field \"{f}\" is reserved. Index fields cannot \
+             start with \"_\" (\"_creationTime\" and \"_id\" are added to every index automatically)."
         )));
     }
-    let mut fields = Vec::new();
-    let mut seen = BTreeSet::new();
-    for f in fields_json {
-        let f =
-            f.as_str().ok_or_else(|| invalid(format!("Index \"{table}.{name}\" fields must be strings, got {f}")))?;
-        if f.is_empty() || f.split('.').any(str::is_empty) {
-            return Err(invalid(format!("Index \"{table}.{name}\" has an invalid field path \"{f}\".")));
-        }
-        for part in f.split('.') {
-            emvex_value::limits::check_field_name(part)
-                .map_err(|e| invalid(format!("Index \"{table}.{name}\" field \"{f}\": {}", e.message)))?;
-        }
-        if f.starts_with('_') {
-            return Err(invalid(format!(
-                "In index \"{name}\" of table \"{table}\": the field \"{f}\" is reserved. Index fields cannot \
-                 start with \"_\" (\"_creationTime\" and \"_id\" are added to every index automatically)."
-            )));
-        }
-        if !seen.insert(f.to_string()) {
-            return Err(invalid(format!("Index \"{table}.{name}\" lists the field \"{f}\" twice.")));
-        }
-        fields.push(f.to_string());
-    }
-    Ok(IndexDefinition { name, fields })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -231,3 +231,20 @@ fn mutations_run_one_at_a_time() {
     let ts2 = handle.join().unwrap();
     assert!(ts2 > ts1);
 }
+
+#[test]
+fn a_reserved_commit_ts_is_the_one_committed_and_exceeds_every_earlier_commit() {
+    let db = Database::open_in_memory().unwrap();
+    let mut first = db.begin_mutation().unwrap();
+    first.insert("", "tasks", obj(json!({"x": 1}))).unwrap();
+    let first_ts = first.commit().unwrap();
+    let mut tx = db.begin_mutation().unwrap();
+    let reserved = tx.commit_ts().unwrap();
+    assert!(reserved > first_ts);
+    assert_eq!(tx.commit_ts().unwrap(), reserved, "fixed by the first call");
+    tx.insert("", "tasks", obj(json!({"x": 2}))).unwrap();
+    assert_eq!(tx.commit().unwrap(), reserved);
+    let mut query = db.begin_query().unwrap();
+    assert_eq!(query.snapshot_ts(), reserved);
+    assert_eq!(query.commit_ts().unwrap_err().code, "ReadOnlyTransaction");
+}
