@@ -43,6 +43,12 @@ fn node_actions_use_node_builtins_commonjs_and_the_deployment() {
     assert_eq!(action(&s, "hashing:callQuickJs", json!({ "text": "hi" })), "HI!");
     let digest = action(&s, "plain:viaNode", json!({ "text": "x" }));
     assert_eq!(digest, "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
+    // File storage from Node.js: a Blob stored, read back, and served.
+    let stored = action(&s, "hashing:storeAndRead", json!({ "text": "file from node" }));
+    assert_eq!(stored["back"], "file from node");
+    assert_eq!(stored["type"], "text/plain");
+    let served = s.client().get(stored["url"].as_str().unwrap()).send().unwrap();
+    assert_eq!(served.text().unwrap(), "file from node");
     // Internal Node actions are reachable by admins only.
     s.action("hashing:random", json!({}))
         .fn_error("internal")

@@ -19,6 +19,7 @@ use crate::DbError;
 use crate::catalog::TableInfo;
 use crate::checkpoint::Checkpointer;
 use crate::commit_log::{CommitListener, CommitLog};
+use crate::files::{FileStore, files_root};
 use crate::schema::SchemaDefinition;
 use crate::storage::{self, CommittedTimes};
 use crate::transaction::{Transaction, TxKind};
@@ -49,6 +50,9 @@ pub(crate) struct Inner {
     table_cache: Mutex<TableCache>,
     /// The write sets of recent commits and the commit listeners.
     pub(crate) commit_log: CommitLog,
+    /// The bytes of stored files (`files/` beside the database file; in memory for in-memory
+    /// databases).
+    pub(crate) files: FileStore,
     /// The vector indexes loaded in memory (see `vector`).
     pub(crate) vector_indexes: VectorIndexes,
 }
@@ -168,6 +172,7 @@ impl Database {
         let schemas = load_schemas(&conn).map_err(cleanup)?;
         let last_commit_ts = storage::read_clock(&conn).map_err(cleanup)?.last_commit_ts;
         let checkpointer = Checkpointer::start(&file).map_err(cleanup)?;
+        let files = if temp_dir.is_some() { FileStore::memory() } else { FileStore::dir(files_root(&file)) };
         Ok(Database {
             inner: Arc::new(Inner {
                 checkpointer,
@@ -181,6 +186,7 @@ impl Database {
                 writer_clock: Mutex::new(None),
                 table_cache: Mutex::new(TableCache::default()),
                 commit_log: CommitLog::new(last_commit_ts),
+                files,
                 vector_indexes: VectorIndexes::default(),
             }),
         })
@@ -247,6 +253,21 @@ impl Database {
     /// channel, wake a task) and must never begin a mutation.
     pub fn on_commit(&self, listener: CommitListener) {
         self.inner.commit_log.on_commit(listener);
+    }
+
+    /// The bytes of stored files (see `files`).
+    pub fn files(&self) -> &FileStore {
+        &self.inner.files
+    }
+
+    /// Removes stored files no `_storage` document names (left by a crash between writing a
+    /// file and committing its document, or between deleting a document and its file), and
+    /// unfinished uploads. Call at start, before serving. Returns how many it removed.
+    pub fn sweep_files(&self) -> Result<usize, DbError> {
+        let conn = self.inner.take_writer();
+        let result = crate::files::sweep(&self.inner.files, &conn);
+        self.inner.release(conn, TxKind::Mutation);
+        result
     }
 
     /// The database file (a temporary one for in-memory databases).

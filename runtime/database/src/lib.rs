@@ -25,6 +25,7 @@
 //!   and `reads`, the one door through which every read of documents and index entries
 //!   passes (where read sets are recorded);
 //! - `search` — text search indexes over FTS5 (tokenizer, index upkeep, match expressions);
+//! - `files` — the bytes of stored files (`_storage`), outside SQLite;
 //! - `vector` — vector search: each vector index in memory, kept in step with commits
 //!   through the commit log;
 //! - `catalog` — tables, table numbers and indexes of each component namespace;
@@ -43,6 +44,7 @@ mod commit_log;
 mod database;
 mod document;
 mod error;
+pub mod files;
 mod limits;
 mod query;
 mod read_set;
@@ -66,6 +68,7 @@ pub use commit_log::{CommitListener, CommitLog};
 pub use database::Database;
 pub use document::Document;
 pub use error::{DbError, ErrorClass};
+pub use files::{FileReader, FileStore, FileWriter, StagedFile};
 pub use limits::{
     MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN,
     TransactionMetrics,

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use emvex_value::id::DocumentId;
 use emvex_value::validator::TableNames;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -70,6 +71,9 @@ pub struct Transaction {
     journal_out: Option<String>,
     /// The outcome of a client's mutation, written by `commit` (see `session_requests`).
     pub(crate) pending_request: Option<PendingRecord>,
+    /// Stored files whose `_storage` document this transaction deleted: (component, document,
+    /// file key). Removed after the commit, if the document is still gone then.
+    files_to_remove: Vec<(String, DocumentId, String)>,
     /// The timestamp this mutation commits at, once something asked for it (`commit_ts`).
     reserved_commit_ts: Option<u64>,
     finished: bool,
@@ -111,6 +115,7 @@ impl Transaction {
             journal_used: false,
             journal_out: None,
             pending_request: None,
+            files_to_remove: Vec::new(),
             reserved_commit_ts: None,
             finished: false,
         }
@@ -265,6 +270,23 @@ impl Transaction {
         Ok(())
     }
 
+    /// Removes the stored file `key` of `component` once this transaction commits, if the
+    /// `_storage` document `doc` is deleted then (a deletion undone by a savepoint rollback keeps
+    /// the file; a transaction that does not commit removes nothing). The file goes after the
+    /// commit: a crash in between leaves a file no document names, removed at the next start.
+    pub fn remove_file_on_commit(&mut self, component: &str, doc: DocumentId, key: &str) {
+        self.files_to_remove.push((component.to_string(), doc, key.to_string()));
+    }
+
+    /// Whether document `id` of `component` exists in this transaction (bookkeeping, not a read
+    /// of the function: nothing is recorded in the read set or the metrics).
+    fn document_exists(&self, component: &str, id: &DocumentId) -> Result<bool, DbError> {
+        let Some(table) = self.catalog.by_number(self.conn(), component, id.table_number)? else { return Ok(false) };
+        let mut stmt =
+            self.conn().prepare_cached("SELECT 1 FROM emvex_documents WHERE tid = ?1 AND internal_id = ?2")?;
+        Ok(stmt.exists(rusqlite::params![table.tid, &id.internal_id[..]])?)
+    }
+
     /// Commits. Returns the commit timestamp (ns), strictly greater than every earlier one;
     /// for a query transaction, its snapshot timestamp. A mutation that wrote something is
     /// appended with its [`WriteSet`] to the database's commit log; the listeners are called
@@ -276,6 +298,13 @@ impl Transaction {
                 self.snapshot_ts
             }
             TxKind::Mutation => {
+                let mut files_to_remove = Vec::new();
+                for (component, doc, key) in std::mem::take(&mut self.files_to_remove) {
+                    if self.document_exists(&component, &doc)? {
+                        continue;
+                    }
+                    files_to_remove.push((component, key));
+                }
                 let ts = self.commit_ts()?;
                 let clock = storage::CommittedTimes {
                     last_commit_ts: ts,
@@ -292,6 +321,10 @@ impl Transaction {
                 self.catalog.committed();
                 // Still holding the writer: the log gets commits in commit order.
                 self.inner.commit_log.append(ts, std::mem::take(&mut self.write_set));
+                for (component, key) in files_to_remove {
+                    // A failure leaves a file no document names: removed at the next start.
+                    let _ = self.inner.files.remove(&component, &key);
+                }
                 ts
             }
         };

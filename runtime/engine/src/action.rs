@@ -81,6 +81,17 @@ enum NewOp {
         op: String,
         args: String,
     },
+    /// `storage/storeBlob`: the blob's bytes travel as bytes, not base64.
+    StoreBlob {
+        id: u64,
+        args: String,
+        bytes: Vec<u8>,
+    },
+    /// `storage/getBlob`: answered with the bytes and the content type.
+    GetBlob {
+        id: u64,
+        args: String,
+    },
     Fetch {
         id: u64,
         request: FetchRequest,
@@ -100,6 +111,7 @@ enum NewOp {
 
 enum Completed {
     Syscall(Result<String, HostError>),
+    Blob(Result<Option<crate::StoredBlob>, HostError>),
     Fetch(Result<FetchResponse, FetchError>),
     Cancelled,
 }
@@ -337,6 +349,14 @@ async fn drive(
                     let fut = host.async_syscall(op, args);
                     ops.push(Box::pin(async move { (id, Completed::Syscall(fut.await)) }));
                 }
+                NewOp::StoreBlob { id, args, bytes } => {
+                    let fut = host.store_blob(args, bytes);
+                    ops.push(Box::pin(async move { (id, Completed::Syscall(fut.await)) }));
+                }
+                NewOp::GetBlob { id, args } => {
+                    let fut = host.get_blob(args);
+                    ops.push(Box::pin(async move { (id, Completed::Blob(fut.await)) }));
+                }
                 NewOp::Fetch { id, request } => {
                     let client = pool.http();
                     let (fut, handle) = abortable(async move {
@@ -389,6 +409,11 @@ async fn drive(
                     call_control::<()>(&ctx, &control, "settleOp", (id as f64, true, text))
                 }
                 Some((id, Completed::Syscall(Err(e)))) => {
+                    let data = e.data.as_ref().map(|d| d.to_string());
+                    call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.message, data))
+                }
+                Some((id, Completed::Blob(Ok(blob)))) => settle_blob(&ctx, &control, id, blob),
+                Some((id, Completed::Blob(Err(e)))) => {
                     let data = e.data.as_ref().map(|d| d.to_string());
                     call_control::<()>(&ctx, &control, "settleOp", (id as f64, false, e.message, data))
                 }
@@ -464,6 +489,14 @@ fn parse_op(item: &Array<'_>) -> rquickjs::Result<NewOp> {
     let kind: String = item.get(1)?;
     Ok(match kind.as_str() {
         "syscall" => NewOp::Syscall { id, op: item.get(2)?, args: item.get(3)? },
+        "storeBlob" => {
+            let bytes: ArrayBuffer = item.get(3)?;
+            // SAFETY: the buffer belongs to this context and stays attached while it is copied
+            // here; no JS runs in between.
+            let bytes = unsafe { bytes.as_bytes() }.map(<[u8]>::to_vec).unwrap_or_default();
+            NewOp::StoreBlob { id, args: item.get(2)?, bytes }
+        }
+        "getBlob" => NewOp::GetBlob { id, args: item.get(2)? },
         "fetch" => {
             let headers_json: String = item.get(4)?;
             let headers: Vec<(String, String)> = serde_json::from_str(&headers_json)
@@ -519,6 +552,20 @@ fn take_http_body<'js>(ctx: &Ctx<'js>, control: &Object<'js>) -> Option<Vec<u8>>
     let body: Option<ArrayBuffer> = call_control(ctx, control, "takeHttpBody", ()).ok()?;
     // SAFETY: the buffer belongs to this context and stays attached while it is copied here.
     body.and_then(|b| unsafe { b.as_bytes() }.map(<[u8]>::to_vec))
+}
+
+/// Settles `storage/getBlob` with the file's bytes (a `Blob` in JS) or null.
+fn settle_blob<'js>(
+    ctx: &Ctx<'js>,
+    control: &Object<'js>,
+    id: u64,
+    blob: Option<crate::StoredBlob>,
+) -> rquickjs::Result<()> {
+    let (body, content_type) = match blob {
+        Some((bytes, content_type)) => (Some(ArrayBuffer::new(ctx.clone(), bytes)?), content_type),
+        None => (None, None),
+    };
+    call_control::<()>(ctx, control, "settleBlob", (id as f64, body, content_type))
 }
 
 fn settle_fetch<'js>(ctx: &Ctx<'js>, control: &Object<'js>, id: u64, r: FetchResponse) -> rquickjs::Result<()> {

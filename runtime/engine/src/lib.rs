@@ -221,7 +221,47 @@ pub trait ActionHost {
         op: String,
         args_json: String,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, HostError>>>>;
+
+    /// `ctx.storage.store(blob)` in an action (`storage/storeBlob`): the blob's bytes as they
+    /// are, with `args_json` = `{requestId, version, contentType, sha256?}`; answers the storage
+    /// id as JSON text. By default, the base64 `1.0/storageStore` syscall mutations use.
+    fn store_blob(
+        &self,
+        args_json: String,
+        bytes: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, HostError>>>> {
+        use base64::Engine;
+        let mut args: serde_json::Value = serde_json::from_str(&args_json).unwrap_or_default();
+        args["blob"] = serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+        self.async_syscall("1.0/storageStore".into(), args.to_string())
+    }
+
+    /// `ctx.storage.get(id)` in an action (`storage/getBlob`): the file's bytes and content
+    /// type, or `None`; `args_json` = `{requestId, version, storageId}`. By default, the base64
+    /// `1.0/storageGet` syscall.
+    fn get_blob(&self, args_json: String) -> BlobFuture {
+        let fut = self.async_syscall("1.0/storageGet".into(), args_json);
+        Box::pin(async move {
+            use base64::Engine;
+            let text = fut.await?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| HostError::internal(format!("storageGet answer: {e}")))?;
+            if json.is_null() {
+                return Ok(None);
+            }
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(json["blob"].as_str().unwrap_or_default())
+                .map_err(|e| HostError::internal(format!("storageGet answer: {e}")))?;
+            Ok(Some((bytes, json["contentType"].as_str().map(str::to_string))))
+        })
+    }
 }
+
+/// A stored file's bytes and content type, as `storage/getBlob` answers them.
+pub type StoredBlob = (Vec<u8>, Option<String>);
+
+/// What [`ActionHost::get_blob`] answers: a stored file, or `None`.
+pub type BlobFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<StoredBlob>, HostError>>>>;
 
 /// A failed syscall. Developer errors become catchable JS `Error`s (with `data` set from
 /// `data` when present); internal ones abort a query or mutation (an action can catch both).

@@ -38,6 +38,7 @@ use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
 use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, check_arguments, check_returns, js_failure, parse_result};
+use crate::storage;
 use crate::syscalls::{db_error, deployment_metadata, developer, function_address};
 use crate::unsupported::unsupported_in_action;
 use crate::{CallError, CallRequest, CallResponse, ClientInfo, HttpActionResponse, Job};
@@ -365,6 +366,31 @@ impl ActionHost for Host {
         let meta = self.meta.clone();
         Box::pin(async move { dispatch(&env, &component, &path, &op, &args_json, &logs, &meta).await })
     }
+
+    fn store_blob(
+        &self,
+        args_json: String,
+        bytes: Vec<u8>,
+    ) -> Pin<Box<dyn Future<Output = Result<String, HostError>>>> {
+        let env = self.env.clone();
+        let component = self.component.clone();
+        let path = self.path.clone();
+        Box::pin(async move {
+            let args: Json = serde_json::from_str(&args_json)
+                .map_err(|e| developer(format!("Invalid arguments for `storage/storeBlob`: {e}")))?;
+            store(&env, &component, &path, &args, &bytes).await
+        })
+    }
+
+    fn get_blob(&self, args_json: String) -> emvex_engine::BlobFuture {
+        let env = self.env.clone();
+        let component = self.component.clone();
+        Box::pin(async move {
+            let args: Json = serde_json::from_str(&args_json)
+                .map_err(|e| developer(format!("Invalid arguments for `storage/getBlob`: {e}")))?;
+            get_blob(&env, &component, &args)
+        })
+    }
 }
 
 async fn dispatch(
@@ -433,8 +459,66 @@ async fn dispatch(
         }
         "1.0/getDeploymentMetadata" => Ok(deployment_metadata().to_string()),
         "1.0/getRequestMetadata" => Ok(meta.to_json().to_string()),
+        "1.0/storageGetUrl" | "1.0/storageGetMetadata" | "1.0/storageGet" => {
+            // Reads: on a snapshot of this thread.
+            let mut tx = env.db.begin_query().map_err(db_error)?;
+            let cx = storage::StorageContext {
+                tx: &mut tx,
+                db: &env.db,
+                component,
+                origin: storage::origin(&env.components),
+                is_mutation: false,
+            };
+            storage::syscall(cx, op, &args).map(|v| v.to_string())
+        }
+        "1.0/storageGenerateUploadUrl" => {
+            let secret = env.db.files().secret().map_err(storage::io_error)?;
+            let token = storage::issue_token(&secret, component, env.db.clock().now_ms());
+            Ok(Json::String(storage::upload_url(&storage::origin(&env.components), &token)).to_string())
+        }
+        "1.0/storageDelete" => env.syscall_main(component, action_path, op, args_json).await,
+        "1.0/storageStore" => {
+            use base64::Engine;
+            let blob = args.get("blob").and_then(Json::as_str).unwrap_or_default();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(blob)
+                .map_err(|_| developer("Invalid argument `blob` for `storage.store`: not base64".into()))?;
+            store(env, component, action_path, &args, &bytes).await
+        }
         _ => Err(unsupported_in_action(op)),
     }
+}
+
+/// `ctx.storage.store(blob)` in an action: the file is written and put in place on this
+/// thread, then its `_storage` document is committed on the main worker.
+async fn store(
+    env: &Env,
+    component: &str,
+    action_path: &UdfPath,
+    args: &Json,
+    bytes: &[u8],
+) -> Result<String, HostError> {
+    let files = env.db.files();
+    let staged = files.stage(bytes).map_err(storage::io_error)?;
+    storage::check_sha256(&staged, args.get("sha256").and_then(Json::as_str))?;
+    let insert = storage::insert_file_args(&staged, args.get("contentType").and_then(Json::as_str));
+    let key = staged.key.clone();
+    files.promote(component, staged).map_err(storage::io_error)?;
+    let result = env.syscall_main(component, action_path, storage::INSERT_FILE_OP, &insert).await;
+    if result.is_err() {
+        let _ = files.remove(component, &key);
+    }
+    result
+}
+
+/// `ctx.storage.get(id)` in an action: the file's bytes, read on this thread.
+fn get_blob(env: &Env, component: &str, args: &Json) -> Result<Option<emvex_engine::StoredBlob>, HostError> {
+    let id = args.get("storageId").and_then(Json::as_str).unwrap_or_default();
+    let mut tx = env.db.begin_query().map_err(db_error)?;
+    let Some(file) = storage::lookup(&mut tx, component, id)? else { return Ok(None) };
+    drop(tx);
+    let bytes = storage::read_file(&env.db, component, &file)?;
+    Ok(Some((bytes, file.content_type)))
 }
 
 /// `ctx.vectorSearch` (spec §3.15): `{"results": [{"_id", "_score"}, …]}`. The scan runs on

@@ -33,6 +33,7 @@ mod registry;
 mod request_metadata;
 mod runner;
 mod scheduler;
+mod storage;
 mod syscalls;
 mod unsupported;
 mod worker;
@@ -53,6 +54,8 @@ use emvex_value::Value;
 pub use emvex_value::function::FunctionKind;
 
 use crate::components::Components;
+pub use crate::storage::{StoredFile, TokenError};
+pub use emvex_database::{FileReader, StagedFile};
 
 /// Where the deployment's SQLite data lives.
 #[derive(Clone, Debug)]
@@ -297,6 +300,8 @@ pub(crate) struct HttpJob {
 #[derive(Clone)]
 pub struct Executor {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// The main worker's syscall channel (uploaded files are recorded there).
+    syscalls: tokio::sync::mpsc::UnboundedSender<actions::SyscallJob>,
     dispatcher: Arc<action_threads::Dispatcher>,
     db: Database,
     auth_config_json: Option<Arc<str>>,
@@ -329,6 +334,8 @@ impl Executor {
             DataLocation::InMemory => Database::open_in_memory_with_clock(config.clock.clone()),
         }
         .map_err(|e| StartError { code: "DatabaseOpenFailed", message: e.message })?;
+        // Files a crash left without a `_storage` document go before anything is served.
+        db.sweep_files().map_err(|e| StartError { code: "DatabaseOpenFailed", message: e.message })?;
 
         let (jobs_tx, jobs_rx) = tokio::sync::mpsc::unbounded_channel::<Job>();
         let (syscalls_tx, syscalls_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -373,7 +380,14 @@ impl Executor {
             )?;
         }
         let auth_config_json = components.definition_of("").and_then(|d| d.auth_config_json.as_deref()).map(Arc::from);
-        Ok(Executor { jobs: jobs_tx, dispatcher, db, auth_config_json, _shutdown: Arc::new(shutdown_tx) })
+        Ok(Executor {
+            jobs: jobs_tx,
+            syscalls: handle.syscalls.clone(),
+            dispatcher,
+            db,
+            auth_config_json,
+            _shutdown: Arc::new(shutdown_tx),
+        })
     }
 
     /// Runs a call and waits for its outcome on the current (async) task.
@@ -423,6 +437,73 @@ impl Executor {
     /// environment variables (`None`: the app has no auth config).
     pub fn auth_config_json(&self) -> Option<&str> {
         self.auth_config_json.as_deref()
+    }
+
+    // ----- file storage (`storage.rs`) -------------------------------------------------------
+
+    /// The instance an upload URL's token was issued for, or why it is refused (Convex's
+    /// `StorageTokenInvalid` / `StorageTokenExpired`).
+    pub fn check_upload_token(&self, token: &str) -> Result<String, TokenError> {
+        let secret = self.db.files().secret().map_err(|_| TokenError {
+            code: "StorageTokenInvalid",
+            message: "Couldn't decode the StoreFileAuthorization token",
+        })?;
+        storage::check_token(&secret, token, self.db.clock().now_ms())
+    }
+
+    /// Starts writing an uploaded file (streamed in by the caller, then [`Executor::store_upload`]).
+    pub fn file_writer(&self) -> std::io::Result<emvex_database::FileWriter> {
+        self.db.files().writer()
+    }
+
+    /// Puts a complete uploaded file in `component`'s folder and commits its `_storage`
+    /// document; returns its storage id. On failure the file is removed.
+    pub async fn store_upload(
+        &self,
+        component: &str,
+        staged: StagedFile,
+        content_type: Option<&str>,
+    ) -> Result<String, CallError> {
+        let args_json = storage::insert_file_args(&staged, content_type);
+        let key = staged.key.clone();
+        let files = self.db.files().clone();
+        let owner = component.to_string();
+        tokio::task::spawn_blocking(move || files.promote(&owner, staged))
+            .await
+            .map_err(|e| CallError::internal(e.to_string()))?
+            .map_err(|e| CallError::internal(format!("file storage I/O error: {e}")))?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let job = actions::SyscallJob {
+            component: component.to_string(),
+            path: path::UdfPath { module: "_storage".into(), name: "upload".into() },
+            op: storage::INSERT_FILE_OP.to_string(),
+            args_json,
+            reply,
+        };
+        let result = match self.syscalls.send(job) {
+            Ok(()) => rx.await.unwrap_or_else(|_| Err(emvex_engine::HostError::internal("the JS worker has stopped"))),
+            Err(_) => Err(emvex_engine::HostError::internal("the JS worker has stopped")),
+        };
+        match result {
+            Ok(text) => Ok(serde_json::from_str::<String>(&text).unwrap_or(text)),
+            Err(e) => {
+                let _ = self.db.files().remove(component, &key);
+                Err(CallError::internal(e.message))
+            }
+        }
+    }
+
+    /// A stored file of `component` by storage id or file key, opened for reading: `None`
+    /// when there is no such file.
+    pub fn open_file(&self, component: &str, id: &str) -> Result<Option<(StoredFile, FileReader)>, String> {
+        let mut tx = self.db.begin_query().map_err(|e| e.message)?;
+        let file = match storage::lookup(&mut tx, component, id) {
+            Ok(Some(file)) => file,
+            Ok(None) | Err(_) => return Ok(None),
+        };
+        drop(tx);
+        let reader = storage::open_file(&self.db, component, &file).map_err(|e| e.message)?;
+        Ok(reader.map(|r| (file, r)))
     }
 }
 

@@ -24,7 +24,9 @@ use crate::path::{FunctionAddress, PathError, UdfPath, encode_handle};
 use crate::registry::FunctionInfo;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{SCHEDULED_FUNCTIONS, TARGET_FIELD, state};
+use crate::storage;
 use crate::unsupported::unsupported;
+use emvex_database::files::{FILE_KEY_FIELD, STORAGE_TABLE};
 
 /// At most this many functions may be scheduled by one mutation (spec §3.9).
 const MAX_SCHEDULED_PER_TRANSACTION: usize = 1000;
@@ -172,6 +174,17 @@ impl<'a> TransactionHost<'a> {
                     return Err(developer("Cannot get request metadata in a query".into()));
                 }
                 Ok(self.runner.request.to_json())
+            }
+            op if storage::is_storage_op(op) => {
+                let db = self.runner.db.clone();
+                let cx = storage::StorageContext {
+                    tx: self.tx,
+                    db: &db,
+                    component: &self.component,
+                    origin: storage::origin(&self.runner.components),
+                    is_mutation: self.kind == FunctionKind::Mutation,
+                };
+                storage::syscall(cx, op, args)
             }
             _ => Err(unsupported(op)),
         }
@@ -602,14 +615,18 @@ fn path_error(e: PathError) -> HostError {
     developer(e.message)
 }
 
-/// A document as JS sees it: emvex's own bookkeeping field of `_scheduled_functions` (the
-/// instance a job targets, when it is not the scheduling one) is left out.
+/// A document as JS sees it: emvex's own bookkeeping fields are left out — of
+/// `_scheduled_functions` the instance a job targets (when it is not the scheduling one), of
+/// `_storage` the key of its file.
 fn document_json(doc: &Document) -> Json {
     let mut json = doc.to_value().to_convex_json();
-    if doc.table == SCHEDULED_FUNCTIONS
-        && let Some(fields) = json.as_object_mut()
-    {
-        fields.remove(TARGET_FIELD);
+    let hidden = match doc.table.as_str() {
+        SCHEDULED_FUNCTIONS => TARGET_FIELD,
+        STORAGE_TABLE => FILE_KEY_FIELD,
+        _ => return json,
+    };
+    if let Some(fields) = json.as_object_mut() {
+        fields.remove(hidden);
     }
     json
 }

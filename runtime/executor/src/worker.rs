@@ -40,6 +40,7 @@ use crate::registry::Registry;
 use crate::request_metadata::RequestMetadata;
 use crate::runner::{FunctionRunner, NewJob};
 use crate::scheduler::{self, JobKey, Scheduler};
+use crate::storage;
 use crate::syscalls::{TransactionHost, db_error};
 use crate::{CallError, CallResponse, Job, StartError, worker_gone};
 
@@ -210,7 +211,9 @@ fn handle_syscall(shared: &Shared, job: SyscallJob) {
         let Worker { runner, scheduler, .. } = &mut *worker;
         let mut tx = runner.db.begin_mutation().map_err(db_error)?;
         let now = tx.clock().now_whole_ms();
-        let (result, new_jobs) = {
+        let (result, new_jobs) = if job.op == storage::INSERT_FILE_OP {
+            (storage::insert_file_op(&mut tx, &job.component, &job.args_json), Vec::new())
+        } else {
             let mut host =
                 TransactionHost::new(&mut tx, runner, job.component, FunctionKind::Mutation, job.path, now, 0);
             let result = emvex_engine::Host::async_syscall(&mut host, &job.op, &job.args_json);

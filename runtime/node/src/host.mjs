@@ -71,7 +71,23 @@ globalThis.Convex = {
     send({ t: "syscall", id: current.id, call, op, args });
     return new Promise((resolve, reject) => pending.set(call, { resolve, reject }));
   },
-  jsSyscall(op, args) {
+  // `ctx.storage.store/get` hand Blobs over: they cross the pipe as base64, through the
+  // same operations a mutation's `storage.store/get` uses.
+  async jsSyscall(op, args) {
+    const { requestId, version } = args;
+    if (op === "storage/storeBlob") {
+      if (!(args.blob instanceof Blob)) throw new Error("store() expects a Blob");
+      const blob = Buffer.from(await args.blob.arrayBuffer()).toString("base64");
+      const sha256 = args.options?.sha256;
+      const request = { requestId, version, blob, contentType: args.blob.type || null, sha256 };
+      return JSON.parse(await globalThis.Convex.asyncSyscall("1.0/storageStore", JSON.stringify(request)));
+    }
+    if (op === "storage/getBlob") {
+      const request = { requestId, version, storageId: args.storageId };
+      const found = JSON.parse(await globalThis.Convex.asyncSyscall("1.0/storageGet", JSON.stringify(request)));
+      if (found === null) return null;
+      return new Blob([Buffer.from(found.blob, "base64")], { type: found.contentType ?? "" });
+    }
     throw new Error(`The operation \`${op}\` is not supported in Node.js actions by emvex yet`);
   },
 };

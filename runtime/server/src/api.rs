@@ -49,6 +49,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/instance_version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .route("/", get(|| async { "This Convex deployment is running. See https://docs.convex.dev/." }))
         .route("/echo", post(|body: Bytes| async move { body }))
+        .merge(crate::storage::routes())
         .fallback(|method: Method, uri: axum::http::Uri| async move {
             http_error(StatusCode::NOT_FOUND, "NotFound", &format!("No route for {method} {}", uri.path()))
         })

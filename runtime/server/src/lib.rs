@@ -1,6 +1,6 @@
 //! The HTTP server: Convex's function API (`spec/client-protocol.md` §1) over axum.
 //!
-//! Owns request parsing, admin authentication, response envelopes and CORS; every function call
+//! Owns request parsing, the file storage endpoints (`storage`), admin authentication, response envelopes and CORS; every function call
 //! goes to the executor. The WebSocket sync endpoint hands its frames to `emvex-sync`. Invariants: no input makes a handler panic; malformed requests get a
 //! 4xx `{code, message}` body; function outcomes are HTTP 200 with `{status: …}`; internal
 //! functions are only reachable with the admin key.
@@ -12,6 +12,7 @@ mod auth;
 mod client;
 mod http_error;
 mod site;
+mod storage;
 mod sync_socket;
 
 pub use site::{serve_site, site_router};

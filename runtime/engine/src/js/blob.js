@@ -14,9 +14,19 @@ function setupBlob(S) {
   // Engine-internal accessor to a blob's bytes, assigned in a static block (not visible to apps).
   /** @type {(blob: Blob) => Uint8Array} */
   let blobBytes;
+  // Engine-internal: a Blob that takes `bytes` as they are (no copy); the caller gives them up.
+  /** @type {(bytes: Uint8Array, type: string) => Blob} */
+  let adoptBytes;
   class Blob {
     #bytes; #type;
-    static { blobBytes = (b) => b.#bytes; }
+    static {
+      blobBytes = (b) => b.#bytes;
+      adoptBytes = (bytes, type) => {
+        const b = new Blob([], { type });
+        b.#bytes = /** @type {Uint8Array<ArrayBuffer>} */ (bytes);
+        return b;
+      };
+    }
     constructor(parts = [], options = {}) {
       if (parts === null || typeof parts !== "object" || typeof parts[Symbol.iterator] !== "function") {
         throw new TypeError("Failed to construct 'Blob': The provided value cannot be converted to a sequence.");
@@ -83,5 +93,5 @@ function setupBlob(S) {
     };
   }
 
-  return { Blob, File, blobBytes, bytesOf, bodyStream };
+  return { Blob, File, blobBytes, adoptBytes, bytesOf, bodyStream };
 }

@@ -10,7 +10,7 @@
 function createControl(S) {
   const g = S.global;
   const ConvexErrorSymbol = Symbol.for("ConvexError");
-  const { Request, Response, peekBody, responseFromNetwork } = S.fetch;
+  const { Request, Response, peekBody, initBody, responseFromNetwork } = S.fetch;
   const { headerPairs } = S.headers;
   const { URL } = S.url;
   function resetActionState() {
@@ -169,6 +169,18 @@ function createControl(S) {
       p[1](e);
     },
     /**
+     * Settles `storage/getBlob`: the file's bytes as a `Blob`, or null.
+     * @param {number} id
+     * @param {ArrayBuffer | undefined} body
+     * @param {string | undefined} type
+     */
+    settleBlob(id, body, type) {
+      const p = S.pendingOps.get(id);
+      if (p === undefined) return;
+      S.pendingOps.delete(id);
+      p[0](body === undefined || body === null ? null : new S.blob.Blob([new Uint8Array(body)], { type: type ?? "" }));
+    },
+    /**
      * @param {number} id
      * @param {number} status
      * @param {string} statusText
@@ -208,11 +220,9 @@ function createControl(S) {
         return "convex/http.ts does not export an HttpRouter as its default export";
       }
       const m = String(method).toUpperCase();
-      const request = new Request(url, {
-        method: m,
-        headers: JSON.parse(headersJson),
-        body: body === undefined || m === "GET" || m === "HEAD" ? undefined : new Uint8Array(body),
-      });
+      const request = new Request(url, { method: m, headers: JSON.parse(headersJson) });
+      // The body the engine made for this request is the request's own: no copy.
+      if (body !== undefined && m !== "GET" && m !== "HEAD") initBody(request, new Uint8Array(body));
       const match = router.lookup(new URL(request.url).pathname, m);
       const response = match === null
         ? S.RealPromise.resolve(new Response("No matching routes found", { status: 404 }))

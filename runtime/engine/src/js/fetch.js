@@ -8,7 +8,7 @@
 function setupFetch(S) {
   const g = S.global;
   const define = S.define;
-  const { Blob, blobBytes, bytesOf, bodyStream } = S.blob;
+  const { Blob, blobBytes, adoptBytes, bytesOf, bodyStream } = S.blob;
   const { Headers, headerPairs } = S.headers;
   const { FormData, encodeMultipart, parseFormData } = S.formData;
   const { URL, URLSearchParams } = S.url;
@@ -57,8 +57,11 @@ function setupFetch(S) {
     async arrayBuffer() { return (await this.#consume()).slice().buffer; }
     async bytes() { return (await this.#consume()).slice(); }
     async blob() {
+      // The body is used up: the Blob takes its bytes without a copy (a request body of many
+      // MiB fits in an action's memory).
       const b = await this.#consume();
-      return new Blob([b], { type: contentTypeOf(this) || "" });
+      this.#bytes = null;
+      return adoptBytes(b, contentTypeOf(this) || "");
     }
     async formData() { return parseFormData(await this.#consume(), contentTypeOf(this)); }
   }
@@ -192,5 +195,5 @@ function setupFetch(S) {
   });
 
 
-  return { Request, Response, peekBody, responseFromNetwork };
+  return { Request, Response, peekBody, initBody, responseFromNetwork };
 }

@@ -10,7 +10,6 @@ function setupHost(S) {
   const N = S.native;
   const define = S.define;
   const { Blob, blobBytes } = S.blob;
-  const { latin1, latin1Bytes } = S.encoding;
   // App code's catch clauses call this first (see transpile.rs): a stack overflow, an
   // out-of-memory or an aborted execution must not be swallowed by user code.
   define(g, "__emvexCatch", function __emvexCatch(e) {
@@ -41,9 +40,9 @@ function setupHost(S) {
     }
     return new S.RealPromise((resolve, reject) => { S.queue.push([op, args, resolve, reject]); });
   });
-  // In actions, `ctx.storage.store/get` pass live Blobs through JS syscalls; they become the
-  // base64 async syscalls mutations use (`1.0/storageStore`, `1.0/storageGet`), so a host
-  // answers storage the same way for both kinds.
+  // In actions, `ctx.storage.store/get` pass live Blobs through JS syscalls; their bytes go to
+  // the host as bytes (ops `storeBlob`/`getBlob`, answered by `ActionHost::store_blob/get_blob`),
+  // never as base64 text, so a file of many MiB fits in the action's memory.
   function storageJsSyscall(op, args) {
     if (op === "storage/storeBlob") {
       if (!(args.blob instanceof Blob)) {
@@ -52,16 +51,22 @@ function setupHost(S) {
       const body = JSON.stringify({
         requestId: args.requestId,
         version: args.version,
-        blob: btoa(latin1(blobBytes(args.blob))),
         contentType: args.blob.type,
         sha256: args.options && args.options.sha256,
       });
-      return Convex.asyncSyscall("1.0/storageStore", body).then((text) => JSON.parse(text));
+      // The blob's own bytes: the host copies them before any JS runs again.
+      const bytes = blobBytes(args.blob);
+      return new S.RealPromise((resolve, reject) => {
+        const id = ++S.nextOpId;
+        S.pendingOps.set(id, [(text) => resolve(JSON.parse(text)), reject, false, "storage/storeBlob"]);
+        S.actionOps.push([id, "storeBlob", body, bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer]);
+      });
     }
     const body = JSON.stringify({ requestId: args.requestId, version: args.version, storageId: args.storageId });
-    return Convex.asyncSyscall("1.0/storageGet", body).then((text) => {
-      const r = JSON.parse(text);
-      return r === null ? null : new Blob([latin1Bytes(atob(r.blob))], { type: r.contentType ?? "" });
+    return new S.RealPromise((resolve, reject) => {
+      const id = ++S.nextOpId;
+      S.pendingOps.set(id, [resolve, reject, false, "storage/getBlob"]);
+      S.actionOps.push([id, "getBlob", body]);
     });
   }
   define(Convex, "jsSyscall", function jsSyscall(op, args) {
