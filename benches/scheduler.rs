@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod common;
 
-use common::{fixture, start_executor, temp_dir};
-use emvex_executor::{CallRequest, Executor};
+use common::{call_in_process, fixture, start_executor, temp_dir};
+use emvex_executor::Executor;
 use emvex_value::Value;
 use serde_json::{Value as Json, json};
 
@@ -24,19 +24,7 @@ const BURST_SIZE: usize = 1000;
 const LATENCY_JOBS: usize = 200;
 
 fn call(executor: &Executor, path: &str, args: Json) -> Value {
-    let response = executor.call_blocking(CallRequest {
-        request_id: "bench".into(),
-        path: path.into(),
-        args: json!([args]),
-        kind: None,
-        admin: true,
-        component_path: None,
-        ..CallRequest::default()
-    });
-    match response.outcome {
-        Ok(value) => value,
-        Err(e) => panic!("{path} failed: {e:?}"),
-    }
+    call_in_process(executor, path, args)
 }
 
 fn now_ms() -> f64 {

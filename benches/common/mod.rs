@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use emvex_executor::{DataLocation, Executor, ExecutorConfig, Limits};
+use emvex_executor::{CallRequest, DataLocation, Executor, ExecutorConfig, Limits};
 use serde_json::{Value, json};
 
 /// A fixture app under `fixtures/`.
@@ -27,6 +27,23 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// JS thread).
 pub fn start_executor(app: &Path, data: &Path) -> Executor {
     start_executor_with_workers(app, data, 1)
+}
+
+/// Runs `path` with `args` as an admin on `executor` and returns its value; panics on failure.
+pub fn call_in_process(executor: &Executor, path: &str, args: Value) -> emvex_value::Value {
+    let response = executor.call_blocking(CallRequest {
+        request_id: "bench".into(),
+        path: path.into(),
+        args: json!([args]),
+        kind: None,
+        admin: true,
+        component_path: None,
+        ..CallRequest::default()
+    });
+    match response.outcome {
+        Ok(value) => value,
+        Err(e) => panic!("{path} failed: {e:?}"),
+    }
 }
 
 /// [`start_executor`] with `workers` JS threads.
