@@ -23,7 +23,7 @@ use crate::files::{FileStore, files_root};
 use crate::schema::SchemaDefinition;
 use crate::storage::{self, CommittedTimes};
 use crate::transaction::{Transaction, TxKind};
-use crate::vector::VectorIndexes;
+use crate::vector::slots::VectorIndexes;
 use emvex_clock::Clock;
 
 /// The database handle: cheap to clone, `Send + Sync`.

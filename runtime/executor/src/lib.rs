@@ -23,6 +23,7 @@ mod actions;
 mod call;
 mod components;
 mod crons;
+mod host_errors;
 pub mod logs;
 mod native;
 mod native_driver;

@@ -20,7 +20,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value as Json, json};
 use sha2::Sha256;
 
-use crate::syscalls::{db_error, developer};
+use crate::host_errors::{db_error, developer};
 
 /// How long an upload URL is valid (Convex: `STORE_FILE_AUTHORIZATION_VALIDITY`, one hour).
 pub(crate) const UPLOAD_TOKEN_VALIDITY_MS: f64 = 3600.0 * 1000.0;

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use emvex_database::{
-    DbError, Document, MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ,
-    MAX_DOCUMENTS_WRITTEN, PageRequest, Query, Transaction,
+    Document, MAX_BYTES_READ, MAX_BYTES_WRITTEN, MAX_DATABASE_QUERIES, MAX_DOCUMENTS_READ, MAX_DOCUMENTS_WRITTEN,
+    PageRequest, Query, Transaction,
 };
 use emvex_engine::{Host, HostError};
 use emvex_value::function::FunctionKind;
@@ -20,6 +20,7 @@ use emvex_value::{Object, Value, contains_commit_ts, maybe_value_from_convex_jso
 use serde_json::{Value as Json, json};
 
 use crate::components::Target;
+pub(crate) use crate::host_errors::{db_error, developer};
 use crate::path::{FunctionAddress, PathError, UdfPath, encode_handle};
 use crate::registry::FunctionInfo;
 use crate::runner::{FunctionRunner, NewJob};
@@ -685,18 +686,7 @@ fn patch_arg(json: &Json) -> Result<BTreeMap<String, Option<Value>>, HostError> 
         .collect()
 }
 
-/// A catchable developer error.
 /// What `ctx.meta.getDeploymentMetadata()` answers: a local deployment.
 pub(crate) fn deployment_metadata() -> Json {
     json!({ "name": "emvex-local", "region": null, "class": "s16" })
-}
-
-pub(crate) fn developer(message: String) -> HostError {
-    HostError::developer(message)
-}
-
-/// Database errors are developer errors, except failures of the storage itself, which are
-/// internal and end the execution.
-pub(crate) fn db_error(e: DbError) -> HostError {
-    HostError { class: e.class, message: e.message, data: e.data }
 }

@@ -10,10 +10,10 @@
 
 use std::collections::BTreeSet;
 
-use emvex_value::limits::check_identifier;
 use emvex_value::validator::Validator;
 use serde_json::Value as Json;
 
+use super::index_names::{check_index_field, check_index_name, invalid};
 use super::vector_index::{VectorIndexDefinition, parse_vector_index};
 use crate::DbError;
 
@@ -70,10 +70,6 @@ impl std::fmt::Debug for SchemaDefinition {
             .field("schema_validation", &self.schema_validation)
             .finish()
     }
-}
-
-pub(super) fn invalid(message: String) -> DbError {
-    DbError::new("InvalidSchema", message)
 }
 
 impl SchemaDefinition {
@@ -222,52 +218,6 @@ fn parse_search_index(table: &str, ix: &Json) -> Result<SearchIndexDefinition, D
         )));
     }
     Ok(SearchIndexDefinition { name, search_field, filter_fields })
-}
-
-/// The `indexDescriptor` of an index of any kind, checked against Convex's naming rules.
-pub(super) fn check_index_name(table: &str, ix: &Json) -> Result<String, DbError> {
-    let name = ix
-        .get("indexDescriptor")
-        .and_then(Json::as_str)
-        .ok_or_else(|| invalid(format!("Every index of table \"{table}\" needs a string `indexDescriptor`")))?
-        .to_string();
-    if check_identifier(&name).is_err() {
-        return Err(invalid(format!(
-            "Invalid index name: \"{name}\" in table \"{table}\". Identifiers must start with a letter, be at \
-             most 64 characters and contain only letters, digits and underscores."
-        )));
-    }
-    if name.starts_with('_') {
-        return Err(invalid(format!(
-            "Invalid index name: \"{name}\" in table \"{table}\". Index names cannot start with '_'."
-        )));
-    }
-    if name == "by_id" || name == "by_creation_time" {
-        return Err(invalid(format!(
-            "In table \"{table}\" cannot name an index \"{name}\" because the name is reserved. Indexes may not \
-             start with \"_\" or be named \"by_id\" or \"by_creation_time\"."
-        )));
-    }
-    Ok(name)
-}
-
-/// One field path of an index of any kind: non-empty parts, valid field names, not a system
-/// field.
-pub(super) fn check_index_field(table: &str, name: &str, f: &str) -> Result<(), DbError> {
-    if f.is_empty() || f.split('.').any(str::is_empty) {
-        return Err(invalid(format!("Index \"{table}.{name}\" has an invalid field path \"{f}\".")));
-    }
-    for part in f.split('.') {
-        emvex_value::limits::check_field_name(part)
-            .map_err(|e| invalid(format!("Index \"{table}.{name}\" field \"{f}\": {}", e.message)))?;
-    }
-    if f.starts_with('_') {
-        return Err(invalid(format!(
-            "In index \"{name}\" of table \"{table}\": the field \"{f}\" is reserved. Index fields cannot \
-             start with \"_\" (\"_creationTime\" and \"_id\" are added to every index automatically)."
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

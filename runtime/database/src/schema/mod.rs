@@ -3,6 +3,7 @@
 
 mod apply;
 mod definition;
+mod index_names;
 mod vector_index;
 
 pub use definition::{IndexDefinition, SchemaDefinition, SearchIndexDefinition, TableDefinition};

@@ -6,7 +6,7 @@
 
 use serde_json::Value as Json;
 
-use super::definition::{check_index_field, check_index_name, invalid};
+use super::index_names::{check_index_field, check_index_name, invalid};
 use crate::DbError;
 
 /// Fewest and most dimensions a vector index may have (Convex's limits).

@@ -9,7 +9,8 @@
 //! no longer reaches back far enough, when the table's storage changed as a whole, or when the
 //! schema changed the index. Nothing is persisted: a restart rebuilds on the first search.
 //! Submodules: `query` (the parsed query and Convex's checks), `matrix` (the vectors in memory
-//! and the scan), `fields` (reading the indexed fields from a stored document).
+//! and the scan), `fields` (reading the indexed fields from a stored document), `slots` (where
+//! the loaded indexes are kept).
 //!
 //! Invariants: a search reads one committed snapshot (at least as new as the last commit
 //! before the search began) and never a transaction's uncommitted writes; a document is
@@ -19,9 +20,9 @@
 mod fields;
 mod matrix;
 mod query;
+pub(crate) mod slots;
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
 
 use emvex_value::id::DocumentId;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -34,6 +35,7 @@ use crate::{DbError, Transaction};
 use fields::{Extracted, Extractor};
 use matrix::VectorMatrix;
 pub use query::{DEFAULT_VECTOR_LIMIT, MAX_VECTOR_FILTER_CONDITIONS, MAX_VECTOR_RESULTS, VectorQuery};
+use slots::LoadedIndex;
 
 /// One result of a vector search.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,36 +43,6 @@ pub struct VectorMatch {
     pub id: DocumentId,
     /// Cosine similarity to the query vector, in [-1, 1].
     pub score: f32,
-}
-
-/// The in-memory vector indexes of a database, by (component, table, index).
-#[derive(Default)]
-pub(crate) struct VectorIndexes {
-    entries: Mutex<HashMap<(String, String, String), IndexSlot>>,
-}
-
-/// One index's place in memory: empty until the first search loads it. Its lock is held
-/// while a search brings it up to date and scans it.
-type IndexSlot = Arc<Mutex<Option<LoadedIndex>>>;
-
-impl VectorIndexes {
-    /// Forgets every index of `component` (its schema changed).
-    pub(crate) fn forget_component(&self, component: &str) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).retain(|(c, _, _), _| c != component);
-    }
-
-    fn entry(&self, component: &str, table: &str, index: &str) -> IndexSlot {
-        let key = (component.to_string(), table.to_string(), index.to_string());
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone()
-    }
-}
-
-/// One index in memory, as of a commit timestamp.
-struct LoadedIndex {
-    def: VectorIndexDefinition,
-    tid: i64,
-    as_of_ts: u64,
-    matrix: VectorMatrix,
 }
 
 impl Database {
