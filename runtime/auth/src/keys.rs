@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use emvex_clock::Clock;
 
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
@@ -24,22 +26,24 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Fetches and caches key sets.
 pub(crate) struct KeyStore {
     http: reqwest::Client,
-    jwks: Mutex<HashMap<String, (Arc<JwkSet>, Instant)>>,
+    /// URI → the key set and when it was fetched (ms on the clock).
+    jwks: Mutex<HashMap<String, (Arc<JwkSet>, f64)>>,
+    clock: Clock,
     /// Issuer → its discovery document's `jwks_uri`.
     discovered: Mutex<HashMap<String, String>>,
 }
 
 impl KeyStore {
-    pub(crate) fn new() -> KeyStore {
+    pub(crate) fn new(clock: Clock) -> KeyStore {
         let http = reqwest::Client::builder().timeout(FETCH_TIMEOUT).build().unwrap_or_default();
-        KeyStore { http, jwks: Mutex::default(), discovered: Mutex::default() }
+        KeyStore { http, jwks: Mutex::default(), discovered: Mutex::default(), clock }
     }
 
     /// The key set at `uri`: cached, unless `refresh` asks for a newer one (then refetched if the
     /// cached one is older than [`REFETCH_INTERVAL`]).
     pub(crate) async fn jwks(&self, uri: &str, refresh: bool) -> Result<Arc<JwkSet>, AuthError> {
         if let Some((set, fetched)) = self.jwks.lock().expect("jwks cache").get(uri).cloned()
-            && (!refresh || fetched.elapsed() < REFETCH_INTERVAL)
+            && (!refresh || self.clock.now_ms() - fetched < REFETCH_INTERVAL.as_millis() as f64)
         {
             return Ok(set);
         }
@@ -54,7 +58,7 @@ impl KeyStore {
             )
         })?;
         let set = Arc::new(set);
-        self.jwks.lock().expect("jwks cache").insert(uri.to_string(), (set.clone(), Instant::now()));
+        self.jwks.lock().expect("jwks cache").insert(uri.to_string(), (set.clone(), self.clock.now_ms()));
         Ok(set)
     }
 

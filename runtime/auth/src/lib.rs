@@ -100,7 +100,11 @@ pub struct Authenticator {
 impl Authenticator {
     /// An authenticator for the JSON of `auth.config.ts`'s default export (`None`: no file).
     pub fn new(auth_config_json: Option<&str>, clock: Clock) -> Arc<Authenticator> {
-        Arc::new(Authenticator { providers: parse_auth_config(auth_config_json), keys: KeyStore::new(), clock })
+        Arc::new(Authenticator {
+            providers: parse_auth_config(auth_config_json),
+            keys: KeyStore::new(clock.clone()),
+            clock,
+        })
     }
 
     /// The providers, or why the auth config is unusable.

@@ -12,7 +12,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -50,8 +51,10 @@ pub(crate) fn write(app_dir: &Path, convex_dir: &Path) -> Result<PathBuf, NodeEr
     if root.is_dir() {
         return Ok(root);
     }
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let temp = parent.join(format!("tmp-{}-{nanos}", std::process::id()));
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let attempt = WRITES.fetch_add(1, Ordering::Relaxed);
+    let temp = parent.join(format!("tmp-{}-{attempt}", std::process::id()));
+    let _ = fs::remove_dir_all(&temp);
     for (path, content) in &files {
         let target = temp.join(path);
         if let Some(dir) = target.parent() {
@@ -103,7 +106,8 @@ fn collect(convex_dir: &Path, dir: &Path, prefix: &Path, out: &mut Vec<MirrorFil
 }
 
 /// Removes mirrors (and abandoned temporary directories) other than `current` that nobody
-/// touched for [`STALE_AFTER`].
+/// touched for [`STALE_AFTER`]. (Their age is the file system's: this is housekeeping of files,
+/// not something a function observes, so it is not read through the deployment's clock.)
 fn prune(parent: &Path, current: &str) {
     let Ok(entries) = fs::read_dir(parent) else { return };
     for entry in entries.flatten() {
