@@ -104,15 +104,15 @@ fn start() -> App {
         format!("AUTH_ES_ISSUER={es_base}"),
         format!("AUTH_ES_JWKS={es_base}/jwks.json"),
     ];
-    let site_port = free_port().to_string();
-    let mut args = vec!["--in-memory".to_string(), "--site-port".into(), site_port.clone()];
+    let mut args = vec!["--in-memory".to_string()];
     for e in env {
         args.push("--env".into());
         args.push(e);
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let server = Server::start_app("fixtures/auth", &args);
-    App { server, site: format!("http://127.0.0.1:{site_port}"), rs, es, es_issuer: es_base }
+    let site = server.site_url();
+    App { server, site, rs, es, es_issuer: es_base }
 }
 
 fn alice_claims() -> Value {

@@ -18,11 +18,9 @@ use sha2::{Digest, Sha256};
 const FILES_FIXTURE: &str = "fixtures/files";
 
 fn start(extra: &[&str]) -> (Server, String) {
-    let site_port = free_port().to_string();
-    let mut args = vec!["--site-port", site_port.as_str()];
-    args.extend_from_slice(extra);
-    let server = Server::start_app(FILES_FIXTURE, &args);
-    (server, format!("http://127.0.0.1:{site_port}"))
+    let server = Server::start_app(FILES_FIXTURE, extra);
+    let site = server.site_url();
+    (server, site)
 }
 
 fn upload(s: &Server, url: &str, body: Vec<u8>, content_type: Option<&str>) -> Resp {

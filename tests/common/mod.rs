@@ -607,6 +607,20 @@ impl Server {
         Server { child, url, stderr, stdout: printed, client }
     }
 
+    /// The base URL of the server's HTTP actions, from the line `emvex dev` prints after its
+    /// URL (with `--port 0` the server picks a free site port itself: no port is chosen here
+    /// and then lost to another process).
+    pub fn site_url(&self) -> String {
+        poll("the HTTP actions URL", Duration::from_secs(10), || {
+            let printed = self.stdout();
+            printed
+                .lines()
+                .find_map(|line| line.strip_prefix("emvex dev: HTTP actions at "))
+                .map(str::to_string)
+                .ok_or_else(|| format!("stdout so far: {printed}"))
+        })
+    }
+
     /// Stops the server with SIGTERM and waits for it to exit (SIGKILL after 10 s).
     pub fn stop(mut self) {
         let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
@@ -700,20 +714,11 @@ pub fn scheduled_named(s: &Server, name: &str) -> Vec<Value> {
 /// The fixture app of the action and HTTP action tests.
 pub const ACTIONS_FIXTURE: &str = "fixtures/actions";
 
-/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
-/// `emvex dev fixtures/actions --site-port <free port> <extra...>`: the server and the
-/// base URL of its HTTP actions (`http://127.0.0.1:<site port>`).
+/// `emvex dev fixtures/actions <extra...>`: the server and the base URL of its HTTP actions.
 pub fn start_actions(extra: &[&str]) -> (Server, String) {
-    let site_port = free_port().to_string();
-    let mut args = vec!["--site-port", site_port.as_str()];
-    args.extend_from_slice(extra);
-    let server = Server::start_app(ACTIONS_FIXTURE, &args);
-    (server, format!("http://127.0.0.1:{site_port}"))
+    let server = Server::start_app(ACTIONS_FIXTURE, extra);
+    let site = server.site_url();
+    (server, site)
 }
 
 /// Waits until job `id` of the actions fixture (`rows:job`) leaves `pending`/`inProgress`,
