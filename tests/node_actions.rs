@@ -104,6 +104,11 @@ fn node_action_errors_crashes_and_hangs_end_cleanly() {
     assert!(!is_running(crashed), "the crashed process is gone");
     assert_ne!(action(&s, "hashing:pid", json!({})), json!(crashed as f64), "and replaced");
 
+    let e = s.action("hashing:garble", json!({})).fn_error("garbled");
+    assert!(e.message.contains("broke emvex's protocol"), "{}", e.message);
+    let e = s.action("hashing:digest", json!({ "text": 5 })).fn_error("wrong argument type");
+    assert!(e.message.contains("ArgumentValidationError") && e.message.contains("Path: .text"), "{}", e.message);
+
     let e = s.action("hashing:hang", json!({})).fn_error("hang");
     assert!(e.message.contains("Function execution timed out (maximum duration: 1.5s)"), "{}", e.message);
     let hung = logged_pid(&e.log_lines, "hanging");

@@ -71,7 +71,7 @@ pub const CONSOLE_JS: &str = include_str!("js/console.js");
 /// for QuickJS, without emvex's catch instrumentation (Node needs none), with an inline source
 /// map pointing at `path` when anything was stripped. `display` names the file in errors.
 pub fn strip_types(path: &std::path::Path, display: &str, source: &str) -> Result<String, LoadError> {
-    let t = transpile::transpile(path, display, source, false)?;
+    let t = transpile::strip_for_node(path, display, source)?;
     Ok(match t.source_map_url {
         Some(url) => format!("{}\n//# sourceMappingURL={url}\n", t.code.trim_end()),
         None => t.code,

@@ -78,8 +78,8 @@ pub(crate) struct Transpiled {
     /// Export name → 1-based line of its declaration in the original source.
     pub export_lines: HashMap<String, u32>,
     pub map: Option<LineMap>,
-    /// The source map as a `data:` URL, for a runtime that reads source maps itself (Node.js
-    /// runs `"use node"` modules with `--enable-source-maps`).
+    /// The source map as a `data:` URL, only from [`strip_for_node`] (Node.js reads source
+    /// maps itself, with `--enable-source-maps`); QuickJS uses `map`.
     pub source_map_url: Option<String>,
 }
 
@@ -166,13 +166,19 @@ pub(crate) fn transpile(path: &Path, display: &str, source: &str, instrument: bo
         if !parsed.diagnostics.has_errors()
             && let Some(rewritten) = instrument_catches(source, &parsed.program)
         {
-            return transpile_inner(path, display, &rewritten);
+            return transpile_inner(path, display, &rewritten, false);
         }
     }
-    transpile_inner(path, display, source)
+    transpile_inner(path, display, source, false)
 }
 
-fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpiled, LoadError> {
+/// Strips TypeScript (if any) for Node.js, with the source map as a `data:` URL when anything
+/// was stripped (see [`Transpiled::source_map_url`]).
+pub(crate) fn strip_for_node(path: &Path, display: &str, source: &str) -> Result<Transpiled, LoadError> {
+    transpile_inner(path, display, source, true)
+}
+
+fn transpile_inner(path: &Path, display: &str, source: &str, map_url: bool) -> Result<Transpiled, LoadError> {
     let allocator = Allocator::default();
     let source_type = SourceType::from_path(path).unwrap_or_else(|_| SourceType::mjs()).with_module(true);
     let parsed = Parser::new(&allocator, source, source_type).parse();
@@ -213,7 +219,7 @@ fn transpile_inner(path: &Path, display: &str, source: &str) -> Result<Transpile
     let out = Codegen::new()
         .with_options(CodegenOptions { source_map_path: Some(path.to_path_buf()), ..CodegenOptions::default() })
         .build(&program);
-    let source_map_url = out.map.as_ref().map(|m| m.to_data_url());
+    let source_map_url = if map_url { out.map.as_ref().map(|m| m.to_data_url()) } else { None };
     let map = out.map.map(|m| {
         let mut tokens: Vec<[u32; 4]> =
             m.get_tokens().map(|t| [t.get_dst_line(), t.get_dst_col(), t.get_src_line(), t.get_src_col()]).collect();

@@ -203,4 +203,6 @@ lines.on("line", (line) => {
     }
   }
 });
+// emvex closed our stdin: it stopped, or dropped this process. Nothing is in flight that
+// matters any more, so end at once (a pending timer of an app module would keep us alive).
 lines.on("close", () => process.exit(0));

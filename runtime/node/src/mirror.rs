@@ -25,24 +25,35 @@ const HOST_JS: &str = include_str!("host.mjs");
 /// How long an unused mirror of other contents is kept.
 const STALE_AFTER: Duration = Duration::from_secs(3600);
 
-/// One file of the mirror: its path relative to the mirror root and its content.
-type MirrorFile = (PathBuf, String);
+/// Bumped when what the mirror holds for the same sources changes (the stripping, the layout).
+const MIRROR_FORMAT: &str = concat!("emvex-node-mirror-1-", env!("CARGO_PKG_VERSION"));
+
+/// One file of the mirror: its path relative to the mirror root, its source text, and the
+/// source file to strip it as (`None`: written as it is).
+struct MirrorFile {
+    target: PathBuf,
+    text: String,
+    strip_as: Option<PathBuf>,
+}
 
 /// Writes (or finds) the mirror of `convex_dir` for the app in `app_dir`; returns its root.
+/// The name hashes the sources, so an unchanged app finds its mirror without stripping again.
 pub(crate) fn write(app_dir: &Path, convex_dir: &Path) -> Result<PathBuf, NodeError> {
-    let mut files: Vec<MirrorFile> = vec![
-        ("package.json".into(), "{\"type\":\"module\",\"private\":true}\n".into()),
-        ("host.mjs".into(), HOST_JS.into()),
-        ("console.js".into(), emvex_engine::CONSOLE_JS.into()),
+    let fixed = |target: &str, text: &str| MirrorFile { target: target.into(), text: text.into(), strip_as: None };
+    let mut files = vec![
+        fixed("package.json", "{\"type\":\"module\",\"private\":true}\n"),
+        fixed("host.mjs", HOST_JS),
+        fixed("console.js", emvex_engine::CONSOLE_JS),
     ];
-    collect(convex_dir, convex_dir, Path::new("convex"), &mut files)?;
-    files.sort();
+    collect(convex_dir, Path::new("convex"), &mut files)?;
+    files.sort_by(|a, b| a.target.cmp(&b.target));
     let mut hash = Sha256::new();
-    for (path, content) in &files {
-        hash.update(path.to_string_lossy().as_bytes());
+    hash.update(MIRROR_FORMAT.as_bytes());
+    for file in &files {
         hash.update([0]);
-        hash.update(content.as_bytes());
-        hash.update([0]);
+        hash.update(file.target.to_string_lossy().as_bytes());
+        hash.update([0, u8::from(file.strip_as.is_some())]);
+        hash.update(file.text.as_bytes());
     }
     let name: String = hash.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
     let parent = app_dir.join(".emvex").join("node");
@@ -55,12 +66,10 @@ pub(crate) fn write(app_dir: &Path, convex_dir: &Path) -> Result<PathBuf, NodeEr
     let attempt = WRITES.fetch_add(1, Ordering::Relaxed);
     let temp = parent.join(format!("tmp-{}-{attempt}", std::process::id()));
     let _ = fs::remove_dir_all(&temp);
-    for (path, content) in &files {
-        let target = temp.join(path);
-        if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir).map_err(|e| NodeError::new(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        fs::write(&target, content).map_err(|e| NodeError::new(format!("cannot write {}: {e}", target.display())))?;
+    let written = write_files(&temp, convex_dir, &files);
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&temp);
+        return Err(e);
     }
     if let Err(e) = fs::rename(&temp, &root) {
         let _ = fs::remove_dir_all(&temp);
@@ -72,8 +81,29 @@ pub(crate) fn write(app_dir: &Path, convex_dir: &Path) -> Result<PathBuf, NodeEr
     Ok(root)
 }
 
-/// Reads the files under `dir` into `out` as they are written in the mirror (under `prefix`).
-fn collect(convex_dir: &Path, dir: &Path, prefix: &Path, out: &mut Vec<MirrorFile>) -> Result<(), NodeError> {
+/// Writes `files` under `dir`, stripping the TypeScript ones.
+fn write_files(dir: &Path, convex_dir: &Path, files: &[MirrorFile]) -> Result<(), NodeError> {
+    for file in files {
+        let code = match &file.strip_as {
+            Some(source) => {
+                let display = source.strip_prefix(convex_dir.parent().unwrap_or(convex_dir)).unwrap_or(source);
+                emvex_engine::strip_types(source, &display.display().to_string(), &file.text)
+                    .map_err(|e| NodeError::new(e.message))?
+            }
+            None => file.text.clone(),
+        };
+        let target = dir.join(&file.target);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| NodeError::new(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        fs::write(&target, code).map_err(|e| NodeError::new(format!("cannot write {}: {e}", target.display())))?;
+    }
+    Ok(())
+}
+
+/// Reads the files under `dir` into `out`, named as they are in the mirror (under `prefix`).
+fn collect(dir: &Path, prefix: &Path, out: &mut Vec<MirrorFile>) -> Result<(), NodeError> {
     let read_error = |path: &Path, e: std::io::Error| NodeError::new(format!("cannot read {}: {e}", path.display()));
     for entry in fs::read_dir(dir).map_err(|e| read_error(dir, e))? {
         let entry = entry.map_err(|e| read_error(dir, e))?;
@@ -81,7 +111,7 @@ fn collect(convex_dir: &Path, dir: &Path, prefix: &Path, out: &mut Vec<MirrorFil
         let name = entry.file_name().to_string_lossy().into_owned();
         if path.is_dir() {
             if name != "node_modules" && !name.starts_with('.') {
-                collect(convex_dir, &path, &prefix.join(&name), out)?;
+                collect(&path, &prefix.join(&name), out)?;
             }
             continue;
         }
@@ -93,14 +123,7 @@ fn collect(convex_dir: &Path, dir: &Path, prefix: &Path, out: &mut Vec<MirrorFil
             _ => continue,
         };
         let text = fs::read_to_string(&path).map_err(|e| read_error(&path, e))?;
-        let code = if stripped {
-            let display = path.strip_prefix(convex_dir.parent().unwrap_or(convex_dir)).unwrap_or(&path);
-            emvex_engine::strip_types(&path, &display.display().to_string(), &text)
-                .map_err(|e| NodeError::new(e.message))?
-        } else {
-            text
-        };
-        out.push((target, code));
+        out.push(MirrorFile { target, text, strip_as: stripped.then_some(path) });
     }
     Ok(())
 }

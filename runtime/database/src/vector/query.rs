@@ -221,5 +221,8 @@ mod tests {
         let e = compile_err(json!({"expressions": {"$or": many}}));
         assert_eq!(e.message, "Vector query against movies.by_embedding has too many conditions. Max: 64 Actual: 65");
         assert_eq!(compile_err(json!({"vector": []})).message, "`vector` must be a non-empty Array in vectorSearch");
+        assert_eq!(compile_err(json!({"vector": [1, "x", 0]})).message, "`vector` must hold numbers, got \"x\"");
+        assert_eq!(compile_err(json!({"limit": -1})).message, "`limit` must be a non-negative integer, got -1");
+        assert_eq!(compile_err(json!({"indexName": "noDot"})).code, "InvalidVectorQuery");
     }
 }
