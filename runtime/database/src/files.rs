@@ -21,7 +21,11 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
 
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
@@ -77,66 +81,140 @@ enum Sink {
     Memory(Vec<u8>),
 }
 
-/// Bytes of a temporary file, hashed and written by a thread of its own so that both overlap
-/// with receiving the next bytes. At most [`WRITE_QUEUE`] buffers of [`WRITE_CHUNK`] bytes wait for it.
+/// Bytes of a temporary file, written by one thread and hashed by another, so that writing,
+/// hashing and receiving the next bytes overlap on different cores. Chunks are shared
+/// ([`Bytes`]), never copied, except that chunks under [`COALESCE_BELOW`] are gathered into one
+/// buffer first; at most [`WRITE_QUEUE`] chunks wait for each thread.
 struct DiskSink {
     path: PathBuf,
     pending: Vec<u8>,
-    queue: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-    /// Hashes and writes the buffers; answers the SHA-256 of the whole file.
-    thread: Option<std::thread::JoinHandle<io::Result<[u8; 32]>>>,
+    writes: Option<SyncSender<Bytes>>,
+    hashes: Option<SyncSender<Bytes>>,
+    /// Writes the chunks and fsyncs the file.
+    writer: Option<JoinHandle<io::Result<()>>>,
+    /// Answers the SHA-256 of the whole file.
+    hasher: Option<JoinHandle<[u8; 32]>>,
 }
 
-const WRITE_CHUNK: usize = 1 << 20;
-const WRITE_QUEUE: usize = 8;
+/// Chunks smaller than this are gathered before they are handed to the threads.
+const COALESCE_BELOW: usize = 64 << 10;
+/// The size of a buffer of gathered small chunks.
+const PENDING_CAPACITY: usize = 256 << 10;
+const WRITE_QUEUE: usize = 32;
+/// How many bytes the writer writes between two requests to the flusher.
+const FLUSH_EVERY: usize = 16 << 20;
+
+/// A thread that syncs a file's data while it is still being written, so that its pages go
+/// to the disk as they come and the final fsync (the one that makes the file durable) has
+/// little left to wait for.
+struct Flusher;
+
+impl Flusher {
+    /// Starts the thread over a second handle of `file`; each `()` sent asks for one sync.
+    fn start(file: &File) -> io::Result<(SyncSender<()>, JoinHandle<io::Result<()>>)> {
+        let file = file.try_clone()?;
+        let (requests, to_flush) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new().name("emvex-file-flush".into()).spawn(move || {
+            for () in to_flush {
+                file.sync_data()?;
+            }
+            Ok(())
+        })?;
+        Ok((requests, thread))
+    }
+}
 
 impl DiskSink {
     fn create(path: PathBuf) -> io::Result<DiskSink> {
         let mut file = File::create(&path)?;
-        let (queue, buffers) = std::sync::mpsc::sync_channel::<Vec<u8>>(WRITE_QUEUE);
-        let thread = std::thread::Builder::new().name("emvex-file-write".into()).spawn(move || {
-            let mut hasher = Sha256::new();
-            for buf in buffers {
-                hasher.update(&buf);
-                file.write_all(&buf)?;
+        let (writes, to_write) = sync_channel::<Bytes>(WRITE_QUEUE);
+        let (hashes, to_hash) = sync_channel::<Bytes>(WRITE_QUEUE);
+        let writer = std::thread::Builder::new().name("emvex-file-write".into()).spawn(move || {
+            let (flush, flusher) = Flusher::start(&file)?;
+            let mut unflushed = 0;
+            for chunk in to_write {
+                file.write_all(&chunk)?;
+                unflushed += chunk.len();
+                if unflushed >= FLUSH_EVERY {
+                    // Asks for the disk writes to start now; one request waits at most.
+                    let _ = flush.try_send(());
+                    unflushed = 0;
+                }
             }
-            file.sync_all()?;
-            Ok(hasher.finalize().into())
+            drop(flush);
+            let synced = file.sync_all();
+            let flushed = flusher.join().unwrap_or_else(|_| Err(io::Error::other("the file flusher panicked")));
+            synced.and(flushed)
         })?;
-        Ok(DiskSink { path, pending: Vec::with_capacity(WRITE_CHUNK), queue: Some(queue), thread: Some(thread) })
+        let hasher = std::thread::Builder::new().name("emvex-file-hash".into()).spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in to_hash {
+                hasher.update(&chunk);
+            }
+            hasher.finalize().into()
+        })?;
+        Ok(DiskSink {
+            path,
+            pending: Vec::new(),
+            writes: Some(writes),
+            hashes: Some(hashes),
+            writer: Some(writer),
+            hasher: Some(hasher),
+        })
     }
 
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= WRITE_CHUNK {
-            let full = std::mem::replace(&mut self.pending, Vec::with_capacity(WRITE_CHUNK));
-            let sent = self.queue.as_ref().map(|q| q.send(full).is_ok()).unwrap_or(false);
-            if !sent {
-                // The thread stopped: its error says why.
-                return Err(self.join().err().unwrap_or_else(|| io::Error::other("the file writer stopped")));
-            }
+    fn write(&mut self, chunk: Bytes) -> io::Result<()> {
+        if chunk.len() >= COALESCE_BELOW {
+            self.send_pending()?;
+            return self.send(chunk);
         }
+        if self.pending.len() + chunk.len() > PENDING_CAPACITY {
+            self.send_pending()?;
+        }
+        if self.pending.capacity() == 0 {
+            self.pending.reserve_exact(PENDING_CAPACITY);
+        }
+        self.pending.extend_from_slice(&chunk);
         Ok(())
     }
 
-    /// Writes what is pending, waits for the thread (which fsyncs), and answers the SHA-256.
-    fn finish(&mut self) -> io::Result<[u8; 32]> {
-        let rest = std::mem::take(&mut self.pending);
-        if !rest.is_empty()
-            && let Some(q) = &self.queue
-        {
-            let _ = q.send(rest);
+    fn send_pending(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
+        let gathered = std::mem::take(&mut self.pending);
+        self.send(Bytes::from(gathered))
+    }
+
+    fn send(&mut self, chunk: Bytes) -> io::Result<()> {
+        let hashed = self.hashes.as_ref().is_some_and(|q| q.send(chunk.clone()).is_ok());
+        let written = self.writes.as_ref().is_some_and(|q| q.send(chunk).is_ok());
+        if hashed && written {
+            return Ok(());
+        }
+        // A thread stopped: the writer's error says why.
+        Err(self.join().err().unwrap_or_else(|| io::Error::other("the file writer stopped")))
+    }
+
+    /// Writes what is pending, waits for both threads (the writer fsyncs), and answers the SHA-256.
+    fn finish(&mut self) -> io::Result<[u8; 32]> {
+        self.send_pending()?;
         self.join()
     }
 
     fn join(&mut self) -> io::Result<[u8; 32]> {
-        self.queue = None;
-        match self.thread.take().map(|t| t.join()) {
+        self.writes = None;
+        self.hashes = None;
+        let written = match self.writer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(io::Error::other("the file writer panicked")),
             None => Err(io::Error::other("the file writer already stopped")),
-        }
+        };
+        let hashed = match self.hasher.take().map(JoinHandle::join) {
+            Some(Ok(sha256)) => Ok(sha256),
+            _ => Err(io::Error::other("the file hasher stopped")),
+        };
+        written.and(hashed)
     }
 }
 
@@ -217,13 +295,19 @@ impl FileWriter {
         self.size
     }
 
+    /// Appends `bytes` (copied; [`FileWriter::write_bytes`] takes shared chunks without a copy).
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_bytes(Bytes::copy_from_slice(bytes))
+    }
+
+    /// Appends a chunk of the file.
+    pub fn write_bytes(&mut self, bytes: Bytes) -> io::Result<()> {
         self.size += bytes.len() as u64;
         match self.sink.as_mut() {
             Some(Sink::Dir(disk)) => disk.write(bytes),
             Some(Sink::Memory(buf)) => {
-                self.hasher.update(bytes);
-                buf.extend_from_slice(bytes);
+                self.hasher.update(&bytes);
+                buf.extend_from_slice(&bytes);
                 Ok(())
             }
             None => Err(io::Error::other("the file was already finished")),
@@ -517,6 +601,31 @@ mod tests {
         assert!(store.open("", &key).unwrap().is_some());
         store.remove("", &key).unwrap();
         assert!(store.open("", &key).unwrap().is_none());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn mixed_chunks_keep_their_order_and_hash() {
+        // Small chunks are gathered, large ones handed over as they are, and past
+        // FLUSH_EVERY the flusher syncs while the writer goes on: the file is the bytes in order.
+        let root = std::env::temp_dir().join(format!("emvex-files-test-{}", new_key()));
+        let store = FileStore::dir(root.clone());
+        let mut w = store.writer().unwrap();
+        let mut expected = Vec::new();
+        let mut n = 0u32;
+        while expected.len() < FLUSH_EVERY + (3 << 20) {
+            let len = if n.is_multiple_of(3) { COALESCE_BELOW * 2 + n as usize } else { 1000 + n as usize };
+            let chunk: Vec<u8> = (0..len).map(|i| (i as u32 ^ n) as u8).collect();
+            expected.extend_from_slice(&chunk);
+            w.write_bytes(Bytes::from(chunk)).unwrap();
+            n += 1;
+        }
+        let staged = w.finish().unwrap();
+        assert_eq!(staged.size, expected.len() as u64);
+        assert_eq!(staged.sha256, <[u8; 32]>::from(Sha256::digest(&expected)));
+        let key = staged.key.clone();
+        store.promote("", staged).unwrap();
+        assert!(store.open("", &key).unwrap().unwrap().read_all().unwrap() == expected);
         std::fs::remove_dir_all(root).unwrap();
     }
 

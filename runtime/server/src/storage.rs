@@ -65,7 +65,7 @@ async fn upload(
             Ok(c) => c,
             Err(e) => return http_error(StatusCode::BAD_REQUEST, "BadRequest", &format!("Error parsing body: {e}")),
         };
-        if let Err(e) = writer.write(&chunk) {
+        if let Err(e) = writer.write_bytes(chunk) {
             return storage_failure(e);
         }
     }
@@ -176,28 +176,49 @@ async fn download(
     (status, response_headers, Body::from_stream(chunks(reader, count))).into_response()
 }
 
-/// The next `remaining` bytes of `reader`, in chunks read on the blocking pool.
+/// The next `remaining` bytes of `reader`, in chunks read on the blocking pool, one chunk
+/// ahead: the next read starts as soon as a chunk is handed to the connection, so reading the
+/// disk and sending overlap. No thread waits for a slow client (a finished read's chunk waits
+/// in its task's result).
 fn chunks(
     reader: FileReader,
     remaining: u64,
 ) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static {
-    futures_util::stream::unfold((reader, remaining), |(mut reader, remaining)| async move {
-        if remaining == 0 {
-            return None;
-        }
-        let want = remaining.min(CHUNK as u64) as usize;
-        let read = tokio::task::spawn_blocking(move || {
-            let mut buf = vec![0u8; want];
-            let result = reader.read_exact(&mut buf).map(|()| buf);
-            (reader, result)
-        })
-        .await;
-        match read {
-            Ok((reader, Ok(buf))) => Some((Ok(axum::body::Bytes::from(buf)), (reader, remaining - want as u64))),
-            Ok((reader, Err(e))) => Some((Err(e), (reader, 0))),
-            Err(_) => None,
+    let first = read_chunk(reader, remaining);
+    futures_util::stream::unfold(first, |next| async move {
+        let ahead = next?;
+        match ahead.await {
+            Ok((reader, remaining, Ok(buf))) => {
+                let following = read_chunk(reader, remaining);
+                Some((Ok(axum::body::Bytes::from(buf)), following))
+            }
+            Ok((_, _, Err(e))) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
         }
     })
+}
+
+type ChunkRead = tokio::task::JoinHandle<(FileReader, u64, std::io::Result<Vec<u8>>)>;
+
+/// Starts reading the next chunk of `reader` (of the `remaining` bytes to serve); `None` at the end.
+fn read_chunk(reader: FileReader, remaining: u64) -> Option<ChunkRead> {
+    if remaining == 0 {
+        return None;
+    }
+    let want = remaining.min(CHUNK as u64);
+    Some(tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::with_capacity(want as usize);
+        let mut reader = reader;
+        let result = match (&mut reader).take(want).read_to_end(&mut buf) {
+            Ok(n) if n as u64 == want => Ok(buf),
+            Ok(n) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the stored file ended {} bytes early", want - n as u64),
+            )),
+            Err(e) => Err(e),
+        };
+        (reader, remaining - want, result)
+    }))
 }
 
 /// A storage id or file key has only these characters; anything else is not a storage path.
