@@ -60,7 +60,7 @@ struct Storage {
     /// Directory for the SQLite data file [default: APP_DIR/.emvex]
     #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
     data: Option<PathBuf>,
-    /// Keep all data in memory; nothing is written to disk.
+    /// Keep all data (documents, stored files) in memory; only caches are written to disk.
     #[arg(long)]
     in_memory: bool,
 }
@@ -76,6 +76,10 @@ struct LimitArgs {
     /// Time limit for one action, in milliseconds (Convex: 10 minutes).
     #[arg(long, value_name = "MS", default_value_t = 600_000)]
     action_timeout_ms: u64,
+    /// `"use node"` actions that run at once, each in a Node.js process of its own; more wait
+    /// for a free process (within their time limit)
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    node_actions: u16,
     /// JS threads running functions: queries and mutations run one at a time on the first,
     /// actions and HTTP actions on all of them [default: one per core]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -272,6 +276,7 @@ fn config(
             user_timeout: Duration::from_millis(limits.timeout_ms),
             action_timeout: Duration::from_millis(limits.action_timeout_ms),
             memory_bytes: limits.memory_limit_mb << 20,
+            node_actions: usize::from(limits.node_actions),
             ..Limits::default()
         },
         env,

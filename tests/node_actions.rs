@@ -119,6 +119,42 @@ fn node_action_errors_crashes_and_hangs_end_cleanly() {
 }
 
 #[test]
+fn no_more_node_actions_run_at_once_than_the_limit() {
+    // Nine naps asked for at once, three allowed: they run in waves, all succeed, and at no
+    // moment do more than three run.
+    let s = Server::start_app(APP, &["--in-memory", "--node-actions", "3", "--workers", "2"]);
+    let s = &s;
+    let runs: Vec<(f64, f64)> = std::thread::scope(|scope| {
+        let naps: Vec<_> =
+            (0..9).map(|_| scope.spawn(move || action(s, "hashing:nap", json!({ "ms": 300 })))).collect();
+        naps.into_iter()
+            .map(|nap| {
+                let run = nap.join().expect("nap thread");
+                (run["start"].as_f64().unwrap(), run["end"].as_f64().unwrap())
+            })
+            .collect()
+    });
+    let most_at_once =
+        runs.iter().map(|&(start, _)| runs.iter().filter(|&&(s, e)| s <= start && start < e).count()).max().unwrap();
+    assert!((2..=3).contains(&most_at_once), "{most_at_once} ran at once: {runs:?}");
+    let first = runs.iter().map(|r| r.0).fold(f64::MAX, f64::min);
+    let last = runs.iter().map(|r| r.1).fold(0.0, f64::max);
+    assert!(last - first >= 3.0 * 300.0 - 50.0, "three waves of 300 ms: {runs:?}");
+    // A wait for a free process counts in the action's time limit: with one process, a nap of
+    // 500 ms behind a hung action (ended at 1.5 s) cannot finish within its own 1.5 s, while
+    // it would if it did not wait.
+    let s = Server::start_app(APP, &["--in-memory", "--node-actions", "1", "--action-timeout-ms", "1500"]);
+    let s = &s;
+    std::thread::scope(|scope| {
+        let hung = scope.spawn(move || s.action("hashing:hang", json!({})).fn_error("hang"));
+        std::thread::sleep(Duration::from_millis(100));
+        let e = s.action("hashing:nap", json!({ "ms": 500 })).fn_error("waited past its limit");
+        assert!(e.message.contains("Function execution timed out (maximum duration: 1.5s)"), "{}", e.message);
+        hung.join().expect("hung action");
+    });
+}
+
+#[test]
 fn an_app_with_node_actions_needs_node_and_only_actions_there() {
     let out = run_cli(&["run", "tests/fixtures/node-query", "mixed:ping", "--in-memory"], Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&out.stderr);

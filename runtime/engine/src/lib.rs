@@ -128,6 +128,9 @@ pub struct Limits {
     /// Wall-clock time of a whole action, awaits included (default 10 minutes, as Convex).
     /// Past it the action ends with [`JsErrorKind::Timeout`], also inside a synchronous loop.
     pub action_timeout: Duration,
+    /// `"use node"` actions that run at once, each in a Node.js process of its own (default
+    /// 16). More wait for a process to be free, and their wait counts in their time limit.
+    pub node_actions: usize,
 }
 
 impl Default for Limits {
@@ -137,6 +140,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             max_stack_bytes: 1 << 20,
             action_timeout: Duration::from_secs(600),
+            node_actions: 16,
         }
     }
 }

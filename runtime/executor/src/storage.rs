@@ -138,9 +138,10 @@ pub(crate) fn insert_file(
     let mut body = Object::new();
     body.insert("sha256".into(), Value::String(sha256_base64.to_string()));
     body.insert("size".into(), Value::Float64(size as f64));
-    if let Some(ct) = content_type.filter(|ct| !ct.is_empty()) {
-        body.insert("contentType".into(), Value::String(ct.to_string()));
-    }
+    // Convex's `_storage` documents hold `null` when the upload had no Content-Type (its
+    // virtual table writes one; the convex-js system schema calls the field optional).
+    let content_type = content_type.filter(|ct| !ct.is_empty());
+    body.insert("contentType".into(), content_type.map_or(Value::Null, |ct| Value::String(ct.to_string())));
     body.insert(FILE_KEY_FIELD.into(), Value::String(key.to_string()));
     let id = tx.insert_system(component, STORAGE_TABLE, body).map_err(db_error)?;
     tx.ensure_system_index(component, STORAGE_TABLE, STORAGE_BY_FILE_INDEX, &[FILE_KEY_FIELD]).map_err(db_error)?;

@@ -418,7 +418,7 @@ fn start_node(app: &App) -> Result<Option<Arc<NodeRuntime>>, StartError> {
         return Ok(None);
     }
     let env = app.env().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    NodeRuntime::prepare(app.app_dir(), &app.app_dir().join("convex"), modules, env)
+    NodeRuntime::prepare(app.app_dir(), &app.app_dir().join("convex"), modules, env, app.limits().node_actions)
         .map(|node| Some(Arc::new(node)))
         .map_err(|e| StartError { code: "NodeActionsUnavailable", message: e.message })
 }

@@ -61,17 +61,21 @@ pub struct NodeRuntime {
     root: PathBuf,
     /// Environment variables the children get besides emvex's own environment.
     env: Vec<(String, String)>,
+    /// One permit per action that may run at once, across every action thread's pool.
+    running: tokio::sync::Semaphore,
 }
 
 impl NodeRuntime {
     /// Finds Node.js and writes the mirror of `convex_dir`. `modules` (the `"use node"`
     /// modules, `dir/file`) only name what needs Node in the error when there is none; `env`
-    /// is the deployment's environment variables (`process.env` of the actions).
+    /// is the deployment's environment variables (`process.env` of the actions); at most
+    /// `max_running` actions run at once (at least one).
     pub fn prepare(
         app_dir: &Path,
         convex_dir: &Path,
         modules: &[String],
         env: Vec<(String, String)>,
+        max_running: usize,
     ) -> Result<NodeRuntime, NodeError> {
         let needs = || {
             let list = modules.iter().map(|m| format!("convex/{m}")).collect::<Vec<_>>().join(", ");
@@ -90,7 +94,8 @@ impl NodeRuntime {
             return Err(NodeError::new(format!("{}, but `{}` is Node.js {version}.", needs(), node.display())));
         }
         let root = mirror::write(app_dir, convex_dir)?;
-        Ok(NodeRuntime { node, version, app_dir: app_dir.to_path_buf(), root, env })
+        let running = tokio::sync::Semaphore::new(max_running.max(1));
+        Ok(NodeRuntime { node, version, app_dir: app_dir.to_path_buf(), root, env, running })
     }
 
     /// The command that starts a child running the host script (pipes to be set by the caller).

@@ -4,7 +4,8 @@
 //! Invariants: a process runs one action at a time; it goes back to the pool only after the
 //! action ended normally (resolved or threw); a process that exited, wrote garbage or ran past
 //! the deadline is dropped, which kills it, and the next action gets a fresh one. At most
-//! [`MAX_IDLE`] processes wait idle.
+//! [`MAX_IDLE`] processes wait idle; across all pools of a runtime, at most its `max_running`
+//! actions run at once (an action waits for a permit within its own deadline).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -92,6 +93,12 @@ impl NodePool {
         F: Fn(String, String) -> Fut,
         Fut: Future<Output = Result<String, SyscallError>>,
     {
+        let deadline = tokio::time::sleep(action.timeout);
+        tokio::pin!(deadline);
+        let _running = tokio::select! {
+            permit = self.runtime.running.acquire() => permit.expect("the semaphore is never closed"),
+            () = &mut deadline => return Err(NodeActionError::Timeout(action.timeout)),
+        };
         let popped = self.idle.borrow_mut().pop();
         let mut process = match popped {
             Some(p) => p,
@@ -111,8 +118,6 @@ impl NodePool {
             args: action.args_json,
         };
         process.send(&run).await.map_err(crashed)?;
-        let deadline = tokio::time::sleep(action.timeout);
-        tokio::pin!(deadline);
         let mut in_flight = FuturesUnordered::new();
         loop {
             tokio::select! {
