@@ -19,6 +19,7 @@ use crate::path::UdfPath;
 use crate::registry::FunctionInfo;
 use crate::request_metadata::RequestMetadata;
 use crate::runner::{Failure, FunctionRunner, NewJob};
+use crate::system_queries;
 use crate::{CallError, CallRequest, CallResponse};
 
 /// An action to run: a function of an instance, its positional arguments, and the request it
@@ -194,7 +195,12 @@ fn resolve<'r>(
     path: &UdfPath,
     admin: bool,
 ) -> Result<&'r FunctionInfo, CallError> {
-    match components.function(component, path) {
+    let found = if admin && system_queries::is_system(path) {
+        system_queries::info(path)
+    } else {
+        components.function(component, path)
+    };
+    match found {
         Some(info) if admin || info.visibility == Visibility::Public => Ok(info),
         _ if admin => Err(CallError::developer(format!(
             "Could not find function for '{}'. Check the function name and that the file exports it.",

@@ -36,6 +36,7 @@ mod runner;
 mod scheduler;
 mod storage;
 mod syscalls;
+mod system_queries;
 mod unsupported;
 mod worker;
 

@@ -45,6 +45,11 @@ impl Registry {
         self.functions.get(path)
     }
 
+    /// Every function, by path.
+    pub(crate) fn functions(&self) -> impl Iterator<Item = &FunctionInfo> {
+        self.functions.values()
+    }
+
     /// Whether any function lives in `module` (`dir/file`).
     pub(crate) fn has_module(&self, module: &str) -> bool {
         self.functions.keys().any(|p| p.module == module)

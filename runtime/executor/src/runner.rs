@@ -26,6 +26,7 @@ use crate::pool::IsolatePool;
 use crate::registry::FunctionInfo;
 use crate::request_metadata::RequestMetadata;
 use crate::syscalls::TransactionHost;
+use crate::system_queries;
 
 /// What the worker thread needs to run functions: isolates per instance, the component tree
 /// with every definition's functions, the database.
@@ -141,6 +142,12 @@ impl FunctionRunner {
     ) -> Execution {
         if let Err(failure) = check_arguments(info, args, &tx.table_names(component)) {
             return Execution::failed(failure);
+        }
+        if system_queries::is_system(&info.path) {
+            let result = system_queries::run(tx, &self.components, component, &info.path, args).map_err(|e| {
+                if e.is_internal() { Failure::Internal(e.message) } else { Failure::developer(e.message) }
+            });
+            return Execution { result, log_lines: Vec::new(), new_jobs: Vec::new() };
         }
         let mut seed = [0u8; 32];
         rand::rng().fill_bytes(&mut seed);
